@@ -23,27 +23,34 @@ def render_views(mesh: Mesh, rig: Rig | None = None, backend: str = "raycast", r
     """
     rig = official_rig(mesh.bbox_size, resolution=resolution) if rig is None else rig
     if backend == "raycast":
-        from .raycast import first_hits
+        from .raycast import face_ids
     elif backend == "pytorch3d":
-        from .pytorch3d_backend import first_hits
+        from .pytorch3d_backend import face_ids
     else:
         raise ValueError(f"Unknown render backend '{backend}': choose one of {BACKENDS}.")
-    face_ids, depth = first_hits(mesh, rig)
-    return views_from_hits(mesh, rig, face_ids, depth)
+    return views_from_face_ids(mesh, rig, face_ids(mesh, rig))
 
 
-def views_from_hits(mesh: Mesh, rig: Rig, face_ids: np.ndarray, depth: np.ndarray) -> Views:
-    """Complete (V, H, W) face ids and planar depths into a Views record."""
+def views_from_face_ids(mesh: Mesh, rig: Rig, face_ids: np.ndarray) -> Views:
+    """Complete (V, H, W) visible-face ids (-1 background) into a Views record.
+
+    Depth is the exact intersection of each pixel-centre ray with its face's plane
+    (the same for every backend); normals are flipped to face the camera.
+    """
     hit = face_ids >= 0
+    depth = np.zeros(face_ids.shape, np.float32)
     normals = np.zeros(face_ids.shape + (3,), np.float32)
     points = np.zeros(face_ids.shape + (3,), np.float32)
     for v in range(rig.num_views):
-        directions = rig.ray_directions(v)[hit[v]]
-        n = mesh.face_normals[face_ids[v][hit[v]]]
-        n = np.where((np.einsum("ij,ij->i", n, directions) > 0)[:, None], -n, n)
-        normals[v][hit[v]] = n
-        points[v][hit[v]] = np.clip(rig.origins[v] + depth[v][hit[v], None] * directions, -1.0, 1.0)
-    return Views(rig, face_ids.astype(np.int32), np.where(hit, depth, 0).astype(np.float32), normals, points)
+        ids = face_ids[v][hit[v]]
+        directions = rig.ray_directions(v)[hit[v]]  # unit planar depth per direction
+        n = mesh.face_normals[ids]
+        facing = np.einsum("ij,ij->i", n, directions)
+        z = np.einsum("ij,ij->i", n, mesh.triangles[ids, 0] - rig.origins[v]) / np.where(facing == 0, 1.0, facing)
+        depth[v][hit[v]] = z
+        normals[v][hit[v]] = np.where((facing > 0)[:, None], -n, n)
+        points[v][hit[v]] = np.clip(rig.origins[v] + z[:, None] * directions, -1.0, 1.0)
+    return Views(rig, face_ids.astype(np.int32), depth, normals, points)
 
 
-__all__ = ["Views", "render_views", "views_from_hits", "BACKENDS"]
+__all__ = ["Views", "render_views", "views_from_face_ids", "BACKENDS"]

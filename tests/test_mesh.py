@@ -1,0 +1,129 @@
+"""Mesh loading: formats, scene flattening with part ids, normalisation, bad input."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from conftest import make_box_mesh
+from geosam2.errors import EmptyMeshError, GeoSAM2Error, MeshLoadError, MeshTooLargeError
+from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
+
+
+def skewed_mesh() -> trimesh.Trimesh:
+    """An off-centre, unevenly scaled, rotated box: normalisation has work to do."""
+    tm = make_box_mesh((3.0, 1.0, 2.0))
+    tm.apply_transform(trimesh.transformations.rotation_matrix(0.3, [1, 2, 3]))
+    tm.apply_translation([5.0, -2.0, 7.0])
+    return tm
+
+
+@pytest.mark.parametrize("ext", ["obj", "ply", "stl", "off", "glb"])
+def test_normalise_round_trip(tmp_path, ext):
+    tm = skewed_mesh()
+    path = tmp_path / f"shape.{ext}"
+    tm.export(path)
+    mesh = load_mesh(path)
+    # the normalised frame: centred bbox, longest edge 1
+    lo, hi = mesh.vertices.min(0), mesh.vertices.max(0)
+    np.testing.assert_allclose((lo + hi) / 2, 0, atol=1e-9)
+    assert (hi - lo).max() == pytest.approx(1.0)
+    # written back in the file's frame: identical to what the file holds
+    reloaded = trimesh.load(path, process=False, force="mesh")
+    np.testing.assert_allclose(mesh.file_vertices()[mesh.faces], np.asarray(reloaded.vertices)[reloaded.faces], atol=1e-6)
+    assert mesh.num_faces == len(tm.faces)
+
+
+def test_gltf_y_up_becomes_z_up(tmp_path):
+    tall = make_box_mesh((0.2, 1.0, 0.4))  # tallest along glTF's up axis, Y
+    tall.export(tmp_path / "tall.glb")
+    mesh = load_mesh(tmp_path / "tall.glb")
+    np.testing.assert_allclose(mesh.bbox_size, [0.2, 0.4, 1.0], atol=1e-9)  # now Z is up
+    tall.export(tmp_path / "tall.obj")
+    np.testing.assert_allclose(load_mesh(tmp_path / "tall.obj").bbox_size, [0.2, 1.0, 0.4], atol=1e-9)
+
+
+def test_face_order_is_kept(tmp_path):
+    tm = skewed_mesh()
+    permuted = trimesh.Trimesh(tm.vertices, tm.faces[::-1], process=False)
+    permuted.export(tmp_path / "p.obj")
+    mesh = load_mesh(tmp_path / "p.obj")
+    np.testing.assert_allclose(mesh.file_vertices()[mesh.faces], permuted.vertices[permuted.faces], atol=1e-6)
+
+
+def test_scene_keeps_part_ids_and_transforms(tmp_path):
+    scene = trimesh.Scene()
+    sizes = [(1.0, 1.0, 1.0), (0.2, 0.2, 2.0), (0.5, 0.5, 0.5)]
+    offsets = [(0, 0, 0), (2, 0, 0), (0, 3, 0)]
+    for i, (size, offset) in enumerate(zip(sizes, offsets)):
+        box = trimesh.creation.icosphere(subdivisions=i) if i == 2 else make_box_mesh(size)
+        scene.add_geometry(box, node_name=f"part{i}", transform=trimesh.transformations.translation_matrix(offset))
+    scene.export(tmp_path / "parts.glb")
+    mesh = load_mesh(tmp_path / "parts.glb")
+    counts = [12, 12, len(trimesh.creation.icosphere(subdivisions=2).faces)]
+    assert mesh.num_faces == sum(counts)
+    assert sorted(mesh.part_names) == ["part0", "part1", "part2"]
+    for part_id, name in enumerate(mesh.part_names):
+        i = int(name[-1])
+        assert (mesh.part_ids == part_id).sum() == counts[i]
+        # the part's geometry sits where its node put it, in the file's frame
+        centre = mesh.file_vertices()[mesh.faces[mesh.part_ids == part_id]].reshape(-1, 3).mean(0)
+        np.testing.assert_allclose(centre, offsets[i], atol=1e-6)
+
+
+def test_vertex_colour_labels_of_ground_truth(gt_paths):
+    counts = []
+    for path in gt_paths:
+        mesh = load_mesh(path)
+        assert mesh.face_colors is not None
+        labels = labels_from_colors(mesh.face_colors)
+        counts.append(labels.max() + 1)
+        # faces with equal colours share a label and vice versa
+        _, inverse = np.unique(mesh.face_colors, axis=0, return_inverse=True)
+        assert len(np.unique(np.stack([labels, inverse.reshape(-1)], 1), axis=0)) == counts[-1]
+    assert sorted(counts) == sorted([10, 4, 23, 4, 6, 15])  # the data README's part counts
+
+
+def test_labels_from_colors_numbers_by_first_appearance():
+    colours = np.array([[9, 9, 9], [1, 1, 1], [9, 9, 9], [5, 5, 5], [1, 1, 1]], np.uint8)
+    assert labels_from_colors(colours).tolist() == [0, 1, 0, 2, 1]
+
+
+def test_point_cloud_is_refused_clearly(tmp_path):
+    trimesh.PointCloud(np.random.default_rng(0).random((100, 3))).export(tmp_path / "cloud.ply")
+    with pytest.raises(EmptyMeshError, match="point cloud"):
+        load_mesh(tmp_path / "cloud.ply")
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01garbage\xff" * 50, b"glTF\x02\x00\x00\x00broken"])
+def test_corrupt_files_are_refused_clearly(tmp_path, content):
+    path = tmp_path / "bad.glb"
+    path.write_bytes(content)
+    with pytest.raises(GeoSAM2Error):
+        load_mesh(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(MeshLoadError, match="does not exist"):
+        load_mesh(tmp_path / "nope.obj")
+
+
+def test_degenerate_and_empty_meshes():
+    with pytest.raises(EmptyMeshError):
+        from_arrays(np.zeros((3, 3)), [[0, 1, 2]])
+    with pytest.raises(EmptyMeshError):
+        from_arrays(np.random.default_rng(0).random((4, 3)), np.zeros((0, 3)))
+    collinear = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0.0]])
+    with pytest.raises(EmptyMeshError, match="zero area"):
+        from_arrays(collinear, [[0, 1, 2]])
+    with pytest.raises(MeshLoadError, match="NaN"):
+        from_arrays(np.array([[0, 0, 0], [1, 0, 0], [np.nan, 1, 0]]), [[0, 1, 2]])
+    with pytest.raises(MeshLoadError, match="missing vertices"):
+        from_arrays(np.eye(3), [[0, 1, 3]])
+
+
+def test_face_limit(tmp_path):
+    tm = make_box_mesh()
+    tm.export(tmp_path / "box.obj")
+    assert load_mesh(tmp_path / "box.obj", max_faces=12).num_faces == 12
+    with pytest.raises(MeshTooLargeError, match="12 faces"):
+        load_mesh(tmp_path / "box.obj", max_faces=11)
