@@ -1,0 +1,59 @@
+"""Face adjacency on welded vertices: components, creases, de-indexed meshes."""
+
+import numpy as np
+import trimesh
+
+from conftest import make_box_mesh
+from geosam2.facegraph import face_graph, weld_vertices
+from geosam2.mesh import from_arrays
+
+
+def deindexed(tm: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and faces with 3 own vertices per face, as the benchmark stores meshes."""
+    return tm.vertices[tm.faces].reshape(-1, 3), np.arange(3 * len(tm.faces)).reshape(-1, 3)
+
+
+def test_deindexed_box_is_one_component_with_right_angle_creases():
+    mesh = from_arrays(*deindexed(make_box_mesh()))
+    graph = face_graph(mesh)
+    assert len(graph.pairs) == 18  # 12 triangles x 3 edges / 2
+    assert graph.components().max() == 0
+    # 6 diagonals inside the sides are flat, 12 box edges are 90-degree creases
+    assert np.isclose(graph.cos_dihedral, 1).sum() == 6
+    assert np.isclose(graph.cos_dihedral, 0).sum() == 12
+    # cutting the creases leaves the six sides
+    assert graph.components(graph.cos_dihedral > 0.5).max() + 1 == 6
+
+
+def test_separate_boxes_are_separate_components():
+    a, b = make_box_mesh(), make_box_mesh()
+    b.apply_translation([3, 0, 0])
+    both = trimesh.util.concatenate([a, b])
+    graph = face_graph(from_arrays(both.vertices, both.faces))
+    components = graph.components()
+    assert len(set(components[:12])) == 1 and len(set(components[12:])) == 1
+    assert components[0] != components[12]
+
+
+def test_label_components_split_pieces_of_one_label():
+    graph = face_graph(from_arrays(*deindexed(make_box_mesh())))
+    top_bottom = np.zeros(12, np.int64)
+    normals = from_arrays(*deindexed(make_box_mesh())).face_normals
+    top_bottom[np.abs(normals[:, 2]) > 0.9] = 1  # top and bottom: one label, two pieces
+    pieces = graph.label_components(top_bottom)
+    assert len(np.unique(pieces[top_bottom == 1])) == 2
+    assert len(np.unique(pieces[top_bottom == 0])) == 1
+
+
+def test_weld_merges_only_coincident_vertices():
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 0], [1e-3, 0, 0]], float)
+    welded = weld_vertices(vertices, np.array([[0, 1, 2], [3, 4, 2]]))
+    assert welded[0, 0] == welded[1, 0]
+    assert welded[1, 1] != welded[0, 1]
+
+
+def test_non_manifold_edge_connects_all_its_faces():
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1]], float)
+    faces = np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]])  # three faces on edge 0-1
+    graph = face_graph(from_arrays(vertices, faces))
+    assert sorted(map(tuple, graph.pairs.tolist())) == [(0, 1), (0, 2), (1, 2)]
