@@ -1,0 +1,220 @@
+"""Lift per-view part masks to per-face labels.
+
+Two stages, so that an interactive session can reuse the first one:
+
+1. :func:`visible_samples` (geometry only, numpy): seeded random points on every
+   face, projected into every view, kept where the view sees them.
+2. :func:`lift_masks` (masks, torch on the masks' device): each visible sample
+   reads the part label of its pixel in each view; label per sample = most
+   frequent part over views, label per face = most frequent over its samples.
+
+Where masks overlap on a pixel, the part with the higher priority wins (prompted
+parts over automatic ones), then the part whose mask covers fewer pixels in that
+view (smaller masks are painted over larger ones), then the lower part index.
+Ties between vote counts are broken by the same order, with pixel counts summed
+over all views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .mesh import Mesh
+from .render import Views
+
+DEPTH_TOLERANCE = 1e-3  # normalised units, the release's visibility test
+MIN_NORMAL_COS = 0.9  # depth-matched samples must lie on a surface oriented like the pixel's
+
+
+@dataclass(frozen=True, eq=False)
+class VisibleSamples:
+    """Which sample points of a mesh each view sees, and at which pixel.
+
+    Sample ``i`` lies on face ``i // samples_per_face``. The entries of view ``v``
+    are ``samples[offsets[v]:offsets[v + 1]]`` and ``pixels[offsets[v]:offsets[v + 1]]``.
+
+    Attributes
+    ----------
+    num_faces : int
+    samples_per_face : int
+    samples : (M,) int64
+        Index of each visible (view, sample) pair's sample.
+    pixels : (M,) int64
+        Flat pixel index ``row * W + column`` of that sample in that view.
+    offsets : (V + 1,) int64
+        Start of each view's entries in `samples` and `pixels`.
+    """
+
+    num_faces: int
+    samples_per_face: int
+    samples: np.ndarray
+    pixels: np.ndarray
+    offsets: np.ndarray
+
+    @property
+    def num_views(self) -> int:
+        return len(self.offsets) - 1
+
+    def view(self, v: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) sample indices and (n,) flat pixel indices visible in view `v`."""
+        lo, hi = self.offsets[v], self.offsets[v + 1]
+        return self.samples[lo:hi], self.pixels[lo:hi]
+
+
+def sample_points(mesh: Mesh, samples_per_face: int = 5, seed: int = 0) -> np.ndarray:
+    """(F * S, 3) float64 uniform random points on each face, face-major
+    (point i on face i // S), reproducible from `seed`."""
+    r = np.random.default_rng(seed).random((mesh.num_faces, samples_per_face, 2))
+    s = np.sqrt(r[..., 0])
+    weights = np.stack([1.0 - s, s * (1.0 - r[..., 1]), s * r[..., 1]], axis=-1)  # (F, S, 3)
+    return np.einsum("fsk,fkd->fsd", weights, mesh.triangles).reshape(-1, 3)
+
+
+def visible_samples(
+    mesh: Mesh,
+    views: Views,
+    samples_per_face: int = 5,
+    seed: int = 0,
+    depth_tolerance: float = DEPTH_TOLERANCE,
+    min_normal_cos: float = MIN_NORMAL_COS,
+) -> VisibleSamples:
+    """Find which random face samples each view sees.
+
+    A sample projecting inside the image onto the silhouette is visible when
+    either the pixel shows the sample's own face, or the rendered depth is within
+    `depth_tolerance` of the sample's planar depth (the release's test) AND the
+    pixel's face is oriented like the sample's face (cosine of their normals at
+    least `min_normal_cos`).
+
+    Why both: the face-id test alone is exact but misses samples of faces smaller
+    than a pixel or whose neighbour owns the pixel centre. The depth test alone
+    (the release's, on a depth buffer without face ids) labels hidden samples
+    that lie within the tolerance of a visible surface: where parts interpenetrate
+    or on the back of thin shells, which on the benchmark's ground truth drags
+    oracle lifting from 98.3 to 93.5 mIoU. Requiring agreeing normals keeps the
+    depth test to the same smooth surface and removes those errors while still
+    labelling sub-pixel faces.
+    """
+    points = sample_points(mesh, samples_per_face, seed)
+    sample_faces = np.repeat(np.arange(mesh.num_faces), samples_per_face)
+    normals = mesh.face_normals
+    height, width = views.face_ids.shape[1:]
+    samples, pixels = [], []
+    for v in range(views.num_views):
+        xy, depth = views.rig.project(v, points)
+        column, row = np.floor(xy[:, 0]), np.floor(xy[:, 1])
+        inside = (column >= 0) & (column < width) & (row >= 0) & (row < height) & (depth > 0)
+        index = np.flatnonzero(inside)
+        pixel = row[index].astype(np.int64) * width + column[index].astype(np.int64)
+        face = sample_faces[index]
+        face_at_pixel = views.face_ids[v].reshape(-1)[pixel]
+        seen = face_at_pixel == face
+        near = ~seen & (face_at_pixel >= 0)
+        near[near] = np.abs(views.depth[v].reshape(-1)[pixel[near]] - depth[index[near]]) < depth_tolerance
+        near[near] = np.einsum("ij,ij->i", normals[face[near]], normals[face_at_pixel[near]]) >= min_normal_cos
+        seen |= near
+        samples.append(index[seen])
+        pixels.append(pixel[seen])
+    offsets = np.cumsum([0] + [len(s) for s in samples])
+    return VisibleSamples(mesh.num_faces, samples_per_face, np.concatenate(samples), np.concatenate(pixels), offsets)
+
+
+def _pixel_counts(masks: torch.Tensor) -> np.ndarray:
+    """(P, V) int64 pixels per mask of (P, V, H, W) bool `masks` (numpy's count is
+    about 10x faster than torch's on the CPU)."""
+    if masks.device.type == "cpu":
+        return np.count_nonzero(masks.numpy().reshape(masks.shape[0], masks.shape[1], -1), axis=-1)
+    return masks.flatten(2).sum(-1).cpu().numpy()
+
+
+def _winner_order(priorities: np.ndarray, pixel_counts: np.ndarray) -> np.ndarray:
+    """Part indices, winner first: higher priority, then fewer pixels, then lower index."""
+    index = np.arange(len(priorities))
+    return np.lexsort((index, pixel_counts, -priorities))
+
+
+def _mode(values: torch.Tensor, winner_first: torch.Tensor) -> torch.Tensor:
+    """Most frequent non-negative value of each row of (M, K) `values` (-1 = no vote).
+
+    Ties go to the value earliest in `winner_first` (a (P,) permutation of 0..P-1).
+    Returns (M,) int64, -1 for rows without votes. Uses an (M, P) count table of
+    uint8 (int32 when K > 255).
+    """
+    m, k = values.shape
+    p = len(winner_first)
+    column = torch.empty_like(winner_first)
+    column[winner_first] = torch.arange(p, device=values.device)
+    valid = values >= 0
+    rows = torch.arange(m, device=values.device)[:, None].expand(m, k)[valid]
+    dtype = torch.uint8 if k < 256 else torch.int32
+    counts = torch.zeros(m * p, dtype=dtype, device=values.device)
+    slots = rows * p + column[values[valid].long()]
+    counts.index_add_(0, slots, torch.ones(len(slots), dtype=dtype, device=values.device))
+    counts = counts.view(m, p)
+    best = counts.argmax(1)  # first maximum = earliest in winner order
+    has_vote = counts.gather(1, best[:, None])[:, 0] > 0
+    return torch.where(has_vote, winner_first[best], torch.full_like(best, -1))
+
+
+def lift_masks(
+    mesh: Mesh,
+    views: Views,
+    masks: np.ndarray | torch.Tensor,
+    priorities: np.ndarray | None = None,
+    samples_per_face: int = 5,
+    seed: int = 0,
+    depth_tolerance: float = DEPTH_TOLERANCE,
+    min_normal_cos: float = MIN_NORMAL_COS,
+    visible: VisibleSamples | None = None,
+) -> np.ndarray:
+    """Turn per-view masks of P parts into one part label per face.
+
+    Parameters
+    ----------
+    mesh, views : the mesh and its rendered views.
+    masks : (P, V, H, W) bool, numpy or torch
+        Part masks on every view. Torch tensors are processed on their device
+        (CUDA included); numpy arrays with torch on the CPU, with the same result.
+    priorities : (P,) int, optional
+        Higher wins where masks overlap (e.g. 1 for prompted parts, 0 for
+        automatic ones). Default: all equal.
+    samples_per_face, seed, depth_tolerance, min_normal_cos : see :func:`visible_samples`.
+    visible : VisibleSamples, optional
+        Precomputed :func:`visible_samples` of these views (the sampling arguments
+        are then ignored); pass it to lift several mask sets on the same views.
+
+    Returns
+    -------
+    (F,) int32 labels in 0..P-1, -1 where no view saw any labelled sample.
+    """
+    masks = torch.from_numpy(np.ascontiguousarray(masks, dtype=bool)) if isinstance(masks, np.ndarray) else masks
+    if masks.dim() != 4 or tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
+        raise ValueError(
+            f"masks must have shape (parts, {', '.join(map(str, views.face_ids.shape))}), got {tuple(masks.shape)}"
+        )
+    num_parts, num_views = masks.shape[:2]
+    if num_parts == 0:
+        return np.full(mesh.num_faces, -1, np.int32)
+    priorities = np.zeros(num_parts, np.int64) if priorities is None else np.asarray(priorities, np.int64)
+    if priorities.shape != (num_parts,):
+        raise ValueError(f"priorities must have shape ({num_parts},), got {priorities.shape}")
+    if visible is None:
+        visible = visible_samples(mesh, views, samples_per_face, seed, depth_tolerance, min_normal_cos)
+    device = masks.device
+    masks = masks.bool()
+    pixel_counts = _pixel_counts(masks)
+    votes = torch.full((num_views, visible.num_faces * visible.samples_per_face), -1, dtype=torch.int32, device=device)
+    for v in range(num_views):
+        samples, pixels = (torch.from_numpy(a).to(device) for a in visible.view(v))
+        order = torch.from_numpy(_winner_order(priorities, pixel_counts[:, v])).to(device)
+        covered = masks[:, v].reshape(num_parts, -1)[order][:, pixels]  # (P, n), winner first
+        first = covered.to(torch.uint8).argmax(0)
+        hit = covered.any(0)
+        votes[v, samples[hit]] = order[first[hit]].int()
+    overall = torch.from_numpy(_winner_order(priorities, pixel_counts.sum(1))).to(device)
+    per_sample = _mode(votes.T, overall)
+    per_face = _mode(per_sample.view(visible.num_faces, visible.samples_per_face), overall)
+    return per_face.cpu().numpy().astype(np.int32)
