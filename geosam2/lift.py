@@ -25,8 +25,6 @@ import torch
 from .mesh import Mesh
 from .render import Views
 
-DEPTH_TOLERANCE = 1e-3  # normalised units, the release's visibility test
-MIN_NORMAL_COS = 0.9  # depth-matched samples must lie on a surface oriented like the pixel's
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,30 +76,28 @@ def visible_samples(
     views: Views,
     samples_per_face: int = 5,
     seed: int = 0,
-    depth_tolerance: float = DEPTH_TOLERANCE,
-    min_normal_cos: float = MIN_NORMAL_COS,
+    depth_tolerance: float | None = None,
 ) -> VisibleSamples:
     """Find which random face samples each view sees.
 
-    A sample projecting inside the image onto the silhouette is visible when
-    either the pixel shows the sample's own face, or the rendered depth is within
-    `depth_tolerance` of the sample's planar depth (the release's test) AND the
-    pixel's face is oriented like the sample's face (cosine of their normals at
-    least `min_normal_cos`).
+    A sample projecting inside the image is visible when the pixel it falls in
+    shows the sample's own face (exact, from the rendered face ids). With a
+    `depth_tolerance` (normalised units; the release uses 1e-3 on a depth buffer
+    without face ids) it is also visible when the pixel's rendered depth is within
+    the tolerance of the sample's planar depth.
 
-    Why both: the face-id test alone is exact but misses samples of faces smaller
-    than a pixel or whose neighbour owns the pixel centre. The depth test alone
-    (the release's, on a depth buffer without face ids) labels hidden samples
-    that lie within the tolerance of a visible surface: where parts interpenetrate
-    or on the back of thin shells, which on the benchmark's ground truth drags
-    oracle lifting from 98.3 to 93.5 mIoU. Requiring agreeing normals keeps the
-    depth test to the same smooth surface and removes those errors while still
-    labelling sub-pixel faces.
+    The face-id test is the default because the depth test labels hidden samples
+    lying within the tolerance behind a visible surface: where parts
+    interpenetrate, overlap or are thin shells. On the benchmark's ground truth
+    (12 views at 1024², neighbour fill) oracle lifting scores 98.3 mIoU with the
+    face-id test and 93.5 with the release's depth test; on a 200k-face torus it
+    mislabels 0.002 % instead of 0.16 % of the faces. The faces whose samples
+    never own a pixel centre (sub-pixel faces) are left to the post-process fill.
     """
     points = sample_points(mesh, samples_per_face, seed)
     sample_faces = np.repeat(np.arange(mesh.num_faces), samples_per_face)
-    normals = mesh.face_normals
     height, width = views.face_ids.shape[1:]
+
     samples, pixels = [], []
     for v in range(views.num_views):
         xy, depth = views.rig.project(v, points)
@@ -112,10 +108,10 @@ def visible_samples(
         face = sample_faces[index]
         face_at_pixel = views.face_ids[v].reshape(-1)[pixel]
         seen = face_at_pixel == face
-        near = ~seen & (face_at_pixel >= 0)
-        near[near] = np.abs(views.depth[v].reshape(-1)[pixel[near]] - depth[index[near]]) < depth_tolerance
-        near[near] = np.einsum("ij,ij->i", normals[face[near]], normals[face_at_pixel[near]]) >= min_normal_cos
-        seen |= near
+        if depth_tolerance is not None:
+            near = ~seen & (face_at_pixel >= 0)
+            near[near] = np.abs(views.depth[v].reshape(-1)[pixel[near]] - depth[index[near]]) < depth_tolerance
+            seen |= near
         samples.append(index[seen])
         pixels.append(pixel[seen])
     offsets = np.cumsum([0] + [len(s) for s in samples])
@@ -166,8 +162,7 @@ def lift_masks(
     priorities: np.ndarray | None = None,
     samples_per_face: int = 5,
     seed: int = 0,
-    depth_tolerance: float = DEPTH_TOLERANCE,
-    min_normal_cos: float = MIN_NORMAL_COS,
+    depth_tolerance: float | None = None,
     visible: VisibleSamples | None = None,
 ) -> np.ndarray:
     """Turn per-view masks of P parts into one part label per face.
@@ -181,7 +176,7 @@ def lift_masks(
     priorities : (P,) int, optional
         Higher wins where masks overlap (e.g. 1 for prompted parts, 0 for
         automatic ones). Default: all equal.
-    samples_per_face, seed, depth_tolerance, min_normal_cos : see :func:`visible_samples`.
+    samples_per_face, seed, depth_tolerance : see :func:`visible_samples`.
     visible : VisibleSamples, optional
         Precomputed :func:`visible_samples` of these views (the sampling arguments
         are then ignored); pass it to lift several mask sets on the same views.
@@ -202,18 +197,18 @@ def lift_masks(
     if priorities.shape != (num_parts,):
         raise ValueError(f"priorities must have shape ({num_parts},), got {priorities.shape}")
     if visible is None:
-        visible = visible_samples(mesh, views, samples_per_face, seed, depth_tolerance, min_normal_cos)
+        visible = visible_samples(mesh, views, samples_per_face, seed, depth_tolerance)
     device = masks.device
     masks = masks.bool()
     pixel_counts = _pixel_counts(masks)
     votes = torch.full((num_views, visible.num_faces * visible.samples_per_face), -1, dtype=torch.int32, device=device)
     for v in range(num_views):
         samples, pixels = (torch.from_numpy(a).to(device) for a in visible.view(v))
-        order = torch.from_numpy(_winner_order(priorities, pixel_counts[:, v])).to(device)
-        covered = masks[:, v].reshape(num_parts, -1)[order][:, pixels]  # (P, n), winner first
-        first = covered.to(torch.uint8).argmax(0)
-        hit = covered.any(0)
-        votes[v, samples[hit]] = order[first[hit]].int()
+        covered = masks[:, v].reshape(num_parts, -1)[:, pixels]  # (P, n)
+        label = torch.full((len(pixels),), -1, dtype=torch.int32, device=device)
+        for p in _winner_order(priorities, pixel_counts[:, v])[::-1]:  # the winner paints last
+            label.masked_fill_(covered[p], int(p))
+        votes[v, samples] = label
     overall = torch.from_numpy(_winner_order(priorities, pixel_counts.sum(1))).to(device)
     per_sample = _mode(votes.T, overall)
     per_face = _mode(per_sample.view(visible.num_faces, visible.samples_per_face), overall)

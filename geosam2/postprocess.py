@@ -11,6 +11,13 @@ The release's stages, in order:
    k = 3 nearest labelled face centroids (KD-tree, O(F log F), no dense matrix);
 4. split: disconnected pieces of one label become separate parts.
 
+One change to the release's order: faces that are unlabelled on input (seen by
+no view) are filled (stages 2-3) BEFORE the small pieces are measured, then
+restored to -1 if the caller keeps unlabelled faces. Otherwise unseen faces cut
+well-seen parts into fragments that fall under the threshold and are wiped
+(oracle lifting of the benchmark's ground truth at 256²: 72 instead of 98 mIoU
+on one object).
+
 Everything is O(F) memory: the graph is sparse and votes are sorted, not tabled.
 """
 
@@ -102,6 +109,20 @@ def fill_from_nearest(centroids: np.ndarray, labels: np.ndarray, targets: np.nda
     return labels
 
 
+def fill_labels(
+    mesh: Mesh,
+    graph: FaceGraph,
+    labels: np.ndarray,
+    targets: np.ndarray,
+    max_sweeps: int = MAX_SWEEPS,
+    nearest_k: int = NEAREST_K,
+) -> np.ndarray:
+    """(F,) int64 copy of `labels` with the -1 faces among (F,) bool `targets`
+    filled: neighbour majority first, then the nearest labelled centroids."""
+    labels = fill_from_neighbours(graph, labels, targets, max_sweeps)
+    return fill_from_nearest(mesh.centroids, labels, targets, nearest_k)
+
+
 def split_components(graph: FaceGraph, labels: np.ndarray, face_areas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Give each connected piece of equal label its own label.
 
@@ -171,10 +192,11 @@ def clean_labels(
     if labels.shape != (mesh.num_faces,):
         raise ValueError(f"labels must have shape ({mesh.num_faces},), got {labels.shape}")
     graph = face_graph(mesh) if graph is None else graph
-    cleaned = clear_small_components(graph, labels, mesh.face_areas, pa)
-    targets = cleaned < 0 if fill_unlabelled else (cleaned < 0) & (labels >= 0)
-    cleaned = fill_from_neighbours(graph, cleaned, targets, max_sweeps)
-    cleaned = fill_from_nearest(mesh.centroids, cleaned, targets, nearest_k)
+    filled = fill_labels(mesh, graph, labels, labels < 0, max_sweeps, nearest_k)
+    cleared = clear_small_components(graph, filled, mesh.face_areas, pa)
+    cleaned = fill_labels(mesh, graph, cleared, cleared < 0, max_sweeps, nearest_k)
+    if not fill_unlabelled:
+        cleaned[labels < 0] = -1
     if split_disconnected:
         out, sources = split_components(graph, cleaned, mesh.face_areas)
     else:
