@@ -1,0 +1,82 @@
+"""Lift + post-process speed: a ~200k-face mesh, 12 views at 1024², 16 parts.
+
+Target on a 2-core machine: lift + post-process under 3 s (rendering excluded:
+the session renders once per mesh). Masks are the exact part masks read off the
+face-id maps, so the labelling is also checked (face-area agreement).
+Usage: python bench/bench_lift.py [--repeats 3] [--faces 200000] [--parts 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import trimesh
+
+from geosam2.facegraph import face_graph
+from geosam2.lift import lift_masks, visible_samples
+from geosam2.mesh import from_arrays
+from geosam2.postprocess import clean_labels
+from geosam2.render import render_views
+
+TARGET_SECONDS = 3.0
+
+
+def torus_mesh(faces: int):
+    """A torus with about `faces` triangles (2 per quad of the section grid)."""
+    minor = int(np.sqrt(faces / 2 / 1.25))
+    major = int(faces / 2 / minor)
+    tm = trimesh.creation.torus(major_radius=1.0, minor_radius=0.35, major_sections=major, minor_sections=minor)
+    return from_arrays(tm.vertices, tm.faces)
+
+
+def timed(fn, repeats: int):
+    """(median seconds, last result) of `repeats` calls of fn()."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--faces", type=int, default=200_000)
+    parser.add_argument("--parts", type=int, default=16)
+    parser.add_argument("--resolution", type=int, default=1024)
+    args = parser.parse_args()
+    mesh = torus_mesh(args.faces)
+    angle = np.arctan2(mesh.centroids[:, 1], mesh.centroids[:, 0])
+    truth = np.minimum(((angle + np.pi) / (2 * np.pi) * args.parts).astype(int), args.parts - 1)
+    start = time.perf_counter()
+    views = render_views(mesh, resolution=args.resolution)
+    render_s = time.perf_counter() - start
+    ids = views.face_ids
+    masks = np.stack([(ids >= 0) & (truth[ids] == p) for p in range(args.parts)])
+    print(
+        f"mesh: {mesh.num_faces:,} faces, {views.num_views} views at {args.resolution}², {args.parts} parts, "
+        f"median of {args.repeats} (render {render_s:.1f} s, not counted)"
+    )
+    visible_s, visible = timed(lambda: visible_samples(mesh, views), args.repeats)
+    vote_s, labels = timed(lambda: lift_masks(mesh, views, masks, visible=visible), args.repeats)
+    graph_s, graph = timed(lambda: face_graph(mesh), args.repeats)
+    clean_s, cleaned = timed(lambda: clean_labels(mesh, labels, graph=graph), args.repeats)
+    total_s, _ = timed(lambda: clean_labels(mesh, lift_masks(mesh, views, masks)), args.repeats)
+    area = mesh.face_areas
+    correct = clean_labels(mesh, labels, graph=graph, split_disconnected=False) == truth
+    print(f"  visible samples  {visible_s:6.2f} s  ({len(visible.samples):,} visible (view, sample) pairs)")
+    print(f"  mask votes       {vote_s:6.2f} s  (unlabelled faces {np.mean(labels < 0):.2%})")
+    print(f"  face graph       {graph_s:6.2f} s")
+    print(f"  clean-up         {clean_s:6.2f} s  ({cleaned.max() + 1} parts)")
+    print(f"  labels matching the parts: {area[correct].sum() / area.sum():.3%} of the area")
+    verdict = "OK" if total_s < TARGET_SECONDS else "MISSED"
+    print(f"lift + post-process end to end {total_s:.2f} s, target {TARGET_SECONDS:.1f} s -> {verdict} "
+          f"(x{TARGET_SECONDS / total_s:.2f})")
+
+
+if __name__ == "__main__":
+    main()
