@@ -1,10 +1,11 @@
 """Lift per-view part masks to per-face labels.
 
-Two stages, so that an interactive session can reuse the first one:
+:func:`lift_masks` runs two stages, public so that an interactive session can
+reuse the first one:
 
 1. :func:`visible_samples` (geometry only, numpy): seeded random points on every
    face, projected into every view, kept where the view sees them.
-2. :func:`lift_masks` (masks, torch on the masks' device): each visible sample
+2. :func:`vote_labels` (masks, torch on the masks' device): each visible sample
    reads the part label of its pixel in each view; label per sample = most
    frequent part over views, label per face = most frequent over its samples.
 
@@ -178,28 +179,49 @@ def lift_masks(
         automatic ones). Default: all equal.
     samples_per_face, seed, depth_tolerance : see :func:`visible_samples`.
     visible : VisibleSamples, optional
-        Precomputed :func:`visible_samples` of these views (the sampling arguments
-        are then ignored); pass it to lift several mask sets on the same views.
+        Precomputed :func:`visible_samples` of these views (the mesh and the
+        sampling arguments are then not used); pass it to lift several mask sets
+        on the same views.
 
     Returns
     -------
     (F,) int32 labels in 0..P-1, -1 where no view saw any labelled sample.
     """
-    masks = torch.from_numpy(np.ascontiguousarray(masks, dtype=bool)) if isinstance(masks, np.ndarray) else masks
-    if masks.dim() != 4 or tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
+    if tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
         raise ValueError(
             f"masks must have shape (parts, {', '.join(map(str, views.face_ids.shape))}), got {tuple(masks.shape)}"
         )
+    if visible is None:
+        visible = visible_samples(mesh, views, samples_per_face, seed, depth_tolerance)
+    return vote_labels(visible, masks, priorities)
+
+
+def vote_labels(
+    visible: VisibleSamples,
+    masks: np.ndarray | torch.Tensor,
+    priorities: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
+    """The voting stage of :func:`lift_masks` on precomputed visible samples.
+
+    Parameters
+    ----------
+    visible : VisibleSamples
+    masks : (P, V, H, W) bool, numpy or torch (processed on its device)
+    priorities : (P,) int, optional
+
+    Returns
+    -------
+    (F,) int32 labels in 0..P-1 (F = ``visible.num_faces``), -1 without votes.
+    """
+    masks = torch.from_numpy(np.ascontiguousarray(masks, dtype=bool)) if isinstance(masks, np.ndarray) else masks
+    if masks.dim() != 4 or masks.shape[1] != visible.num_views:
+        raise ValueError(f"masks must have shape (parts, {visible.num_views}, H, W), got {tuple(masks.shape)}")
     num_parts, num_views = masks.shape[:2]
     if num_parts == 0:
-        return np.full(mesh.num_faces, -1, np.int32)
+        return np.full(visible.num_faces, -1, np.int32)
     priorities = np.zeros(num_parts, np.int64) if priorities is None else np.asarray(priorities, np.int64)
     if priorities.shape != (num_parts,):
         raise ValueError(f"priorities must have shape ({num_parts},), got {priorities.shape}")
-    if visible is None:
-        visible = visible_samples(mesh, views, samples_per_face, seed, depth_tolerance)
-    if (visible.num_faces, visible.num_views) != (mesh.num_faces, num_views):
-        raise ValueError("visible samples were computed for another mesh or another set of views")
     device = masks.device
     masks = masks.bool()
     pixel_counts = _pixel_counts(masks)

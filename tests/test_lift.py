@@ -9,7 +9,7 @@ import trimesh
 from scipy import ndimage
 
 from conftest import make_box_mesh, make_sphere_mesh
-from geosam2.lift import lift_masks, sample_points, visible_samples
+from geosam2.lift import lift_masks, sample_points, visible_samples, vote_labels
 from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
 from geosam2.postprocess import clean_labels
 from geosam2.render import render_views
@@ -158,9 +158,11 @@ def test_precomputed_visible_samples_give_the_same_labels():
     visible = visible_samples(mesh, views, samples_per_face=3, seed=1)
     assert visible.num_views == views.num_views and visible.samples.max() < 3 * mesh.num_faces
     masks = exact_masks(views, sides)
-    assert np.array_equal(
-        lift_masks(mesh, views, masks, visible=visible), lift_masks(mesh, views, masks, samples_per_face=3, seed=1)
-    )
+    expected = lift_masks(mesh, views, masks, samples_per_face=3, seed=1)
+    assert np.array_equal(lift_masks(mesh, views, masks, visible=visible), expected)
+    assert np.array_equal(vote_labels(visible, masks), expected)
+    with pytest.raises(ValueError, match="masks must have shape"):
+        vote_labels(visible, masks[:, :-1])
 
 
 def test_no_parts_and_bad_shapes():
