@@ -1,0 +1,175 @@
+"""Per-view masks -> per-point labels, and clean-up on a k-nearest-neighbour graph.
+
+The point-cloud versions of :mod:`geosam2.lift` and :mod:`geosam2.postprocess`,
+built on their stages rather than beside them:
+
+- lifting: each point is its own (single) sample; it is visible in a view when
+  it projects onto the silhouette and its planar depth is within its disc radius
+  of the splatted depth there, or its own disc wins that pixel. The votes are then
+  counted by :func:`geosam2.lift.lift_masks` (same overlap and tie rules).
+- clean-up: the release's stages (clear small pieces, neighbour fill, nearest
+  fill, split) from :mod:`geosam2.postprocess`, run on a :class:`FaceGraph` whose
+  nodes are points and whose edges join k nearest neighbours; point areas
+  replace face areas.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from .facegraph import FaceGraph
+from .lift import VisibleSamples, lift_masks
+from .pointcloud import PointCloud, knn_pairs
+from .postprocess import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, fill_from_neighbours, split_components
+from .render.splat import SplatViews, camera_surfels, disc_hit
+
+GRAPH_NEIGHBOURS = 8
+TOLERANCE_SCALE = 0.1  # visibility depth tolerance, in disc radii
+MAX_EDGE_FACTOR = 3.0
+SURFACE_NORMAL_OFFSET = 0.5  # sine of the largest edge slope off a tangent plane in the fill graph  # k-NN edges longer than this times the median spacing are cut
+
+
+def visible_points(cloud: PointCloud, views: SplatViews, tolerance_scale: float = TOLERANCE_SCALE) -> VisibleSamples:
+    """Which points each view sees, and at which pixel (one sample per point).
+
+    A point is visible in a view when its projection falls on the silhouette and
+    it is not behind the disc that wins that pixel: its planar depth is at most
+    the depth of the winning disc's tangent plane along the ray through the point,
+    plus `tolerance_scale` times its own disc radius. (The plane is evaluated on
+    the point's ray, not at the pixel centre, so on the front surface the two
+    depths differ only by the surface's curvature, at any viewing angle.)
+    """
+    height, width = views.face_ids.shape[1:]
+    samples, pixels = [], []
+    for v in range(views.num_views):
+        surfels = camera_surfels(views.rig, v, cloud, views.radii)
+        xy, depth = views.rig.project(v, cloud.points)
+        column, row = np.floor(xy[:, 0]), np.floor(xy[:, 1])
+        inside = np.flatnonzero((column >= 0) & (column < width) & (row >= 0) & (row < height) & (depth > 0))
+        pixel = row[inside].astype(np.int64) * width + column[inside].astype(np.int64)
+        winner = views.face_ids[v].reshape(-1)[pixel]
+        on = winner >= 0
+        inside, pixel, winner = inside[on], pixel[on], winner[on]
+        u, w = surfels[0, inside] / depth[inside], surfels[1, inside] / depth[inside]  # the point's own ray
+        winner_depth = disc_hit(surfels[:, winner], u, w)[0]
+        seen = (depth[inside] <= winner_depth + tolerance_scale * views.radii[inside]) | (winner == inside)
+        samples.append(inside[seen])
+        pixels.append(pixel[seen])
+    offsets = np.cumsum([0] + [len(s) for s in samples])
+    return VisibleSamples(cloud.num_points, 1, np.concatenate(samples), np.concatenate(pixels), offsets)
+
+
+def lift_point_masks(
+    cloud: PointCloud,
+    views: SplatViews,
+    masks: np.ndarray | torch.Tensor,
+    priorities: np.ndarray | None = None,
+    tolerance_scale: float = TOLERANCE_SCALE,
+    visible: VisibleSamples | None = None,
+) -> np.ndarray:
+    """Turn per-view masks of P parts into one part label per point.
+
+    Parameters
+    ----------
+    cloud, views : the point cloud and its splatted views.
+    masks : (P, V, H, W) bool, numpy or torch
+    priorities : (P,) int, optional
+        Higher wins where masks overlap (see :func:`geosam2.lift.lift_masks`).
+    visible : VisibleSamples, optional
+        Precomputed :func:`visible_points`, to lift several mask sets on the same views.
+
+    Returns
+    -------
+    (N,) int32 labels in 0..P-1, -1 for points no view saw inside any mask.
+    """
+    if len(masks) == 0:
+        return np.full(cloud.num_points, -1, np.int32)
+    if visible is None:
+        visible = visible_points(cloud, views, tolerance_scale)
+    # with `visible` given, lift_masks reads only the element count of its mesh argument
+    return lift_masks(SimpleNamespace(num_faces=cloud.num_points), views, masks, priorities, visible=visible)
+
+
+def knn_graph(
+    cloud: PointCloud,
+    k: int = GRAPH_NEIGHBOURS,
+    max_edge_factor: float = MAX_EDGE_FACTOR,
+    max_normal_offset: float | None = None,
+) -> FaceGraph:
+    """A :class:`FaceGraph` over points whose edges join k nearest neighbours.
+
+    Edges longer than `max_edge_factor` times the median ``cloud.spacing`` are
+    cut (so separate pieces stay apart). With `max_normal_offset` (a sine), an
+    edge is also cut when it leaves either endpoint's tangent plane by more than
+    that fraction of its length: the graph then follows surfaces and does not
+    jump between parallel layers (a part lying on another) or across creases.
+    ``cos_dihedral`` holds the cosine between the two points' normals.
+    """
+    pairs = knn_pairs(cloud.points, k, cloud.tree)
+    edge = cloud.points[pairs[:, 1]] - cloud.points[pairs[:, 0]]
+    length = np.linalg.norm(edge, axis=1)
+    keep = length <= max_edge_factor * np.median(cloud.spacing)
+    if max_normal_offset is not None:
+        offset = np.maximum(
+            np.abs(np.einsum("ij,ij->i", cloud.normals[pairs[:, 0]], edge)),
+            np.abs(np.einsum("ij,ij->i", cloud.normals[pairs[:, 1]], edge)),
+        )
+        keep &= offset <= max_normal_offset * length
+    pairs = pairs[keep]
+    cos = np.einsum("ij,ij->i", cloud.normals[pairs[:, 0]], cloud.normals[pairs[:, 1]])
+    return FaceGraph(cloud.num_points, pairs, cos)
+
+
+def clean_point_labels(
+    cloud: PointCloud,
+    labels: np.ndarray,
+    pa: float = 0.02,
+    fill_unlabelled: bool = True,
+    split_disconnected: bool = True,
+    graph: FaceGraph | None = None,
+    surface_graph: FaceGraph | None = None,
+    max_sweeps: int = MAX_SWEEPS,
+    nearest_k: int = NEAREST_K,
+) -> np.ndarray:
+    """The release's label clean-up (:func:`geosam2.postprocess.clean_labels`) on points.
+
+    Parameters
+    ----------
+    cloud : PointCloud
+    labels : (N,) int
+        Part label per point, -1 = unlabelled.
+    pa : float
+        Relative size threshold (points and area) of the small-piece clearing.
+    fill_unlabelled : bool
+        Also fill points that were -1 on input; when False they stay -1
+        (partial labellings such as PartNetE's) and only cleared pieces refill.
+    split_disconnected : bool
+        Number each connected piece of a label (on the k-NN graph) as its own part.
+    graph : FaceGraph, optional
+        ``knn_graph(cloud)``, to reuse across calls.
+
+    Returns
+    -------
+    (N,) int32 labels.
+    """
+    labels = np.asarray(labels, np.int64)
+    if labels.shape != (cloud.num_points,):
+        raise ValueError(f"labels must have shape ({cloud.num_points},), got {labels.shape}")
+    graph = knn_graph(cloud) if graph is None else graph
+    surface_graph = knn_graph(cloud, max_normal_offset=SURFACE_NORMAL_OFFSET) if surface_graph is None else surface_graph
+
+    def fill(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        values = fill_from_neighbours(surface_graph, values, targets, max_sweeps)
+        return fill_from_nearest(cloud.points, values, targets, nearest_k)
+
+    filled = fill(labels, labels < 0)
+    cleared = clear_small_components(graph, filled, cloud.areas, pa)
+    cleaned = fill(cleared, cleared < 0)
+    if not fill_unlabelled:
+        cleaned[labels < 0] = -1
+    if split_disconnected:
+        return split_components(graph, cleaned, cloud.areas)[0]
+    return cleaned.astype(np.int32)
