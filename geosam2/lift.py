@@ -226,11 +226,12 @@ def vote_labels(
     masks = masks.bool()
     pixel_counts = _pixel_counts(masks)
     flat_masks = masks.flatten(2)  # (P, V, H * W), a view of contiguous masks
-    votes = torch.full((num_views, visible.num_faces * visible.samples_per_face), -1, dtype=torch.int32, device=device)
+    dtype = torch.int16 if num_parts < 2**15 else torch.int32
+    votes = torch.full((num_views, visible.num_faces * visible.samples_per_face), -1, dtype=dtype, device=device)
     for v in range(num_views):
         samples, pixels = (torch.from_numpy(a).to(device) for a in visible.view(v))
         covered = flat_masks[:, v, pixels]  # (P, n)
-        label = torch.full((len(pixels),), -1, dtype=torch.int32, device=device)
+        label = torch.full((len(pixels),), -1, dtype=dtype, device=device)
         for p in _winner_order(priorities, pixel_counts[:, v])[::-1]:  # the winner paints last
             label.masked_fill_(covered[p], int(p))
         votes[v, samples] = label
