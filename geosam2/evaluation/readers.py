@@ -1,0 +1,163 @@
+"""Read ground-truth part labels and other methods' predictions.
+
+Supported ways of storing parts on a mesh file `<uid>.<ext>` (tried in this order):
+
+1. per-point labels: `<uid>.points.npy` (N, 3) points in the mesh file's frame and
+   `<uid>.npy` (N,) integer labels beside the mesh (-1 = unlabelled);
+2. per-face labels: `<uid>.npy` (F,) integers beside the mesh, in the face order
+   of `geosam2.mesh.load_mesh` (-1 = unlabelled);
+3. colours: every distinct face/vertex colour is a part (raw decoding, as the
+   reference scores of ../shared/data are computed);
+4. scenes: one geometry per part (`Mesh.part_ids`).
+
+A prediction is read the same way from `<pred_dir>/<uid>.<ext>` (or a lone
+`<pred_dir>/<uid>.npy` of per-face labels in ground-truth face order). When a
+method rescaled or reordered the mesh, labels move to the ground-truth faces by
+nearest face centroid, both meshes being in the normalised frame (bounding box
+centred, longest edge 1), where the scale no longer matters.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..errors import GeoSAM2Error, MeshLoadError
+from ..mesh import MESH_EXTENSIONS, Mesh, labels_from_colors, load_mesh, transform_points
+
+SAME_GEOMETRY_TOLERANCE = 1e-5  # normalised units: max centroid distance for "same faces, same order"
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTruth:
+    """One evaluation object.
+
+    Attributes
+    ----------
+    uid : str
+    mesh : Mesh (normalised frame)
+    labels : (F,) int32 ground-truth part per face, -1 = unlabelled (all -1 when
+        the ground truth is given on points only).
+    points : (N, 3) float64 or None, labelled points in the normalised frame.
+    point_labels : (N,) int32 or None.
+    """
+
+    uid: str
+    mesh: Mesh
+    labels: np.ndarray
+    points: np.ndarray | None = None
+    point_labels: np.ndarray | None = None
+
+    @property
+    def num_parts(self) -> int:
+        labels = self.labels if self.point_labels is None else self.point_labels
+        return len(np.unique(labels[labels >= 0]))
+
+
+def mesh_files(folder: str | Path) -> dict[str, Path]:
+    """{uid: path} of the mesh files directly in `folder` (or in `folder/GT` when
+    `folder` is a dataset root such as ../shared/data/partobjaverse_tiny_dev), sorted by uid."""
+    folder = Path(folder)
+    if (folder / "GT").is_dir():
+        folder = folder / "GT"
+    if not folder.is_dir():
+        raise GeoSAM2Error(f"Folder '{folder}' does not exist: give the folder holding the ground-truth meshes.")
+    files = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS}
+    if not files:
+        raise GeoSAM2Error(
+            f"'{folder}' holds no mesh files ({', '.join(MESH_EXTENSIONS)}): give the ground-truth folder."
+        )
+    return dict(sorted(files.items()))
+
+
+def _npy_labels(path: Path, expected: int | None = None) -> np.ndarray:
+    labels = np.load(path, allow_pickle=False).reshape(-1)
+    if not np.issubdtype(labels.dtype, np.integer):
+        if not np.all(labels == np.round(labels)):
+            raise MeshLoadError(f"'{path.name}' must hold integer labels, found {labels.dtype} values.")
+    if expected is not None and len(labels) != expected:
+        raise MeshLoadError(f"'{path.name}' holds {len(labels)} labels but the mesh has {expected} faces.")
+    return labels.astype(np.int32)
+
+
+def face_labels(mesh: Mesh, path: Path) -> np.ndarray:
+    """(F,) int32 part label per face of `mesh` read from `path`: the `.npy` beside
+    it, else its colours, else its scene geometries (see the module docstring)."""
+    sidecar = path.with_suffix(".npy")
+    if sidecar.is_file():
+        return _npy_labels(sidecar, mesh.num_faces)
+    if mesh.face_colors is not None and len(np.unique(mesh.face_colors, axis=0)) > 1:
+        return labels_from_colors(mesh.face_colors)
+    if len(np.unique(mesh.part_ids)) > 1:
+        return mesh.part_ids.astype(np.int32)
+    raise MeshLoadError(
+        f"'{path.name}' carries no part labels: give a per-face '{sidecar.name}', vertex colours per part "
+        "or one scene geometry per part."
+    )
+
+
+def read_ground_truth(path: str | Path) -> GroundTruth:
+    """Read a ground-truth mesh and its parts (see the module docstring for the formats)."""
+    path = Path(path)
+    mesh = load_mesh(path)
+    points_file = path.with_suffix(".points.npy")
+    if points_file.is_file():
+        points = np.load(points_file).reshape(-1, 3).astype(np.float64)
+        point_labels = _npy_labels(path.with_suffix(".npy"), len(points))
+        points = transform_points(points, np.linalg.inv(mesh.to_file))
+        return GroundTruth(path.stem, mesh, np.full(mesh.num_faces, -1, np.int32), points, point_labels)
+    return GroundTruth(path.stem, mesh, face_labels(mesh, path))
+
+
+def transfer_face_labels(source: Mesh, labels: np.ndarray, target: Mesh) -> np.ndarray:
+    """(F_target,) labels of `target`'s faces: the label of `source`'s face whose
+    centroid is nearest (both in the normalised frame); the labels unchanged when
+    the two meshes have the same faces in the same order."""
+    labels = np.asarray(labels, np.int32)
+    if source.num_faces == target.num_faces:
+        if np.abs(source.centroids - target.centroids).max() < SAME_GEOMETRY_TOLERANCE:
+            return labels.copy()
+    _, nearest = cKDTree(source.centroids).query(target.centroids)
+    return labels[nearest]
+
+
+def read_prediction(pred_dir: str | Path, gt: GroundTruth) -> np.ndarray:
+    """(F,) int32 predicted part per ground-truth face of `gt` from another method's
+    files in `pred_dir` (see the module docstring). Raises GeoSAM2Error when missing."""
+    pred_dir = Path(pred_dir)
+    candidates = [p for p in sorted(pred_dir.glob(f"{gt.uid}.*")) if p.suffix.lower() in MESH_EXTENSIONS]
+    if candidates:
+        mesh = load_mesh(candidates[0])
+        return transfer_face_labels(mesh, face_labels(mesh, candidates[0]), gt.mesh)
+    lone = pred_dir / f"{gt.uid}.npy"
+    if lone.is_file():
+        return _npy_labels(lone, gt.mesh.num_faces)
+    raise GeoSAM2Error(f"No prediction for '{gt.uid}' in '{pred_dir}' (expected {gt.uid}.glb/.ply/... or {gt.uid}.npy).")
+
+
+def read_categories(path: str | Path) -> dict[str, str]:
+    """{uid: category} from a JSON file ({uid: category}, {category: [uids]} or
+    {category: {uid: ...}} as PartObjaverse-Tiny's semantic file) or a CSV/TSV
+    with lines `uid,category`."""
+    path = Path(path)
+    if not path.is_file():
+        raise GeoSAM2Error(f"Categories file '{path}' does not exist.")
+    if path.suffix.lower() == ".json":
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise GeoSAM2Error(f"'{path.name}' must hold a JSON object mapping uids to categories or back.")
+        result = {}
+        for key, value in data.items():
+            if isinstance(value, str):
+                result[key] = value
+            elif isinstance(value, (list, dict)):
+                result.update({str(uid): key for uid in value})
+        return result
+    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+    rows = [r for r in csv.reader(path.read_text().splitlines(), dialect) if len(r) >= 2]
+    return {uid.strip(): category.strip() for uid, category, *_ in rows if uid.strip() not in ("uid", "id")}
