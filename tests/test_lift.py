@@ -9,6 +9,7 @@ import trimesh
 from scipy import ndimage
 
 from conftest import make_box_mesh, make_sphere_mesh
+from geosam2.evaluation.metrics import mesh_miou
 from geosam2.lift import lift_masks, sample_points, visible_samples, vote_labels
 from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
 from geosam2.postprocess import clean_labels
@@ -31,20 +32,6 @@ def cube_and_sides(subdivisions: int = 2):
     n = mesh.face_normals
     axis = np.argmax(np.abs(n), axis=1)
     return mesh, (2 * axis + (n[np.arange(len(n)), axis] > 0)).astype(np.int32)
-
-
-def class_agnostic_miou(truth: np.ndarray, predicted: np.ndarray, area: np.ndarray) -> float:
-    """Mean over ground-truth parts of the best face-area-weighted IoU over predicted parts
-    (-1 predictions match nothing). A private scorer until geosam2.evaluation lands."""
-    scores = []
-    for t in np.unique(truth):
-        in_truth = truth == t
-        best = 0.0
-        for p in np.unique(predicted[in_truth & (predicted >= 0)]):
-            in_pred = predicted == p
-            best = max(best, area[in_truth & in_pred].sum() / area[in_truth | in_pred].sum())
-        scores.append(best)
-    return float(np.mean(scores))
 
 
 # --- samples -----------------------------------------------------------------
@@ -195,9 +182,8 @@ def test_oracle_lifting_of_ground_truth_parts(gt_paths):
     for path in gt_paths:
         mesh, truth, views = ground_truth(path, 1024)
         labels = lift_masks(mesh, views, exact_masks(views, truth))
-        area = mesh.face_areas
-        fill_only.append(class_agnostic_miou(truth, clean_labels(mesh, labels, pa=0, split_disconnected=False), area))
-        with_pa.append(class_agnostic_miou(truth, clean_labels(mesh, labels, split_disconnected=False), area))
+        fill_only.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, pa=0, split_disconnected=False)))
+        with_pa.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, split_disconnected=False)))
     print(f"oracle lifting mIoU: neighbour fill {100 * np.mean(fill_only):.2f}, with PA 0.02 {100 * np.mean(with_pa):.2f}")
     print("per object (fill, PA):", [f"{a:.3f}/{b:.3f}" for a, b in zip(fill_only, with_pa)])
     assert np.mean(fill_only) >= 0.97
@@ -219,10 +205,9 @@ def test_clean_up_repairs_noisy_masks(gt_paths):
         masks ^= rng.random(masks.shape) < 0.005
         masks[:, rng.integers(views.num_views)] = False
         labels = lift_masks(mesh, views, masks)
-        area = mesh.face_areas
-        raw.append(class_agnostic_miou(truth, labels, area))
-        fill_only.append(class_agnostic_miou(truth, clean_labels(mesh, labels, pa=0, split_disconnected=False), area))
-        with_pa.append(class_agnostic_miou(truth, clean_labels(mesh, labels, split_disconnected=False), area))
+        raw.append(mesh_miou(mesh, truth, labels))
+        fill_only.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, pa=0, split_disconnected=False)))
+        with_pa.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, split_disconnected=False)))
     raw, fill_only, with_pa = np.mean(raw), np.mean(fill_only), np.mean(with_pa)
     print(f"noisy masks mIoU: raw lift {100 * raw:.2f}, neighbour fill {100 * fill_only:.2f}, PA clean-up {100 * with_pa:.2f}")
     assert fill_only >= raw
