@@ -63,10 +63,73 @@ def _run_render(args) -> None:
     print(f"wrote {views.num_views} normal maps and point maps to {out}")
 
 
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if not (count >= 1 and 0 <= index < count):
+        raise argparse.ArgumentTypeError(f"shard {text} needs 0 <= i < n")
+    return index, count
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="class-agnostic mIoU of a method on a ground-truth folder")
+    p.add_argument("gt_dir", help="folder of ground-truth meshes (or a dataset root with a GT/ folder)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pred-dir", help="score another method's stored predictions (same formats as the GT)")
+    source.add_argument("--segmenter", choices=["geosam2", "geometry", "oracle"], help="run a segmenter with simulated prompts")
+    p.add_argument("--categories", help="JSON or CSV mapping object ids to categories")
+    p.add_argument("--resolution", type=int, default=1024, help="view size in pixels for --segmenter (default 1024)")
+    p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA for --segmenter (default 0.02)")
+    p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    p.add_argument("--weighting", choices=["area", "count"], default="area", help="IoU weighting of faces (default area)")
+    p.add_argument("--shard", type=_parse_shard, default=(0, 1), help="evaluate shard i of n only (e.g. 0/4); combine with merge")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, help="output folder (re-running resumes: finished objects are kept)")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    print(f"{summary['method']}: mIoU {summary['miou']:.2f} % over {summary['objects']} objects", end="")
+    problems = len(summary["failed"]) + len(summary["missing"])
+    print(f" ({len(summary['failed'])} failed, {len(summary['missing'])} missing)" if problems else "")
+    print(f"reports in {out}: summary.md, summary.json, objects.csv, chart.html")
+
+
+def _run_evaluate(args) -> None:
+    from .evaluation.runner import Predictions, make_method, run_evaluation
+
+    if args.pred_dir:
+        method = Predictions(args.pred_dir)
+    else:
+        method = make_method(args.segmenter, resolution=args.resolution, pa=args.pa, checkpoint=args.checkpoint)
+    summary = run_evaluation(
+        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, progress=not args.quiet
+    )
+    _print_summary(summary, Path(args.out))
+
+
+def _add_merge(sub) -> None:
+    p = sub.add_parser("merge", help="combine the shard folders of `geosam2 evaluate --shard` into one report")
+    p.add_argument("shard_dirs", nargs="+", help="output folders of the shards")
+    p.add_argument("--out", required=True, help="output folder of the merged report")
+    p.set_defaults(run=_run_merge)
+
+
+def _run_merge(args) -> None:
+    from .evaluation.runner import merge_results
+
+    summary = merge_results(args.shard_dirs, args.out)
+    _print_summary(summary, Path(args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="geosam2", description="GeoSAM2: prompt-controllable 3D part segmentation")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
+    _add_evaluate(sub)
+    _add_merge(sub)
     return parser
 
 

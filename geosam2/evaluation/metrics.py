@@ -39,8 +39,10 @@ def face_weights(mesh: Mesh, weighting: str = "area") -> np.ndarray:
     raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
 
 
-def _dense(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """Renumber non-negative labels to 0..K-1 (-1 stays -1); returns (labels, K)."""
+def dense_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Renumber non-negative labels to 0..K-1 in increasing order (negatives become -1).
+
+    Returns (labels (F,) int64, K)."""
     labels = np.asarray(labels).reshape(-1)
     valid = labels >= 0
     values, inverse = np.unique(labels[valid], return_inverse=True)
@@ -70,8 +72,8 @@ def iou_matrix(
         entirely. True (PartField's protocol): they still count in the
         predicted part's size, so predictions spilling over them are penalised.
     """
-    gt, k_gt = _dense(gt)
-    pred, k_pred = _dense(pred)
+    gt, k_gt = dense_labels(gt)
+    pred, k_pred = dense_labels(pred)
     if gt.shape != pred.shape:
         raise ValueError(f"gt has {gt.size} labels but pred has {pred.size}")
     w = np.ones(gt.size) if weights is None else np.asarray(weights, np.float64).reshape(-1)

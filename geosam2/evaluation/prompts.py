@@ -1,0 +1,107 @@
+"""A simulated user: prompts from ground-truth parts, as in the paper's evaluation.
+
+For a chosen view the user clicks once inside each ground-truth part that is
+visible there, in the part's largest connected visible region, at the pixel
+farthest from that region's boundary (Euclidean distance transform). Boxes
+(the part's bounding box on the view) and negative clicks (inside the largest
+other parts visible in the view) are optional.
+
+The paper's protocol tries 4 candidate prompt views 90 degrees of azimuth apart
+and keeps the best result (`candidate_views`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..prompts import Prompt
+from ..render import Views
+
+MIN_PIXELS = 16  # a part showing fewer pixels on the prompt view gets no click
+
+
+def view_masks(face_labels: np.ndarray, face_ids: np.ndarray, num_parts: int | None = None) -> np.ndarray:
+    """(P, ...) bool masks of each part from face-id maps.
+
+    Parameters
+    ----------
+    face_labels : (F,) int, part per face in 0..P-1, -1 = unlabelled.
+    face_ids : (...) int, visible face per pixel, -1 = background (e.g. (V, H, W)).
+    num_parts : P; default max label + 1.
+
+    Returns
+    -------
+    (P, *face_ids.shape) bool, masks[p] = pixels showing a face of part p.
+    """
+    face_labels = np.asarray(face_labels)
+    num_parts = int(face_labels.max()) + 1 if num_parts is None else num_parts
+    pixel_labels = np.where(face_ids >= 0, face_labels[np.maximum(face_ids, 0)], -1)
+    return pixel_labels[None] == np.arange(num_parts).reshape((-1,) + (1,) * face_ids.ndim)
+
+
+def interior_point(mask: np.ndarray) -> np.ndarray | None:
+    """(2,) float32 (x, y) pixel centre of `mask`'s (H, W) largest 8-connected region
+    farthest from its boundary (the image border counts as boundary); None if empty."""
+    regions, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count == 0:
+        return None
+    sizes = np.bincount(regions.ravel())[1:]
+    largest = regions == 1 + int(np.argmax(sizes))
+    distance = ndimage.distance_transform_edt(np.pad(largest, 1))[1:-1, 1:-1]
+    row, col = np.unravel_index(int(np.argmax(distance)), distance.shape)
+    return np.array([col + 0.5, row + 0.5], np.float32)
+
+
+def bounding_box(mask: np.ndarray) -> np.ndarray:
+    """(4,) float32 (x0, y0, x1, y1) pixel-edge box around the (H, W) `mask`'s pixels."""
+    rows, cols = np.nonzero(mask)
+    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
+
+
+def simulate_prompts(
+    masks: np.ndarray,
+    view: int,
+    min_pixels: int = MIN_PIXELS,
+    box: bool = False,
+    negative_clicks: int = 0,
+) -> tuple[list[Prompt], np.ndarray]:
+    """One prompt per ground-truth part visible on the prompt view.
+
+    Parameters
+    ----------
+    masks : (P, H, W) bool, the ground-truth parts' masks on the prompt view.
+    view : index of that view (stored in the prompts).
+    min_pixels : parts with fewer visible pixels get no prompt.
+    box : add the part's bounding box to its prompt.
+    negative_clicks : add up to this many negative clicks, one inside each of the
+        largest other parts visible on the view.
+
+    Returns
+    -------
+    prompts : list of Prompt, one per prompted part.
+    parts : (len(prompts),) int64, the ground-truth part of each prompt.
+    """
+    sizes = masks.reshape(len(masks), -1).sum(1)
+    parts = np.flatnonzero(sizes >= min_pixels)
+    by_size = parts[np.argsort(-sizes[parts], kind="stable")]
+    prompts = []
+    for p in parts:
+        points = [interior_point(masks[p])]
+        others = [q for q in by_size if q != p][:negative_clicks]
+        points += [interior_point(masks[q]) for q in others]
+        labels = [1] + [0] * len(others)
+        prompts.append(Prompt(view, np.stack(points), np.array(labels), bounding_box(masks[p]) if box else None))
+    return prompts, parts
+
+
+def candidate_views(views: Views, count: int = 4, first: int = 0) -> list[int]:
+    """`count` view indices whose azimuths are closest to first's + k * 360/count
+    degrees (90 degrees apart for the paper's 4 candidates)."""
+    azimuths = np.asarray(views.rig.azimuths_deg, np.float64)
+    chosen = []
+    for k in range(count):
+        target = azimuths[first] + 360.0 * k / count
+        gap = np.abs((azimuths - target + 180.0) % 360.0 - 180.0)
+        chosen.append(int(np.argmin(gap)))
+    return chosen

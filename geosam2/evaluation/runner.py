@@ -1,0 +1,264 @@
+"""Benchmark runner: score a method on every object of a ground-truth folder.
+
+Each object's result is written to `<out>/objects/<uid>.json` as soon as it is
+known, so an interrupted run resumes where it stopped, and shards (`shard=(i, n)`
+takes every n-th object from the i-th in uid order) can run on different
+machines and be merged (`merge_results`). Objects that fail or lack a prediction
+are recorded with their reason and listed in the reports, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import GeoSAM2Error
+from .metrics import class_agnostic_miou, dense_labels, face_weights, labels_at_points
+from .readers import GroundTruth, mesh_files, read_categories, read_ground_truth, read_prediction
+from .report import write_reports
+
+
+class Method(Protocol):
+    """Something that labels a ground-truth object's faces."""
+
+    name: str
+
+    def predict(self, gt: GroundTruth) -> np.ndarray:
+        """(F,) int predicted part per face of ``gt.mesh``, -1 = unlabelled."""
+
+
+class MissingPrediction(GeoSAM2Error):
+    """The method has no output for this object (counted as missing, not failed)."""
+
+
+class Predictions:
+    """Another method's stored predictions (see `readers.read_prediction`)."""
+
+    def __init__(self, pred_dir: str | Path):
+        self.pred_dir = Path(pred_dir)
+        if not self.pred_dir.is_dir():
+            raise GeoSAM2Error(f"Prediction folder '{pred_dir}' does not exist.")
+        self.name = self.pred_dir.name
+
+    def predict(self, gt: GroundTruth) -> np.ndarray:
+        try:
+            return read_prediction(self.pred_dir, gt)
+        except GeoSAM2Error as exc:
+            if not any(self.pred_dir.glob(f"{gt.uid}.*")):
+                raise MissingPrediction(str(exc)) from exc
+            raise
+
+
+def score(gt: GroundTruth, pred: np.ndarray, weighting: str = "area", **kwargs) -> float:
+    """Class-agnostic mIoU in [0, 1] of per-face `pred` against `gt`: on faces
+    (area-weighted by default), or on `gt.points` when the ground truth is points."""
+    if gt.points is not None:
+        return class_agnostic_miou(gt.point_labels, labels_at_points(gt.mesh, pred, gt.points), **kwargs)
+    return class_agnostic_miou(gt.labels, pred, face_weights(gt.mesh, weighting), **kwargs)
+
+
+def shard_of(uids: Sequence[str], shard: tuple[int, int] = (0, 1)) -> list[str]:
+    """The uids of shard i of n (0-based): every n-th in sorted order starting at i."""
+    index, count = shard
+    if not (count >= 1 and 0 <= index < count):
+        raise GeoSAM2Error(f"Shard {index}/{count} is invalid: use i/n with 0 <= i < n.")
+    return sorted(uids)[index::count]
+
+
+def evaluate_object(gt_path: Path, method: Method, weighting: str = "area") -> dict:
+    """The result record of one object: uid, status ("ok", "failed", "missing"),
+    miou (percent, ok only), parts, faces, seconds, error."""
+    start = time.perf_counter()
+    record: dict = {"uid": gt_path.stem}
+    try:
+        gt = read_ground_truth(gt_path)
+        record.update(parts=gt.num_parts, faces=gt.mesh.num_faces)
+        pred = method.predict(gt)
+        record.update(status="ok", miou=100.0 * score(gt, pred, weighting))
+    except MissingPrediction as exc:
+        record.update(status="missing", error=str(exc))
+    except Exception as exc:  # one bad object must not stop a benchmark
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def _progress(done: int, total: int, uid: str, start: float, stream) -> None:
+    elapsed = time.perf_counter() - start
+    width = 30
+    filled = int(width * done / max(total, 1))
+    stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:6.1f}s {uid[:24]:24s}")
+    if done == total:
+        stream.write("\n")
+    stream.flush()
+
+
+def load_records(out: Path) -> list[dict]:
+    """The per-object records stored under `out/objects/`."""
+    return [json.loads(p.read_text()) for p in sorted((Path(out) / "objects").glob("*.json"))]
+
+
+def run_evaluation(
+    gt_dir: str | Path,
+    method: Method,
+    out: str | Path,
+    categories: str | Path | dict | None = None,
+    shard: tuple[int, int] = (0, 1),
+    weighting: str = "area",
+    progress: bool = True,
+    on_record: Callable[[dict], None] | None = None,
+) -> dict:
+    """Evaluate `method` on the objects of `gt_dir` (shard `shard`), write reports into `out`.
+
+    Objects with a result file in `out/objects/` are not redone. Returns the
+    summary dict (see `report.summarise`).
+    """
+    out = Path(out)
+    (out / "objects").mkdir(parents=True, exist_ok=True)
+    files = mesh_files(gt_dir)
+    category_of = read_categories(categories) if isinstance(categories, (str, Path)) else dict(categories or {})
+    uids = shard_of(list(files), shard)
+    done = {p.stem for p in (out / "objects").glob("*.json")}
+    todo = [u for u in uids if u not in done]
+    start = time.perf_counter()
+    for i, uid in enumerate(todo, 1):
+        record = evaluate_object(files[uid], method, weighting)
+        record["category"] = category_of.get(uid, "")
+        path = out / "objects" / f"{uid}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(path)  # atomic: a killed run never leaves half a record
+        if on_record:
+            on_record(record)
+        if progress:
+            _progress(i, len(todo), uid, start, sys.stderr)
+    records = [r for r in load_records(out) if r["uid"] in set(uids)]
+    return write_reports(records, out, method.name)
+
+
+def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str = "") -> dict:
+    """Combine the per-object records of several shard folders into `out` and write
+    the reports. Raises GeoSAM2Error when two shards hold different results for an object."""
+    out = Path(out)
+    (out / "objects").mkdir(parents=True, exist_ok=True)
+    merged: dict[str, dict] = {}
+    for folder in shard_dirs:
+        if not (Path(folder) / "objects").is_dir():
+            raise GeoSAM2Error(f"'{folder}' is not an evaluation folder (no objects/ inside).")
+        if not method and (Path(folder) / "summary.json").is_file():
+            method = json.loads((Path(folder) / "summary.json").read_text()).get("method", "")
+        for record in load_records(folder):
+            previous = merged.get(record["uid"])
+            if previous and (previous["status"], previous.get("miou")) != (record["status"], record.get("miou")):
+                raise GeoSAM2Error(f"Shards disagree on '{record['uid']}': remove one of its results and merge again.")
+            merged[record["uid"]] = record
+    for uid, record in merged.items():
+        (out / "objects" / f"{uid}.json").write_text(json.dumps(record, indent=1))
+    return write_reports(list(merged.values()), out, method)
+
+
+class Oracle:
+    """Ground-truth masks on every view, lifted to faces and cleaned up: the upper
+    bound of the lifting stage (`geosam2 evaluate --segmenter oracle`).
+
+    Disconnected pieces of one part keep one label (``split_disconnected=False``):
+    the oracle measures how well lifting recovers the given parts, not how
+    ground-truth parts made of several pieces (four wheels) would be split.
+    """
+
+    name = "oracle"
+
+    def __init__(self, resolution: int = 1024, pa: float = 0.02, samples_per_face: int = 5):
+        self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
+
+    def predict(self, gt: GroundTruth) -> np.ndarray:
+        from ..lift import lift_masks
+        from ..postprocess import clean_labels
+        from ..render import render_views
+        from .prompts import view_masks
+
+        views = render_views(gt.mesh, resolution=self.resolution)
+        labels, count = dense_labels(gt.labels)
+        if count == 0:
+            raise GeoSAM2Error(f"'{gt.uid}' has no face labels: the oracle needs per-face ground truth.")
+        lifted = lift_masks(gt.mesh, views, view_masks(labels, views.face_ids, count), samples_per_face=self.samples_per_face)
+        return clean_labels(gt.mesh, lifted, pa=self.pa, split_disconnected=False)
+
+
+class PromptedSegmenter:
+    """A Segmenter driven by the simulated user, with the paper's protocol.
+
+    On each of `candidates` prompt views (90 degrees apart for 4) the user clicks
+    once in every visible ground-truth part; the segmenter's masks are lifted and
+    cleaned up (which also labels what the prompt view cannot see), and the best
+    of the candidates by mIoU is kept.
+    """
+
+    def __init__(
+        self,
+        segmenter,
+        resolution: int = 1024,
+        pa: float = 0.02,
+        samples_per_face: int = 5,
+        candidates: int = 4,
+        box: bool = False,
+        negative_clicks: int = 0,
+    ):
+        self.segmenter = segmenter
+        self.name = getattr(segmenter, "name", type(segmenter).__name__)
+        self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
+        self.candidates, self.box, self.negative_clicks = candidates, box, negative_clicks
+
+    def predict(self, gt: GroundTruth) -> np.ndarray:
+        from ..lift import lift_masks
+        from ..postprocess import clean_labels
+        from ..render import render_views
+        from .prompts import candidate_views, simulate_prompts, view_masks
+
+        views = render_views(gt.mesh, resolution=self.resolution)
+        labels, count = dense_labels(gt.labels)
+        best, best_score = None, -1.0
+        for view in candidate_views(views, self.candidates):
+            masks = view_masks(labels, views.face_ids[view], count)
+            prompts, _ = simulate_prompts(masks, view, box=self.box, negative_clicks=self.negative_clicks)
+            if not prompts:
+                continue
+            part_masks = self.segmenter.segment(views, prompts)
+            lifted = lift_masks(gt.mesh, views, part_masks.masks, samples_per_face=self.samples_per_face)
+            if (lifted < 0).all():
+                continue
+            pred = clean_labels(gt.mesh, lifted, pa=self.pa)
+            value = score(gt, pred)
+            if value > best_score:
+                best, best_score = pred, value
+        if best is None:
+            raise GeoSAM2Error(f"No candidate view of '{gt.uid}' gave a labelled face: nothing to score.")
+        return best
+
+
+SEGMENTERS = ("oracle", "geometry", "geosam2")
+
+
+def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, **kwargs) -> Method:
+    """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS)."""
+    if name == "oracle":
+        return Oracle(resolution, pa)
+    if name == "geometry":
+        try:
+            from ..geometry import GeometrySegmenter
+        except ImportError as exc:
+            raise GeoSAM2Error(f"The geometry segmenter is not available in this installation ({exc}).") from exc
+        return PromptedSegmenter(GeometrySegmenter(), resolution, pa, **kwargs)
+    if name == "geosam2":
+        try:
+            from ..predictor import GeoSAM2Segmenter, load_geosam2
+        except ImportError as exc:
+            raise GeoSAM2Error(f"The GeoSAM2 network is not available in this installation ({exc}).") from exc
+        return PromptedSegmenter(GeoSAM2Segmenter(load_geosam2(checkpoint)), resolution, pa, **kwargs)
+    raise GeoSAM2Error(f"Unknown segmenter '{name}': choose one of {', '.join(SEGMENTERS)}.")
