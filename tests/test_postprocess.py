@@ -55,6 +55,9 @@ def test_small_island_is_cleared_and_takes_its_surroundings_label():
     assert np.array_equal(clean_labels(mesh, labels, split_disconnected=False), expected)
     kept = clean_labels(mesh, labels, pa=0, split_disconnected=False)  # PA 0 keeps everything
     assert np.array_equal(kept, labels)
+    # keeping each label's largest piece saves the small part but not the stray piece of label 0
+    protected = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
+    assert np.array_equal(protected, np.where(labels == 2, 2, expected))
 
 
 def test_small_piece_is_kept_when_its_area_is_large():
