@@ -43,7 +43,8 @@ def test_samples_lie_inside_their_faces_and_are_seeded():
     a, b, c = (mesh.triangles[:, None, k] for k in range(3))
     # on the face's plane, and inside: the three sub-triangles around the point add up to the face
     assert np.abs(np.einsum("fsd,fd->fs", points - a, mesh.face_normals)).max() < 1e-12
-    sub_areas = sum(0.5 * np.linalg.norm(np.cross(q - points, r - points), axis=-1) for q, r in [(a, b), (b, c), (c, a)])
+    corners = [(a, b), (b, c), (c, a)]
+    sub_areas = sum(0.5 * np.linalg.norm(np.cross(q - points, r - points), axis=-1) for q, r in corners)
     assert np.allclose(sub_areas, mesh.face_areas[:, None], rtol=1e-9, atol=1e-15)
     assert np.array_equal(points.reshape(-1, 3), sample_points(mesh, 7, seed=3))
     assert not np.allclose(points.reshape(-1, 3), sample_points(mesh, 7, seed=4))
