@@ -133,27 +133,31 @@ def _winner_order(priorities: np.ndarray, pixel_counts: np.ndarray) -> np.ndarra
     return np.lexsort((index, pixel_counts, -priorities))
 
 
-def _mode(values: torch.Tensor, winner_first: torch.Tensor) -> torch.Tensor:
-    """Most frequent non-negative value of each row of (M, K) `values` (-1 = no vote).
+class _VoteTable:
+    """Votes of M voters (samples or faces) for P labels, counted in an (M, P)
+    table of uint8 (int32 above 255 votes per voter): M * P bytes, e.g. 16 MB
+    for 1M samples and 16 parts."""
 
-    Ties go to the value earliest in `winner_first` (a (P,) permutation of 0..P-1).
-    Returns (M,) int64, -1 for rows without votes. Uses an (M, P) count table of
-    uint8 (int32 when K > 255): M * P bytes, e.g. 100 MB for 1M samples and 100 parts.
-    """
-    m, k = values.shape
-    p = len(winner_first)
-    column = torch.empty_like(winner_first)
-    column[winner_first] = torch.arange(p, device=values.device)
-    valid = values >= 0
-    rows = torch.arange(m, device=values.device)[:, None].expand(m, k)[valid]
-    dtype = torch.uint8 if k < 256 else torch.int32
-    counts = torch.zeros(m * p, dtype=dtype, device=values.device)
-    slots = rows * p + column[values[valid].long()]
-    counts.index_add_(0, slots, torch.ones(len(slots), dtype=dtype, device=values.device))
-    counts = counts.view(m, p)
-    best = counts.argmax(1)  # first maximum = earliest in winner order
-    has_vote = counts.gather(1, best[:, None])[:, 0] > 0
-    return torch.where(has_vote, winner_first[best], torch.full_like(best, -1))
+    def __init__(self, num_voters: int, winner_first: torch.Tensor, max_votes: int):
+        self.num_labels = len(winner_first)
+        self.winner_first = winner_first
+        self.column = torch.empty_like(winner_first)  # label -> column, winners first
+        self.column[winner_first] = torch.arange(self.num_labels, device=winner_first.device)
+        self.dtype = torch.uint8 if max_votes < 256 else torch.int32
+        self.counts = torch.zeros(num_voters * self.num_labels, dtype=self.dtype, device=winner_first.device)
+
+    def add(self, voters: torch.Tensor, labels: torch.Tensor) -> None:
+        """One vote of each of (n,) `voters` for the matching (n,) label (>= 0)."""
+        slots = voters.long() * self.num_labels + self.column[labels.long()]
+        self.counts.index_add_(0, slots, torch.ones(len(slots), dtype=self.dtype, device=slots.device))
+
+    def winners(self) -> torch.Tensor:
+        """(M,) int64 most voted label per voter, ties to the earliest in the winner
+        order, -1 for voters without votes."""
+        counts = self.counts.view(-1, self.num_labels)
+        best = counts.argmax(1)  # the first maximum: earliest in winner order
+        has_vote = counts.gather(1, best[:, None])[:, 0] > 0
+        return torch.where(has_vote, self.winner_first[best], torch.full_like(best, -1))
 
 
 def lift_masks(
@@ -226,16 +230,18 @@ def vote_labels(
     masks = masks.bool()
     pixel_counts = _pixel_counts(masks)
     flat_masks = masks.flatten(2)  # (P, V, H * W), a view of contiguous masks
-    dtype = torch.int16 if num_parts < 2**15 else torch.int32
-    votes = torch.full((num_views, visible.num_faces * visible.samples_per_face), -1, dtype=dtype, device=device)
+    overall = torch.from_numpy(_winner_order(priorities, pixel_counts.sum(1))).to(device)
+    per_sample = _VoteTable(visible.num_faces * visible.samples_per_face, overall, max_votes=num_views)
     for v in range(num_views):
         samples, pixels = (torch.from_numpy(a).to(device) for a in visible.view(v))
         covered = flat_masks[:, v, pixels]  # (P, n)
-        label = torch.full((len(pixels),), -1, dtype=dtype, device=device)
+        label = torch.full((len(pixels),), -1, dtype=torch.int64, device=device)
         for p in _winner_order(priorities, pixel_counts[:, v])[::-1]:  # the winner paints last
             label.masked_fill_(covered[p], int(p))
-        votes[v, samples] = label
-    overall = torch.from_numpy(_winner_order(priorities, pixel_counts.sum(1))).to(device)
-    per_sample = _mode(votes.T, overall)
-    per_face = _mode(per_sample.view(visible.num_faces, visible.samples_per_face), overall)
-    return per_face.cpu().numpy().astype(np.int32)
+        hit = label >= 0
+        per_sample.add(samples[hit], label[hit])
+    sample_labels = per_sample.winners()
+    voted = torch.nonzero(sample_labels >= 0)[:, 0]
+    per_face = _VoteTable(visible.num_faces, overall, max_votes=visible.samples_per_face)
+    per_face.add(voted // visible.samples_per_face, sample_labels[voted])
+    return per_face.winners().cpu().numpy().astype(np.int32)
