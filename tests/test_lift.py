@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from conftest import make_box_mesh, make_sphere_mesh
 from geosam2.evaluation.metrics import mesh_miou
-from geosam2.lift import lift_masks, sample_points, visible_samples, vote_labels
+from geosam2.lift import VisibleSamples, lift_masks, sample_points, visible_samples, vote_labels
 from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
 from geosam2.postprocess import clean_labels
 from geosam2.render import render_views
@@ -100,6 +100,20 @@ def test_label_per_face_is_the_majority_over_views():
     masks[1, odd_view] = plus_x[odd_view]  # one view disagrees
     labels = lift_masks(mesh, views, masks)
     assert (labels[sides == 1] == 0).all() and (labels[sides != 1] == -1).all()
+
+
+def test_vote_ties_go_to_priority_then_the_smaller_part():
+    # one face with two samples; view 0 sees sample 0 at pixel 0, view 1 sees sample 1 at pixel 1
+    visible = VisibleSamples(1, 2, samples=np.array([0, 1]), pixels=np.array([0, 1]), offsets=np.array([0, 1, 2]))
+    masks = np.zeros((2, 2, 1, 2), bool)  # (parts, views, H, W)
+    masks[0, 0, 0, 0] = True  # part 0: one pixel, under sample 0
+    masks[1, 1, 0, :] = True  # part 1: two pixels, one under sample 1
+    assert vote_labels(visible, masks).tolist() == [0]  # one vote each: the smaller part wins
+    assert vote_labels(visible, masks, priorities=[0, 1]).tolist() == [1]
+    masks[1, 0, 0, 0] = True  # part 1 also covers sample 0 in view 0, but part 0 is smaller there
+    assert vote_labels(visible, masks).tolist() == [0]
+    masks[0, 0, 0, 0] = False  # now part 1 has both samples' votes
+    assert vote_labels(visible, masks).tolist() == [1]
 
 
 def test_faces_no_view_sees_stay_unlabelled():
