@@ -6,7 +6,8 @@ built on their stages rather than beside them:
 - lifting: each point is its own (single) sample; it is visible in a view when
   it projects onto the silhouette and its planar depth is within its disc radius
   of the splatted depth there, or its own disc wins that pixel. The votes are then
-  counted by :func:`geosam2.lift.lift_masks` (same overlap and tie rules).
+  counted by :func:`geosam2.lift.vote_labels` (the same overlap and tie rules
+  as for meshes).
 - clean-up: the release's stages (clear small pieces, neighbour fill, nearest
   fill, split) from :mod:`geosam2.postprocess`, run on a :class:`FaceGraph` whose
   nodes are points and whose edges join k nearest neighbours; point areas
@@ -15,32 +16,31 @@ built on their stages rather than beside them:
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import torch
 
 from .facegraph import FaceGraph
-from .lift import VisibleSamples, lift_masks
+from .lift import VisibleSamples, vote_labels
 from .pointcloud import PointCloud, knn_pairs
 from .postprocess import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, fill_from_neighbours, split_components
-from .render.splat import SplatViews, camera_surfels, disc_hit
+from .render.splat import DEPTH_TOLERANCE, SplatViews, camera_surfels, disc_hit
 
 GRAPH_NEIGHBOURS = 8
-TOLERANCE_SCALE = 0.1  # visibility depth tolerance, in disc radii
+
 MAX_EDGE_FACTOR = 3.0
-SURFACE_NORMAL_OFFSET = 0.5  # sine of the largest edge slope off a tangent plane in the fill graph  # k-NN edges longer than this times the median spacing are cut
+SURFACE_NORMAL_OFFSET = 0.3  # sine of the largest edge slope off a tangent plane in the fill graph  # k-NN edges longer than this times the median spacing are cut
 
 
-def visible_points(cloud: PointCloud, views: SplatViews, tolerance_scale: float = TOLERANCE_SCALE) -> VisibleSamples:
+def visible_points(cloud: PointCloud, views: SplatViews, tolerance_scale: float = DEPTH_TOLERANCE) -> VisibleSamples:
     """Which points each view sees, and at which pixel (one sample per point).
 
     A point is visible in a view when its projection falls on the silhouette and
-    it is not behind the disc that wins that pixel: its planar depth is at most
-    the depth of the winning disc's tangent plane along the ray through the point,
-    plus `tolerance_scale` times its own disc radius. (The plane is evaluated on
-    the point's ray, not at the pixel centre, so on the front surface the two
-    depths differ only by the surface's curvature, at any viewing angle.)
+    it is not behind the disc shown at that pixel: its planar depth is at most the
+    depth of that disc's tangent plane along the ray through the point, plus
+    `tolerance_scale` times its own disc radius (the splatter's same-surface
+    tolerance). The plane is evaluated on the point's own ray, not at the pixel
+    centre, so on the front surface the two depths differ only by the surface's
+    curvature, at any viewing angle.
     """
     height, width = views.face_ids.shape[1:]
     samples, pixels = [], []
@@ -50,12 +50,12 @@ def visible_points(cloud: PointCloud, views: SplatViews, tolerance_scale: float 
         column, row = np.floor(xy[:, 0]), np.floor(xy[:, 1])
         inside = np.flatnonzero((column >= 0) & (column < width) & (row >= 0) & (row < height) & (depth > 0))
         pixel = row[inside].astype(np.int64) * width + column[inside].astype(np.int64)
-        winner = views.face_ids[v].reshape(-1)[pixel]
-        on = winner >= 0
-        inside, pixel, winner = inside[on], pixel[on], winner[on]
+        shown = views.face_ids[v].reshape(-1)[pixel]
+        on = shown >= 0
+        inside, pixel, shown = inside[on], pixel[on], shown[on]
         u, w = surfels[0, inside] / depth[inside], surfels[1, inside] / depth[inside]  # the point's own ray
-        winner_depth = disc_hit(surfels[:, winner], u, w)[0]
-        seen = (depth[inside] <= winner_depth + tolerance_scale * views.radii[inside]) | (winner == inside)
+        shown_depth = disc_hit(surfels[:, shown], u, w)[0]
+        seen = (shown == inside) | (depth[inside] <= shown_depth + tolerance_scale * views.radii[inside])
         samples.append(inside[seen])
         pixels.append(pixel[seen])
     offsets = np.cumsum([0] + [len(s) for s in samples])
@@ -67,7 +67,7 @@ def lift_point_masks(
     views: SplatViews,
     masks: np.ndarray | torch.Tensor,
     priorities: np.ndarray | None = None,
-    tolerance_scale: float = TOLERANCE_SCALE,
+    tolerance_scale: float = DEPTH_TOLERANCE,
     visible: VisibleSamples | None = None,
 ) -> np.ndarray:
     """Turn per-view masks of P parts into one part label per point.
@@ -85,12 +85,11 @@ def lift_point_masks(
     -------
     (N,) int32 labels in 0..P-1, -1 for points no view saw inside any mask.
     """
-    if len(masks) == 0:
-        return np.full(cloud.num_points, -1, np.int32)
+    if tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
+        raise ValueError(f"masks must have shape (parts, {', '.join(map(str, views.face_ids.shape))}), got {tuple(masks.shape)}")
     if visible is None:
         visible = visible_points(cloud, views, tolerance_scale)
-    # with `visible` given, lift_masks reads only the element count of its mesh argument
-    return lift_masks(SimpleNamespace(num_faces=cloud.num_points), views, masks, priorities, visible=visible)
+    return vote_labels(visible, masks, priorities)
 
 
 def knn_graph(

@@ -7,10 +7,11 @@ r_i * focal / depth. Over a covered pixel the disc's depth is that of its
 tangent plane (the point's normal) along the pixel ray, kept within r_i of the
 point's own depth, so depth and point maps are smooth rather than stepped.
 
-The z-buffer compares that depth plus a small paraboloid bump
-``bump * r_i * (distance to the disc centre / projected radius)**2``: among
-coplanar overlapping discs the nearest centre wins, so the point-id map is a
-Voronoi partition of the surface and part borders stay sharp.
+The z-buffer works in two passes: the nearest disc depth per pixel, then among
+the discs within a depth tolerance of it (the same surface), the disc whose
+centre is nearest wins, so the point-id map is a Voronoi partition of the
+visible surface and part borders stay sharp. Lifting uses the same tolerance
+for its visibility test.
 
 Everything is vectorised numpy; pixels are grouped by footprint size so the
 cost is about (number of points) x (pixels per disc) per view.
@@ -27,7 +28,7 @@ from ..views import Rig, official_rig
 from .views_data import Views
 
 RADIUS_SCALE = 1.0  # disc radius = scale * distance to the 16th nearest neighbour
-DEPTH_BUMP = 0.5  # paraboloid bump at the disc rim, in units of the disc radius
+DEPTH_TOLERANCE = 0.25  # discs this close (in disc radii) to the front depth count as one surface
 _ID_BITS = 31
 
 
@@ -77,24 +78,19 @@ def disc_hit(surfels: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndar
         return z, (ox * ox + oy * oy + oz * oz) / (radius * radius)
 
 
-def splat_ids(
-    cloud: PointCloud, rig: Rig, radii: np.ndarray, view: int, bump: float = DEPTH_BUMP, chunk: int = 1 << 22
-) -> np.ndarray:
-    """(H, W) int32 id of the point whose disc wins each pixel of `view`, -1 for background.
-
-    Candidates (point, pixel) are processed `chunk` at a time to bound memory.
-    """
+def _candidates(surfels: np.ndarray, rig: Rig, chunk: int):
+    """Yield (ids, flat pixels, depth, rim) of every (point, covered pixel) pair,
+    `chunk` pairs at a time at most, grouped by footprint size."""
     r = rig.resolution
     focal, centre = rig.focal, 0.5 * r
-    surfels = camera_surfels(rig, view, cloud, radii)
     depth = -surfels[2].astype(np.float64)
+    radii = surfels[7].astype(np.float64)
     front = np.flatnonzero(depth > radii)
     x = surfels[0, front] / depth[front] * focal + centre
     y = -surfels[1, front] / depth[front] * focal + centre
     # the disc lies inside the sphere of radius r around the point: bound its footprint
     half = np.ceil(radii[front] * focal / (depth[front] - radii[front])).astype(np.int64)
-    best = np.full(r * r, np.iinfo(np.int64).max, np.int64)
-    for k in np.unique(half):  # one vectorised pass per footprint size
+    for k in np.unique(half):
         offsets = np.arange(-k, k + 1)
         d_col, d_row = np.tile(offsets, len(offsets)), np.repeat(offsets, len(offsets))  # (cells,)
         chosen = np.flatnonzero(half == k)
@@ -106,17 +102,46 @@ def splat_ids(
             row = np.floor(y[part]).astype(np.int64)[:, None] + d_row
             u = ((col + 0.5 - centre) / focal).astype(np.float32)
             v = (-(row + 0.5 - centre) / focal).astype(np.float32)
-            s = surfels[:, ids, None]
-            z, rim = disc_hit(s, u, v)
+            z, rim = disc_hit(surfels[:, ids, None], u, v)
             covered = (rim <= 1.0) & (col >= 0) & (col < r) & (row >= 0) & (row < r)
-            key = (z + np.float32(bump) * s[7] * rim)[covered]
-            # positive float32 keys order like their bit patterns: pack (key, id) in one int64
-            packed = (key.view(np.uint32).astype(np.int64) << _ID_BITS) | np.broadcast_to(ids[:, None], col.shape)[covered]
-            np.minimum.at(best, (row * r + col)[covered], packed)
+            yield np.broadcast_to(ids[:, None], col.shape)[covered], (row * r + col)[covered], z[covered], rim[covered]
+
+
+def _nearest_depth(surfels: np.ndarray, rig: Rig, chunk: int) -> np.ndarray:
+    """(H * W,) float32 nearest disc depth per pixel, inf where no disc covers it."""
+    nearest = np.full(rig.resolution**2, np.inf, np.float32)
+    for _, pixel, z, _ in _candidates(surfels, rig, chunk):
+        np.minimum.at(nearest, pixel, z)
+    return nearest
+
+
+def splat_ids(
+    cloud: PointCloud,
+    rig: Rig,
+    radii: np.ndarray,
+    view: int,
+    depth_tolerance: float = DEPTH_TOLERANCE,
+    chunk: int = 1 << 22,
+) -> np.ndarray:
+    """(H, W) int32 id of the point whose disc wins each pixel of `view`, -1 for background.
+
+    Two passes over the (point, pixel) pairs: the nearest disc depth per pixel,
+    then, among discs within `depth_tolerance` disc radii of it, the one whose
+    centre is closest (smallest rim distance). Pairs are processed `chunk` at a
+    time to bound memory.
+    """
+    surfels = camera_surfels(rig, view, cloud, radii)
+    nearest = _nearest_depth(surfels, rig, chunk)
+    best = np.full(rig.resolution**2, np.iinfo(np.int64).max, np.int64)
+    for ids, pixel, z, rim in _candidates(surfels, rig, chunk):
+        front = z <= nearest[pixel] + np.float32(depth_tolerance) * surfels[7, ids]
+        # non-negative float32 keys order like their bit patterns: pack (rim, id) in one int64
+        packed = (rim[front].view(np.uint32).astype(np.int64) << _ID_BITS) | ids[front]
+        np.minimum.at(best, pixel[front], packed)
     hit = best != np.iinfo(np.int64).max
-    out = np.full(r * r, -1, np.int32)
+    out = np.full(rig.resolution**2, -1, np.int32)
     out[hit] = (best[hit] & ((1 << _ID_BITS) - 1)).astype(np.int32)
-    return out.reshape(r, r)
+    return out.reshape(rig.resolution, rig.resolution)
 
 
 def splat_views(
@@ -125,7 +150,7 @@ def splat_views(
     resolution: int = 1024,
     radius: float | np.ndarray | None = None,
     radius_scale: float = RADIUS_SCALE,
-    bump: float = DEPTH_BUMP,
+    depth_tolerance: float = DEPTH_TOLERANCE,
 ) -> SplatViews:
     """Render `cloud` from every camera of `rig` (default: the official rig at `resolution`).
 
@@ -137,8 +162,9 @@ def splat_views(
         Image size of the default rig, in pixels.
     radius : float or (N,) float, optional
         Disc radius in normalised units; default `radius_scale` * local spacing.
-    bump : float
-        Depth bump at the disc rim in disc radii (0: plain tangent-plane depth).
+    depth_tolerance : float
+        Discs within this many disc radii of the nearest depth at a pixel count as
+        the same surface there; the one with the closest centre wins.
 
     Returns
     -------
@@ -149,7 +175,7 @@ def splat_views(
     radii = splat_radii(cloud, radius, radius_scale)
     if cloud.num_points >= 1 << _ID_BITS:
         raise ValueError(f"At most {(1 << _ID_BITS) - 1} points can be splatted.")
-    ids = np.stack([splat_ids(cloud, rig, radii, v, bump) for v in range(rig.num_views)])
+    ids = np.stack([splat_ids(cloud, rig, radii, v, depth_tolerance) for v in range(rig.num_views)])
     shape = ids.shape
     depth = np.zeros(shape, np.float32)
     normals = np.zeros(shape + (3,), np.float32)
