@@ -81,7 +81,7 @@ def _add_evaluate(sub) -> None:
     source.add_argument("--segmenter", choices=["geosam2", "geometry", "oracle"], help="run a segmenter with simulated prompts")
     p.add_argument("--categories", help="JSON or CSV mapping object ids to categories")
     p.add_argument("--resolution", type=int, default=1024, help="view size in pixels for --segmenter (default 1024)")
-    p.add_argument("--pa", type=float, help="clean-up threshold PA for --segmenter (default 0.02; 0 for the oracle)")
+    p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA for --segmenter (default 0.02)")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
     p.add_argument("--weighting", choices=["area", "count"], default="area", help="IoU weighting of faces (default area)")
     p.add_argument("--shard", type=_parse_shard, default=(0, 1), help="evaluate shard i of n only (e.g. 0/4); combine with merge")

@@ -170,14 +170,14 @@ class Oracle:
     Disconnected pieces of one part keep one label (``split_disconnected=False``):
     the oracle measures how well lifting recovers the given parts, not how
     ground-truth parts made of several pieces (four wheels) would be split.
-    The small-piece threshold `pa` defaults to 0: exact masks leave no spurious
-    pieces, and the release's PA = 0.02 would erase genuine small parts (a 12-face
-    part of 245af7dd, about 90 instead of 100 mIoU on that object).
+    Each part's largest piece is kept whatever its size (``keep_largest_piece``):
+    the release's rule would erase genuine small parts (a 12-face part of
+    245af7dd: about 90 instead of 100 mIoU on that object).
     """
 
     name = "oracle"
 
-    def __init__(self, resolution: int = 1024, pa: float = 0.0, samples_per_face: int = 5):
+    def __init__(self, resolution: int = 1024, pa: float = 0.02, samples_per_face: int = 5):
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
@@ -191,7 +191,7 @@ class Oracle:
         if count == 0:
             raise GeoSAM2Error(f"'{gt.uid}' has no face labels: the oracle needs per-face ground truth.")
         lifted = lift_masks(gt.mesh, views, view_masks(labels, views.face_ids, count), samples_per_face=self.samples_per_face)
-        return clean_labels(gt.mesh, lifted, pa=self.pa, split_disconnected=False)
+        return clean_labels(gt.mesh, lifted, pa=self.pa, split_disconnected=False, keep_largest_piece=True)
 
 
 class PromptedSegmenter:
@@ -199,8 +199,9 @@ class PromptedSegmenter:
 
     On each of `candidates` prompt views (90 degrees apart for 4) the user clicks
     once in every visible ground-truth part; the segmenter's masks are lifted and
-    cleaned up (which also labels what the prompt view cannot see), and the best
-    of the candidates by mIoU is kept.
+    cleaned up (which also labels what the prompt view cannot see; a prompted
+    part's largest piece is never cleared), and the best of the candidates by
+    mIoU is kept.
     """
 
     def __init__(
@@ -236,7 +237,7 @@ class PromptedSegmenter:
             lifted = lift_masks(gt.mesh, views, part_masks.masks, samples_per_face=self.samples_per_face)
             if (lifted < 0).all():
                 continue
-            pred = clean_labels(gt.mesh, lifted, pa=self.pa)
+            pred = clean_labels(gt.mesh, lifted, pa=self.pa, keep_largest_piece=True)
             value = score(gt, pred)
             if value > best_score:
                 best, best_score = pred, value
@@ -248,17 +249,13 @@ class PromptedSegmenter:
 SEGMENTERS = ("oracle", "geometry", "geosam2")
 
 
-def make_method(
-    name: str, resolution: int = 1024, pa: float | None = None, checkpoint: str | None = None, **kwargs
-) -> Method:
+def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, **kwargs) -> Method:
     """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS).
 
-    `pa` defaults to 0 for the oracle and to the release's 0.02 for segmenters;
-    other keyword arguments go to `PromptedSegmenter`.
+    Other keyword arguments go to `PromptedSegmenter`.
     """
     if name == "oracle":
-        return Oracle(resolution, 0.0 if pa is None else pa)
-    pa = 0.02 if pa is None else pa
+        return Oracle(resolution, pa)
     if name == "geometry":
         try:
             from ..geometry import GeometrySegmenter
