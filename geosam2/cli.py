@@ -84,6 +84,12 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA for --segmenter (default 0.02)")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
     p.add_argument("--weighting", choices=["area", "count"], default="area", help="IoU weighting of faces (default area)")
+    p.add_argument(
+        "--protocol",
+        choices=["geosam2", "partfield", "sampart3d"],
+        default="geosam2",
+        help="scoring protocol: geosam2 (default), partfield (best level, per category), sampart3d (-1 excluded)",
+    )
     p.add_argument("--shard", type=_parse_shard, default=(0, 1), help="evaluate shard i of n only (e.g. 0/4); combine with merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="output folder (re-running resumes: finished objects are kept)")
@@ -91,7 +97,7 @@ def _add_evaluate(sub) -> None:
 
 
 def _print_summary(summary: dict, out: Path) -> None:
-    print(f"{summary['method']}: mIoU {summary['miou']:.2f} % over {summary['objects']} objects", end="")
+    print(f"{summary['method']}: mIoU {summary['protocol_miou']:.2f} % over {summary['objects']} objects", end="")
     problems = len(summary["failed"]) + len(summary["missing"])
     print(f" ({len(summary['failed'])} failed, {len(summary['missing'])} missing)" if problems else "")
     print(f"reports in {out}: summary.md, summary.json, objects.csv, chart.html")
@@ -105,7 +111,7 @@ def _run_evaluate(args) -> None:
     else:
         method = make_method(args.segmenter, resolution=args.resolution, pa=args.pa, checkpoint=args.checkpoint)
     summary = run_evaluation(
-        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, progress=not args.quiet
+        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet
     )
     _print_summary(summary, Path(args.out))
 

@@ -305,3 +305,35 @@ def test_oracle_lifting_reaches_97_miou_on_the_dev_set(dev_set, tmp_path):
     summary = run_evaluation(dev_set, Oracle(resolution=1024), tmp_path, progress=False)
     assert summary["objects"] == 6, summary["failed"]
     assert summary["miou"] >= 97.0, summary["per_object"]
+
+
+# ---------------------------------------------------------------- protocols
+
+
+def test_partfield_protocol_reads_levels_and_averages_per_category(tmp_path):
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    (pred_dir / "level_a").mkdir(parents=True)
+    (pred_dir / "level_b").mkdir()
+    whole = trimesh.util.concatenate(_three_boxes())
+    truth = np.repeat([0, 1, 2], 12)
+    for uid in ("u1", "u2", "u3"):
+        whole.export(gt_dir / f"{uid}.ply")
+        np.save(gt_dir / f"{uid}.npy", truth)
+    coarse, fine = np.zeros(36, int), truth
+    # u1: levels as sub-folders (the fine one is perfect); u2: a 2-D npy; u3: coarse only
+    np.save(pred_dir / "level_a" / "u1.npy", coarse)
+    np.save(pred_dir / "level_b" / "u1.npy", fine)
+    np.save(pred_dir / "u2.npy", np.stack([coarse, fine]))
+    np.save(pred_dir / "u3.npy", coarse)
+    categories = {"u1": "x", "u2": "x", "u3": "y"}
+    summary = run_evaluation(gt_dir, Predictions(pred_dir), tmp_path / "out", categories, protocol="partfield", progress=False)
+    areas = [box.area for box in _three_boxes()]
+    coarse_score = 100 * np.mean([a / sum(areas) for a in areas])
+    assert summary["per_object"]["u1"] == pytest.approx(100) and summary["per_object"]["u2"] == pytest.approx(100)
+    assert summary["per_object"]["u3"] == pytest.approx(coarse_score)
+    assert summary["protocol_miou"] == pytest.approx((100 + coarse_score) / 2)
+    assert summary["miou"] == pytest.approx((200 + coarse_score) / 3)
+    # one labelling per shape in the other protocols: several levels fail, listed
+    summary = run_evaluation(gt_dir, Predictions(pred_dir), tmp_path / "other", protocol="sampart3d", progress=False)
+    assert sorted(summary["failed"]) == ["u1", "u2"] and summary["objects"] == 1

@@ -12,6 +12,7 @@ from geosam2.evaluation.metrics import (
     mean_over_groups,
     mesh_miou,
     part_ious,
+    protocol_miou,
 )
 from geosam2.mesh import from_arrays
 from tests.conftest import make_box_mesh
@@ -135,3 +136,23 @@ def test_nearest_face_of_points_on_large_and_small_triangles(rng):
     points = points @ to_norm[:3, :3].T + to_norm[:3, 3]
     labels = np.arange(mesh.num_faces)
     np.testing.assert_array_equal(labels_at_points(mesh, labels, points), [0, 1])
+
+
+def test_sampart3d_protocol_excludes_unlabelled_on_both_sides():
+    gt = np.array([0, 0, 0, 0, 1, 1, -1, -1])
+    pred = np.array([-1, -1, 0, 0, 1, 1, 0, 1])
+    # default: the two unpredicted faces of part 0 are missed -> 2/4; part 1 -> 1
+    assert protocol_miou(gt, pred) == pytest.approx((0.5 + 1.0) / 2)
+    assert protocol_miou(gt, pred, protocol="sampart3d") == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        protocol_miou(gt, np.stack([pred, pred]), protocol="sampart3d")
+
+
+def test_partfield_protocol_takes_the_best_level_and_counts_unlabelled_in_union():
+    gt = np.array([0, 0, 1, 1, -1, -1])
+    coarse = np.array([0, 0, 0, 0, 0, 0])  # one part: IoU 2/6 with each GT part
+    fine = np.array([0, 0, 1, 1, 1, 2])  # part 1 spills over one unlabelled face: 2/3
+    assert protocol_miou(gt, coarse, protocol="partfield") == pytest.approx(2 / 6)
+    assert protocol_miou(gt, np.stack([coarse, fine]), protocol="partfield") == pytest.approx((1 + 2 / 3) / 2)
+    with pytest.raises(ValueError):
+        protocol_miou(gt, fine, protocol="mine")

@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 from ..mesh import Mesh
 
 WEIGHTINGS = ("area", "count")
+PROTOCOLS = ("geosam2", "partfield", "sampart3d")
 
 
 def face_weights(mesh: Mesh, weighting: str = "area") -> np.ndarray:
@@ -57,6 +58,7 @@ def iou_matrix(
     pred: np.ndarray,
     weights: np.ndarray | None = None,
     gt_unlabelled_in_union: bool = False,
+    exclude_unlabelled_prediction: bool = False,
 ) -> np.ndarray:
     """(K_gt, K_pred) float64 weighted IoU between every ground-truth and predicted part.
 
@@ -72,6 +74,9 @@ def iou_matrix(
         False (default): elements without a ground-truth label are left out
         entirely. True (PartField's protocol): they still count in the
         predicted part's size, so predictions spilling over them are penalised.
+    exclude_unlabelled_prediction : bool
+        False (default): ground-truth elements the prediction leaves unlabelled
+        count as missed. True (SAMPart3D's protocol): they are left out.
     """
     gt, k_gt = dense_labels(gt)
     pred, k_pred = dense_labels(pred)
@@ -84,7 +89,8 @@ def iou_matrix(
     intersection = np.bincount(
         gt[both] * k_pred + pred[both], weights=w[both], minlength=k_gt * k_pred
     ).reshape(k_gt, k_pred).astype(np.float64)  # bincount of nothing is int
-    gt_size = np.bincount(gt[gt >= 0], weights=w[gt >= 0], minlength=k_gt)
+    in_gt = both if exclude_unlabelled_prediction else gt >= 0
+    gt_size = np.bincount(gt[in_gt], weights=w[in_gt], minlength=k_gt)
     counted = pred >= 0 if gt_unlabelled_in_union else both
     pred_size = np.bincount(pred[counted], weights=w[counted], minlength=k_pred)
     union = gt_size[:, None] + pred_size[None, :] - intersection
@@ -108,6 +114,33 @@ def class_agnostic_miou(gt: np.ndarray, pred: np.ndarray, weights: np.ndarray | 
     if best.size == 0:
         raise ValueError("the ground truth has no labelled part")
     return float(best.mean())
+
+
+def protocol_miou(gt: np.ndarray, levels: np.ndarray, weights: np.ndarray | None = None, protocol: str = "geosam2") -> float:
+    """One shape's score under a published protocol, in [0, 1].
+
+    Parameters
+    ----------
+    gt : (F,) int, -1 = unlabelled.
+    levels : (F,) or (L, F) int, one predicted labelling per granularity level.
+    weights : (F,) float, optional.
+    protocol :
+        "geosam2" (default, the paper's and ../shared/data's scores): one labelling;
+        ground-truth -1 ignored, predicted -1 counts as missed.
+        "partfield": the best level; ground-truth -1 elements are no part but count
+        in a predicted part's union.
+        "sampart3d": one labelling; -1 excluded on both sides.
+    The aggregation over shapes differs too (see `geosam2.evaluation.report`):
+    PartField averages per category then over categories, the others over shapes.
+    """
+    levels = np.atleast_2d(np.asarray(levels))
+    if protocol == "partfield":
+        return max(class_agnostic_miou(gt, pred, weights, gt_unlabelled_in_union=True) for pred in levels)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if len(levels) != 1:
+        raise ValueError(f"the {protocol} protocol scores one labelling per shape, got {len(levels)} levels")
+    return class_agnostic_miou(gt, levels[0], weights, exclude_unlabelled_prediction=protocol == "sampart3d")
 
 
 def mesh_miou(mesh: Mesh, gt: np.ndarray, pred: np.ndarray, weighting: str = "area", **kwargs) -> float:

@@ -75,14 +75,17 @@ def mesh_files(folder: str | Path) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
+def _npy_labels_array(labels: np.ndarray, name: str) -> np.ndarray:
+    if not np.issubdtype(labels.dtype, np.integer) and not np.all(labels == np.round(labels)):
+        raise MeshLoadError(f"'{name}' must hold integer labels, found {labels.dtype} values.")
+    return labels.astype(np.int32)
+
+
 def _npy_labels(path: Path, expected: int | None = None) -> np.ndarray:
     labels = np.load(path, allow_pickle=False).reshape(-1)
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(labels == np.round(labels)):
-            raise MeshLoadError(f"'{path.name}' must hold integer labels, found {labels.dtype} values.")
     if expected is not None and len(labels) != expected:
         raise MeshLoadError(f"'{path.name}' holds {len(labels)} labels but the mesh has {expected} faces.")
-    return labels.astype(np.int32)
+    return _npy_labels_array(labels, path.name)
 
 
 def face_labels(mesh: Mesh, path: Path) -> np.ndarray:
@@ -126,18 +129,31 @@ def transfer_face_labels(source: Mesh, labels: np.ndarray, target: Mesh) -> np.n
     return labels[nearest]
 
 
-def read_prediction(pred_dir: str | Path, gt: GroundTruth) -> np.ndarray:
-    """(F,) int32 predicted part per ground-truth face of `gt` from another method's
-    files in `pred_dir` (see the module docstring). Raises GeoSAM2Error when missing."""
-    pred_dir = Path(pred_dir)
+def _read_level(pred_dir: Path, gt: GroundTruth) -> np.ndarray:
     candidates = [p for p in sorted(pred_dir.glob(f"{gt.uid}.*")) if p.suffix.lower() in MESH_EXTENSIONS]
     if candidates:
         mesh = load_mesh(candidates[0])
         return transfer_face_labels(mesh, face_labels(mesh, candidates[0]), gt.mesh)
     lone = pred_dir / f"{gt.uid}.npy"
     if lone.is_file():
+        labels = np.load(lone, allow_pickle=False)
+        if labels.ndim == 2 and labels.shape[1] == gt.mesh.num_faces:
+            return np.stack([_npy_labels_array(row, lone.name) for row in labels])
         return _npy_labels(lone, gt.mesh.num_faces)
     raise GeoSAM2Error(f"No prediction for '{gt.uid}' in '{pred_dir}' (expected {gt.uid}.glb/.ply/... or {gt.uid}.npy).")
+
+
+def read_prediction(pred_dir: str | Path, gt: GroundTruth) -> np.ndarray:
+    """Predicted part per ground-truth face of `gt` from another method's files in
+    `pred_dir` (see the module docstring): (F,) int32, or (L, F) int32 for several
+    granularity levels, given as a 2-D `<uid>.npy` or as one sub-folder of
+    `pred_dir` per level (sorted by name). Raises GeoSAM2Error when missing."""
+    pred_dir = Path(pred_dir)
+    if not any(pred_dir.glob(f"{gt.uid}.*")):
+        levels = sorted(d for d in pred_dir.iterdir() if d.is_dir() and any(d.glob(f"{gt.uid}.*")))
+        if levels:
+            return np.stack([_read_level(d, gt) for d in levels])
+    return _read_level(pred_dir, gt)
 
 
 def read_categories(path: str | Path) -> dict[str, str]:

@@ -19,22 +19,27 @@ from .metrics import mean_over_groups
 UNCATEGORISED = "(none)"
 
 
-def summarise(records: Sequence[dict], method: str = "") -> dict:
+def summarise(records: Sequence[dict], method: str = "", protocol: str = "geosam2") -> dict:
     """The summary of per-object records (dicts with uid, category, status, miou in percent).
 
     Returns a dict with "miou" (mean over scored objects, percent), "objects" (the
     count scored), "per_object" {uid: percent}, "per_category" {category: percent},
     "miou_over_categories", "failed" / "missing" {uid: reason}, and
-    "miou_failures_as_zero" (failed and missing objects counted as 0).
+    "miou_failures_as_zero" (failed and missing objects counted as 0), and the
+    protocol's own headline figure "protocol_miou": the mean over categories for
+    PartField's protocol, the mean over objects otherwise.
     """
     records = sorted(records, key=lambda r: r["uid"])
     scored = {r["uid"]: r["miou"] for r in records if r["status"] == "ok"}
     categories = {r["uid"]: r.get("category") or UNCATEGORISED for r in records}
     over_categories, per_category = mean_over_groups(scored, categories)
     everything = [r["miou"] if r["status"] == "ok" else 0.0 for r in records]
+    miou = float(np.mean(list(scored.values()))) if scored else float("nan")
     return {
         "method": method,
-        "miou": float(np.mean(list(scored.values()))) if scored else float("nan"),
+        "protocol": protocol,
+        "protocol_miou": over_categories if protocol == "partfield" else miou,
+        "miou": miou,
         "objects": len(scored),
         "total": len(records),
         "miou_over_categories": over_categories,
@@ -56,6 +61,9 @@ def markdown_table(summary: dict) -> str:
     failed and missing objects."""
     lines = [
         f"# Evaluation: {summary['method'] or 'results'}",
+        "",
+        f"Protocol {summary['protocol']}: **{_fmt(summary['protocol_miou'])}** class-agnostic mIoU (%)"
+        + (" (mean over categories)" if summary["protocol"] == "partfield" else " (mean over objects)"),
         "",
         "| category | objects | mIoU (%) |",
         "|---|---:|---:|",
@@ -102,10 +110,10 @@ def write_chart(summary: dict, path: Path) -> None:
     figure.write_html(path, include_plotlyjs="cdn")
 
 
-def write_reports(records: Sequence[dict], out: Path, method: str = "") -> dict:
+def write_reports(records: Sequence[dict], out: Path, method: str = "", protocol: str = "geosam2") -> dict:
     """Write objects.csv, summary.md, summary.json and chart.html into `out`; return the summary."""
     out = Path(out)
-    summary = summarise(records, method)
+    summary = summarise(records, method, protocol)
     write_csv(records, out / "objects.csv")
     (out / "summary.md").write_text(markdown_table(summary))
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import GeoSAM2Error
-from .metrics import class_agnostic_miou, dense_labels, face_weights, labels_at_points
+from .metrics import dense_labels, face_weights, nearest_faces, protocol_miou
 from .readers import GroundTruth, mesh_files, read_categories, read_ground_truth, read_prediction
 from .report import write_reports
 
@@ -55,12 +55,17 @@ class Predictions:
             raise
 
 
-def score(gt: GroundTruth, pred: np.ndarray, weighting: str = "area", **kwargs) -> float:
-    """Class-agnostic mIoU in [0, 1] of per-face `pred` against `gt`: on faces
-    (area-weighted by default), or on `gt.points` when the ground truth is points."""
+def score(gt: GroundTruth, pred: np.ndarray, weighting: str = "area", protocol: str = "geosam2") -> float:
+    """One object's score in [0, 1] under `protocol` (see `metrics.protocol_miou`).
+
+    `pred` is (F,) or (L, F) labels of ``gt.mesh``'s faces. Scored on faces
+    (area-weighted by default), or on `gt.points` when the ground truth is points.
+    """
+    levels = np.atleast_2d(pred)
     if gt.points is not None:
-        return class_agnostic_miou(gt.point_labels, labels_at_points(gt.mesh, pred, gt.points), **kwargs)
-    return class_agnostic_miou(gt.labels, pred, face_weights(gt.mesh, weighting), **kwargs)
+        faces = nearest_faces(gt.mesh, gt.points)
+        return protocol_miou(gt.point_labels, levels[:, faces], protocol=protocol)
+    return protocol_miou(gt.labels, levels, face_weights(gt.mesh, weighting), protocol)
 
 
 def shard_of(uids: Sequence[str], shard: tuple[int, int] = (0, 1)) -> list[str]:
@@ -71,7 +76,7 @@ def shard_of(uids: Sequence[str], shard: tuple[int, int] = (0, 1)) -> list[str]:
     return sorted(uids)[index::count]
 
 
-def evaluate_object(gt_path: Path, method: Method, weighting: str = "area") -> dict:
+def evaluate_object(gt_path: Path, method: Method, weighting: str = "area", protocol: str = "geosam2") -> dict:
     """The result record of one object: uid, status ("ok", "failed", "missing"),
     miou (percent, ok only), parts, faces, seconds, error."""
     start = time.perf_counter()
@@ -80,7 +85,7 @@ def evaluate_object(gt_path: Path, method: Method, weighting: str = "area") -> d
         gt = read_ground_truth(gt_path)
         record.update(parts=gt.num_parts, faces=gt.mesh.num_faces)
         pred = method.predict(gt)
-        record.update(status="ok", miou=100.0 * score(gt, pred, weighting))
+        record.update(status="ok", miou=100.0 * score(gt, pred, weighting, protocol))
     except MissingPrediction as exc:
         record.update(status="missing", error=str(exc))
     except Exception as exc:  # one bad object must not stop a benchmark
@@ -111,13 +116,15 @@ def run_evaluation(
     categories: str | Path | dict | None = None,
     shard: tuple[int, int] = (0, 1),
     weighting: str = "area",
+    protocol: str = "geosam2",
     progress: bool = True,
     on_record: Callable[[dict], None] | None = None,
 ) -> dict:
     """Evaluate `method` on the objects of `gt_dir` (shard `shard`), write reports into `out`.
 
-    Objects with a result file in `out/objects/` are not redone. Returns the
-    summary dict (see `report.summarise`).
+    Objects with a result file in `out/objects/` are not redone (delete a file to
+    redo that object; use a new `out` when changing method, weighting or protocol).
+    Returns the summary dict (see `report.summarise`).
     """
     out = Path(out)
     (out / "objects").mkdir(parents=True, exist_ok=True)
@@ -128,7 +135,7 @@ def run_evaluation(
     todo = [u for u in uids if u not in done]
     start = time.perf_counter()
     for i, uid in enumerate(todo, 1):
-        record = evaluate_object(files[uid], method, weighting)
+        record = evaluate_object(files[uid], method, weighting, protocol)
         record["category"] = category_of.get(uid, "")
         path = out / "objects" / f"{uid}.json"
         tmp = path.with_suffix(".tmp")
@@ -139,10 +146,10 @@ def run_evaluation(
         if progress:
             _progress(i, len(todo), uid, start, sys.stderr)
     records = [r for r in load_records(out) if r["uid"] in set(uids)]
-    return write_reports(records, out, method.name)
+    return write_reports(records, out, method.name, protocol)
 
 
-def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str = "") -> dict:
+def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str = "", protocol: str = "") -> dict:
     """Combine the per-object records of several shard folders into `out` and write
     the reports. Raises GeoSAM2Error when two shards hold different results for an object."""
     out = Path(out)
@@ -151,8 +158,10 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
     for folder in shard_dirs:
         if not (Path(folder) / "objects").is_dir():
             raise GeoSAM2Error(f"'{folder}' is not an evaluation folder (no objects/ inside).")
-        if not method and (Path(folder) / "summary.json").is_file():
-            method = json.loads((Path(folder) / "summary.json").read_text()).get("method", "")
+        if (Path(folder) / "summary.json").is_file():
+            previous_summary = json.loads((Path(folder) / "summary.json").read_text())
+            method = method or previous_summary.get("method", "")
+            protocol = protocol or previous_summary.get("protocol", "")
         for record in load_records(folder):
             previous = merged.get(record["uid"])
             if previous and (previous["status"], previous.get("miou")) != (record["status"], record.get("miou")):
@@ -160,7 +169,7 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
             merged[record["uid"]] = record
     for uid, record in merged.items():
         (out / "objects" / f"{uid}.json").write_text(json.dumps(record, indent=1))
-    return write_reports(list(merged.values()), out, method)
+    return write_reports(list(merged.values()), out, method, protocol or "geosam2")
 
 
 class Oracle:
