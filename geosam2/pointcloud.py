@@ -232,11 +232,13 @@ def point_cloud_from_arrays(
     )
 
 
-def _fields(data: np.ndarray, names: tuple[str, ...]) -> np.ndarray | None:
-    """(N, len(names)) float64 columns of structured `data`, or None if any is missing."""
-    if data.dtype.names is None or not all(n in data.dtype.names for n in names):
+def _fields(data, names: tuple[str, ...]) -> np.ndarray | None:
+    """(N, len(names)) float64 columns of `data` (a structured array, or a dict of
+    columns), or None if any is missing."""
+    present = data.keys() if isinstance(data, dict) else (data.dtype.names or ())
+    if not all(n in present for n in names):
         return None
-    return np.stack([np.asarray(data[n], np.float64) for n in names], axis=1)
+    return np.stack([np.asarray(data[n], np.float64).reshape(-1) for n in names], axis=1)
 
 
 def _read_ply(path: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -244,7 +246,7 @@ def _read_ply(path: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | No
 
     loaded = trimesh.load(path, file_type="ply", process=False)
     vertex = loaded.metadata.get("_ply_raw", {}).get("vertex", {}).get("data")
-    if vertex is None or vertex.dtype.names is None:
+    if vertex is None:
         raise MeshLoadError(f"'{os.path.basename(path)}' has no vertex element with x, y, z.")
     points = _fields(vertex, ("x", "y", "z"))
     if points is None:
