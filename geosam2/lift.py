@@ -98,20 +98,25 @@ def visible_samples(
     points = sample_points(mesh, samples_per_face, seed)
     sample_faces = np.repeat(np.arange(mesh.num_faces), samples_per_face)
     height, width = views.face_ids.shape[1:]
-
     samples, pixels = [], []
     for v in range(views.num_views):
-        xy, depth = views.rig.project(v, points)
+        ids = views.face_ids[v].reshape(-1)
+        if depth_tolerance is None:  # only faces owning some pixel can pass the face-id test
+            shown = np.zeros(mesh.num_faces + 1, bool)
+            shown[ids + 1] = True
+            candidates = np.flatnonzero(shown[1:][sample_faces])
+        else:
+            candidates = np.arange(len(points))
+        xy, depth = views.rig.project(v, points[candidates])
         column, row = np.floor(xy[:, 0]), np.floor(xy[:, 1])
-        inside = (column >= 0) & (column < width) & (row >= 0) & (row < height) & (depth > 0)
-        index = np.flatnonzero(inside)
-        pixel = row[index].astype(np.int64) * width + column[index].astype(np.int64)
-        face = sample_faces[index]
-        face_at_pixel = views.face_ids[v].reshape(-1)[pixel]
-        seen = face_at_pixel == face
+        inside = np.flatnonzero((column >= 0) & (column < width) & (row >= 0) & (row < height) & (depth > 0))
+        index = candidates[inside]
+        pixel = row[inside].astype(np.int64) * width + column[inside].astype(np.int64)
+        face_at_pixel = ids[pixel]
+        seen = face_at_pixel == sample_faces[index]
         if depth_tolerance is not None:
             near = ~seen & (face_at_pixel >= 0)
-            near[near] = np.abs(views.depth[v].reshape(-1)[pixel[near]] - depth[index[near]]) < depth_tolerance
+            near[near] = np.abs(views.depth[v].reshape(-1)[pixel[near]] - depth[inside[near]]) < depth_tolerance
             seen |= near
         samples.append(index[seen])
         pixels.append(pixel[seen])
