@@ -20,6 +20,7 @@ from geosam2.evaluation.prompts import (
     view_masks,
 )
 from geosam2.evaluation.readers import (
+    find_dataset,
     mesh_files,
     read_categories,
     read_ground_truth,
@@ -31,12 +32,11 @@ from geosam2.evaluation.runner import (
     Predictions,
     PromptedSegmenter,
     make_method,
-    merge_results,
     run_evaluation,
     score,
     shard_of,
 )
-from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
+from geosam2.mesh import from_arrays, transform_points
 from geosam2.render import render_views
 from geosam2.segmenters import PartMasks
 from tests.conftest import make_box_mesh
@@ -98,7 +98,6 @@ def test_point_ground_truth_is_scored_on_points(tmp_path):
     path = tmp_path / "points.ply"
     whole = trimesh.util.concatenate(boxes)
     whole.export(path)
-    samples = [b.sample(200, seed=i) if hasattr(b, "sample") else None for i, b in enumerate(boxes)]
     points = np.concatenate([trimesh.sample.sample_surface(b, 200, seed=i)[0] for i, b in enumerate(boxes)])
     np.save(tmp_path / "points.points.npy", points)
     np.save(tmp_path / "points.npy", np.repeat([0, 1, 2], 200))
@@ -106,7 +105,6 @@ def test_point_ground_truth_is_scored_on_points(tmp_path):
     assert gt.points.shape == (600, 3) and np.abs(gt.points).max() <= 0.5 + 1e-9  # normalised frame
     assert score(gt, np.repeat([5, 6, 7], 12)) == pytest.approx(1.0)
     assert score(gt, np.repeat([5, 5, 7], 12)) == pytest.approx((0.5 + 0.5 + 1.0) / 3)
-    del samples
 
 
 def test_labels_follow_a_rescaled_and_reordered_mesh(rng):
@@ -337,3 +335,34 @@ def test_partfield_protocol_reads_levels_and_averages_per_category(tmp_path):
     # one labelling per shape in the other protocols: several levels fail, listed
     summary = run_evaluation(gt_dir, Predictions(pred_dir), tmp_path / "other", protocol="sampart3d", progress=False)
     assert sorted(summary["failed"]) == ["u1", "u2"] and summary["objects"] == 1
+
+
+def _nested_scene() -> trimesh.Scene:
+    """Three geometries under nested transforms, one of them mirrored."""
+    scene = trimesh.Scene()
+    boxes = _three_boxes()
+    scene.add_geometry(boxes[0], node_name="root_box", geom_name="a")
+    mirror = np.diag([-1.0, 1, 1, 1])
+    mirror[:3, 3] = [0.3, 0.2, 0.1]
+    scene.add_geometry(boxes[1], node_name="mirrored", geom_name="b", parent_node_name="root_box", transform=mirror)
+    turn = trimesh.transformations.rotation_matrix(0.7, [0, 1, 0])
+    scene.add_geometry(trimesh.creation.icosphere(1), node_name="sphere", geom_name="c", parent_node_name="mirrored", transform=turn)
+    return scene
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_partobjaverse_tiny_layout_and_its_face_order(tmp_path):
+    (tmp_path / "PartObjaverse-Tiny_mesh").mkdir()
+    (tmp_path / "PartObjaverse-Tiny_instance_gt").mkdir()
+    path = tmp_path / "PartObjaverse-Tiny_mesh" / "u1.glb"
+    _nested_scene().export(path)
+    dumped = trimesh.load(path).dump(concatenate=True)  # the order the dataset's labels follow
+    np.save(tmp_path / "PartObjaverse-Tiny_instance_gt" / "u1.npy", np.arange(len(dumped.faces)))
+    (tmp_path / "PartObjaverse-Tiny_semantic.json").write_text(json.dumps({"toys": {"u1": ["box", "ball"]}}))
+    dataset = find_dataset(tmp_path)
+    assert list(dataset.meshes) == ["u1"] and dataset.categories == {"u1": "toys"}
+    gt = dataset.read("u1")
+    # face i of our mesh carries label i of the dump: the same triangle, in the file's frame
+    ours = transform_points(gt.mesh.centroids, gt.mesh.to_file)
+    np.testing.assert_allclose(ours, dumped.triangles_center[gt.labels], atol=1e-6)
+    np.testing.assert_array_equal(gt.labels, np.arange(gt.mesh.num_faces))

@@ -10,6 +10,12 @@ Supported ways of storing parts on a mesh file `<uid>.<ext>` (tried in this orde
    reference scores of ../shared/data are computed);
 4. scenes: one geometry per part (`Mesh.part_ids`).
 
+Dataset layouts (`find_dataset`): a folder of meshes, a root with a `GT/` folder
+(../shared/data), or PartObjaverse-Tiny's own release: a `*mesh*` folder of
+`<uid>.glb`, a `*instance_gt*` folder of `<uid>.npy` per-face instance labels in
+the face order of `trimesh.load(glb).dump(concatenate=True).faces` (the order of
+`load_mesh` too: scene-graph order) and categories in `*_semantic.json`.
+
 A prediction is read the same way from `<pred_dir>/<uid>.<ext>` (or a lone
 `<pred_dir>/<uid>.npy` of per-face labels in ground-truth face order). When a
 method rescaled or reordered the mesh, labels move to the ground-truth faces by
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,20 +65,54 @@ class GroundTruth:
         return len(np.unique(labels[labels >= 0]))
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """Where a ground-truth set keeps its files.
+
+    Attributes
+    ----------
+    meshes : {uid: mesh path}, sorted by uid.
+    labels_dir : folder of `<uid>.npy` per-face labels kept apart from the meshes, or None.
+    categories : {uid: category} found in the layout (empty when none).
+    """
+
+    meshes: dict
+    labels_dir: Path | None = None
+    categories: dict = field(default_factory=dict)
+
+    def read(self, uid: str) -> "GroundTruth":
+        return read_ground_truth(self.meshes[uid], self.labels_dir)
+
+
+def _meshes_in(folder: Path) -> dict[str, Path]:
+    return dict(sorted((p.stem, p) for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS))
+
+
+def find_dataset(root: str | Path) -> Dataset:
+    """The layout of a ground-truth folder (see the module docstring)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise GeoSAM2Error(f"Folder '{root}' does not exist: give the folder holding the ground-truth meshes.")
+    if (root / "GT").is_dir():
+        root = root / "GT"
+    meshes = _meshes_in(root)
+    if meshes:
+        return Dataset(meshes)
+    folders = [d for d in sorted(root.iterdir()) if d.is_dir()]
+    mesh_dirs = [d for d in folders if "mesh" in d.name.lower() and _meshes_in(d)]
+    label_dirs = [d for d in folders if "instance" in d.name.lower() and any(d.glob("*.npy"))]
+    if mesh_dirs and label_dirs:
+        semantic = sorted(root.glob("*semantic*.json"))
+        return Dataset(_meshes_in(mesh_dirs[0]), label_dirs[0], read_categories(semantic[0]) if semantic else {})
+    raise GeoSAM2Error(
+        f"'{root}' holds no mesh files ({', '.join(MESH_EXTENSIONS)}) nor a PartObjaverse-Tiny layout "
+        "(a *mesh* folder and an *instance_gt* folder): give the ground-truth folder."
+    )
+
+
 def mesh_files(folder: str | Path) -> dict[str, Path]:
-    """{uid: path} of the mesh files directly in `folder` (or in `folder/GT` when
-    `folder` is a dataset root such as ../shared/data/partobjaverse_tiny_dev), sorted by uid."""
-    folder = Path(folder)
-    if (folder / "GT").is_dir():
-        folder = folder / "GT"
-    if not folder.is_dir():
-        raise GeoSAM2Error(f"Folder '{folder}' does not exist: give the folder holding the ground-truth meshes.")
-    files = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS}
-    if not files:
-        raise GeoSAM2Error(
-            f"'{folder}' holds no mesh files ({', '.join(MESH_EXTENSIONS)}): give the ground-truth folder."
-        )
-    return dict(sorted(files.items()))
+    """{uid: path} of the ground-truth meshes of `folder` (any layout of `find_dataset`)."""
+    return find_dataset(folder).meshes
 
 
 def _npy_labels_array(labels: np.ndarray, name: str) -> np.ndarray:
@@ -88,10 +128,11 @@ def _npy_labels(path: Path, expected: int | None = None) -> np.ndarray:
     return _npy_labels_array(labels, path.name)
 
 
-def face_labels(mesh: Mesh, path: Path) -> np.ndarray:
-    """(F,) int32 part label per face of `mesh` read from `path`: the `.npy` beside
-    it, else its colours, else its scene geometries (see the module docstring)."""
-    sidecar = path.with_suffix(".npy")
+def face_labels(mesh: Mesh, path: Path, labels_dir: Path | None = None) -> np.ndarray:
+    """(F,) int32 part label per face of `mesh` read from `path`: `<uid>.npy` in
+    `labels_dir` or beside it, else its colours, else its scene geometries (see
+    the module docstring)."""
+    sidecar = (Path(labels_dir) / f"{path.stem}.npy") if labels_dir else path.with_suffix(".npy")
     if sidecar.is_file():
         return _npy_labels(sidecar, mesh.num_faces)
     if mesh.face_colors is not None and len(np.unique(mesh.face_colors, axis=0)) > 1:
@@ -104,8 +145,9 @@ def face_labels(mesh: Mesh, path: Path) -> np.ndarray:
     )
 
 
-def read_ground_truth(path: str | Path) -> GroundTruth:
-    """Read a ground-truth mesh and its parts (see the module docstring for the formats)."""
+def read_ground_truth(path: str | Path, labels_dir: str | Path | None = None) -> GroundTruth:
+    """Read a ground-truth mesh and its parts (see the module docstring for the
+    formats); per-face labels come from `labels_dir/<uid>.npy` when given."""
     path = Path(path)
     mesh = load_mesh(path)
     points_file = path.with_suffix(".points.npy")
@@ -114,7 +156,7 @@ def read_ground_truth(path: str | Path) -> GroundTruth:
         point_labels = _npy_labels(path.with_suffix(".npy"), len(points))
         points = transform_points(points, np.linalg.inv(mesh.to_file))
         return GroundTruth(path.stem, mesh, np.full(mesh.num_faces, -1, np.int32), points, point_labels)
-    return GroundTruth(path.stem, mesh, face_labels(mesh, path))
+    return GroundTruth(path.stem, mesh, face_labels(mesh, path, labels_dir))
 
 
 def transfer_face_labels(source: Mesh, labels: np.ndarray, target: Mesh) -> np.ndarray:

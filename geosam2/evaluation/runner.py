@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import GeoSAM2Error
 from .metrics import dense_labels, face_weights, nearest_faces, protocol_miou
-from .readers import GroundTruth, mesh_files, read_categories, read_ground_truth, read_prediction
+from .readers import Dataset, GroundTruth, find_dataset, read_categories, read_prediction
 from .report import write_reports
 
 
@@ -76,13 +76,13 @@ def shard_of(uids: Sequence[str], shard: tuple[int, int] = (0, 1)) -> list[str]:
     return sorted(uids)[index::count]
 
 
-def evaluate_object(gt_path: Path, method: Method, weighting: str = "area", protocol: str = "geosam2") -> dict:
+def evaluate_object(dataset: Dataset, uid: str, method: Method, weighting: str = "area", protocol: str = "geosam2") -> dict:
     """The result record of one object: uid, status ("ok", "failed", "missing"),
     miou (percent, ok only), parts, faces, seconds, error."""
     start = time.perf_counter()
-    record: dict = {"uid": gt_path.stem}
+    record: dict = {"uid": uid}
     try:
-        gt = read_ground_truth(gt_path)
+        gt = dataset.read(uid)
         record.update(parts=gt.num_parts, faces=gt.mesh.num_faces)
         pred = method.predict(gt)
         record.update(status="ok", miou=100.0 * score(gt, pred, weighting, protocol))
@@ -128,14 +128,15 @@ def run_evaluation(
     """
     out = Path(out)
     (out / "objects").mkdir(parents=True, exist_ok=True)
-    files = mesh_files(gt_dir)
+    dataset = find_dataset(gt_dir)
     category_of = read_categories(categories) if isinstance(categories, (str, Path)) else dict(categories or {})
-    uids = shard_of(list(files), shard)
+    category_of = category_of or dataset.categories
+    uids = shard_of(list(dataset.meshes), shard)
     done = {p.stem for p in (out / "objects").glob("*.json")}
     todo = [u for u in uids if u not in done]
     start = time.perf_counter()
     for i, uid in enumerate(todo, 1):
-        record = evaluate_object(files[uid], method, weighting, protocol)
+        record = evaluate_object(dataset, uid, method, weighting, protocol)
         record["category"] = category_of.get(uid, "")
         path = out / "objects" / f"{uid}.json"
         tmp = path.with_suffix(".tmp")
