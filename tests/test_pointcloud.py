@@ -341,3 +341,34 @@ def test_oracle_lift_on_sampled_benchmark_objects(gt_paths):
         scores.append(_class_agnostic_miou(labels, cleaned))
     print("oracle point mIoU per object", np.round(scores, 2), "mean", np.mean(scores))
     assert np.mean(scores) > 85.0
+
+
+def test_export_round_trip(tmp_path, small_cloud):
+    import json
+    import zipfile
+
+    import trimesh
+
+    from geosam2.pointcloud import export_point_cloud
+
+    points, normals, _ = small_cloud
+    cloud = point_cloud_from_arrays(points, normals, name="thing")
+    labels = np.where(points[:, 0] > 0.5, 1, 0).astype(np.int32)
+    labels[:5] = -1
+    paths = export_point_cloud(cloud, labels, tmp_path, part_names=["left", "right"])
+    back = load_point_cloud(paths["ply"])
+    np.testing.assert_allclose(back.file_points(), points, atol=1e-5)
+    np.testing.assert_allclose(back.file_normals(), normals, atol=1e-5)
+    raw = trimesh.load(paths["ply"], process=False).metadata["_ply_raw"]["vertex"]["data"]
+    np.testing.assert_array_equal(raw["label"], labels)
+    # one colour per part, the unlabelled points in a colour of their own
+    assert len(np.unique(back.colors[labels == 0], axis=0)) == 1 and len(np.unique(back.colors, axis=0)) == 3
+    np.testing.assert_array_equal(np.load(paths["npy"]), labels)
+    summary = json.loads(open(paths["json"]).read())
+    assert [p["points"] for p in summary["parts"]] == [(labels == 0).sum(), (labels == 1).sum()]
+    assert summary["unlabelled_points"] == 5
+    with zipfile.ZipFile(paths["zip"]) as archive:
+        assert sorted(archive.namelist()) == ["left.ply", "right.ply", "unlabelled.ply"]
+        archive.extract("right.ply", tmp_path / "parts")
+    right = load_point_cloud(tmp_path / "parts" / "right.ply")
+    np.testing.assert_allclose(right.file_points(), points[labels == 1], atol=1e-5)
