@@ -15,7 +15,9 @@ from geosam2.evaluation.metrics import mesh_miou
 from geosam2.evaluation.prompts import (
     bounding_box,
     candidate_views,
+    completion_prompts,
     interior_point,
+    opposite_view,
     simulate_prompts,
     view_masks,
 )
@@ -293,6 +295,38 @@ def test_prompted_segmenter_with_a_perfect_segmenter_recovers_the_parts(tmp_path
     gt = read_ground_truth(path)
     method = PromptedSegmenter(ClickedPartSegmenter(gt.labels), resolution=64)
     assert score(gt, method.predict(gt)) == pytest.approx(1.0)
+
+
+def test_automatic_completion_finds_the_part_the_prompt_view_cannot_see(tmp_path):
+    # a cube whose back side (seen from view 0) is its own part, attached to the rest
+    box = make_box_mesh()
+    mesh = from_arrays(box.vertices, box.faces)
+    views = render_views(mesh, resolution=64)
+    back = opposite_view(views, 0)
+    towards_back = views.rig.origins[back] / np.linalg.norm(views.rig.origins[back])
+    labels = (mesh.face_normals @ towards_back > 0.9).astype(np.int32)
+    assert labels.sum() == 2 and not np.isin(np.flatnonzero(labels), views.face_ids[0]).any()
+    path = tmp_path / "cube.ply"
+    box.export(path)
+    np.save(tmp_path / "cube.npy", labels)
+    gt = read_ground_truth(path)
+    segmenter = ClickedPartSegmenter(gt.labels)
+    complete = PromptedSegmenter(segmenter, resolution=64, candidates=1)
+    assert score(gt, complete.predict(gt)) == pytest.approx(1.0)
+    partial = PromptedSegmenter(segmenter, resolution=64, candidates=1, auto_complete=False)
+    # the back part is lost: one part everywhere, IoU 10/12 and 2/12 with the two parts
+    assert score(gt, partial.predict(gt)) == pytest.approx((10 / 12 + 2 / 12) / 2)
+
+
+def test_completion_prompts_click_the_largest_uncovered_regions():
+    uncovered = np.zeros((30, 30), bool)
+    uncovered[0:9, 0:9] = True  # 81 px
+    uncovered[20:30, 10:30] = True  # 200 px
+    uncovered[15, 15] = True  # 1 px: ignored
+    prompts = completion_prompts(uncovered, view=5, min_pixels=4, max_prompts=2)
+    assert [p.view for p in prompts] == [5, 5]
+    np.testing.assert_array_equal([p.points[0] for p in prompts], [interior_point(uncovered & (np.arange(30) >= 20)[:, None]), [4.5, 4.5]])
+    assert len(completion_prompts(uncovered, view=5, min_pixels=4, max_prompts=1)) == 1
 
 
 # ---------------------------------------------------------------- oracle

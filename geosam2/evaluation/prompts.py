@@ -7,7 +7,10 @@ farthest from that region's boundary (Euclidean distance transform). Boxes
 other parts visible in the view) are optional.
 
 The paper's protocol tries 4 candidate prompt views 90 degrees of azimuth apart
-and keeps the best result (`candidate_views`).
+and keeps the best result (`candidate_views`), and completes automatically what
+the prompt view cannot see: on the opposite view, every sizeable region of the
+silhouette that no part's mask covers gets a click of its own, without looking
+at the ground truth (`completion_prompts`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ..prompts import Prompt
 from ..render import Views
 
 MIN_PIXELS = 16  # a part showing fewer pixels on the prompt view gets no click
+MAX_COMPLETION_PROMPTS = 16
 
 
 def view_masks(face_labels: np.ndarray, face_ids: np.ndarray, num_parts: int | None = None) -> np.ndarray:
@@ -105,3 +109,33 @@ def candidate_views(views: Views, count: int = 4, first: int = 0) -> list[int]:
         gap = np.abs((azimuths - target + 180.0) % 360.0 - 180.0)
         chosen.append(int(np.argmin(gap)))
     return chosen
+
+
+def opposite_view(views: Views, view: int) -> int:
+    """The view whose azimuth is closest to `view`'s + 180 degrees (view + 6 on the official rig)."""
+    return candidate_views(views, 2, first=view)[1]
+
+
+def completion_prompts(
+    uncovered: np.ndarray,
+    view: int,
+    min_pixels: int = MIN_PIXELS,
+    max_prompts: int = MAX_COMPLETION_PROMPTS,
+) -> list[Prompt]:
+    """Automatic prompts for what the parts found so far leave uncovered on a view.
+
+    Parameters
+    ----------
+    uncovered : (H, W) bool, the view's silhouette minus every part's mask.
+    view : the view's index.
+    min_pixels : 8-connected regions smaller than this get no prompt.
+    max_prompts : prompt at most this many regions, the largest first.
+
+    Returns
+    -------
+    One single-click Prompt per region, at its pixel farthest from the region's boundary.
+    """
+    regions, count = ndimage.label(uncovered, structure=np.ones((3, 3)))
+    sizes = np.bincount(regions.ravel(), minlength=count + 1)[1:]
+    order = [r for r in np.argsort(-sizes, kind="stable") if sizes[r] >= min_pixels][:max_prompts]
+    return [Prompt(view, interior_point(regions == r + 1)[None]) for r in order]

@@ -207,11 +207,14 @@ class Oracle:
 class PromptedSegmenter:
     """A Segmenter driven by the simulated user, with the paper's protocol.
 
-    On each of `candidates` prompt views (90 degrees apart for 4) the user clicks
-    once in every visible ground-truth part; the segmenter's masks are lifted and
-    cleaned up (which also labels what the prompt view cannot see; a prompted
-    part's largest piece is never cleared), and the best of the candidates by
-    mIoU is kept.
+    On each of `candidates` prompt views (90 degrees apart for 4, starting at
+    `first_view`) the user clicks
+    once in every visible ground-truth part. With `auto_complete`, the regions of
+    the opposite view's silhouette that no resulting mask covers become automatic
+    single-click prompts (new parts, overridden by the prompted ones where they
+    overlap). The masks are lifted and cleaned up (which labels whatever is still
+    unseen; a part's largest piece is never cleared), and the best candidate
+    view by mIoU is kept.
     """
 
     def __init__(
@@ -223,11 +226,28 @@ class PromptedSegmenter:
         candidates: int = 4,
         box: bool = False,
         negative_clicks: int = 0,
+        auto_complete: bool = True,
+        first_view: int = 0,
     ):
         self.segmenter = segmenter
         self.name = getattr(segmenter, "name", type(segmenter).__name__)
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
         self.candidates, self.box, self.negative_clicks = candidates, box, negative_clicks
+        self.auto_complete, self.first_view = auto_complete, first_view
+
+    def _masks(self, views, prompts: list) -> tuple[np.ndarray, np.ndarray]:
+        """(P, V, H, W) masks of the prompted parts and of the automatic ones, with priorities."""
+        from .prompts import completion_prompts, opposite_view
+
+        masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool)
+        priorities = np.ones(len(masks), np.int64)
+        if self.auto_complete:
+            opposite = opposite_view(views, prompts[0].view)
+            extra = completion_prompts(views.silhouette[opposite] & ~masks[:, opposite].any(0), opposite)
+            if extra:
+                masks = np.concatenate([masks, np.asarray(self.segmenter.segment(views, extra).masks, bool)])
+                priorities = np.r_[priorities, np.zeros(len(extra), np.int64)]
+        return masks, priorities
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
         from ..lift import lift_masks
@@ -238,13 +258,14 @@ class PromptedSegmenter:
         views = render_views(gt.mesh, resolution=self.resolution)
         labels, count = dense_labels(gt.labels)
         best, best_score = None, -1.0
-        for view in candidate_views(views, self.candidates):
-            masks = view_masks(labels, views.face_ids[view], count)
-            prompts, _ = simulate_prompts(masks, view, box=self.box, negative_clicks=self.negative_clicks)
+        for view in candidate_views(views, self.candidates, self.first_view):
+            prompts, _ = simulate_prompts(
+                view_masks(labels, views.face_ids[view], count), view, box=self.box, negative_clicks=self.negative_clicks
+            )
             if not prompts:
                 continue
-            part_masks = self.segmenter.segment(views, prompts)
-            lifted = lift_masks(gt.mesh, views, part_masks.masks, samples_per_face=self.samples_per_face)
+            masks, priorities = self._masks(views, prompts)
+            lifted = lift_masks(gt.mesh, views, masks, priorities, samples_per_face=self.samples_per_face)
             if (lifted < 0).all():
                 continue
             pred = clean_labels(gt.mesh, lifted, pa=self.pa, keep_largest_piece=True)
