@@ -352,7 +352,7 @@ def load_point_cloud(
     """Load a point set (PLY/PCD/XYZ/NPY, see the module docstring) and normalise it.
 
     Normals are read when the file has them, else estimated and oriented outwards.
-    Set `y_up` for Y-up files (most scans are Z-up; PartNetE's are Y-up).
+    Set `y_up` for Y-up files (glTF convention; most scans are Z-up).
     """
     path = os.fspath(path)
     base = os.path.basename(path)

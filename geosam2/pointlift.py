@@ -28,7 +28,8 @@ from .render.splat import DEPTH_TOLERANCE, SplatViews, camera_surfels, disc_hit
 GRAPH_NEIGHBOURS = 8
 
 MAX_EDGE_FACTOR = 3.0
-SURFACE_NORMAL_OFFSET = 0.3  # sine of the largest edge slope off a tangent plane in the fill graph  # k-NN edges longer than this times the median spacing are cut
+SURFACE_NORMAL_OFFSET = 0.3  # fill graph: sine of the largest edge slope off a tangent plane
+SURFACE_MIN_NORMAL_COS = 0.0  # fill graph: no edges between points facing apart  # k-NN edges longer than this times the median spacing are cut
 
 
 def visible_points(cloud: PointCloud, views: SplatViews, tolerance_scale: float = DEPTH_TOLERANCE) -> VisibleSamples:
@@ -97,6 +98,7 @@ def knn_graph(
     k: int = GRAPH_NEIGHBOURS,
     max_edge_factor: float = MAX_EDGE_FACTOR,
     max_normal_offset: float | None = None,
+    min_normal_cos: float | None = None,
 ) -> FaceGraph:
     """A :class:`FaceGraph` over points whose edges join k nearest neighbours.
 
@@ -105,7 +107,9 @@ def knn_graph(
     edge is also cut when it leaves either endpoint's tangent plane by more than
     that fraction of its length: the graph then follows surfaces and does not
     jump between parallel layers (a part lying on another) or across creases.
-    ``cos_dihedral`` holds the cosine between the two points' normals.
+    With `min_normal_cos`, edges whose endpoints' normals make a cosine below it
+    are cut too (back-to-back surfaces: a part resting on another, the two sides
+    of a thin sheet). ``cos_dihedral`` holds the cosine between the two normals.
     """
     pairs = knn_pairs(cloud.points, k, cloud.tree)
     edge = cloud.points[pairs[:, 1]] - cloud.points[pairs[:, 0]]
@@ -117,9 +121,16 @@ def knn_graph(
             np.abs(np.einsum("ij,ij->i", cloud.normals[pairs[:, 1]], edge)),
         )
         keep &= offset <= max_normal_offset * length
-    pairs = pairs[keep]
     cos = np.einsum("ij,ij->i", cloud.normals[pairs[:, 0]], cloud.normals[pairs[:, 1]])
-    return FaceGraph(cloud.num_points, pairs, cos)
+    if min_normal_cos is not None:
+        keep &= cos >= min_normal_cos
+    return FaceGraph(cloud.num_points, pairs[keep], cos[keep])
+
+
+def surface_graph_of(cloud: PointCloud) -> FaceGraph:
+    """The k-NN graph that labels are filled along: it follows each surface and
+    cuts edges that leave tangent planes or join back-to-back surfaces."""
+    return knn_graph(cloud, max_normal_offset=SURFACE_NORMAL_OFFSET, min_normal_cos=SURFACE_MIN_NORMAL_COS)
 
 
 def clean_point_labels(
@@ -148,7 +159,9 @@ def clean_point_labels(
     split_disconnected : bool
         Number each connected piece of a label (on the k-NN graph) as its own part.
     graph : FaceGraph, optional
-        ``knn_graph(cloud)``, to reuse across calls.
+        ``knn_graph(cloud)`` (pieces for clearing and splitting), to reuse across calls.
+    surface_graph : FaceGraph, optional
+        ``surface_graph_of(cloud)`` (the graph labels are filled along), likewise.
 
     Returns
     -------
@@ -158,7 +171,7 @@ def clean_point_labels(
     if labels.shape != (cloud.num_points,):
         raise ValueError(f"labels must have shape ({cloud.num_points},), got {labels.shape}")
     graph = knn_graph(cloud) if graph is None else graph
-    surface_graph = knn_graph(cloud, max_normal_offset=SURFACE_NORMAL_OFFSET) if surface_graph is None else surface_graph
+    surface_graph = surface_graph_of(cloud) if surface_graph is None else surface_graph
 
     def fill(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
         values = fill_from_neighbours(surface_graph, values, targets, max_sweeps)
