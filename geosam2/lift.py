@@ -5,7 +5,7 @@ reuse the first one:
 
 1. :func:`visible_samples` (geometry only, numpy): seeded random points on every
    face, projected into every view, kept where the view sees them.
-2. :func:`vote_labels` (masks, torch on the masks' device): each visible sample
+2. :func:`vote_labels` (masks; numpy, or torch on the masks' device): each visible sample
    reads the part label of its pixel in each view; label per sample = most
    frequent part over views, label per face = most frequent over its samples.
 
@@ -124,12 +124,36 @@ def visible_samples(
     return VisibleSamples(mesh.num_faces, samples_per_face, np.concatenate(samples), np.concatenate(pixels), offsets)
 
 
-def _pixel_counts(masks: torch.Tensor) -> np.ndarray:
-    """(P, V) int64 pixels per mask of (P, V, H, W) bool `masks` (numpy's count is
-    about 10x faster than torch's on the CPU)."""
-    if masks.device.type == "cpu":
-        return np.count_nonzero(masks.numpy().reshape(masks.shape[0], masks.shape[1], -1), axis=-1)
-    return masks.flatten(2).sum(-1).cpu().numpy()
+class _Arrays:
+    """The few array operations that differ between numpy and torch (on a device).
+
+    Everything else in the voting stage (indexing, assignment, comparisons,
+    ``+=`` at distinct indices, ``argmax``/``any`` along an axis) is written once
+    and runs on either, so numpy masks are voted with numpy (single-threaded,
+    steady on a shared CPU) and torch masks with torch on their device.
+    """
+
+    def __init__(self, masks: np.ndarray | torch.Tensor):
+        self.device = masks.device if isinstance(masks, torch.Tensor) else None
+
+    def put(self, a: np.ndarray):
+        """A numpy array moved to the backend."""
+        return a if self.device is None else torch.from_numpy(a).to(self.device)
+
+    def full(self, n: int, fill: int, dtype: str):
+        """(n,) array of `fill` of the numpy/torch dtype named `dtype`."""
+        if self.device is None:
+            return np.full(n, fill, getattr(np, dtype))
+        return torch.full((n,), fill, dtype=getattr(torch, dtype), device=self.device)
+
+    def numpy(self, a) -> np.ndarray:
+        return a if self.device is None else a.cpu().numpy()
+
+    def pixel_counts(self, masks) -> np.ndarray:
+        """(P, V) int64 pixels per mask of (P, V, H, W) bool `masks`."""
+        if self.device is None or self.device.type == "cpu":  # numpy counts bits about 10x faster
+            return np.count_nonzero(np.asarray(masks).reshape(masks.shape[0], masks.shape[1], -1), axis=-1)
+        return masks.flatten(2).sum(-1).cpu().numpy()
 
 
 def _winner_order(priorities: np.ndarray, pixel_counts: np.ndarray) -> np.ndarray:
@@ -141,28 +165,25 @@ def _winner_order(priorities: np.ndarray, pixel_counts: np.ndarray) -> np.ndarra
 class _VoteTable:
     """Votes of M voters (samples or faces) for P labels, counted in an (M, P)
     table of uint8 (int32 above 255 votes per voter): M * P bytes, e.g. 16 MB
-    for 1M samples and 16 parts."""
+    for 1M samples and 16 parts. Ties go to the earliest label of `winner_first`."""
 
-    def __init__(self, num_voters: int, winner_first: torch.Tensor, max_votes: int):
+    def __init__(self, arrays: _Arrays, num_voters: int, winner_first: np.ndarray, max_votes: int):
         self.num_labels = len(winner_first)
-        self.winner_first = winner_first
-        self.column = torch.empty_like(winner_first)  # label -> column, winners first
-        self.column[winner_first] = torch.arange(self.num_labels, device=winner_first.device)
-        self.dtype = torch.uint8 if max_votes < 256 else torch.int32
-        self.counts = torch.zeros(num_voters * self.num_labels, dtype=self.dtype, device=winner_first.device)
+        column = np.empty_like(winner_first)  # label -> column, winners first
+        column[winner_first] = np.arange(self.num_labels)
+        self.column, self.winner_first = arrays.put(column), arrays.put(winner_first)
+        self.counts = arrays.full(num_voters * self.num_labels, 0, "uint8" if max_votes < 256 else "int32")
 
-    def add(self, voters: torch.Tensor, labels: torch.Tensor) -> None:
-        """One vote of each of (n,) `voters` for the matching (n,) label (>= 0)."""
-        slots = voters.long() * self.num_labels + self.column[labels.long()]
-        self.counts.index_add_(0, slots, torch.ones(len(slots), dtype=self.dtype, device=slots.device))
+    def add(self, voters, labels) -> None:
+        """One vote of each of (n,) distinct `voters` for the matching (n,) label (>= 0)."""
+        self.counts[voters * self.num_labels + self.column[labels]] += 1  # distinct slots: no lost votes
 
-    def winners(self) -> torch.Tensor:
-        """(M,) int64 most voted label per voter, ties to the earliest in the winner
-        order, -1 for voters without votes."""
-        counts = self.counts.view(-1, self.num_labels)
-        best = counts.argmax(1)  # the first maximum: earliest in winner order
-        has_vote = counts.gather(1, best[:, None])[:, 0] > 0
-        return torch.where(has_vote, self.winner_first[best], torch.full_like(best, -1))
+    def winners(self):
+        """(M,) int64 most voted label per voter, -1 for voters without votes."""
+        counts = self.counts.reshape(-1, self.num_labels)
+        best = self.winner_first[counts.argmax(1)]  # the first maximum: earliest in winner order
+        best[~(counts > 0).any(1)] = -1
+        return best
 
 
 def lift_masks(
@@ -181,8 +202,8 @@ def lift_masks(
     ----------
     mesh, views : the mesh and its rendered views.
     masks : (P, V, H, W) bool, numpy or torch
-        Part masks on every view. Torch tensors are processed on their device
-        (CUDA included); numpy arrays with torch on the CPU, with the same result.
+        Part masks on every view. Numpy arrays are voted with numpy, torch
+        tensors with torch on their device (CUDA included), with the same result.
     priorities : (P,) int, optional
         Higher wins where masks overlap (e.g. 1 for prompted parts, 0 for
         automatic ones). Default: all equal.
@@ -215,15 +236,15 @@ def vote_labels(
     Parameters
     ----------
     visible : VisibleSamples
-    masks : (P, V, H, W) bool, numpy or torch (processed on its device)
+    masks : (P, V, H, W) bool, numpy or torch (voted with torch on its device)
     priorities : (P,) int, optional
 
     Returns
     -------
     (F,) int32 labels in 0..P-1 (F = ``visible.num_faces``), -1 without votes.
     """
-    masks = torch.from_numpy(np.ascontiguousarray(masks, dtype=bool)) if isinstance(masks, np.ndarray) else masks
-    if masks.dim() != 4 or masks.shape[1] != visible.num_views:
+    masks = np.asarray(masks, dtype=bool) if isinstance(masks, np.ndarray) else masks.bool()
+    if masks.ndim != 4 or masks.shape[1] != visible.num_views:
         raise ValueError(f"masks must have shape (parts, {visible.num_views}, H, W), got {tuple(masks.shape)}")
     num_parts, num_views = masks.shape[:2]
     if num_parts == 0:
@@ -231,22 +252,23 @@ def vote_labels(
     priorities = np.zeros(num_parts, np.int64) if priorities is None else np.asarray(priorities, np.int64)
     if priorities.shape != (num_parts,):
         raise ValueError(f"priorities must have shape ({num_parts},), got {priorities.shape}")
-    device = masks.device
-    masks = masks.bool()
-    pixel_counts = _pixel_counts(masks)
-    flat_masks = masks.flatten(2)  # (P, V, H * W), a view of contiguous masks
-    overall = torch.from_numpy(_winner_order(priorities, pixel_counts.sum(1))).to(device)
-    per_sample = _VoteTable(visible.num_faces * visible.samples_per_face, overall, max_votes=num_views)
+    arrays = _Arrays(masks)
+    pixel_counts = arrays.pixel_counts(masks)
+    flat_masks = masks.reshape(num_parts, num_views, -1)  # (P, V, H * W)
+    overall = _winner_order(priorities, pixel_counts.sum(1))
+    per_sample = _VoteTable(arrays, visible.num_faces * visible.samples_per_face, overall, max_votes=num_views)
     for v in range(num_views):
-        samples, pixels = (torch.from_numpy(a).to(device) for a in visible.view(v))
+        samples, pixels = (arrays.put(a) for a in visible.view(v))
         covered = flat_masks[:, v, pixels]  # (P, n)
-        label = torch.full((len(pixels),), -1, dtype=torch.int64, device=device)
+        label = arrays.full(len(pixels), -1, "int64")
         for p in _winner_order(priorities, pixel_counts[:, v])[::-1]:  # the winner paints last
-            label.masked_fill_(covered[p], int(p))
+            label[covered[p]] = int(p)
         hit = label >= 0
-        per_sample.add(samples[hit], label[hit])
-    sample_labels = per_sample.winners()
-    voted = torch.nonzero(sample_labels >= 0)[:, 0]
-    per_face = _VoteTable(visible.num_faces, overall, max_votes=visible.samples_per_face)
-    per_face.add(voted // visible.samples_per_face, sample_labels[voted])
-    return per_face.winners().cpu().numpy().astype(np.int32)
+        per_sample.add(samples[hit], label[hit])  # a sample appears once per view
+    sample_labels = per_sample.winners().reshape(visible.num_faces, visible.samples_per_face)
+    faces = arrays.put(np.arange(visible.num_faces))
+    per_face = _VoteTable(arrays, visible.num_faces, overall, max_votes=visible.samples_per_face)
+    for s in range(visible.samples_per_face):  # one vote per face at a time (the S-th sample of each)
+        hit = sample_labels[:, s] >= 0
+        per_face.add(faces[hit], sample_labels[:, s][hit])
+    return arrays.numpy(per_face.winners()).astype(np.int32)
