@@ -147,6 +147,7 @@ class _Arrays:
         return torch.full((n,), fill, dtype=getattr(torch, dtype), device=self.device)
 
     def numpy(self, a) -> np.ndarray:
+        """A backend array back as numpy."""
         return a if self.device is None else a.cpu().numpy()
 
     def pixel_counts(self, masks) -> np.ndarray:
