@@ -5,9 +5,10 @@ reuse the first one:
 
 1. :func:`visible_samples` (geometry only, numpy): seeded random points on every
    face, projected into every view, kept where the view sees them.
-2. :func:`vote_labels` (masks; numpy, or torch on the masks' device): each visible sample
-   reads the part label of its pixel in each view; label per sample = most
-   frequent part over views, label per face = most frequent over its samples.
+2. :func:`vote_labels` (masks; numpy, or torch on the masks' device): each
+   visible sample reads the part label of its pixel in each view; label per
+   sample = most frequent part over views, label per face = most frequent over
+   its samples.
 
 Where masks overlap on a pixel, the part with the higher priority wins (prompted
 parts over automatic ones), then the part whose mask covers fewer pixels in that
