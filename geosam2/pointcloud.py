@@ -317,7 +317,9 @@ def _read_pcd(path: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | No
 
 
 def _read_xyz(path: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    table = np.loadtxt(path, ndmin=2, comments=("#", "//"), delimiter=None if "," not in open(path).readline() else ",")
+    with open(path) as f:
+        delimiter = "," if "," in f.readline() else None
+    table = np.loadtxt(path, ndmin=2, comments=("#", "//"), delimiter=delimiter)
     if table.shape[1] < 3:
         raise MeshLoadError(f"'{os.path.basename(path)}' has {table.shape[1]} columns: x y z are needed.")
     extra = table[:, 3:6] if table.shape[1] >= 6 else None

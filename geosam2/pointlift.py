@@ -4,14 +4,17 @@ The point-cloud versions of :mod:`geosam2.lift` and :mod:`geosam2.postprocess`,
 built on their stages rather than beside them:
 
 - lifting: each point is its own (single) sample; it is visible in a view when
-  it projects onto the silhouette and its planar depth is within its disc radius
-  of the splatted depth there, or its own disc wins that pixel. The votes are then
-  counted by :func:`geosam2.lift.vote_labels` (the same overlap and tie rules
-  as for meshes).
-- clean-up: the release's stages (clear small pieces, neighbour fill, nearest
-  fill, split) from :mod:`geosam2.postprocess`, run on a :class:`FaceGraph` whose
-  nodes are points and whose edges join k nearest neighbours; point areas
-  replace face areas.
+  it projects onto the silhouette and is not behind the disc shown there (depth
+  test against that disc's tangent plane, see :func:`visible_points`). The votes
+  are counted by :func:`geosam2.lift.vote_labels` (the same overlap and tie
+  rules as for meshes).
+- clean-up: the stages of :func:`geosam2.postprocess.clean_labels` in its order
+  (fill unseen, clear small pieces, refill, split), run on :class:`FaceGraph`
+  records whose nodes are points: pieces are measured on the k-NN graph, labels
+  are filled along a surface-following k-NN graph (points have no connectivity:
+  the plain k-NN graph would leak labels between parts that touch or lie on one
+  another); point areas replace face areas. Unlabelled points may stay unlabelled
+  (``fill_unlabelled=False``).
 """
 
 from __future__ import annotations
@@ -26,10 +29,9 @@ from .postprocess import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_fro
 from .render.splat import DEPTH_TOLERANCE, SplatViews, camera_surfels, disc_hit
 
 GRAPH_NEIGHBOURS = 8
-
-MAX_EDGE_FACTOR = 3.0
+MAX_EDGE_FACTOR = 3.0  # k-NN edges longer than this times the median spacing are cut
 SURFACE_NORMAL_OFFSET = 0.3  # fill graph: sine of the largest edge slope off a tangent plane
-SURFACE_MIN_NORMAL_COS = 0.0  # fill graph: no edges between points facing apart  # k-NN edges longer than this times the median spacing are cut
+SURFACE_MIN_NORMAL_COS = 0.0  # fill graph: no edges between points facing apart
 
 
 def visible_points(cloud: PointCloud, views: SplatViews, tolerance_scale: float = DEPTH_TOLERANCE) -> VisibleSamples:

@@ -372,3 +372,14 @@ def test_export_round_trip(tmp_path, small_cloud):
         archive.extract("right.ply", tmp_path / "parts")
     right = load_point_cloud(tmp_path / "parts" / "right.ply")
     np.testing.assert_allclose(right.file_points(), points[labels == 1], atol=1e-5)
+
+
+def test_clean_splits_separate_clusters_of_one_label():
+    a = sphere_points(2_000, 0.2, seed=1) + [-0.5, 0, 0]
+    b = sphere_points(2_000, 0.2, seed=2) + [0.5, 0, 0]
+    cloud = point_cloud_from_arrays(np.concatenate([a, b]))
+    labels = np.zeros(4_000, np.int64)
+    split = clean_point_labels(cloud, labels)
+    assert set(np.unique(split[:2_000])) | set(np.unique(split[2_000:])) == {0, 1}
+    assert len(np.unique(split[:2_000])) == 1 and split[0] != split[-1]
+    np.testing.assert_array_equal(clean_point_labels(cloud, labels, split_disconnected=False), 0)

@@ -1,11 +1,12 @@
 """Splatting backend for point clouds: every point is a small disc, with a z-buffer.
 
 Each point is a surfel: a disc of world radius r_i (by default its distance to
-its 16th nearest neighbour, so neighbouring discs overlap and leave no holes)
-that covers the pixels whose centres fall within its projected circle of radius
-r_i * focal / depth. Over a covered pixel the disc's depth is that of its
-tangent plane (the point's normal) along the pixel ray, kept within r_i of the
-point's own depth, so depth and point maps are smooth rather than stepped.
+its 16th nearest neighbour, so neighbouring discs overlap and leave no holes
+even in the gaps of random sampling) lying in the point's tangent plane. A
+pixel is covered when its centre ray meets the disc; the disc's depth there is
+that of the tangent plane along the ray (kept within r_i of the point's own
+depth at grazing angles), so depth and point maps are smooth rather than
+stepped, and discs seen edge-on do not dilate the silhouette.
 
 The z-buffer works in two passes: the nearest disc depth per pixel, then among
 the discs within a depth tolerance of it (the same surface), the disc whose
