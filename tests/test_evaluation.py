@@ -394,9 +394,47 @@ def test_partobjaverse_tiny_layout_and_its_face_order(tmp_path):
     np.save(tmp_path / "PartObjaverse-Tiny_instance_gt" / "u1.npy", np.arange(len(dumped.faces)))
     (tmp_path / "PartObjaverse-Tiny_semantic.json").write_text(json.dumps({"toys": {"u1": ["box", "ball"]}}))
     dataset = find_dataset(tmp_path)
-    assert list(dataset.meshes) == ["u1"] and dataset.categories == {"u1": "toys"}
+    assert list(dataset.objects) == ["u1"] and dataset.categories == {"u1": "toys"}
     gt = dataset.read("u1")
     # face i of our mesh carries label i of the dump: the same triangle, in the file's frame
     ours = transform_points(gt.mesh.centroids, gt.mesh.to_file)
     np.testing.assert_allclose(ours, dumped.triangles_center[gt.labels], atol=1e-6)
     np.testing.assert_array_equal(gt.labels, np.arange(gt.mesh.num_faces))
+
+
+# ---------------------------------------------------------------- point clouds (PartNetE layout)
+
+
+def _partnete_set(root: Path, points_per_box: int = 1500) -> np.ndarray:
+    """Two PartNetE-style objects (category Toy) sampled from three separate boxes;
+    returns the instance labels (the same for both)."""
+    boxes = _three_boxes()
+    samples = [trimesh.sample.sample_surface(b, points_per_box, seed=i)[0] for i, b in enumerate(boxes)]
+    labels = np.repeat([0, 1, 2], points_per_box)
+    labels[::50] = -1  # some unlabelled points, as in PartNetE
+    for name in ("1", "2"):
+        folder = root / "Toy" / name
+        folder.mkdir(parents=True)
+        trimesh.PointCloud(np.concatenate(samples)).export(folder / "pc.ply")
+        np.save(folder / "label.npy", {"semantic_seg": labels, "instance_seg": labels}, allow_pickle=True)
+    return labels
+
+
+def test_partnete_layout_is_scored_per_point(tmp_path):
+    labels = _partnete_set(tmp_path / "gt")
+    pred_dir = tmp_path / "pred" / "Toy"
+    pred_dir.mkdir(parents=True)
+    np.save(pred_dir / "1.npy", np.where(labels == 2, 1, labels).clip(0))  # boxes 1 and 2 merged
+    summary = run_evaluation(tmp_path / "gt", Predictions(tmp_path / "pred"), tmp_path / "out", progress=False)
+    assert summary["per_category"] and list(summary["per_category"]) == ["Toy"]
+    assert list(summary["missing"]) == ["Toy/2"]
+    # box 0 exact; boxes 1 and 2 merged: IoU n1 / (n1 + n2) and n2 / (n1 + n2), summing to 1
+    assert summary["per_object"]["Toy/1"] == pytest.approx(100 * 2 / 3)
+    assert (tmp_path / "out" / "objects" / "Toy__1.json").is_file()
+
+
+def test_oracle_on_point_clouds(tmp_path):
+    _partnete_set(tmp_path / "gt", points_per_box=800)
+    summary = run_evaluation(tmp_path / "gt", Oracle(resolution=128), tmp_path / "out", progress=False)
+    assert summary["objects"] == 2, summary["failed"]
+    assert summary["miou"] >= 95.0

@@ -11,7 +11,9 @@ Supported ways of storing parts on a mesh file `<uid>.<ext>` (tried in this orde
 4. scenes: one geometry per part (`Mesh.part_ids`).
 
 Dataset layouts (`find_dataset`): a folder of meshes, a root with a `GT/` folder
-(../shared/data), or PartObjaverse-Tiny's own release: a `*mesh*` folder of
+(../shared/data), PartNetE's `<category>/<id>/pc.ply` + `label.npy` point clouds
+(instance labels `instance_seg`, -1 = unlabelled; scored per point), or
+PartObjaverse-Tiny's own release: a `*mesh*` folder of
 `<uid>.glb`, a `*instance_gt*` folder of `<uid>.npy` per-face instance labels in
 the face order of `trimesh.load(glb).dump(concatenate=True).faces` (the order of
 `load_mesh` too: scene-graph order) and categories in `*_semantic.json`.
@@ -35,29 +37,40 @@ from scipy.spatial import cKDTree
 
 from ..errors import GeoSAM2Error, MeshLoadError
 from ..mesh import MESH_EXTENSIONS, Mesh, labels_from_colors, load_mesh, transform_points
+from ..pointcloud import PointCloud, load_point_cloud
 
 SAME_GEOMETRY_TOLERANCE = 1e-5  # normalised units: max centroid distance for "same faces, same order"
 
 
 @dataclass(frozen=True, eq=False)
 class GroundTruth:
-    """One evaluation object.
+    """One evaluation object: a mesh or a point cloud with its parts.
+
+    Methods label its elements: the faces of `mesh`, or the points of `cloud`.
 
     Attributes
     ----------
     uid : str
-    mesh : Mesh (normalised frame)
-    labels : (F,) int32 ground-truth part per face, -1 = unlabelled (all -1 when
-        the ground truth is given on points only).
-    points : (N, 3) float64 or None, labelled points in the normalised frame.
-    point_labels : (N,) int32 or None.
+    mesh : Mesh (normalised frame), or None for a point-cloud object.
+    labels : (F,) or (N,) int32 ground-truth part per element, -1 = unlabelled
+        (all -1 when the ground truth is given on separate points).
+    points : (M, 3) float64 or None, separate labelled points in the normalised
+        frame (scored through the nearest face).
+    point_labels : (M,) int32 or None.
+    cloud : PointCloud or None, the object when it is a point cloud.
     """
 
     uid: str
-    mesh: Mesh
+    mesh: Mesh | None
     labels: np.ndarray
     points: np.ndarray | None = None
     point_labels: np.ndarray | None = None
+    cloud: PointCloud | None = None
+
+    @property
+    def num_elements(self) -> int:
+        """Number of faces or cloud points a prediction labels."""
+        return self.mesh.num_faces if self.mesh is not None else self.cloud.num_points
 
     @property
     def num_parts(self) -> int:
@@ -71,21 +84,28 @@ class Dataset:
 
     Attributes
     ----------
-    meshes : {uid: mesh path}, sorted by uid.
+    objects : {uid: mesh file, or PartNetE object folder}, sorted by uid.
     labels_dir : folder of `<uid>.npy` per-face labels kept apart from the meshes, or None.
     categories : {uid: category} found in the layout (empty when none).
     """
 
-    meshes: dict
+    objects: dict
     labels_dir: Path | None = None
     categories: dict = field(default_factory=dict)
 
     def read(self, uid: str) -> "GroundTruth":
-        return read_ground_truth(self.meshes[uid], self.labels_dir)
+        path = self.objects[uid]
+        return read_partnete_object(path, uid) if path.is_dir() else read_ground_truth(path, self.labels_dir)
 
 
 def _meshes_in(folder: Path) -> dict[str, Path]:
     return dict(sorted((p.stem, p) for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS))
+
+
+def _partnete_objects(root: Path) -> dict[str, Path]:
+    """{"<category>/<id>": folder} of the PartNetE objects under `root`."""
+    folders = sorted(p.parent for p in root.glob("*/*/label.npy") if (p.parent / "pc.ply").is_file())
+    return {f"{f.parent.name}/{f.name}": f for f in folders}
 
 
 def find_dataset(root: str | Path) -> Dataset:
@@ -98,6 +118,9 @@ def find_dataset(root: str | Path) -> Dataset:
     meshes = _meshes_in(root)
     if meshes:
         return Dataset(meshes)
+    clouds = _partnete_objects(root)
+    if clouds:
+        return Dataset(clouds, categories={uid: uid.split("/")[0] for uid in clouds})
     folders = [d for d in sorted(root.iterdir()) if d.is_dir()]
     mesh_dirs = [d for d in folders if "mesh" in d.name.lower() and _meshes_in(d)]
     label_dirs = [d for d in folders if "instance" in d.name.lower() and any(d.glob("*.npy"))]
@@ -105,14 +128,28 @@ def find_dataset(root: str | Path) -> Dataset:
         semantic = sorted(root.glob("*semantic*.json"))
         return Dataset(_meshes_in(mesh_dirs[0]), label_dirs[0], read_categories(semantic[0]) if semantic else {})
     raise GeoSAM2Error(
-        f"'{root}' holds no mesh files ({', '.join(MESH_EXTENSIONS)}) nor a PartObjaverse-Tiny layout "
+        f"'{root}' holds no mesh files ({', '.join(MESH_EXTENSIONS)}), no PartNetE objects "
+        "(<category>/<id>/pc.ply + label.npy) nor a PartObjaverse-Tiny layout "
         "(a *mesh* folder and an *instance_gt* folder): give the ground-truth folder."
     )
 
 
+def read_partnete_object(folder: str | Path, uid: str) -> GroundTruth:
+    """A PartNetE object: `pc.ply` points and the `instance_seg` of `label.npy`
+    (a pickled dict, as the dataset ships it) as per-point labels."""
+    folder = Path(folder)
+    cloud = load_point_cloud(folder / "pc.ply")
+    data = np.load(folder / "label.npy", allow_pickle=True)
+    data = data.item() if data.dtype == object else {"instance_seg": data}
+    labels = _npy_labels_array(np.asarray(data["instance_seg"]).reshape(-1), f"{uid}/label.npy")
+    if len(labels) != cloud.num_points:
+        raise MeshLoadError(f"'{uid}/label.npy' holds {len(labels)} labels for {cloud.num_points} points.")
+    return GroundTruth(uid, None, labels, cloud=cloud)
+
+
 def mesh_files(folder: str | Path) -> dict[str, Path]:
-    """{uid: path} of the ground-truth meshes of `folder` (any layout of `find_dataset`)."""
-    return find_dataset(folder).meshes
+    """{uid: path} of the ground-truth objects of `folder` (any layout of `find_dataset`)."""
+    return find_dataset(folder).objects
 
 
 def _npy_labels_array(labels: np.ndarray, name: str) -> np.ndarray:
@@ -173,15 +210,15 @@ def transfer_face_labels(source: Mesh, labels: np.ndarray, target: Mesh) -> np.n
 
 def _read_level(pred_dir: Path, gt: GroundTruth) -> np.ndarray:
     candidates = [p for p in sorted(pred_dir.glob(f"{gt.uid}.*")) if p.suffix.lower() in MESH_EXTENSIONS]
-    if candidates:
+    if candidates and gt.mesh is not None:
         mesh = load_mesh(candidates[0])
         return transfer_face_labels(mesh, face_labels(mesh, candidates[0]), gt.mesh)
     lone = pred_dir / f"{gt.uid}.npy"
     if lone.is_file():
         labels = np.load(lone, allow_pickle=False)
-        if labels.ndim == 2 and labels.shape[1] == gt.mesh.num_faces:
+        if labels.ndim == 2 and labels.shape[1] == gt.num_elements:
             return np.stack([_npy_labels_array(row, lone.name) for row in labels])
-        return _npy_labels(lone, gt.mesh.num_faces)
+        return _npy_labels(lone, gt.num_elements)
     raise GeoSAM2Error(f"No prediction for '{gt.uid}' in '{pred_dir}' (expected {gt.uid}.glb/.ply/... or {gt.uid}.npy).")
 
 

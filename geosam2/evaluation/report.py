@@ -84,7 +84,7 @@ def markdown_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-CSV_FIELDS = ("uid", "category", "status", "miou", "parts", "faces", "seconds", "error")
+CSV_FIELDS = ("uid", "category", "status", "miou", "parts", "elements", "seconds", "error")
 
 
 def write_csv(records: Sequence[dict], path: Path) -> None:

@@ -58,10 +58,13 @@ class Predictions:
 def score(gt: GroundTruth, pred: np.ndarray, weighting: str = "area", protocol: str = "geosam2") -> float:
     """One object's score in [0, 1] under `protocol` (see `metrics.protocol_miou`).
 
-    `pred` is (F,) or (L, F) labels of ``gt.mesh``'s faces. Scored on faces
-    (area-weighted by default), or on `gt.points` when the ground truth is points.
+    `pred` is (E,) or (L, E) labels of gt's elements (faces or cloud points).
+    Faces are weighted by area by default; points count one each; separate
+    labelled points (`gt.points`) take the label of their nearest face.
     """
     levels = np.atleast_2d(pred)
+    if gt.mesh is None:
+        return protocol_miou(gt.labels, levels, protocol=protocol)
     if gt.points is not None:
         faces = nearest_faces(gt.mesh, gt.points)
         return protocol_miou(gt.point_labels, levels[:, faces], protocol=protocol)
@@ -83,7 +86,7 @@ def evaluate_object(dataset: Dataset, uid: str, method: Method, weighting: str =
     record: dict = {"uid": uid}
     try:
         gt = dataset.read(uid)
-        record.update(parts=gt.num_parts, faces=gt.mesh.num_faces)
+        record.update(parts=gt.num_parts, elements=gt.num_elements)
         pred = method.predict(gt)
         record.update(status="ok", miou=100.0 * score(gt, pred, weighting, protocol))
     except MissingPrediction as exc:
@@ -102,6 +105,11 @@ def _progress(done: int, total: int, uid: str, start: float, stream) -> None:
     if done == total:
         stream.write("\n")
     stream.flush()
+
+
+def record_path(out: Path, uid: str) -> Path:
+    """Where the result of object `uid` is stored ("/" in PartNetE uids becomes "__")."""
+    return Path(out) / "objects" / f"{uid.replace('/', '__')}.json"
 
 
 def load_records(out: Path) -> list[dict]:
@@ -131,14 +139,14 @@ def run_evaluation(
     dataset = find_dataset(gt_dir)
     category_of = read_categories(categories) if isinstance(categories, (str, Path)) else dict(categories or {})
     category_of = category_of or dataset.categories
-    uids = shard_of(list(dataset.meshes), shard)
-    done = {p.stem for p in (out / "objects").glob("*.json")}
+    uids = shard_of(list(dataset.objects), shard)
+    done = {u for u in uids if record_path(out, u).is_file()}
     todo = [u for u in uids if u not in done]
     start = time.perf_counter()
     for i, uid in enumerate(todo, 1):
         record = evaluate_object(dataset, uid, method, weighting, protocol)
         record["category"] = category_of.get(uid, "")
-        path = out / "objects" / f"{uid}.json"
+        path = record_path(out, uid)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
         tmp.replace(path)  # atomic: a killed run never leaves half a record
@@ -169,13 +177,52 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
                 raise GeoSAM2Error(f"Shards disagree on '{record['uid']}': remove one of its results and merge again.")
             merged[record["uid"]] = record
     for uid, record in merged.items():
-        (out / "objects" / f"{uid}.json").write_text(json.dumps(record, indent=1))
+        record_path(out, uid).write_text(json.dumps(record, indent=1))
     return write_reports(list(merged.values()), out, method, protocol or "geosam2")
 
 
+def render(gt: GroundTruth, resolution: int = 1024):
+    """The views of a mesh (ray cast) or of a point cloud (splatted)."""
+    if gt.mesh is None:
+        from ..render.splat import splat_views
+
+        return splat_views(gt.cloud, resolution=resolution)
+    from ..render import render_views
+
+    return render_views(gt.mesh, resolution=resolution)
+
+
+def lift_and_clean(
+    gt: GroundTruth,
+    views,
+    masks: np.ndarray,
+    priorities: np.ndarray | None = None,
+    pa: float = 0.02,
+    samples_per_face: int = 5,
+    split_disconnected: bool = True,
+) -> np.ndarray:
+    """(E,) int32 labels of gt's faces or points from (P, V, H, W) masks: lifted, then
+    cleaned up (each part's largest piece on a mesh is never cleared). All -1 when
+    no element was seen inside a mask."""
+    if gt.mesh is None:
+        from ..pointlift import clean_point_labels, lift_point_masks
+
+        lifted = lift_point_masks(gt.cloud, views, masks, priorities)
+        if (lifted < 0).all():
+            return lifted
+        return clean_point_labels(gt.cloud, lifted, pa=pa, split_disconnected=split_disconnected)
+    from ..lift import lift_masks
+    from ..postprocess import clean_labels
+
+    lifted = lift_masks(gt.mesh, views, masks, priorities, samples_per_face=samples_per_face)
+    if (lifted < 0).all():
+        return lifted
+    return clean_labels(gt.mesh, lifted, pa=pa, split_disconnected=split_disconnected, keep_largest_piece=True)
+
+
 class Oracle:
-    """Ground-truth masks on every view, lifted to faces and cleaned up: the upper
-    bound of the lifting stage (`geosam2 evaluate --segmenter oracle`).
+    """Ground-truth masks on every view, lifted and cleaned up: the upper bound of
+    the lifting stage (`geosam2 evaluate --segmenter oracle`), on meshes or point clouds.
 
     Disconnected pieces of one part keep one label (``split_disconnected=False``):
     the oracle measures how well lifting recovers the given parts, not how
@@ -191,17 +238,14 @@ class Oracle:
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
-        from ..lift import lift_masks
-        from ..postprocess import clean_labels
-        from ..render import render_views
         from .prompts import view_masks
 
-        views = render_views(gt.mesh, resolution=self.resolution)
+        views = render(gt, self.resolution)
         labels, count = dense_labels(gt.labels)
         if count == 0:
-            raise GeoSAM2Error(f"'{gt.uid}' has no face labels: the oracle needs per-face ground truth.")
-        lifted = lift_masks(gt.mesh, views, view_masks(labels, views.face_ids, count), samples_per_face=self.samples_per_face)
-        return clean_labels(gt.mesh, lifted, pa=self.pa, split_disconnected=False, keep_largest_piece=True)
+            raise GeoSAM2Error(f"'{gt.uid}' has no labels on its faces or points: the oracle needs them.")
+        masks = view_masks(labels, views.face_ids, count)
+        return lift_and_clean(gt, views, masks, None, self.pa, self.samples_per_face, split_disconnected=False)
 
 
 class PromptedSegmenter:
@@ -250,12 +294,9 @@ class PromptedSegmenter:
         return masks, priorities
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
-        from ..lift import lift_masks
-        from ..postprocess import clean_labels
-        from ..render import render_views
         from .prompts import candidate_views, simulate_prompts, view_masks
 
-        views = render_views(gt.mesh, resolution=self.resolution)
+        views = render(gt, self.resolution)
         labels, count = dense_labels(gt.labels)
         best, best_score = None, -1.0
         for view in candidate_views(views, self.candidates, self.first_view):
@@ -265,10 +306,9 @@ class PromptedSegmenter:
             if not prompts:
                 continue
             masks, priorities = self._masks(views, prompts)
-            lifted = lift_masks(gt.mesh, views, masks, priorities, samples_per_face=self.samples_per_face)
-            if (lifted < 0).all():
+            pred = lift_and_clean(gt, views, masks, priorities, self.pa, self.samples_per_face)
+            if (pred < 0).all():
                 continue
-            pred = clean_labels(gt.mesh, lifted, pa=self.pa, keep_largest_piece=True)
             value = score(gt, pred)
             if value > best_score:
                 best, best_score = pred, value
