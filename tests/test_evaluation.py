@@ -221,6 +221,8 @@ def test_bad_arguments_are_clear_errors(dev_set, tmp_path):
         shard_of(["a"], (2, 2))
     with pytest.raises(GeoSAM2Error):
         make_method("magic")
+    with pytest.raises(GeoSAM2Error):  # no weights: a clear error, not a crash
+        make_method("geosam2", checkpoint=str(tmp_path / "missing.pt"))
     with pytest.raises(GeoSAM2Error):
         mesh_files(tmp_path / "nowhere")
     with pytest.raises(GeoSAM2Error):
