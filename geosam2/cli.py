@@ -83,6 +83,10 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--resolution", type=int, default=1024, help="view size in pixels for --segmenter (default 1024)")
     p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA for --segmenter (default 0.02)")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    p.add_argument("--candidates", type=int, default=4, help="prompt views tried, 360/N degrees apart; the best is kept (default 4)")
+    p.add_argument("--box", action="store_true", help="the simulated user also draws each part's box")
+    p.add_argument("--negative-clicks", type=int, default=0, help="negative clicks per prompt, in other parts (default 0)")
+    p.add_argument("--no-auto-complete", action="store_true", help="do not segment what the prompt view cannot see")
     p.add_argument("--weighting", choices=["area", "count"], default="area", help="IoU weighting of faces (default area)")
     p.add_argument(
         "--protocol",
@@ -109,7 +113,13 @@ def _run_evaluate(args) -> None:
     if args.pred_dir:
         method = Predictions(args.pred_dir)
     else:
-        method = make_method(args.segmenter, resolution=args.resolution, pa=args.pa, checkpoint=args.checkpoint)
+        prompting = dict(
+            candidates=args.candidates,
+            box=args.box,
+            negative_clicks=args.negative_clicks,
+            auto_complete=not args.no_auto_complete,
+        )
+        method = make_method(args.segmenter, args.resolution, args.pa, args.checkpoint, **prompting)
     summary = run_evaluation(
         args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet
     )

@@ -323,7 +323,7 @@ SEGMENTERS = ("oracle", "geometry", "geosam2")
 def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, **kwargs) -> Method:
     """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS).
 
-    Other keyword arguments go to `PromptedSegmenter`.
+    Other keyword arguments go to `PromptedSegmenter` (the oracle ignores them).
     """
     if name == "oracle":
         return Oracle(resolution, pa)
