@@ -25,12 +25,13 @@ from .report import write_reports
 
 
 class Method(Protocol):
-    """Something that labels a ground-truth object's faces."""
+    """Something that labels a ground-truth object's elements (faces or cloud points)."""
 
     name: str
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
-        """(F,) int predicted part per face of ``gt.mesh``, -1 = unlabelled."""
+        """(E,) int predicted part per element of `gt` (or (L, E), one row per
+        granularity level), -1 = unlabelled."""
 
 
 class MissingPrediction(GeoSAM2Error):
