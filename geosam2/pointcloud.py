@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -469,3 +469,30 @@ def export_point_cloud(cloud: PointCloud, labels: np.ndarray, folder: str | os.P
     with open(paths["json"], "w") as f:
         json.dump(summary, f, indent=1)
     return paths
+
+
+def load_partnete_shape(folder: str | os.PathLike, y_up: bool = False) -> tuple[PointCloud, np.ndarray, np.ndarray]:
+    """Read one shape of a PartNetE-layout folder: ``pc.ply`` and ``label.npy``.
+
+    ``label.npy`` holds a pickled dict with ``semantic_seg`` and ``instance_seg``,
+    (N,) integers per point of ``pc.ply``, -1 = unlabelled.
+
+    Returns
+    -------
+    cloud : PointCloud (named after the folder)
+    semantic, instance : (N,) int32
+    """
+    folder = os.fspath(folder)
+    cloud = load_point_cloud(os.path.join(folder, "pc.ply"), y_up=y_up)
+    cloud = replace(cloud, name=os.path.basename(os.path.normpath(folder)))
+    label_path = os.path.join(folder, "label.npy")
+    if not os.path.isfile(label_path):
+        raise MeshLoadError(f"'{folder}' has no label.npy: a PartNetE shape folder holds pc.ply and label.npy.")
+    labels = np.load(label_path, allow_pickle=True).item()
+    semantic = np.asarray(labels["semantic_seg"], np.int32).reshape(-1)
+    instance = np.asarray(labels["instance_seg"], np.int32).reshape(-1)
+    if not len(semantic) == len(instance) == cloud.num_points:
+        raise MeshLoadError(
+            f"'{label_path}' labels {len(semantic)} / {len(instance)} points but pc.ply has {cloud.num_points}."
+        )
+    return cloud, semantic, instance

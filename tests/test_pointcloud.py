@@ -383,3 +383,23 @@ def test_clean_splits_separate_clusters_of_one_label():
     assert set(np.unique(split[:2_000])) | set(np.unique(split[2_000:])) == {0, 1}
     assert len(np.unique(split[:2_000])) == 1 and split[0] != split[-1]
     np.testing.assert_array_equal(clean_point_labels(cloud, labels, split_disconnected=False), 0)
+
+
+def test_partnete_shape_folder(tmp_path, small_cloud):
+    from geosam2.pointcloud import load_partnete_shape
+
+    points, _, colors = small_cloud
+    shape = tmp_path / "Chair" / "1234"
+    shape.mkdir(parents=True)
+    _write_ply(shape / "pc.ply", points, colors=colors)
+    semantic = np.arange(len(points)) % 3 - 1
+    instance = np.arange(len(points)) % 5 - 1
+    np.save(shape / "label.npy", {"semantic_seg": semantic, "instance_seg": instance}, allow_pickle=True)
+    cloud, sem, ins = load_partnete_shape(shape)
+    assert cloud.name == "1234" and cloud.normals_estimated
+    np.testing.assert_allclose(cloud.file_points(), points, atol=1e-5)
+    np.testing.assert_array_equal(sem, semantic)
+    np.testing.assert_array_equal(ins, instance)
+    np.save(shape / "label.npy", {"semantic_seg": semantic[:-1], "instance_seg": instance[:-1]}, allow_pickle=True)
+    with pytest.raises(MeshLoadError, match="points"):
+        load_partnete_shape(shape)
