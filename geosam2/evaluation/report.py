@@ -1,7 +1,7 @@
 """Reports of an evaluation folder: per-object CSV, Markdown table, plotly chart, summary.json.
 
 Per-object results are the JSON records written by the runner (see
-`geosam2.evaluation.runner.ObjectResult`); every report is recomputed from them, so
+`geosam2.evaluation.runner.evaluate_object`); every report is recomputed from them, so
 a resumed run or merged shards give the same files as one full run.
 """
 
