@@ -91,21 +91,24 @@ def _candidates(surfels: np.ndarray, rig: Rig, chunk: int):
     y = -surfels[1, front] / depth[front] * focal + centre
     # the disc lies inside the sphere of radius r around the point: bound its footprint
     half = np.ceil(radii[front] * focal / (depth[front] - radii[front])).astype(np.int64)
+    column0, row0 = np.floor(x).astype(np.int32), np.floor(y).astype(np.int32)
+    u0 = ((column0 + 0.5 - centre) / focal).astype(np.float32)  # ray of each point's own pixel
+    v0 = (-(row0 + 0.5 - centre) / focal).astype(np.float32)
     for k in np.unique(half):
-        offsets = np.arange(-k, k + 1)
+        offsets = np.arange(-k, k + 1, dtype=np.int32)
         d_col, d_row = np.tile(offsets, len(offsets)), np.repeat(offsets, len(offsets))  # (cells,)
+        d_u, d_v = (d_col / focal).astype(np.float32), (-d_row / focal).astype(np.float32)
         chosen = np.flatnonzero(half == k)
         step = max(1, chunk // len(d_col))
         for lo in range(0, len(chosen), step):
             part = chosen[lo : lo + step]
             ids = front[part]
-            col = np.floor(x[part]).astype(np.int64)[:, None] + d_col  # (n, cells)
-            row = np.floor(y[part]).astype(np.int64)[:, None] + d_row
-            u = ((col + 0.5 - centre) / focal).astype(np.float32)
-            v = (-(row + 0.5 - centre) / focal).astype(np.float32)
-            z, rim = disc_hit(surfels[:, ids, None], u, v)
+            col = column0[part, None] + d_col  # (n, cells)
+            row = row0[part, None] + d_row
+            z, rim = disc_hit(surfels[:, ids, None], u0[part, None] + d_u, v0[part, None] + d_v)
             covered = (rim <= 1.0) & (col >= 0) & (col < r) & (row >= 0) & (row < r)
-            yield np.broadcast_to(ids[:, None], col.shape)[covered], (row * r + col)[covered], z[covered], rim[covered]
+            pixel = row[covered].astype(np.int64) * r + col[covered]
+            yield np.broadcast_to(ids[:, None], col.shape)[covered], pixel, z[covered], rim[covered]
 
 
 def _nearest_depth(surfels: np.ndarray, rig: Rig, chunk: int) -> np.ndarray:
