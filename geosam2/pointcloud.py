@@ -110,8 +110,9 @@ def knn_pairs(points: np.ndarray, k: int, tree: cKDTree | None = None) -> np.nda
     tree = cKDTree(points) if tree is None else tree
     _, nearest = tree.query(points, k=k + 1)
     pairs = np.stack([np.repeat(np.arange(len(points)), k), nearest[:, 1:].reshape(-1)], axis=1)
-    pairs = np.sort(pairs, axis=1)
-    return np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0).astype(np.int64)
+    pairs = np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1).astype(np.int64)
+    keys = np.unique(pairs[:, 0] * len(points) + pairs[:, 1])  # 1-D keys sort far faster than rows
+    return np.stack([keys // len(points), keys % len(points)], axis=1)
 
 
 def estimate_normals(points: np.ndarray, k: int = NORMAL_NEIGHBOURS) -> np.ndarray:

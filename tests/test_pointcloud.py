@@ -403,3 +403,12 @@ def test_partnete_shape_folder(tmp_path, small_cloud):
     np.save(shape / "label.npy", {"semantic_seg": semantic[:-1], "instance_seg": instance[:-1]}, allow_pickle=True)
     with pytest.raises(MeshLoadError, match="points"):
         load_partnete_shape(shape)
+
+
+def test_knn_pairs_hand_derived():
+    from geosam2.pointcloud import knn_pairs
+
+    # nearest neighbours on a line at 0, 1, 3, 7: 0<->1, 3->1, 7->3
+    points = np.array([[0.0, 0, 0], [1.0, 0, 0], [3.0, 0, 0], [7.0, 0, 0]])
+    np.testing.assert_array_equal(knn_pairs(points, 1), [[0, 1], [1, 2], [2, 3]])
+    assert knn_pairs(points[:1], 4).shape == (0, 2)
