@@ -412,3 +412,41 @@ def test_knn_pairs_hand_derived():
     points = np.array([[0.0, 0, 0], [1.0, 0, 0], [3.0, 0, 0], [7.0, 0, 0]])
     np.testing.assert_array_equal(knn_pairs(points, 1), [[0, 1], [1, 2], [2, 3]])
     assert knn_pairs(points[:1], 4).shape == (0, 2)
+
+
+class _HemisphereSegmenter:
+    """A stand-in segmenter: part p = the points whose z sign matches the clicked one,
+    read exactly from the point-id maps (what a perfect network would return)."""
+
+    name = "hemispheres"
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+
+    def segment(self, views, prompts):
+        from geosam2.segmenters import PartMasks
+
+        ids = views.face_ids
+        upper = self.cloud.points[np.maximum(ids, 0), 2] > 0
+        masks = []
+        for prompt in prompts:
+            x, y = prompt.points[0].astype(int)
+            clicked_upper = upper[prompt.view, y, x]
+            masks.append((ids >= 0) & (upper == clicked_upper))
+        return PartMasks(np.stack(masks), np.ones((len(prompts), views.num_views), np.float32))
+
+
+def test_segment_point_cloud_runs_the_whole_flow():
+    from geosam2.pointlift import segment_point_cloud
+    from geosam2.prompts import Prompt
+
+    points = sphere_points(10_000)
+    cloud = point_cloud_from_arrays(points, normals=points)
+    # view 1 looks down at 25 degrees: its top rows show the upper half, bottom rows the lower
+    prompts = [Prompt(view=1, points=[[64.5, 40.5]]), Prompt(view=1, points=[[64.5, 100.5]])]
+    labels, views = segment_point_cloud(cloud, _HemisphereSegmenter(cloud), prompts, resolution=128, pa=0.0)
+    assert views.resolution == 128
+    far = np.abs(cloud.points[:, 2]) > 0.05
+    upper = cloud.points[:, 2] > 0
+    assert len(np.unique(labels)) == 2
+    assert (labels[far & upper] == labels[far & upper][0]).all() and (labels[far & ~upper] != labels[far & upper][0]).all()
