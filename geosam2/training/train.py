@@ -11,8 +11,8 @@ averaged by DistributedDataParallel. Mixed precision (bfloat16) on CUDA.
 Checkpoints per epoch in the output folder:
 - `adapter_epoch{e}.pt` / `adapter_last.pt`: the trained tensors only, plus the
   optimizer state, epoch and options (small; used to resume);
-- `geosam2_epoch{e}.pt` / `geosam2_last.pt`: the full state dict in the official
-  layout (`save_geosam2`), read by `load_geosam2`.
+- `geosam2_last.pt`: the full state dict in the official layout (`save_geosam2`),
+  read by `load_geosam2` (one file, overwritten: a full copy is ~600 MB).
 """
 
 from __future__ import annotations
@@ -261,8 +261,7 @@ def _write_checkpoints(model, optimizer, epoch: int, options: TrainOptions, out:
     adapter = {"adapter": adapter_state(model), "optimizer": optimizer.state_dict(), "epoch": epoch, "options": asdict(options), "history": history}
     for name in (f"adapter_epoch{epoch}.pt", "adapter_last.pt"):
         torch.save(adapter, out / name)
-    for name in (f"geosam2_epoch{epoch}.pt", "geosam2_last.pt"):
-        save_geosam2(model, out / name)
+    save_geosam2(model, out / "geosam2_last.pt")
 
 
 def validation_miou(model, dataset: CuratedViews, device, out: Path, options: TrainOptions, epoch: int) -> dict:
