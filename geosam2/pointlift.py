@@ -84,7 +84,7 @@ def lift_point_masks(
     cloud, views : the point cloud and its splatted views.
     masks : (P, V, H, W) bool, numpy or torch
     priorities : (P,) int, optional
-        Higher wins where masks overlap (see :func:`geosam2.lift.lift_masks`).
+        Higher wins where masks overlap (see :func:`geosam2.lift.vote_labels`).
     visible : VisibleSamples, optional
         Precomputed :func:`visible_points`, to lift several mask sets on the same views.
 
