@@ -145,6 +145,7 @@ def clean_point_labels(
     pa: float = 0.02,
     fill_unlabelled: bool = True,
     split_disconnected: bool = True,
+    keep_largest_piece: bool = False,
     graph: FaceGraph | None = None,
     surface_graph: FaceGraph | None = None,
     max_sweeps: int = MAX_SWEEPS,
@@ -164,6 +165,9 @@ def clean_point_labels(
         (partial labellings such as PartNetE's) and only cleared pieces refill.
     split_disconnected : bool
         Number each connected piece of a label (on the k-NN graph) as its own part.
+    keep_largest_piece : bool
+        Never clear a label's largest piece, so small parts survive the clearing
+        and only stray fragments go (see :func:`geosam2.postprocess.clear_small_components`).
     graph : FaceGraph, optional
         ``knn_graph(cloud)`` (pieces for clearing and splitting), to reuse across calls.
     surface_graph : FaceGraph, optional
@@ -184,7 +188,7 @@ def clean_point_labels(
         return fill_from_nearest(cloud.points, values, targets, nearest_k)
 
     filled = fill(labels, labels < 0)
-    cleared = clear_small_components(graph, filled, cloud.areas, pa)
+    cleared = clear_small_components(graph, filled, cloud.areas, pa, keep_largest_piece)
     cleaned = fill(cleared, cleared < 0)
     if not fill_unlabelled:
         cleaned[labels < 0] = -1

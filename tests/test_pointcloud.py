@@ -450,3 +450,15 @@ def test_segment_point_cloud_runs_the_whole_flow():
     upper = cloud.points[:, 2] > 0
     assert len(np.unique(labels)) == 2
     assert (labels[far & upper] == labels[far & upper][0]).all() and (labels[far & ~upper] != labels[far & upper][0]).all()
+
+
+def test_keep_largest_piece_spares_a_small_part():
+    points = sphere_points(10_000)
+    cloud = point_cloud_from_arrays(points, normals=points)
+    labels = np.zeros(10_000, np.int64)
+    cap = cloud.points[:, 2] > 0.49  # a polar cap of ~1% of the points: below pa = 0.02
+    labels[cap] = 1
+    assert 0.002 < cap.mean() < 0.02
+    assert (clean_point_labels(cloud, labels, split_disconnected=False) == 0).all()
+    kept = clean_point_labels(cloud, labels, split_disconnected=False, keep_largest_piece=True)
+    np.testing.assert_array_equal(kept, labels)
