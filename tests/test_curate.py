@@ -144,3 +144,18 @@ def test_curate_directory_skips_and_reports_unusable_files(tmp_path):
         assert labels.shape == (load_mesh(stats["source"]).num_faces,)
         assert stats["parts"] == parts == labels.max() + 1
         assert (out / name / "preview.png").stat().st_size > 0
+
+
+def test_curate_command_line(tmp_path, capsys):
+    from geosam2.cli import main
+
+    src = tmp_path / "meshes"
+    src.mkdir()
+    vertices, faces, _ = _concat(_cubes_on_a_line(20))
+    trimesh.Trimesh(vertices, faces, process=False).export(src / "twenty.ply")
+    (src / "broken.obj").write_text("f 1 2 3\n")  # a face without vertices
+    assert main(["curate", str(src), "--out", str(tmp_path / "out"), "--max-parts", "6", "--preview-resolution", "24"]) == 0
+    printed = capsys.readouterr().out
+    assert "kept 1 objects, skipped 1" in printed and "broken.obj" in printed
+    labels = np.load(tmp_path / "out" / "twenty" / "labels.npy")
+    assert labels.max() + 1 == 6 and len(labels) == len(faces)

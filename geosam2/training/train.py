@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import GeoSAM2Error
 from ..prompts import Prompt
 from .dataset import PROMPT_TYPES, CuratedViews, Sample, collate_samples, curated_objects
 from .loss import LossWeights, frame_loss, mask_iou
@@ -310,6 +311,10 @@ def train(data_dir: str | Path, out_dir: str | Path, options: TrainOptions = Tra
         stored = TrainOptions(**state["options"])
         stored.epochs = options.epochs  # the only option a resumed run may change
         options = stored
+    names = curated_objects(data_dir)
+    if not names:
+        raise GeoSAM2Error(f"No curated objects in '{data_dir}': run `geosam2 curate` first.")
+    train_names, val_names = split_objects(names, options.val_split, options.seed)
     model = build_model(options, device)
     counts = freeze_for_finetuning(model)
     if state is not None:
@@ -318,7 +323,6 @@ def train(data_dir: str | Path, out_dir: str | Path, options: TrainOptions = Tra
             raise ValueError(f"Checkpoint '{resume}' lacks {len(missing)} trained tensors (e.g. {sorted(missing)[0]}).")
         model.load_state_dict(state["adapter"], strict=False)
     log(f"parameters: {counts['trainable']:,} trainable (LoRA {counts['lora']:,}, fusion {counts['fusion']:,}, IoU head {counts['iou_head']:,}), {counts['frozen']:,} frozen")
-    train_names, val_names = split_objects(curated_objects(data_dir), options.val_split, options.seed)
     dataset_args = dict(resolution=options.image_size, num_views=options.num_views, prompt_types=tuple(options.prompt_types), seed=options.seed)
     train_set = CuratedViews(data_dir, train_names, samples_per_object=options.samples_per_object, **dataset_args)
     val_set = CuratedViews(data_dir, val_names, **dataset_args) if val_names else None
