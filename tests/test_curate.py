@@ -159,3 +159,18 @@ def test_curate_command_line(tmp_path, capsys):
     assert "kept 1 objects, skipped 1" in printed and "broken.obj" in printed
     labels = np.load(tmp_path / "out" / "twenty" / "labels.npy")
     assert labels.max() + 1 == 6 and len(labels) == len(faces)
+
+
+def test_curation_of_the_dev_set_merges_whole_pieces(gt_paths):
+    for path in gt_paths:
+        mesh = load_mesh(path)
+        curated = curate_mesh(mesh)
+        labels = curated.labels
+        assert labels.shape == (mesh.num_faces,) and labels.min() == 0
+        assert 2 <= curated.stats["parts"] <= 15 and labels.max() + 1 == curated.stats["parts"]
+        pieces = face_graph(mesh).label_components(mesh.part_ids)
+        assert len(np.unique(pieces)) == curated.stats["pieces"]
+        if curated.stats["after_split"] == curated.stats["pieces"]:  # nothing was cut: parts are unions of pieces
+            assert _constant_within(labels, pieces), path.name
+        areas = np.bincount(labels, mesh.face_areas)
+        assert (np.diff(areas) <= 0).all()  # numbered by decreasing area
