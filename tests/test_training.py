@@ -79,8 +79,8 @@ def test_prompt_inputs_scale_clicks_and_label_box_corners():
     from geosam2.prompts import Prompt
 
     point_inputs, mask_inputs = prompt_inputs(Prompt(0, points=[[10, 20]], box=[4, 8, 12, 16]), resolution=64, image_size=128, device="cpu")
-    assert point_inputs["point_coords"].tolist() == [[[20, 40], [8, 16], [24, 32]]]
-    assert point_inputs["point_labels"].tolist() == [[1, 2, 3]]
+    assert point_inputs["point_coords"].tolist() == [[[8, 16], [24, 32], [20, 40]]]
+    assert point_inputs["point_labels"].tolist() == [[2, 3, 1]]
     assert mask_inputs is None
 
 

@@ -114,12 +114,13 @@ def frame_features(model, normals: torch.Tensor, points: torch.Tensor):
 
 
 def prompt_inputs(prompt: Prompt, resolution: int, image_size: int, device) -> tuple[dict | None, torch.Tensor | None]:
-    """SAM2 `point_inputs` (clicks, box corners labelled 2 and 3) and `mask_inputs`
-    for a prompt on (resolution x resolution) views, scaled to the model's image size."""
+    """SAM2 `point_inputs` (box corners labelled 2 and 3 first, as SAM2's video
+    predictor orders them, then clicks) and `mask_inputs` for a prompt on
+    (resolution x resolution) views, scaled to the model's image size."""
     points, labels = [prompt.points], [prompt.labels]
     if prompt.box is not None:
-        points.append(prompt.box.reshape(2, 2))
-        labels.append(np.array([2, 3], np.int32))
+        points.insert(0, prompt.box.reshape(2, 2))
+        labels.insert(0, np.array([2, 3], np.int32))
     points, labels = np.concatenate(points), np.concatenate(labels)
     point_inputs = None
     if len(points):
