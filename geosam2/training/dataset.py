@@ -10,6 +10,7 @@ view from it around the ring (the seed view appears twice).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,7 +148,7 @@ class CuratedViews(torch.utils.data.Dataset):
             rig = official_rig(mesh.bbox_size, resolution=self.resolution, num_views=self.num_views)
             views = render_views(mesh, rig)
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # one per process (DDP ranks, loader workers)
             np.savez_compressed(
                 tmp,
                 bbox_size=mesh.bbox_size,
