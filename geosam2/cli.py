@@ -87,6 +87,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--box", action="store_true", help="the simulated user also draws each part's box")
     p.add_argument("--negative-clicks", type=int, default=0, help="negative clicks per prompt, in other parts (default 0)")
     p.add_argument("--no-auto-complete", action="store_true", help="do not segment what the prompt view cannot see")
+    p.add_argument("--split-disconnected", action="store_true", help="make each disconnected piece of a part its own part")
     p.add_argument("--weighting", choices=["area", "count"], default="area", help="IoU weighting of faces (default area)")
     p.add_argument(
         "--protocol",
@@ -118,6 +119,7 @@ def _run_evaluate(args) -> None:
             box=args.box,
             negative_clicks=args.negative_clicks,
             auto_complete=not args.no_auto_complete,
+            split_disconnected=args.split_disconnected,
         )
         method = make_method(args.segmenter, args.resolution, args.pa, args.checkpoint, **prompting)
     summary = run_evaluation(

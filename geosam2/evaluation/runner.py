@@ -260,6 +260,11 @@ class PromptedSegmenter:
     overlap). The masks are lifted and cleaned up (which labels whatever is still
     unseen; a part's largest piece is never cleared), and the best candidate
     view by mIoU is kept.
+
+    Disconnected pieces of one part stay one part unless `split_disconnected`:
+    the official GeoSAM2 outputs in ../shared/data keep them whole (they score
+    100 on 4d350186, whose parts have several pieces; splitting caps even
+    perfect masks at 71.8 there).
     """
 
     def __init__(
@@ -273,12 +278,14 @@ class PromptedSegmenter:
         negative_clicks: int = 0,
         auto_complete: bool = True,
         first_view: int = 0,
+        split_disconnected: bool = False,
     ):
         self.segmenter = segmenter
         self.name = getattr(segmenter, "name", type(segmenter).__name__)
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
         self.candidates, self.box, self.negative_clicks = candidates, box, negative_clicks
         self.auto_complete, self.first_view = auto_complete, first_view
+        self.split_disconnected = split_disconnected
 
     def _masks(self, views, prompts: list) -> tuple[np.ndarray, np.ndarray]:
         """(P, V, H, W) masks of the prompted parts and of the automatic ones, with priorities."""
@@ -307,7 +314,7 @@ class PromptedSegmenter:
             if not prompts:
                 continue
             masks, priorities = self._masks(views, prompts)
-            pred = lift_and_clean(gt, views, masks, priorities, self.pa, self.samples_per_face)
+            pred = lift_and_clean(gt, views, masks, priorities, self.pa, self.samples_per_face, self.split_disconnected)
             if (pred < 0).all():
                 continue
             value = score(gt, pred)
