@@ -299,6 +299,19 @@ def test_prompted_segmenter_with_a_perfect_segmenter_recovers_the_parts(tmp_path
     assert score(gt, method.predict(gt)) == pytest.approx(1.0)
 
 
+def test_multi_piece_parts_stay_whole_unless_split(tmp_path):
+    path = tmp_path / "pieces.ply"
+    boxes = _three_boxes()
+    trimesh.util.concatenate(boxes).export(path)
+    np.save(tmp_path / "pieces.npy", np.repeat([0, 1, 0], 12))  # part 0 = boxes 0 and 2
+    gt = read_ground_truth(path)
+    whole = PromptedSegmenter(ClickedPartSegmenter(gt.labels), resolution=64)
+    assert score(gt, whole.predict(gt)) == pytest.approx(1.0)
+    split = PromptedSegmenter(ClickedPartSegmenter(gt.labels), resolution=64, split_disconnected=True)
+    areas = np.array([b.area for b in boxes])
+    assert score(gt, split.predict(gt)) == pytest.approx((max(areas[0], areas[2]) / (areas[0] + areas[2]) + 1) / 2)
+
+
 def test_automatic_completion_finds_the_part_the_prompt_view_cannot_see(tmp_path):
     # a cube whose back side (seen from view 0) is its own part, attached to the rest
     box = make_box_mesh()
