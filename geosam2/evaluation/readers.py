@@ -18,8 +18,9 @@ PartObjaverse-Tiny's own release: a `*mesh*` folder of
 the face order of `trimesh.load(glb).dump(concatenate=True).faces` (the order of
 `load_mesh` too: scene-graph order) and categories in `*_semantic.json`.
 
-A prediction is read the same way from `<pred_dir>/<uid>.<ext>` (or a lone
-`<pred_dir>/<uid>.npy` of per-face labels in ground-truth face order). When a
+A prediction is read the same way from `<pred_dir>/<uid>.<ext>`, or from a lone
+`<pred_dir>/<uid>.npy` of labels per ground-truth face (in its face order) or per
+point of a point cloud, 2-D (levels, elements) for several granularity levels. When a
 method rescaled or reordered the mesh, labels move to the ground-truth faces by
 nearest face centroid, both meshes being in the normalised frame (bounding box
 centred, longest edge 1), where the scale no longer matters.
