@@ -221,19 +221,20 @@ def sequence_iou(model, sample: Sample, device) -> float:
 
 
 def build_model(options: TrainOptions, device) -> torch.nn.Module:
-    """The model to fine-tune, per `options.init`: "random" (seeded), "sam2" (SAM2.1
-    weights from `init_checkpoint` into both encoders) or "geosam2" (a GeoSAM2 checkpoint)."""
+    """The model to fine-tune, per `options.init`: "random" (seeded), "sam2" (a fresh
+    GeoSAM2 from SAM2.1 weights, `init_checkpoint` or the hub) or "geosam2" (a GeoSAM2
+    checkpoint, `init_checkpoint` or the default lookup of `load_geosam2`)."""
     from ..model import build_geosam2, init_from_sam2, load_geosam2
 
     if options.init not in INIT_CHOICES:
         raise ValueError(f"Unknown --init '{options.init}': choose one of {INIT_CHOICES}.")
+    torch.manual_seed(options.seed)  # the LoRA A matrices (and everything, for "random") are drawn
     if options.init == "geosam2":
         model = load_geosam2(options.init_checkpoint, device="cpu")
+    elif options.init == "sam2":
+        model = init_from_sam2(options.init_checkpoint, variant=options.variant, image_size=options.image_size, lora_rank=options.lora_rank)
     else:
-        torch.manual_seed(options.seed)
         model = build_geosam2(variant=options.variant, image_size=options.image_size, lora_rank=options.lora_rank, **options.model_overrides)
-        if options.init == "sam2":
-            init_from_sam2(model, options.init_checkpoint)
     return model.to(device)
 
 
