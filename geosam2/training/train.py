@@ -324,7 +324,11 @@ def train(data_dir: str | Path, out_dir: str | Path, options: TrainOptions = Tra
         if missing:
             raise ValueError(f"Checkpoint '{resume}' lacks {len(missing)} trained tensors (e.g. {sorted(missing)[0]}).")
         model.load_state_dict(state["adapter"], strict=False)
-    log(f"parameters: {counts['trainable']:,} trainable (LoRA {counts['lora']:,}, fusion {counts['fusion']:,}, IoU head {counts['iou_head']:,}), {counts['frozen']:,} frozen")
+    if rank == 0:
+        log(
+            f"parameters: {counts['trainable']:,} trainable (LoRA {counts['lora']:,}, fusion {counts['fusion']:,}, "
+            f"IoU head {counts['iou_head']:,}), {counts['frozen']:,} frozen"
+        )
     dataset_args = dict(resolution=options.image_size, num_views=options.num_views, prompt_types=tuple(options.prompt_types), seed=options.seed)
     train_set = CuratedViews(data_dir, train_names, samples_per_object=options.samples_per_object, **dataset_args)
     val_set = CuratedViews(data_dir, val_names, **dataset_args) if val_names else None
