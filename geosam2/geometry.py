@@ -1,0 +1,209 @@
+"""An offline segmenter that needs no weights: parts are the mesh's own geometry.
+
+A geometric part is a set of faces connected through shared edges (after welding
+coincident vertices, since artist meshes are built piece by piece) that does not
+cross a sharp crease (a dihedral angle above a threshold), so that fused
+single-surface meshes still split into sensible pieces. A click selects the part
+of the face under it; the segmenter answers, for every view, the pixels showing
+that part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .errors import GeoSAM2Error, PromptError
+from .facegraph import FaceGraph, face_graph
+from .mesh import Mesh
+from .prompts import Prompt
+from .render import Views
+from .segmenters import PartMasks
+
+DEFAULT_CREASE_ANGLE_DEG = 60.0  # cylinders of 7+ segments stay whole; right-angle folds split
+MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this share of their pixels in it
+TOUCH_TOLERANCE = 0.01  # normalised units: connected parts this close in bounding box "touch"
+
+
+def geometric_parts(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, graph: FaceGraph | None = None) -> np.ndarray:
+    """(F,) int32 geometric part id per face, ids 0..K-1.
+
+    Faces are connected through welded shared edges whose dihedral angle (between
+    face normals) is at most `crease_angle_deg`; 180 keeps every edge (connected
+    pieces only).
+    """
+    graph = face_graph(mesh) if graph is None else graph
+    keep = graph.cos_dihedral >= np.cos(np.radians(crease_angle_deg)) - 1e-9
+    return graph.components(keep)
+
+
+@dataclass(frozen=True, eq=False)
+class GeometricScales:
+    """The three nested part levels of one mesh, each (F,) int32 ids per face.
+
+    Attributes
+    ----------
+    crease : (F,) int32
+        Pieces split at sharp creases (the segmenter's parts).
+    connected : (F,) int32
+        Connected pieces (welded edges, creases ignored).
+    touching : (F,) int32
+        Groups of connected pieces whose bounding boxes overlap (within
+        TOUCH_TOLERANCE): pieces modelled separately but put together.
+    """
+
+    crease: np.ndarray
+    connected: np.ndarray
+    touching: np.ndarray
+
+
+def geometric_scales(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG) -> GeometricScales:
+    """Compute the crease, connected and touching levels of `mesh` (one face graph)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = face_graph(mesh)
+    connected = graph.components()
+    count = int(connected.max(initial=-1)) + 1
+    lo = np.full((count, 3), np.inf)
+    hi = np.full((count, 3), -np.inf)
+    corners = mesh.triangles  # (F, 3, 3)
+    np.minimum.at(lo, connected, corners.min(axis=1))
+    np.maximum.at(hi, connected, corners.max(axis=1))
+    # pairwise box overlap, O(K^2) over pieces (not faces): a few thousand pieces at most
+    overlap = ((lo[:, None] <= hi[None] + TOUCH_TOLERANCE) & (lo[None] <= hi[:, None] + TOUCH_TOLERANCE)).all(-1)
+    i, j = np.nonzero(overlap)
+    groups = connected_components(coo_matrix((np.ones(len(i), bool), (i, j)), shape=(count, count)), directed=False)[1]
+    return GeometricScales(
+        crease=geometric_parts(mesh, crease_angle_deg, graph),
+        connected=connected,
+        touching=groups[connected].astype(np.int32),
+    )
+
+
+class GeometrySegmenter:
+    """A Segmenter without weights: each prompt selects whole geometric parts.
+
+    - positive clicks select the part of the face under each click (a click on
+      the background is a PromptError);
+    - a box selects the parts with more than half of their pixels on that view
+      inside the box (the part with the largest share if none has half);
+    - a mask prompt selects the parts more than half covered by it (likewise);
+    - negative clicks remove the parts under them.
+
+    The segmenter works on one mesh at a time: ``bind(mesh)`` (or the `mesh`
+    argument) sets it, and its parts are computed once per mesh.
+
+    Parameters
+    ----------
+    mesh : Mesh, optional
+    crease_angle_deg : float
+        Dihedral angle above which an edge separates two parts.
+    """
+
+    name = "geometry"
+
+    def __init__(self, mesh: Mesh | None = None, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG):
+        self.crease_angle_deg = crease_angle_deg
+        self.mesh: Mesh | None = None
+        self.scales: GeometricScales | None = None
+        if mesh is not None:
+            self.bind(mesh)
+
+    def bind(self, mesh: Mesh) -> "GeometrySegmenter":
+        """Segment `mesh` from now on (parts are recomputed only for a new mesh)."""
+        if mesh is not self.mesh:
+            self.mesh, self.scales = mesh, geometric_scales(mesh, self.crease_angle_deg)
+        return self
+
+    @property
+    def parts(self) -> np.ndarray:
+        """(F,) int32 geometric part per face of the bound mesh."""
+        return self._scales().crease
+
+    def _scales(self) -> GeometricScales:
+        if self.scales is None:
+            raise GeoSAM2Error("The geometry segmenter has no mesh: call bind(mesh) before segmenting.")
+        return self.scales
+
+    def _check(self, views: Views, prompt: Prompt) -> None:
+        if views.face_ids.max(initial=-1) >= self.mesh.num_faces:
+            raise GeoSAM2Error("These views were rendered from another mesh than the one bound to the geometry segmenter.")
+        prompt.check_image(views.num_views, *views.face_ids.shape[1:])
+
+    def _clicked(self, views: Views, prompt: Prompt, ids: np.ndarray, positive: bool) -> set[int]:
+        """Part ids (in `ids`) under the positive or negative clicks of `prompt`."""
+        points = prompt.points[prompt.labels == (1 if positive else 0)]
+        height, width = views.face_ids.shape[1:]
+        columns = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
+        rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
+        faces = views.face_ids[prompt.view, rows, columns]
+        if positive and (faces < 0).any():
+            x, y = points[np.argmax(faces < 0)]
+            raise PromptError(f"The click at ({x:.0f}, {y:.0f}) on view {prompt.view} is on the background: click on the object.")
+        return {int(ids[f]) for f in faces if f >= 0}
+
+    @staticmethod
+    def _mostly_inside(ids_image: np.ndarray, region: np.ndarray) -> set[int]:
+        """Part ids with more than MOSTLY_INSIDE of their pixels in the (H, W) bool region
+        (the best-covered part if none); `ids_image` is (H, W) part ids, -1 background."""
+        shown = ids_image >= 0
+        parts, pixels = np.unique(ids_image[shown], return_counts=True)
+        inside = np.zeros(len(parts))
+        hit_parts, hit_pixels = np.unique(ids_image[shown & region], return_counts=True)
+        inside[np.searchsorted(parts, hit_parts)] = hit_pixels
+        share = inside / np.maximum(pixels, 1)
+        chosen = parts[share > MOSTLY_INSIDE]
+        if len(chosen) == 0 and share.max(initial=0) > 0:
+            chosen = parts[[np.argmax(share)]]
+        return {int(p) for p in chosen}
+
+    def select(self, views: Views, prompt: Prompt, ids: np.ndarray | None = None) -> np.ndarray:
+        """Sorted (K,) int64 part ids (of `ids`, default the crease parts) one prompt selects."""
+        ids = self.parts if ids is None else ids
+        self._check(views, prompt)
+        ids_image = np.where(views.face_ids[prompt.view] >= 0, ids[views.face_ids[prompt.view]], -1)
+        chosen = self._clicked(views, prompt, ids, positive=True)
+        if prompt.box is not None:
+            height, width = ids_image.shape
+            rows, columns = np.arange(height)[:, None] + 0.5, np.arange(width)[None] + 0.5
+            x0, y0, x1, y1 = prompt.box
+            chosen |= self._mostly_inside(ids_image, (columns >= x0) & (columns <= x1) & (rows >= y0) & (rows <= y1))
+        if prompt.mask is not None:
+            chosen |= self._mostly_inside(ids_image, prompt.mask)
+        chosen -= self._clicked(views, prompt, ids, positive=False)
+        return np.array(sorted(chosen), np.int64)
+
+    @staticmethod
+    def _masks(views: Views, ids: np.ndarray, selected: np.ndarray) -> np.ndarray:
+        """(V, H, W) bool pixels showing a face whose part in `ids` is selected."""
+        lookup = np.zeros(int(ids.max(initial=-1)) + 2, bool)  # last entry: background
+        lookup[selected] = True
+        face_part = np.append(ids, len(lookup) - 1)
+        return lookup[face_part[views.face_ids]]
+
+    def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
+        """One mask per prompt on every view: the pixels of the parts it selects.
+
+        Returns PartMasks with masks (P, V, H, W) bool and scores (P, V) float32,
+        1 where the mask is non-empty (the masks are exact), else 0.
+        """
+        masks = np.stack([self._masks(views, self.parts, self.select(views, p)) for p in prompts]) if prompts else (
+            np.zeros((0,) + views.face_ids.shape, bool)
+        )
+        scores = masks.reshape(len(masks), views.num_views, -1).any(-1).astype(np.float32)
+        return PartMasks(masks, scores)
+
+    def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
+        """Three nested answers to one prompt, small to large: the crease parts, the
+        connected pieces and the groups of touching pieces it selects.
+
+        Returns PartMasks with masks (3, V, H, W) bool and scores (3, V) float32.
+        """
+        scales = self._scales()
+        levels = (scales.crease, scales.connected, scales.touching)
+        masks = np.stack([self._masks(views, ids, self.select(views, prompt, ids)) for ids in levels])
+        scores = masks.reshape(3, views.num_views, -1).any(-1).astype(np.float32)
+        return PartMasks(masks, scores)

@@ -1,0 +1,148 @@
+"""The offline geometry segmenter on meshes whose parts are known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_box_mesh
+from geosam2.errors import GeoSAM2Error, PromptError
+from geosam2.geometry import GeometrySegmenter, geometric_parts
+from geosam2.mesh import from_arrays
+from geosam2.prompts import Prompt
+from geosam2.render import render_views
+
+RESOLUTION = 128
+
+
+def boxes_mesh(offsets, extents=(1.0, 1.0, 1.0)):
+    """Separate unit boxes (12 faces each, own vertices) at `offsets`; box k owns faces 12k..12k+11."""
+    vertices, faces = [], []
+    for k, offset in enumerate(offsets):
+        box = make_box_mesh(extents)
+        vertices.append(box.vertices + offset)
+        faces.append(box.faces + 8 * k)
+    return from_arrays(np.concatenate(vertices), np.concatenate(faces))
+
+
+def l_prism_mesh():
+    """A single welded surface: the L made of unit squares (0,0), (1,0), (0,1), height 1.
+
+    Returns the mesh and (F, 3) outward unit normals of its faces by construction.
+    """
+    grid = np.array([(x, y, z) for z in (0, 1) for y in range(3) for x in range(3)], float)
+    index = {tuple(p): i for i, p in enumerate(grid)}
+    triangles, outward = [], []
+
+    def quad(a, b, c, d, normal):
+        for tri in ((a, b, c), (a, c, d)):
+            ids = [index[p] for p in tri]
+            n = np.cross(grid[ids[1]] - grid[ids[0]], grid[ids[2]] - grid[ids[0]])
+            triangles.append(ids if n @ normal > 0 else ids[::-1])
+            outward.append(normal)
+
+    for x, y in ((0, 0), (1, 0), (0, 1)):  # the three squares, top and bottom
+        for z, n in ((1, (0, 0, 1)), (0, (0, 0, -1))):
+            quad((x, y, z), (x + 1, y, z), (x + 1, y + 1, z), (x, y + 1, z), np.array(n, float))
+    loop = [(0, 0), (1, 0), (2, 0), (2, 1), (1, 1), (1, 2), (0, 2), (0, 1), (0, 0)]  # counter-clockwise
+    for (x0, y0), (x1, y1) in zip(loop[:-1], loop[1:]):
+        quad((x0, y0, 0), (x1, y1, 0), (x1, y1, 1), (x0, y0, 1), np.array((y1 - y0, x0 - x1, 0), float))
+    return from_arrays(grid, np.array(triangles)), np.array(outward)
+
+
+def pixel_of_face(views, faces):
+    """(view, x, y): the pixel centre nearest the middle of `faces`' pixels on the view
+    that shows most of them (a pixel showing one of `faces`)."""
+    shown = np.isin(views.face_ids, faces)
+    view = int(shown.sum(axis=(1, 2)).argmax())
+    pixels = np.argwhere(shown[view])
+    row, column = pixels[np.linalg.norm(pixels - pixels.mean(0), axis=1).argmin()]
+    return view, column + 0.5, row + 0.5
+
+
+def test_l_prism_splits_at_its_right_angle_creases():
+    mesh, outward = l_prism_mesh()
+    parts = geometric_parts(mesh)
+    # top, bottom and six planar walls (two walls run over two squares each)
+    assert parts.max() + 1 == 8
+    for p in range(8):
+        normals = outward[parts == p]
+        assert np.allclose(normals, normals[0])  # one flat side per part
+    for n in np.unique(outward, axis=0):  # faces with one outward normal and one plane share a part
+        same = (outward == n).all(1)
+        offsets = np.round(mesh.triangles[same, 0] @ n, 9)
+        for o in np.unique(offsets):
+            assert len(np.unique(parts[same][offsets == o])) == 1
+    assert (geometric_parts(mesh, crease_angle_deg=180.0) == 0).all()  # one connected surface
+
+
+def test_smooth_sphere_is_one_part():
+    from conftest import make_sphere_mesh
+
+    sphere = make_sphere_mesh()
+    mesh = from_arrays(sphere.vertices, sphere.faces)
+    assert (geometric_parts(mesh) == 0).all()
+
+
+def test_click_on_l_top_selects_the_top_on_every_view():
+    mesh, outward = l_prism_mesh()
+    views = render_views(mesh, resolution=RESOLUTION)
+    top = np.flatnonzero(outward[:, 2] > 0.5)
+    view, x, y = pixel_of_face(views, top)
+    result = GeometrySegmenter(mesh).segment(views, [Prompt(view, points=[[x, y]])])
+    assert result.masks.shape == (1,) + views.face_ids.shape
+    expected = views.silhouette & (views.normals[..., 2] > 0.99)  # pixels of the upward-facing top
+    assert (result.masks[0] == expected).all()
+    assert (result.scores[0] == expected.any(axis=(1, 2))).all()
+
+
+def test_two_separate_boxes_click_box_negative_and_background():
+    mesh = boxes_mesh([(0, 0, 0), (3, 0, 0)])
+    views = render_views(mesh, resolution=RESOLUTION)
+    segmenter = GeometrySegmenter(mesh, crease_angle_deg=180.0)
+    first = np.arange(12)
+    view, x, y = pixel_of_face(views, first)
+    clicked = segmenter.segment(views, [Prompt(view, points=[[x, y]])])
+    assert (clicked.masks[0] == np.isin(views.face_ids, first)).all()
+
+    # a box around the first box's projection selects exactly that box
+    xy, _ = views.rig.project(view, mesh.vertices[:8])
+    box = np.r_[xy.min(0) - 1, xy.max(0) + 1].clip(0, RESOLUTION)
+    boxed = segmenter.segment(views, [Prompt(view, box=box)])
+    assert (boxed.masks[0] == clicked.masks[0]).all()
+    # a mask prompt over the first box's pixels on that view selects it too
+    masked = segmenter.segment(views, [Prompt(view, mask=np.isin(views.face_ids[view], first))])
+    assert (masked.masks[0] == clicked.masks[0]).all()
+
+    # a negative click on the same part removes it: empty masks, zero scores
+    removed = segmenter.segment(views, [Prompt(view, points=[[x, y], [x, y]], labels=[1, 0])])
+    assert not removed.masks.any() and not removed.scores.any()
+
+    background = np.argwhere(~views.silhouette[view])[0]
+    with pytest.raises(PromptError, match="background"):
+        segmenter.segment(views, [Prompt(view, points=[[background[1] + 0.5, background[0] + 0.5]])])
+    with pytest.raises(GeoSAM2Error, match="bind"):
+        GeometrySegmenter().segment(views, [Prompt(view, points=[[x, y]])])
+
+
+def test_candidates_grow_from_side_to_box_to_touching_group():
+    # boxes 0 and 1 interpenetrate (no shared vertices); box 2 stands apart
+    mesh = boxes_mesh([(0, 0, 0), (0.6, 0.2, 0.2), (4, 0, 0)])
+    views = render_views(mesh, resolution=RESOLUTION)
+    segmenter = GeometrySegmenter(mesh)
+    view, x, y = pixel_of_face(views, np.arange(12))
+    clicked_face = views.face_ids[view, int(y), int(x)]
+    side = np.flatnonzero(np.isclose(mesh.face_normals @ mesh.face_normals[clicked_face], 1.0) & (np.arange(36) < 12))
+    result = segmenter.candidates(views, Prompt(view, points=[[x, y]]))
+    assert result.masks.shape == (3,) + views.face_ids.shape
+    assert (result.masks[0] == np.isin(views.face_ids, side)).all()
+    assert (result.masks[1] == np.isin(views.face_ids, np.arange(12))).all()
+    assert (result.masks[2] == np.isin(views.face_ids, np.arange(24))).all()
+
+
+def test_parts_are_computed_once_per_mesh():
+    mesh = boxes_mesh([(0, 0, 0)])
+    segmenter = GeometrySegmenter(mesh)
+    scales = segmenter.scales
+    assert segmenter.bind(mesh).scales is scales
+    assert segmenter.bind(boxes_mesh([(0, 0, 0)])).scales is not scales
