@@ -1,0 +1,319 @@
+"""An interactive part session over one mesh: add, refine, undo, redo, rename,
+merge and automatically complete a per-face part labelling.
+
+Each part has a stable integer id; ``labels[f]`` is the id of the part owning
+face f (-1 = not labelled yet). Refining inside a part (``add_part(prompt,
+parent=p)``) carves a child part out of p's faces, so the parts form a tree: a
+hierarchical segmentation. A part owns only the faces not given to its children.
+
+A prompt becomes faces in three steps: the segmenter's masks on every view, the
+lift of the masks to faces (against the complement of the mask on the
+silhouette, so that faces seen outside the mask vote "not this part"), and the
+clean-up on the face graph (stray fragments cleared, unseen faces filled from
+their neighbours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import GeoSAM2Error, PromptError
+from .facegraph import face_graph
+from .lift import visible_samples, vote_labels
+from .mesh import Mesh
+from .pointcloud import part_palette
+from .postprocess import clean_labels
+from .prompts import Prompt
+from .render import render_views
+from .segmenters import Segmenter
+
+
+def part_color(part_id: int) -> tuple[int, int, int, int]:
+    """RGBA uint8 colour of a part id (distinct for the first 500 ids)."""
+    return tuple(int(c) for c in part_palette(part_id + 1)[part_id])
+
+
+@dataclass(frozen=True)
+class Part:
+    """One node of the parts tree.
+
+    Attributes
+    ----------
+    id : int
+        Stable id, the value of ``labels`` on the part's faces.
+    name : str
+    color : (4,) tuple of int, RGBA 0-255
+    parent : int or None
+        Id of the part it was refined from.
+    faces : int
+        Number of faces it owns (not counting its children's).
+    area_share : float
+        Its faces' share of the mesh's surface area, in [0, 1].
+    """
+
+    id: int
+    name: str
+    color: tuple
+    parent: int | None = None
+    faces: int = 0
+    area_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class Update:
+    """What an operation did.
+
+    Attributes
+    ----------
+    labels : (F,) int32
+        Part id per face, -1 = unlabelled.
+    parts : tuple of Part
+        The parts tree, by increasing id.
+    changed_views : tuple of int
+        Views on which some visible face changed its label.
+    """
+
+    labels: np.ndarray
+    parts: tuple
+    changed_views: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class _State:
+    labels: np.ndarray
+    parts: tuple
+    next_id: int
+
+
+def parts_with_stats(parts, labels: np.ndarray, face_areas: np.ndarray) -> tuple:
+    """`parts` with their face counts and area shares recomputed from (F,) `labels`;
+    parts owning no face and parenting no part are dropped."""
+    ids = np.array([p.id for p in parts], np.int64)
+    owned = labels >= 0
+    counts = np.zeros(len(ids), np.int64)
+    areas = np.zeros(len(ids))
+    if len(ids):
+        index = np.searchsorted(ids, labels[owned])
+        counts = np.bincount(index, minlength=len(ids))
+        areas = np.bincount(index, weights=face_areas[owned], minlength=len(ids))
+    total = max(face_areas.sum(), np.finfo(float).tiny)
+    parents = {p.parent for p in parts}
+    updated = [replace(p, faces=int(n), area_share=float(a / total)) for p, n, a in zip(parts, counts, areas)]
+    kept = [p for p in updated if p.faces > 0 or p.id in parents]
+    if len(kept) < len(updated):  # a dropped leaf may leave its parent an empty leaf
+        return parts_with_stats(kept, labels, face_areas)
+    return tuple(kept)
+
+
+class Session:
+    """A part labelling of one mesh built prompt by prompt.
+
+    Parameters
+    ----------
+    mesh : Mesh
+    segmenter : Segmenter
+        E.g. GeometrySegmenter or GeoSAM2Segmenter; a segmenter with a
+        ``bind(mesh)`` method is bound to `mesh`.
+    resolution : int
+        Rendered view size in pixels.
+    pa : float
+        Relative size threshold of the clean-up (see ``clean_labels``).
+    samples_per_face, seed : see ``geosam2.lift.visible_samples``.
+    views : Views, optional
+        Already rendered views of `mesh` (then `resolution` is not used).
+    """
+
+    def __init__(
+        self,
+        mesh: Mesh,
+        segmenter: Segmenter,
+        resolution: int = 1024,
+        pa: float = 0.02,
+        samples_per_face: int = 5,
+        seed: int = 0,
+        views=None,
+    ):
+        self.mesh = mesh
+        self.segmenter = segmenter.bind(mesh) if hasattr(segmenter, "bind") else segmenter
+        self.views = render_views(mesh, resolution=resolution) if views is None else views
+        self.pa = pa
+        self.graph = face_graph(mesh)
+        self.visible = visible_samples(mesh, self.views, samples_per_face, seed)
+        self._history = [_State(np.full(mesh.num_faces, -1, np.int32), (), 0)]
+        self._position = 0
+        self._last_view = 0
+
+    # ----------------------------------------------------------------- state
+    @property
+    def _state(self) -> _State:
+        return self._history[self._position]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(F,) int32 part id per face, -1 = unlabelled."""
+        return self._state.labels
+
+    @property
+    def parts(self) -> tuple:
+        """The parts tree: tuple of Part by increasing id."""
+        return self._state.parts
+
+    def part(self, part_id: int) -> Part:
+        for p in self.parts:
+            if p.id == part_id:
+                return p
+        raise GeoSAM2Error(f"There is no part {part_id}: choose one of {[p.id for p in self.parts]}.")
+
+    def children(self, part_id: int | None) -> tuple:
+        """The parts refined directly from `part_id` (None: the top-level parts)."""
+        return tuple(p for p in self.parts if p.parent == part_id)
+
+    def _update(self, before: _State) -> Update:
+        state = self._state
+        changed = np.zeros(self.mesh.num_faces + 1, bool)  # last entry: background
+        changed[:-1] = before.labels != state.labels
+        views = changed[self.views.face_ids].reshape(self.views.num_views, -1).any(1)
+        return Update(state.labels, state.parts, tuple(int(v) for v in np.flatnonzero(views)))
+
+    def _commit(self, labels: np.ndarray, parts, next_id: int) -> Update:
+        before = self._state
+        parts = parts_with_stats(sorted(parts, key=lambda p: p.id), labels, self.mesh.face_areas)
+        del self._history[self._position + 1 :]  # a new operation forgets the redo branch
+        self._history.append(_State(labels.astype(np.int32), parts, next_id))
+        self._position += 1
+        return self._update(before)
+
+    # ------------------------------------------------------------ operations
+    def selected_faces(self, prompt: Prompt) -> np.ndarray:
+        """(F,) bool faces one prompt selects: segment, lift against the mask's
+        complement on the silhouette, clean up."""
+        masks = np.asarray(self.segmenter.segment(self.views, [prompt]).masks, bool)  # (1, V, H, W)
+        outside = self.views.silhouette & ~masks[0]
+        lifted = vote_labels(self.visible, np.stack([masks[0], outside]), priorities=[1, 0])
+        if not (lifted == 0).any():
+            return np.zeros(self.mesh.num_faces, bool)
+        cleaned = clean_labels(
+            self.mesh, lifted, self.pa, split_disconnected=False, graph=self.graph, keep_largest_piece=True
+        )
+        return cleaned == 0
+
+    def add_part(self, prompt: Prompt, parent: int | None = None, name: str | None = None) -> Update:
+        """Add a part from one prompt on any view.
+
+        Without `parent` the new part takes every face the prompt selects (from
+        whichever part had it). With `parent`, only the selected faces the parent
+        owns: the new part is the parent's child.
+        """
+        selected = self.selected_faces(prompt)
+        if parent is not None:
+            self.part(parent)
+            selected &= self.labels == parent
+        if not selected.any():
+            where = f" inside part {parent}" if parent is not None else ""
+            raise PromptError(f"The prompt on view {prompt.view} selected no faces{where}: click on the part itself.")
+        self._last_view = prompt.view
+        state = self._state
+        new = Part(state.next_id, name or f"part_{state.next_id}", part_color(state.next_id), parent)
+        labels = np.where(selected, new.id, state.labels)
+        return self._commit(labels, state.parts + (new,), state.next_id + 1)
+
+    def rename(self, part_id: int, name: str) -> Update:
+        """Give part `part_id` a new name."""
+        self.part(part_id)
+        parts = tuple(replace(p, name=name) if p.id == part_id else p for p in self.parts)
+        return self._commit(self.labels, parts, self._state.next_id)
+
+    def merge(self, part_ids) -> Update:
+        """Merge the listed parts into the first one; children of the others move to it."""
+        part_ids = [int(p) for p in part_ids]
+        if len(part_ids) < 2:
+            raise GeoSAM2Error("Merging needs at least two parts.")
+        for p in part_ids:
+            self.part(p)
+        keep, gone = part_ids[0], set(part_ids[1:])
+        labels = np.where(np.isin(self.labels, list(gone)), keep, self.labels)
+        parts = tuple(replace(p, parent=keep if p.parent in gone else p.parent) for p in self.parts if p.id not in gone)
+        return self._commit(labels, parts, self._state.next_id)
+
+    def auto_complete(self) -> Update:
+        """Give every unlabelled face a new top-level part.
+
+        With a segmenter offering ``propose_prompts(views, view, region)``
+        (GeoSAM2), the release's scheme: the region of the view opposite the last
+        prompted one that shows unlabelled faces is prompted automatically and each
+        proposal becomes a part. Otherwise the unlabelled faces are split into
+        geometric parts (connected pieces cut at sharp creases). Either way the
+        clean-up then gives faces left over to neighbouring new parts; faces
+        labelled before never change.
+        """
+        state = self._state
+        free = state.labels < 0
+        if not free.any():
+            return self._commit(state.labels, state.parts, state.next_id)
+        if hasattr(self.segmenter, "propose_prompts"):
+            proposed = self._proposed_labels(free)
+        else:
+            proposed = self._geometric_labels(free)
+        proposed = np.where(free, proposed, -1)
+        pieces = np.unique(proposed[proposed >= 0])
+        if len(pieces) == 0:  # nothing proposed: the unlabelled faces become one part
+            proposed, pieces = np.where(free, 0, -1), np.array([0])
+        # new parts numbered from next_id; labelled faces keep their parts and vote in the fill
+        offset = state.next_id - pieces.min()
+        combined = np.where(free, np.where(proposed >= 0, proposed + offset, -1), state.labels)
+        cleaned = clean_labels(self.mesh, combined, self.pa, split_disconnected=False, graph=self.graph, keep_largest_piece=True)
+        labels = np.where(free, cleaned, state.labels)
+        new_ids = np.unique(labels[free & (labels >= state.next_id)])
+        renumber = np.full(int(new_ids.max(initial=state.next_id)) + 1, -1)
+        renumber[new_ids] = state.next_id + np.arange(len(new_ids))
+        labels = np.where(labels >= state.next_id, renumber[np.maximum(labels, 0)], labels)
+        new_parts = tuple(Part(i, f"part_{i}", part_color(i)) for i in state.next_id + np.arange(len(new_ids)))
+        return self._commit(labels, state.parts + new_parts, state.next_id + len(new_ids))
+
+    def _geometric_labels(self, free: np.ndarray) -> np.ndarray:
+        """(F,) ids of geometric pieces of the `free` faces (crease-split when the
+        segmenter has a crease angle), -1 elsewhere."""
+        from .geometry import DEFAULT_CREASE_ANGLE_DEG
+
+        angle = getattr(self.segmenter, "crease_angle_deg", DEFAULT_CREASE_ANGLE_DEG)
+        i, j = self.graph.pairs.T
+        keep = free[i] & free[j] & (self.graph.cos_dihedral >= np.cos(np.radians(angle)) - 1e-9)
+        return np.where(free, self.graph.components(keep), -1)
+
+    def _proposed_labels(self, free: np.ndarray) -> np.ndarray:
+        """(F,) lifted labels of the segmenter's proposals on the view opposite the
+        last prompted one, inside the region showing `free` faces; -1 elsewhere."""
+        views = self.views
+        opposite = (self._last_view + views.num_views // 2) % views.num_views
+        shown = np.append(free, False)[views.face_ids[opposite]]  # background -> False
+        prompts = list(self.segmenter.propose_prompts(views, opposite, shown))
+        if not prompts:
+            return np.full(self.mesh.num_faces, -1, np.int32)
+        masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool)
+        return vote_labels(self.visible, masks)
+
+    def reset(self) -> Update:
+        """Remove every part (undoable)."""
+        return self._commit(np.full(self.mesh.num_faces, -1, np.int32), (), self._state.next_id)
+
+    def undo(self) -> Update:
+        """Go back one operation (nothing changes at the start of the history)."""
+        before = self._state
+        self._position = max(self._position - 1, 0)
+        return self._update(before)
+
+    def redo(self) -> Update:
+        """Redo the last undone operation (nothing changes if there is none)."""
+        before = self._state
+        self._position = min(self._position + 1, len(self._history) - 1)
+        return self._update(before)
+
+    @property
+    def can_undo(self) -> bool:
+        return self._position > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._position < len(self._history) - 1

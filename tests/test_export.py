@@ -1,0 +1,105 @@
+"""Exports load back with trimesh to the same faces (in the file's frame) and labels."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import trimesh
+
+from conftest import make_box_mesh
+from geosam2.export import UNLABELLED_NAME, export_mesh
+from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
+from geosam2.session import Part, part_color, parts_with_stats
+
+
+@pytest.fixture
+def labelled():
+    """Three boxes in a Y-up file frame, off-centre and not unit sized, with a
+    parts tree: part 0 (box 0), its child 3 (one side of box 0), part 5 (box 1),
+    box 2 unlabelled."""
+    vertices, faces = [], []
+    for k in range(3):
+        box = make_box_mesh((2.0, 1.0, 0.5))
+        vertices.append(box.vertices * 3.0 + (10.0 + 7.0 * k, -4.0, 2.0))
+        faces.append(box.faces + 8 * k)
+    mesh = from_arrays(np.concatenate(vertices), np.concatenate(faces), y_up=True, name="boxes")
+    labels = np.repeat([0, 5, -1], 12).astype(np.int32)
+    labels[[0, 1]] = 3
+    parts = [
+        Part(0, "body", part_color(0)),
+        Part(3, "body side/lid", part_color(3), parent=0),
+        Part(5, "wheel", part_color(5)),
+    ]
+    return mesh, labels, parts_with_stats(parts, labels, mesh.face_areas)
+
+
+def file_triangles(mesh, faces):
+    return mesh.file_vertices()[mesh.faces[faces]]
+
+
+def test_coloured_glb_round_trip(labelled, output_dir):
+    mesh, labels, parts = labelled
+    paths = export_mesh(mesh, labels, output_dir, parts)
+    loaded = trimesh.load(paths["glb"], process=False, force="mesh")
+    assert len(loaded.faces) == mesh.num_faces
+    assert np.allclose(loaded.vertices[loaded.faces], file_triangles(mesh, np.arange(mesh.num_faces)), atol=1e-4)
+    colors = loaded.visual.vertex_colors[loaded.faces]  # (F, 3, 4)
+    assert (colors == colors[:, :1]).all()  # no blur: one colour per face
+    for p in parts:
+        assert (colors[labels == p.id, 0] == p.color).all()
+    # the project's own loader decodes the same partition
+    again = load_mesh(paths["glb"])
+    decoded = labels_from_colors(again.face_colors)
+    assert len(np.unique(np.c_[decoded, labels], axis=0)) == len(np.unique(labels)) == len(np.unique(decoded))
+
+
+def test_scene_has_one_named_node_per_part_in_the_tree(labelled, output_dir):
+    mesh, labels, parts = labelled
+    paths = export_mesh(mesh, labels, output_dir, parts)
+    scene = trimesh.load(paths["scene"], process=False)
+    expected = {"body": 0, "body_side_lid": 3, "wheel": 5, UNLABELLED_NAME: -1}
+    geometry_nodes = {n for n in scene.graph.nodes_geometry}
+    assert geometry_nodes == set(expected)
+    for node, part in expected.items():
+        transform, geometry_name = scene.graph[node]
+        geometry = scene.geometry[geometry_name]
+        corners = trimesh.transform_points(geometry.vertices, transform)[geometry.faces]
+        assert np.allclose(corners, file_triangles(mesh, np.flatnonzero(labels == part)), atol=1e-4)
+    assert scene.graph.transforms.parents["body_side_lid"] == "body"
+
+
+def test_zip_npy_json_round_trip(labelled, output_dir):
+    mesh, labels, parts = labelled
+    paths = export_mesh(mesh, labels, output_dir, parts)
+    assert (np.load(paths["npy"]) == labels).all()
+    record = json.loads(open(paths["json"]).read())
+    assert record["labels"] == labels.tolist() and record["num_faces"] == mesh.num_faces
+    tree = {p["id"]: p for p in record["parts"]}
+    assert tree[3]["parent"] == 0 and tree[0]["parent"] is None and tree[3]["name"] == "body side/lid"
+    assert tree[0]["faces"] == 10 and tree[3]["faces"] == 2 and tree[5]["faces"] == 12
+    share = mesh.face_areas[labels == 5].sum() / mesh.face_areas.sum()
+    assert tree[5]["area_share"] == pytest.approx(share)
+    names = {p["file_name"]: p["id"] for p in record["parts"]} | {UNLABELLED_NAME: -1}
+    with zipfile.ZipFile(paths["zip"]) as archive:
+        members = set(archive.namelist())
+        assert members == {f"{n}.{kind}" for n in names for kind in ("glb", "obj")}
+        for member in members:
+            name, kind = member.rsplit(".", 1)
+            part = trimesh.load(io.BytesIO(archive.read(member)), file_type=kind, process=False, force="mesh")
+            expected = file_triangles(mesh, np.flatnonzero(labels == names[name]))
+            assert np.allclose(part.vertices[part.faces], expected, atol=1e-4), member
+
+
+def test_plain_labels_get_default_parts_and_wrong_shapes_fail(labelled, output_dir):
+    mesh, labels, _ = labelled
+    paths = export_mesh(mesh, labels, output_dir)
+    record = json.loads(open(paths["json"]).read())
+    assert [p["id"] for p in record["parts"]] == [0, 3, 5]
+    with pytest.raises(ValueError):
+        export_mesh(mesh, labels[:-1], output_dir)
+    with pytest.raises(ValueError, match="not in parts"):
+        export_mesh(mesh, labels, output_dir, parts=[Part(0, "a", part_color(0))])
