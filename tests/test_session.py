@@ -1,0 +1,167 @@
+"""The interactive session: add, refine inside, undo/redo, rename, merge, auto-complete
+produce consistent parts trees and labellings on meshes with known parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geosam2.errors import GeoSAM2Error, PromptError
+from geosam2.geometry import GeometrySegmenter
+from geosam2.mesh import load_mesh
+from geosam2.prompts import Prompt
+from geosam2.session import Session
+from test_geometry import boxes_mesh, pixel_of_face
+
+RESOLUTION = 128
+BOXES = [(0, 0, 0), (2, 0, 0), (0, 2, 0)]  # three separate unit boxes; box k owns faces 12k..12k+11
+
+
+def box_faces(k):
+    return np.arange(12 * k, 12 * k + 12)
+
+
+def check_consistent(session, update):
+    """The update, the session and the parts tree describe one labelling."""
+    labels, parts = update.labels, update.parts
+    assert (labels == session.labels).all() and parts == session.parts
+    ids = [p.id for p in parts]
+    assert ids == sorted(set(ids))
+    assert set(np.unique(labels[labels >= 0])) <= set(ids)
+    for p in parts:
+        assert p.faces == (labels == p.id).sum()
+        assert p.area_share == pytest.approx(session.mesh.face_areas[labels == p.id].sum() / session.mesh.face_areas.sum())
+        assert p.parent is None or p.parent in ids
+        assert p.faces > 0 or any(q.parent == p.id for q in parts)  # empty parts only as inner nodes
+    assert len({p.color for p in parts}) == len(parts)
+
+
+def click(session, faces):
+    view, x, y = pixel_of_face(session.views, faces)
+    return Prompt(view, points=[[x, y]])
+
+
+def box_prompt(session, k):
+    """A box prompt around box k on the view that shows it most."""
+    view, _, _ = pixel_of_face(session.views, box_faces(k))
+    xy, _ = session.views.rig.project(view, session.mesh.vertices[8 * k : 8 * k + 8])
+    return Prompt(view, box=np.r_[xy.min(0) - 1, xy.max(0) + 1].clip(0, RESOLUTION))
+
+
+def test_add_part_labels_the_clicked_box_and_reports_changed_views():
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, GeometrySegmenter(crease_angle_deg=180.0), resolution=RESOLUTION)
+    update = session.add_part(click(session, box_faces(1)), name="middle")
+    check_consistent(session, update)
+    assert (update.labels == np.where(np.isin(np.arange(36), box_faces(1)), 0, -1)).all()  # hidden bottom filled too
+    (part,) = update.parts
+    assert (part.id, part.name, part.parent, part.faces) == (0, "middle", None, 12)
+    assert part.area_share == pytest.approx(1 / 3)
+    shows = np.isin(session.views.face_ids, box_faces(1)).any(axis=(1, 2))
+    assert update.changed_views == tuple(np.flatnonzero(shows))
+
+
+def test_refine_inside_builds_a_tree_and_undo_redo_walk_the_history():
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, GeometrySegmenter(crease_angle_deg=180.0), resolution=RESOLUTION)
+    first = session.add_part(box_prompt(session, 0))  # whole connected boxes: box 0
+    assert (first.labels == np.where(np.arange(36) < 12, 0, -1)).all()
+    session.segmenter = GeometrySegmenter(mesh)  # finer parts: the sides of the boxes
+    top = np.flatnonzero(np.isclose(session.mesh.face_normals[:12, 2], 1.0))  # box 0's top side
+    refined = session.add_part(click(session, top), parent=0)
+    check_consistent(session, refined)
+    assert (refined.labels[top] == 1).all() and (refined.labels[np.setdiff1d(np.arange(12), top)] == 0).all()
+    assert [(p.id, p.parent, p.faces) for p in refined.parts] == [(0, None, 10), (1, 0, 2)]
+    assert session.children(0) == (session.part(1),)
+    with pytest.raises(PromptError, match="inside part 1"):  # box 1 is not inside part 1
+        session.add_part(click(session, box_faces(1)), parent=1)
+
+    undone = session.undo()
+    assert (undone.labels == first.labels).all() and undone.parts == first.parts
+    assert set(undone.changed_views) == set(np.flatnonzero(np.isin(session.views.face_ids, top).any(axis=(1, 2))))
+    redone = session.redo()
+    assert (redone.labels == refined.labels).all() and redone.parts == refined.parts
+    assert session.redo().changed_views == ()  # nothing left to redo
+    session.undo()
+    session.rename(0, "box zero")  # a new operation drops the redo branch
+    assert not session.can_redo and session.part(0).name == "box zero"
+    assert session.undo().parts == first.parts
+
+
+def test_merge_moves_faces_and_children_to_the_first_part():
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, GeometrySegmenter(crease_angle_deg=180.0), resolution=RESOLUTION)
+    session.add_part(box_prompt(session, 0))
+    session.add_part(box_prompt(session, 1))
+    session.segmenter = GeometrySegmenter(mesh)
+    top = 12 + np.flatnonzero(np.isclose(session.mesh.face_normals[12:24, 2], 1.0))
+    session.add_part(click(session, top), parent=1)
+    update = session.merge([0, 1])
+    check_consistent(session, update)
+    assert (update.labels[:24] >= 0).all() and set(update.labels[:24]) == {0, 2}
+    assert [(p.id, p.parent) for p in update.parts] == [(0, None), (2, 0)]
+    with pytest.raises(GeoSAM2Error):
+        session.merge([0])
+
+
+def test_auto_complete_labels_the_rest_by_geometric_parts():
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, GeometrySegmenter(crease_angle_deg=180.0), resolution=RESOLUTION)
+    before = session.add_part(click(session, box_faces(0)))
+    update = session.auto_complete()
+    check_consistent(session, update)
+    assert (update.labels >= 0).all()
+    assert (update.labels[:12] == before.labels[:12]).all()  # labelled faces keep their part
+    for k in (1, 2):  # each other box becomes one new part
+        (part,) = np.unique(update.labels[box_faces(k)])
+        assert part >= 1 and session.part(part).parent is None
+    assert len(update.parts) == 3
+    reset = session.reset()
+    assert (reset.labels == -1).all() and reset.parts == ()
+    assert (session.undo().labels == update.labels).all()
+
+
+class ProposingSegmenter(GeometrySegmenter):
+    """A stand-in for GeoSAM2's automatic proposals: one click per geometric part
+    visible in the region, recording what it was asked."""
+
+    def propose_prompts(self, views, view, region):
+        self.asked = (view, region.copy())
+        ids = np.where(region, self.parts[views.face_ids[view]], -1)
+        prompts = []
+        for part in np.unique(ids[ids >= 0]):
+            row, column = np.argwhere(ids == part)[0]
+            prompts.append(Prompt(view, points=[[column + 0.5, row + 0.5]]))
+        return prompts
+
+
+def test_auto_complete_prompts_the_opposite_view_outside_labelled_faces():
+    mesh = boxes_mesh(BOXES)
+    segmenter = ProposingSegmenter(crease_angle_deg=180.0)
+    session = Session(mesh, segmenter, resolution=RESOLUTION)
+    prompt = click(session, box_faces(0))
+    session.add_part(prompt)
+    update = session.auto_complete()
+    view, region = segmenter.asked
+    views = session.views
+    assert view == (prompt.view + views.num_views // 2) % views.num_views
+    assert (region == (views.silhouette[view] & ~np.isin(views.face_ids[view], box_faces(0)))).all()
+    check_consistent(session, update)
+    assert (update.labels >= 0).all()
+    for k in (1, 2):
+        assert len(np.unique(update.labels[box_faces(k)])) == 1
+
+
+def test_session_on_a_ground_truth_mesh(gt_paths):
+    mesh = load_mesh(min(gt_paths, key=lambda p: p.stat().st_size))
+    session = Session(mesh, GeometrySegmenter(), resolution=256)
+    silhouette = np.argwhere(session.views.silhouette[0])
+    row, column = silhouette[np.linalg.norm(silhouette - silhouette.mean(0), axis=1).argmin()]
+    first = session.add_part(Prompt(0, points=[[column + 0.5, row + 0.5]]))
+    check_consistent(session, first)
+    assert (first.labels == 0).any()
+    update = session.auto_complete()
+    check_consistent(session, update)
+    assert (update.labels >= 0).all()
+    assert (update.labels[first.labels == 0] == 0).all()
+    assert sum(p.area_share for p in update.parts) == pytest.approx(1.0)
