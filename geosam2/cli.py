@@ -191,10 +191,96 @@ def _run_train(args) -> None:
     train(args.data_dir, args.out, options, resume=args.resume)
 
 
+def _parse_numbers(count: int):
+    """argparse type: `count` comma-separated numbers, e.g. "120,88"."""
+
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(float(v) for v in text.split(","))
+        except ValueError:
+            values = ()
+        if len(values) != count:
+            raise argparse.ArgumentTypeError(f"expected {count} comma-separated numbers, got {text!r}")
+        return values
+
+    return parse
+
+
+def _add_segment(sub) -> None:
+    p = sub.add_parser("segment", help="segment a mesh into parts from clicks or a box on one view and write the exports")
+    p.add_argument("mesh", help="mesh file (GLB/GLTF/OBJ/PLY/STL/OFF)")
+    p.add_argument("--view", type=int, default=0, help="view the clicks and the box are given on (default 0)")
+    p.add_argument("--click", type=_parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel of a part: each click makes one part (repeatable)")
+    p.add_argument("--negative", type=_parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel no part may contain (repeatable)")
+    p.add_argument("--box", type=_parse_numbers(4), metavar="X0,Y0,X1,Y1", help="box around one more part")
+    p.add_argument("--auto", action="store_true", help="then give every face still unlabelled a part")
+    p.add_argument("--segmenter", choices=["geosam2", "geometry"], help="default: geosam2 if its weights load, else geometry (with a note)")
+    p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    p.add_argument("--resolution", type=int, default=1024, help="view size in pixels (default 1024)")
+    p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA (default 0.02)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(run=_run_segment)
+
+
+def _segmenter(name: str | None, checkpoint: str | None):
+    """The segmenter of `geosam2 segment`; without a name, GeoSAM2 if it loads, else geometry."""
+    from .geometry import GeometrySegmenter
+
+    if name == "geometry":
+        return GeometrySegmenter()
+    try:
+        from .predictor import GeoSAM2Segmenter, load_geosam2
+
+        return GeoSAM2Segmenter(load_geosam2(checkpoint))
+    except (ImportError, GeoSAM2Error) as exc:
+        if name == "geosam2":
+            raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}): give --checkpoint, or use --segmenter geometry.") from exc
+        print(f"note: GeoSAM2 is not available ({exc}); using the geometry segmenter (parts split at sharp creases).", file=sys.stderr)
+        return GeometrySegmenter()
+
+
+def _run_segment(args) -> None:
+    from tqdm import tqdm
+
+    from .export import export_mesh
+    from .mesh import load_mesh
+    from .prompts import Prompt
+    from .session import Session
+
+    negatives = [list(xy) for xy in args.negative]
+    prompts = [
+        Prompt(args.view, points=[list(xy)] + negatives, labels=[1] + [0] * len(negatives)) for xy in args.click
+    ]
+    if args.box is not None:
+        prompts.append(Prompt(args.view, points=negatives or None, labels=[0] * len(negatives) or None, box=args.box))
+    if not prompts and not args.auto:
+        raise GeoSAM2Error("Nothing to segment: give --click X,Y, --box X0,Y0,X1,Y1 or --auto.")
+    mesh = load_mesh(args.mesh)
+    segmenter = _segmenter(args.segmenter, args.checkpoint)
+    with tqdm(total=2 + len(prompts) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
+        bar.set_postfix_str("rendering")
+        session = Session(mesh, segmenter, resolution=args.resolution, pa=args.pa)
+        bar.update()
+        for k, prompt in enumerate(prompts):
+            bar.set_postfix_str(f"part {k + 1}/{len(prompts)}")
+            session.add_part(prompt)
+            bar.update()
+        if args.auto:
+            bar.set_postfix_str("auto-complete")
+            session.auto_complete()
+            bar.update()
+        bar.set_postfix_str("exporting")
+        paths = export_mesh(mesh, session.labels, args.out, session.parts)
+        bar.update()
+    unlabelled = int((session.labels < 0).sum())
+    print(f"{len(session.parts)} parts, {unlabelled} of {mesh.num_faces} faces unlabelled; wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="geosam2", description="GeoSAM2: prompt-controllable 3D part segmentation")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
+    _add_segment(sub)
     _add_evaluate(sub)
     _add_merge(sub)
     _add_curate(sub)

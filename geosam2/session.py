@@ -269,7 +269,7 @@ class Session:
         renumber = np.full(int(new_ids.max(initial=state.next_id)) + 1, -1)
         renumber[new_ids] = state.next_id + np.arange(len(new_ids))
         labels = np.where(labels >= state.next_id, renumber[np.maximum(labels, 0)], labels)
-        new_parts = tuple(Part(i, f"part_{i}", part_color(i)) for i in state.next_id + np.arange(len(new_ids)))
+        new_parts = tuple(Part(i, f"part_{i}", part_color(i)) for i in range(state.next_id, state.next_id + len(new_ids)))
         return self._commit(labels, state.parts + new_parts, state.next_id + len(new_ids))
 
     def _geometric_labels(self, free: np.ndarray) -> np.ndarray:

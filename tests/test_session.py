@@ -26,6 +26,7 @@ def check_consistent(session, update):
     labels, parts = update.labels, update.parts
     assert (labels == session.labels).all() and parts == session.parts
     ids = [p.id for p in parts]
+    assert all(type(i) is int for i in ids)  # plain ints: the parts tree goes to JSON
     assert ids == sorted(set(ids))
     assert set(np.unique(labels[labels >= 0])) <= set(ids)
     for p in parts:
