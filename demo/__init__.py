@@ -1,0 +1,1 @@
+"""The Gradio demo: a thin shell over geosam2's session API."""

@@ -1,0 +1,322 @@
+"""What the page's events do: thin calls into geosam2.session, returning what to show.
+
+Every event handler of the page is a method of ``DemoApp`` and returns one value
+per name in ``OUTPUTS`` (``gr.skip()`` for what it leaves unchanged), except
+``downloads`` (one path per name in ``DOWNLOADS``). User mistakes show a plain
+message (``gr.Warning`` when nothing happens, ``gr.Error`` when the action is
+refused) and leave the user's work as it was.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from geosam2.errors import GeoSAM2Error
+from geosam2.export import export_mesh, write_colored_glb
+from geosam2.mesh import load_mesh
+from geosam2.prompts import Prompt
+from geosam2.session import Session
+
+from .chart import parts_sunburst
+from .images import base_images, draw_prompts, hex_colour, overlay_labels
+from .model import SharedModel
+from .state import Settings, Store, UserState, empty_prompt
+
+OUTPUTS = ("gallery", "prompt_image", "viewer", "parts", "part", "chart", "status", "prompt")
+DOWNLOADS = ("glb", "scene", "zip", "json")
+PARTS_HEADERS = ["id", "name", "colour", "surface %", "parent"]
+POSITIVE, NEGATIVE, BOX = "Positive click", "Negative click", "Box (two clicks)"
+MODES = (POSITIVE, NEGATIVE, BOX)
+DIMMED = 0.65  # how far parts other than the selected one fade to white in the 3D view
+
+
+class DemoApp:
+    """The demo's handlers over one shared model and a per-user store.
+
+    Parameters
+    ----------
+    model : SharedModel
+        Loaded once and shared by all users.
+    max_faces : int
+        Largest mesh accepted (more faces: a plain message instead of a long wait).
+    thumbnail : int
+        Gallery image size in pixels (views are subsampled to about this size).
+    temp_root : str, optional
+        Parent of the per-user temporary folders (default: the system's).
+    """
+
+    def __init__(self, model: SharedModel, max_faces: int = 500_000, thumbnail: int = 256, temp_root: str | None = None):
+        self.model = model
+        self.max_faces = max_faces
+        self.thumbnail = thumbnail
+        self.temp_root = temp_root
+        self.store = Store()
+
+    # ------------------------------------------------------------- helpers
+    def _user(self, request: gr.Request) -> UserState:
+        user = self.store.get(request.session_hash)
+        if user is None:
+            raise gr.Error("Load a mesh first: pick an example or upload a file.")
+        return user
+
+    def status(self, user: UserState | None) -> str:
+        """The status line: model and device, then the mesh and its parts."""
+        name = user.settings.segmenter if user is not None else self.model.segmenters[0]
+        line = f"**Model:** {self.model.describe(name)}."
+        if self.model.note:
+            line += f" {self.model.note}"
+        if user is None:
+            return line + "\n\n**Mesh:** none yet: pick an example or upload a mesh."
+        session = user.session
+        unlabelled = session.mesh.face_areas[session.labels < 0].sum() / session.mesh.face_areas.sum()
+        return line + (
+            f"\n\n**Mesh:** {session.mesh.name}, {session.mesh.num_faces:,} faces, {session.views.num_views} views of "
+            f"{session.views.resolution} px. **Parts:** {len(session.parts)}; {100 * unlabelled:.1f} % of the surface unlabelled."
+        )
+
+    def _thumbnail_stride(self, user: UserState) -> int:
+        return max(1, user.session.views.resolution // self.thumbnail)
+
+    def _refresh_thumbnails(self, user: UserState, views) -> None:
+        """Redraw the gallery images of `views` (all when the cache is empty)."""
+        session, stride = user.session, self._thumbnail_stride(user)
+        if len(user.thumbnails) != session.views.num_views:
+            user.thumbnails, views = [None] * session.views.num_views, range(session.views.num_views)
+        colours = {p.id: p.color for p in session.parts}
+        for v in views:
+            face_ids = session.views.face_ids[v, ::stride, ::stride]
+            user.thumbnails[v] = overlay_labels(user.base[v, ::stride, ::stride], face_ids, session.labels, colours)
+
+    def _gallery(self, user: UserState) -> list:
+        return [(image, f"view {v}") for v, image in enumerate(user.thumbnails)]
+
+    def _prompt_image(self, user: UserState, prompt: dict):
+        session, view = user.session, prompt["view"]
+        colours = {p.id: p.color for p in session.parts}
+        image = overlay_labels(user.base[view], session.views.face_ids[view], session.labels, colours)
+        return draw_prompts(image, prompt["clicks"], prompt["box"])
+
+    def viewer_glb(self, user: UserState, selected: int | None) -> str:
+        """Write the 3D view's GLB: faces coloured by part, parts other than `selected` faded."""
+        session = user.session
+        parts = session.parts
+        if selected is not None and any(p.id == selected for p in parts):
+            fade = lambda c: tuple(int(round(v + DIMMED * (255 - v))) for v in c[:3]) + (255,)  # noqa: E731
+            parts = tuple(p if p.id == selected else replace(p, color=fade(p.color)) for p in parts)
+        path = user.folder / f"{session.mesh.name}_view_{user.version}_{selected}.glb"
+        write_colored_glb(path, session.mesh, session.labels, parts)
+        return str(path)
+
+    @staticmethod
+    def parts_rows(session: Session) -> list:
+        """Rows of the parts list: id, name, colour swatch, surface %, parent name."""
+        names = {p.id: p.name for p in session.parts}
+        return [
+            [
+                p.id,
+                p.name,
+                f'<span style="color:{hex_colour(p.color)}">&#9632;</span> {hex_colour(p.color)}',
+                round(100 * p.area_share, 1),
+                names.get(p.parent, ""),
+            ]
+            for p in session.parts
+        ]
+
+    def _screen(self, user: UserState, prompt: dict, selected: int | None = None, changed_views=None) -> tuple:
+        """Every output after the labelling changed (`changed_views` None: all views)."""
+        session = user.session
+        self._refresh_thumbnails(user, range(session.views.num_views) if changed_views is None else changed_views)
+        choices = [(f"{p.id}: {p.name}", p.id) for p in session.parts]
+        unlabelled = float(session.mesh.face_areas[session.labels < 0].sum() / session.mesh.face_areas.sum())
+        values = {
+            "gallery": self._gallery(user),
+            "prompt_image": self._prompt_image(user, prompt),
+            "viewer": self.viewer_glb(user, selected),
+            "parts": PARTS_ROWS_EMPTY if not session.parts else self.parts_rows(session),
+            "part": gr.update(choices=choices, value=selected),
+            "chart": parts_sunburst(session.parts, unlabelled),
+            "status": self.status(user),
+            "prompt": prompt,
+        }
+        return tuple(values[name] for name in OUTPUTS)
+
+    @staticmethod
+    def _only(**values) -> tuple:
+        """The listed outputs, every other one unchanged."""
+        return tuple(values.get(name, gr.skip()) for name in OUTPUTS)
+
+    # -------------------------------------------------------------- events
+    def load(self, path, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress()):
+        """Load a mesh file and render its views; on failure the current work stays."""
+        if not path:
+            return self._only()
+        settings = Settings(float(pa), int(samples_per_face), int(resolution), segmenter, bool(auto_complete))
+        name = Path(path).name
+        progress(0.05, desc=f"reading {name}")
+        try:
+            mesh = load_mesh(path, max_faces=self.max_faces)
+            progress(0.3, desc=f"rendering {settings.resolution} px views")
+            session = Session(
+                mesh,
+                self.model.make_segmenter(segmenter),
+                resolution=settings.resolution,
+                pa=settings.pa,
+                samples_per_face=settings.samples_per_face,
+            )
+        except GeoSAM2Error as exc:
+            raise gr.Error(f"{exc} Your current work is kept.") from exc
+        progress(0.9, desc="drawing views")
+        folder = Path(tempfile.mkdtemp(prefix="geosam2-demo-", dir=self.temp_root))
+        user = UserState(session, settings, str(path), folder, base_images(session.views, bool(point_maps)), bool(point_maps))
+        self.store.put(request.session_hash, user)
+        return self._screen(user, empty_prompt())
+
+    def reload(self, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress()):
+        """Load the current mesh again with the current settings (its parts are cleared)."""
+        user = self._user(request)
+        return self.load(user.source, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request, progress)
+
+    def select_view(self, view: int, prompt: dict, request: gr.Request):
+        """Open view `view` as the prompt image (the pending prompt is cleared)."""
+        user = self._user(request)
+        prompt = empty_prompt(int(view))
+        return self._only(prompt_image=self._prompt_image(user, prompt), prompt=prompt)
+
+    def click(self, xy, mode: str, prompt: dict, request: gr.Request):
+        """Add a click at pixel `xy` = (column, row) of the prompt image, or a box corner in box mode."""
+        user = self._user(request)
+        views = user.session.views
+        x, y = (int(np.clip(c, 0, views.resolution - 1)) for c in xy)
+        prompt = {"view": prompt["view"], "clicks": [list(c) for c in prompt["clicks"]], "box": [list(c) for c in prompt["box"]]}
+        if mode == BOX:
+            prompt["box"] = (prompt["box"] if len(prompt["box"]) == 1 else []) + [[x + 0.5, y + 0.5]]
+        else:
+            if views.face_ids[prompt["view"], y, x] < 0:
+                gr.Warning("That click is on the background: click on the object itself.")
+                return self._only()
+            prompt["clicks"].append([x + 0.5, y + 0.5, mode == POSITIVE])
+        return self._only(prompt_image=self._prompt_image(user, prompt), prompt=prompt)
+
+    def clear_prompt(self, prompt: dict, request: gr.Request):
+        """Forget the pending clicks and box."""
+        user = self._user(request)
+        prompt = empty_prompt(prompt["view"])
+        return self._only(prompt_image=self._prompt_image(user, prompt), prompt=prompt)
+
+    def _to_prompt(self, prompt: dict) -> Prompt | None:
+        clicks = prompt["clicks"]
+        box = None
+        if len(prompt["box"]) == 2:
+            (x0, y0), (x1, y1) = prompt["box"]
+            box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        if not any(positive for _, _, positive in clicks) and box is None:
+            return None
+        return Prompt(
+            prompt["view"],
+            points=[c[:2] for c in clicks] or None,
+            labels=[int(c[2]) for c in clicks] or None,
+            box=box,
+        )
+
+    def segment(self, prompt: dict, part, pa, auto_complete, refine: bool, request: gr.Request, progress=gr.Progress()):
+        """Make a new part from the pending prompt; with `refine`, inside the selected part `part`."""
+        user = self._user(request)
+        query = self._to_prompt(prompt)
+        if query is None:
+            gr.Warning("Click on a part first (a positive click), or draw a box in box mode.")
+            return self._only()
+        if refine and part is None:
+            gr.Warning("Select the part to refine in the parts list first.")
+            return self._only()
+        session = user.session
+        session.pa = float(pa)
+        progress(0.1, desc=f"segmenting {session.views.num_views} views")
+        try:
+            update = session.add_part(query, parent=int(part) if refine else None)
+        except GeoSAM2Error as exc:
+            gr.Warning(str(exc))
+            return self._only()
+        new_part = max(p.id for p in update.parts)
+        changed = set(update.changed_views)
+        if auto_complete:
+            progress(0.6, desc="completing the rest")
+            changed |= set(session.auto_complete().changed_views)
+        user.version += 1
+        progress(0.9, desc="drawing")
+        return self._screen(user, empty_prompt(prompt["view"]), new_part, sorted(changed))
+
+    def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
+        """Give every unlabelled face a new part."""
+        user = self._user(request)
+        if not (user.session.labels < 0).any():
+            gr.Warning("Every face already has a part: nothing to complete.")
+            return self._only()
+        progress(0.1, desc="completing the rest")
+        update = user.session.auto_complete()
+        user.version += 1
+        return self._screen(user, prompt, None, update.changed_views)
+
+    def undo(self, prompt: dict, request: gr.Request):
+        """Go back one step."""
+        user = self._user(request)
+        if not user.session.can_undo:
+            gr.Warning("Nothing to undo.")
+            return self._only()
+        user.version += 1
+        return self._screen(user, prompt, None, user.session.undo().changed_views)
+
+    def redo(self, prompt: dict, request: gr.Request):
+        """Redo the last undone step."""
+        user = self._user(request)
+        if not user.session.can_redo:
+            gr.Warning("Nothing to redo.")
+            return self._only()
+        user.version += 1
+        return self._screen(user, prompt, None, user.session.redo().changed_views)
+
+    def reset(self, prompt: dict, request: gr.Request):
+        """Remove every part and the pending prompt (Undo brings the parts back)."""
+        user = self._user(request)
+        update = user.session.reset()
+        user.version += 1
+        return self._screen(user, empty_prompt(prompt["view"]), None, update.changed_views)
+
+    def select_part(self, part, request: gr.Request):
+        """Highlight part `part` in the 3D view."""
+        user = self.store.get(request.session_hash)
+        if user is None:
+            return self._only()
+        return self._only(viewer=self.viewer_glb(user, None if part is None else int(part)))
+
+    def show_point_maps(self, point_maps: bool, prompt: dict, request: gr.Request):
+        """Switch the gallery and the prompt image between normal maps and point maps."""
+        user = self.store.get(request.session_hash)
+        if user is None:
+            return self._only()
+        user.point_maps = bool(point_maps)
+        user.base = base_images(user.session.views, user.point_maps)
+        self._refresh_thumbnails(user, range(user.session.views.num_views))
+        return self._only(gallery=self._gallery(user), prompt_image=self._prompt_image(user, prompt))
+
+    def downloads(self, request: gr.Request) -> tuple:
+        """Paths of the coloured GLB, the one-node-per-part GLB, the ZIP and the labels JSON
+        (written once per change of the labelling)."""
+        user = self.store.get(request.session_hash)
+        if user is None or user.exported == user.version:
+            return tuple(gr.skip() for _ in DOWNLOADS)
+        session = user.session
+        paths = export_mesh(session.mesh, session.labels, user.folder / f"export_{user.version}", session.parts)
+        user.exported = user.version
+        return tuple(paths[name] for name in DOWNLOADS)
+
+    def unload(self, request: gr.Request) -> None:
+        """Drop the user's state and files when the page closes."""
+        self.store.drop(request.session_hash)
+
+
+PARTS_ROWS_EMPTY = [["", "no parts yet", "", "", ""]]
