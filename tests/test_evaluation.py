@@ -333,6 +333,26 @@ def test_automatic_completion_finds_the_part_the_prompt_view_cannot_see(tmp_path
     assert score(gt, partial.predict(gt)) == pytest.approx((10 / 12 + 2 / 12) / 2)
 
 
+def _spheres(tmp_path, name: str, count: int):
+    """`count` separate icospheres in a row (one smooth geometric part each), each its own GT part."""
+    spheres = []
+    for i in range(count):
+        sphere = trimesh.creation.icosphere(2, radius=0.4)
+        sphere.apply_translation([1.0 * i, 0.1 * i, 0])
+        spheres.append(sphere)
+    path = tmp_path / f"{name}.glb"
+    trimesh.Scene(spheres).export(path)
+    return read_ground_truth(path)
+
+
+def test_geometry_method_binds_each_objects_mesh(tmp_path):
+    # separate smooth spheres: the geometric parts are the GT parts, so simulated clicks are exact
+    method = make_method("geometry", resolution=64, candidates=1)
+    for name, count in (("two", 2), ("three", 3)):
+        gt = _spheres(tmp_path, name, count)
+        assert score(gt, method.predict(gt)) == pytest.approx(1.0)
+
+
 def test_completion_prompts_click_the_largest_uncovered_regions():
     uncovered = np.zeros((30, 30), bool)
     uncovered[0:9, 0:9] = True  # 81 px

@@ -304,6 +304,10 @@ class PromptedSegmenter:
     def predict(self, gt: GroundTruth) -> np.ndarray:
         from .prompts import candidate_views, simulate_prompts, view_masks
 
+        if hasattr(self.segmenter, "bind"):  # a per-mesh segmenter (GeometrySegmenter)
+            if gt.mesh is None:
+                raise GeoSAM2Error(f"The {self.name} segmenter needs a mesh: '{gt.uid}' is a point cloud.")
+            self.segmenter.bind(gt.mesh)
         views = render(gt, self.resolution)
         labels, count = dense_labels(gt.labels)
         best, best_score = None, -1.0
