@@ -309,9 +309,12 @@ class DemoApp:
         user = self.store.get(request.session_hash)
         if user is None or user.exported == user.version:
             return tuple(gr.skip() for _ in DOWNLOADS)
-        session = user.session
-        paths = export_mesh(session.mesh, session.labels, user.folder / f"export_{user.version}", session.parts)
-        user.exported = user.version
+        session, version = user.session, user.version
+        try:
+            paths = export_mesh(session.mesh, session.labels, user.folder / f"export_{version}", session.parts)
+        except OSError:  # the page closed meanwhile and its folder is gone
+            return tuple(gr.skip() for _ in DOWNLOADS)
+        user.exported = version
         return tuple(paths[name] for name in DOWNLOADS)
 
     def unload(self, request: gr.Request) -> None:

@@ -36,8 +36,18 @@ def launch_options() -> dict:
     }
 
 
-def build_demo(app: DemoApp, examples_dir: Path = EXAMPLES_DIR, concurrency: int = 2, queue_size: int = 32) -> gr.Blocks:
-    """The Blocks app over `app`, queued with at most `concurrency` events running at once."""
+def build_demo(
+    app: DemoApp,
+    examples_dir: Path = EXAMPLES_DIR,
+    preload: str | None = "chair",
+    concurrency: int = 2,
+    queue_size: int = 32,
+) -> gr.Blocks:
+    """The Blocks app over `app`, queued with at most `concurrency` events running at once.
+
+    `preload` names the example loaded when a page opens (None: start empty), so
+    that a visitor can click on a part at once.
+    """
     gpu = gpu_decorator()
     defaults = Settings(segmenter=app.model.segmenters[0])
     examples = sorted(examples_dir.glob("*.glb"))
@@ -142,9 +152,12 @@ def build_demo(app: DemoApp, examples_dir: Path = EXAMPLES_DIR, concurrency: int
         ]
         for event in changes:
             event.success(app.downloads, None, download_buttons)
-        gallery.select(on_view, [prompt], outputs)
-        prompt_image.select(on_click, [mode, prompt], outputs)
-        clear.click(app.clear_prompt, [prompt], outputs)
+        if preload is not None:
+            demo.load(lambda: str(examples_dir / f"{preload}.glb"), None, mesh_file)  # its change event loads it
+        light = dict(queue=False, show_progress="hidden")  # quick picture updates skip the queue
+        gallery.select(on_view, [prompt], outputs, **light)
+        prompt_image.select(on_click, [mode, prompt], outputs, **light)
+        clear.click(app.clear_prompt, [prompt], outputs, **light)
         part.input(app.select_part, [part], outputs)
         point_maps.change(app.show_point_maps, [point_maps, prompt], outputs)
         demo.unload(app.unload)

@@ -100,5 +100,7 @@ class Store:
         if old is not None:
             shutil.rmtree(old.folder, ignore_errors=True)
 
-    def __len__(self) -> int:
-        return len(self._users)
+    def keys(self) -> list[str]:
+        """Session hashes of the users with a loaded mesh, oldest first."""
+        with self._lock:
+            return list(self._users)
