@@ -9,7 +9,10 @@ refused) and leave the user's work as it was.
 
 from __future__ import annotations
 
+import os
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,14 +21,15 @@ import numpy as np
 
 from geosam2.errors import GeoSAM2Error
 from geosam2.export import export_mesh, write_colored_glb
-from geosam2.mesh import load_mesh
+from geosam2.mesh import Mesh, load_mesh
 from geosam2.prompts import Prompt
+from geosam2.render import Views, render_views
 from geosam2.session import Session
 
 from .chart import parts_sunburst
-from .images import base_images, draw_prompts, hex_colour, overlay_labels
+from .images import base_images, draw_prompts, hex_colour, overlay_labels, overlay_mask
 from .model import SharedModel
-from .state import Settings, Store, UserState, empty_prompt
+from .state import Candidates, Settings, Store, UserState, empty_prompt
 
 OUTPUTS = ("gallery", "prompt_image", "viewer", "parts", "part", "chart", "status", "prompt")
 DOWNLOADS = ("glb", "scene", "zip", "json")
@@ -48,16 +52,51 @@ class DemoApp:
         Gallery image size in pixels (views are subsampled to about this size).
     temp_root : str, optional
         Parent of the per-user temporary folders (default: the system's).
+    cached_meshes : int
+        How many rendered meshes (mesh, views, normal-map images) are kept for the
+        next user loading the same file at the same resolution; the views are
+        shared read-only, so GeoSAM2's per-Views feature cache is shared too.
     """
 
-    def __init__(self, model: SharedModel, max_faces: int = 500_000, thumbnail: int = 256, temp_root: str | None = None):
+    def __init__(
+        self,
+        model: SharedModel,
+        max_faces: int = 500_000,
+        thumbnail: int = 256,
+        temp_root: str | None = None,
+        cached_meshes: int = 4,
+    ):
         self.model = model
         self.max_faces = max_faces
         self.thumbnail = thumbnail
         self.temp_root = temp_root
+        self.cached_meshes = cached_meshes
         self.store = Store()
+        self._rendered: OrderedDict[tuple, tuple[Mesh, Views, np.ndarray]] = OrderedDict()
+        self._rendered_lock = threading.Lock()
 
     # ------------------------------------------------------------- helpers
+    def prepare(self, path: str, resolution: int) -> tuple[Mesh, Views, np.ndarray]:
+        """The mesh in file `path`, its views at `resolution` px and their (V, H, W, 3)
+        uint8 normal-map images, from the cache when the same file was loaded before.
+
+        Raises GeoSAM2Error for a file that is not a usable mesh.
+        """
+        stat = os.stat(path)
+        key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, int(resolution))
+        with self._rendered_lock:
+            if key in self._rendered:
+                self._rendered.move_to_end(key)
+                return self._rendered[key]
+        mesh = load_mesh(path, max_faces=self.max_faces)
+        views = render_views(mesh, resolution=int(resolution))
+        entry = (mesh, views, base_images(views))
+        with self._rendered_lock:
+            self._rendered[key] = entry
+            while len(self._rendered) > self.cached_meshes:
+                self._rendered.popitem(last=False)
+        return entry
+
     def _user(self, request: gr.Request) -> UserState:
         user = self.store.get(request.session_hash)
         if user is None:
@@ -157,22 +196,19 @@ class DemoApp:
             return self._only()
         settings = Settings(float(pa), int(samples_per_face), int(resolution), segmenter, bool(auto_complete))
         name = Path(path).name
-        progress(0.05, desc=f"reading {name}")
+        progress(0.05, desc=f"reading {name} and rendering {settings.resolution} px views")
         try:
-            mesh = load_mesh(path, max_faces=self.max_faces)
-            progress(0.3, desc=f"rendering {settings.resolution} px views")
-            session = Session(
-                mesh,
-                self.model.make_segmenter(segmenter),
-                resolution=settings.resolution,
-                pa=settings.pa,
-                samples_per_face=settings.samples_per_face,
-            )
+            mesh, views, normal_maps = self.prepare(path, settings.resolution)
         except GeoSAM2Error as exc:
             raise gr.Error(f"{exc} Your current work is kept.") from exc
+        progress(0.7, desc="finding visible faces")
+        session = Session(
+            mesh, self.model.make_segmenter(segmenter), pa=settings.pa, samples_per_face=settings.samples_per_face, views=views
+        )
         progress(0.9, desc="drawing views")
         folder = Path(tempfile.mkdtemp(prefix="geosam2-demo-", dir=self.temp_root))
-        user = UserState(session, settings, str(path), folder, base_images(session.views, bool(point_maps)), bool(point_maps))
+        base = base_images(views, True) if point_maps else normal_maps
+        user = UserState(session, settings, str(path), folder, base, bool(point_maps))
         self.store.put(request.session_hash, user)
         return self._screen(user, empty_prompt())
 
@@ -233,11 +269,15 @@ class DemoApp:
         if refine and part is None:
             gr.Warning("Select the part to refine in the parts list first.")
             return self._only()
+        return self._add(user, query, int(part) if refine else None, pa, auto_complete, progress)
+
+    def _add(self, user: UserState, query: Prompt, parent: int | None, pa, auto_complete, progress) -> tuple:
+        """Add the part `query` selects (inside `parent` if given), then complete the rest if asked."""
         session = user.session
         session.pa = float(pa)
         progress(0.1, desc=f"segmenting {session.views.num_views} views")
         try:
-            update = session.add_part(query, parent=int(part) if refine else None)
+            update = session.add_part(query, parent=parent)
         except GeoSAM2Error as exc:
             gr.Warning(str(exc))
             return self._only()
@@ -248,7 +288,44 @@ class DemoApp:
             changed |= set(session.auto_complete().changed_views)
         user.version += 1
         progress(0.9, desc="drawing")
-        return self._screen(user, empty_prompt(prompt["view"]), new_part, sorted(changed))
+        return self._screen(user, empty_prompt(query.view), new_part, sorted(changed))
+
+    def candidates(self, prompt: dict, part, inside: bool, request: gr.Request) -> list:
+        """Gallery of the segmenter's mask candidates for the pending prompt, on its view,
+        each captioned with its score; with `inside`, restricted to the selected part `part`.
+        Empty when there is no positive prompt or the segmenter offers no candidates."""
+        user = self.store.get(request.session_hash)
+        if user is None:
+            return []
+        user.candidates = None
+        query = self._to_prompt(prompt)
+        propose = getattr(user.session.segmenter, "candidates", None)
+        if query is None or propose is None:
+            return []
+        session, view = user.session, query.view
+        found = propose(session.views, query)
+        masks = np.asarray(found.masks, bool)[:, view]  # (K, H, W)
+        scores = np.asarray(found.scores, np.float32)[:, view]
+        parent = int(part) if inside and part is not None else None
+        if parent is not None:
+            masks = masks & (np.append(session.labels, -1)[session.views.face_ids[view]] == parent)
+        kept = [k for k in range(len(masks)) if masks[k].any() and not any(np.array_equal(masks[k], masks[j]) for j in range(k))]
+        user.candidates = Candidates(view, masks[kept], scores[kept], parent)
+        image = np.asarray(self._prompt_image(user, prompt))
+        shown = session.views.silhouette[view].sum()
+        return [
+            (overlay_mask(image, masks[k]), f"score {scores[k]:.2f}, {100 * masks[k].sum() / shown:.0f} % of the view")
+            for k in kept
+        ]
+
+    def pick_candidate(self, index: int, pa, auto_complete, request: gr.Request, progress=gr.Progress()):
+        """Make a new part from candidate `index`, given to the segmenter as a mask prompt."""
+        user = self._user(request)
+        found = user.candidates
+        if found is None or not 0 <= index < len(found.masks):
+            gr.Warning("These candidates are out of date: click on the part again.")
+            return self._only()
+        return self._add(user, Prompt(found.view, mask=found.masks[index]), found.parent, pa, auto_complete, progress)
 
     def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
         """Give every unlabelled face a new part."""

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 from geosam2.encode import normal_image_uint8
 from geosam2.render import Views
 
-POSITIVE, NEGATIVE, BOX = (40, 200, 60), (220, 40, 40), (250, 200, 20)
+POSITIVE, NEGATIVE, BOX, CANDIDATE = (40, 200, 60), (220, 40, 40), (250, 200, 20), (30, 110, 255)
 
 
 def base_images(views: Views, point_maps: bool = False) -> np.ndarray:
@@ -46,6 +46,13 @@ def overlay_labels(images: np.ndarray, face_ids: np.ndarray, labels: np.ndarray,
     out = images.astype(np.float32)
     out[mask] = (1 - alpha) * out[mask] + alpha * table[face_labels[mask]]
     return out.round().astype(np.uint8)
+
+
+def overlay_mask(image: np.ndarray, mask: np.ndarray, colour=CANDIDATE, alpha: float = 0.6) -> np.ndarray:
+    """(H, W, 3) uint8 `image` with `colour` blended over the pixels of (H, W) bool `mask`."""
+    out = image.copy()
+    out[mask] = ((1 - alpha) * image[mask] + alpha * np.asarray(colour, np.float32)).round().astype(np.uint8)
+    return out
 
 
 def draw_prompts(image: np.ndarray, clicks, box_corners) -> Image.Image:

@@ -46,11 +46,13 @@ def build_demo(
     """The Blocks app over `app`, queued with at most `concurrency` events running at once.
 
     `preload` names the example loaded when a page opens (None: start empty), so
-    that a visitor can click on a part at once.
+    that a visitor can click on a part at once; it is rendered here, once.
     """
     gpu = gpu_decorator()
     defaults = Settings(segmenter=app.model.segmenters[0])
     examples = sorted(examples_dir.glob("*.glb"))
+    if preload is not None:
+        app.prepare(str(examples_dir / f"{preload}.glb"), defaults.resolution)
     with gr.Blocks(title="GeoSAM2 demo", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
         status = gr.Markdown(app.status(None), elem_id="status")
@@ -85,6 +87,11 @@ def build_demo(
                 prompt_image = gr.Image(
                     label="Prompt view: click on a part", type="pil", interactive=False, elem_id="prompt-image", buttons=[]
                 )
+                candidates = gr.Gallery(
+                    label="Candidates for the pending prompt (score beside each): pick one to segment it",
+                    columns=3, allow_preview=False, height="auto", elem_id="candidates",
+                )
+                inside = gr.Checkbox(False, label="Candidates refine inside the selected part")
                 with gr.Row():
                     segment = gr.Button("Segment part", variant="primary", elem_id="segment")
                     refine = gr.Button("Refine inside selected part", elem_id="refine")
@@ -131,6 +138,14 @@ def build_demo(
             return app.segment(prompt, part, pa, auto, True, request, progress)
 
         @gpu
+        def on_candidates(prompt, part, inside, request: gr.Request):
+            return app.candidates(prompt, part, inside, request)
+
+        @gpu
+        def on_pick(pa, auto, request: gr.Request, evt: gr.SelectData, progress=gr.Progress()):
+            return app.pick_candidate(evt.index, pa, auto, request, progress)
+
+        @gpu
         def on_complete(prompt, request: gr.Request, progress=gr.Progress()):
             return app.auto_complete(prompt, request, progress)
 
@@ -145,6 +160,7 @@ def build_demo(
             apply.click(on_apply, settings, outputs),
             segment.click(on_segment, [prompt, part, pa, auto], outputs),
             refine.click(on_refine, [prompt, part, pa, auto], outputs),
+            candidates.select(on_pick, [pa, auto], outputs),
             complete.click(on_complete, [prompt], outputs),
             undo.click(app.undo, [prompt], outputs),
             redo.click(app.redo, [prompt], outputs),
@@ -154,10 +170,13 @@ def build_demo(
             event.success(app.downloads, None, download_buttons)
         if preload is not None:
             demo.load(lambda: str(examples_dir / f"{preload}.glb"), None, mesh_file)  # its change event loads it
-        light = dict(queue=False, show_progress="hidden")  # quick picture updates skip the queue
+        # quick picture updates: never wait behind long steps (queued all the same, so that gr.Warning shows)
+        light = dict(concurrency_limit=None, show_progress="hidden")
         gallery.select(on_view, [prompt], outputs, **light)
         prompt_image.select(on_click, [mode, prompt], outputs, **light)
         clear.click(app.clear_prompt, [prompt], outputs, **light)
+        for trigger in (prompt.change, inside.change):  # a new prompt or scope: new candidates
+            trigger(on_candidates, [prompt, part, inside], candidates, show_progress="hidden")
         part.input(app.select_part, [part], outputs)
         point_maps.change(app.show_point_maps, [point_maps, prompt], outputs)
         demo.unload(app.unload)

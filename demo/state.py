@@ -48,6 +48,24 @@ class Settings:
     auto_complete: bool = False
 
 
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """The segmenter's mask candidates for the pending prompt, on its view.
+
+    Attributes
+    ----------
+    view : int, the prompt's view
+    masks : (K, H, W) bool, distinct non-empty candidates, small to large
+    scores : (K,) float, the segmenter's score of each (predicted IoU for GeoSAM2)
+    parent : int or None, the part they were restricted to (refining inside it)
+    """
+
+    view: int
+    masks: np.ndarray
+    scores: np.ndarray
+    parent: int | None = None
+
+
 @dataclass(eq=False)
 class UserState:
     """Everything one user works on.
@@ -63,6 +81,7 @@ class UserState:
     thumbnails : list of (h, w, 3) uint8, the gallery images with parts overlaid
     version : int, counts the changes of the labelling (names files, skips repeated exports)
     exported : int, the version the download files were written for
+    candidates : Candidates or None, the candidates shown for the pending prompt
     """
 
     session: Session
@@ -74,6 +93,7 @@ class UserState:
     thumbnails: list = field(default_factory=list)
     version: int = 0
     exported: int = -1
+    candidates: Candidates | None = None
 
 
 class Store:
