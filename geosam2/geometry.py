@@ -90,7 +90,10 @@ class GeometrySegmenter:
       the background is a PromptError);
     - a box selects the parts with more than half of their pixels on that view
       inside the box (the part with the largest share if none has half);
-    - a mask prompt selects the parts more than half covered by it (likewise);
+    - a mask prompt selects the parts more than half covered by it (likewise), at
+      the level (crease parts, connected pieces or touching groups, see
+      `candidates`) whose selection matches the mask best on its view, the
+      coarsest of equals: a chosen candidate comes back whole, hidden faces too;
     - negative clicks remove the parts under them.
 
     The segmenter works on one mesh at a time: ``bind(mesh)`` (or the `mesh`
@@ -177,12 +180,27 @@ class GeometrySegmenter:
         return np.array(sorted(chosen), np.int64)
 
     @staticmethod
-    def _masks(views: Views, ids: np.ndarray, selected: np.ndarray) -> np.ndarray:
-        """(V, H, W) bool pixels showing a face whose part in `ids` is selected."""
+    def _masks(face_ids: np.ndarray, ids: np.ndarray, selected: np.ndarray) -> np.ndarray:
+        """Bool pixels of the face-id image(s) `face_ids` ((..., H, W), -1 background)
+        showing a face whose part in `ids` is selected."""
         lookup = np.zeros(int(ids.max(initial=-1)) + 2, bool)  # last entry: background
         lookup[selected] = True
         face_part = np.append(ids, len(lookup) - 1)
-        return lookup[face_part[views.face_ids]]
+        return lookup[face_part[face_ids]]
+
+    def _selection(self, views: Views, prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, selected part ids) of one prompt: crease parts, or for a mask-only
+        prompt the level matching the mask best (see the class docstring)."""
+        if prompt.mask is None or len(prompt.points) or prompt.box is not None:
+            return self.parts, self.select(views, prompt)
+        scales, best = self._scales(), None
+        for ids in (scales.touching, scales.connected, scales.crease):  # coarse to fine
+            selected = self.select(views, prompt, ids)
+            shown = self._masks(views.face_ids[prompt.view], ids, selected)
+            iou = (shown & prompt.mask).sum() / max((shown | prompt.mask).sum(), 1)
+            if best is None or iou > best[0]:
+                best = (iou, ids, selected)
+        return best[1], best[2]
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
         """One mask per prompt on every view: the pixels of the parts it selects.
@@ -190,7 +208,7 @@ class GeometrySegmenter:
         Returns PartMasks with masks (P, V, H, W) bool and scores (P, V) float32,
         1 where the mask is non-empty (the masks are exact), else 0.
         """
-        masks = np.stack([self._masks(views, self.parts, self.select(views, p)) for p in prompts]) if prompts else (
+        masks = np.stack([self._masks(views.face_ids, *self._selection(views, p)) for p in prompts]) if prompts else (
             np.zeros((0,) + views.face_ids.shape, bool)
         )
         scores = masks.reshape(len(masks), views.num_views, -1).any(-1).astype(np.float32)
@@ -204,6 +222,6 @@ class GeometrySegmenter:
         """
         scales = self._scales()
         levels = (scales.crease, scales.connected, scales.touching)
-        masks = np.stack([self._masks(views, ids, self.select(views, prompt, ids)) for ids in levels])
+        masks = np.stack([self._masks(views.face_ids, ids, self.select(views, prompt, ids)) for ids in levels])
         scores = masks.reshape(3, views.num_views, -1).any(-1).astype(np.float32)
         return PartMasks(masks, scores)

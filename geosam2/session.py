@@ -199,6 +199,32 @@ class Session:
         )
         return cleaned == 0
 
+    def candidates(self, prompt: Prompt, parent: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The segmenter's alternative answers to `prompt` on its own view.
+
+        Each candidate can become a part with ``add_part(Prompt(prompt.view,
+        mask=masks[k]), parent)``. With `parent`, candidates are cut to the pixels
+        showing the parent's faces.
+
+        Returns
+        -------
+        masks : (K, H, W) bool, distinct and non-empty, in the segmenter's order
+            (none when the segmenter offers no ``candidates``);
+        scores : (K,) float32, the segmenter's score of each on the prompt view.
+        """
+        view, size = prompt.view, self.views.resolution
+        prompt.check_image(self.views.num_views, size, size)
+        if not hasattr(self.segmenter, "candidates"):
+            return np.zeros((0, size, size), bool), np.zeros(0, np.float32)
+        found = self.segmenter.candidates(self.views, prompt)
+        masks = np.asarray(found.masks, bool)[:, view]
+        scores = np.asarray(found.scores, np.float32)[:, view]
+        if parent is not None:
+            self.part(parent)
+            masks = masks & (np.append(self.labels, -1)[self.views.face_ids[view]] == parent)
+        kept = [k for k in range(len(masks)) if masks[k].any() and not any((masks[k] == masks[j]).all() for j in range(k))]
+        return masks[kept], scores[kept]
+
     def add_part(self, prompt: Prompt, parent: int | None = None, name: str | None = None) -> Update:
         """Add a part from one prompt on any view.
 

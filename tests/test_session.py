@@ -166,3 +166,26 @@ def test_session_on_a_ground_truth_mesh(gt_paths):
     assert (update.labels >= 0).all()
     assert (update.labels[first.labels == 0] == 0).all()
     assert sum(p.area_share for p in update.parts) == pytest.approx(1.0)
+
+
+def test_candidates_are_nested_scales_and_one_becomes_a_part():
+    # boxes 0 and 1 touch without sharing vertices, box 2 is apart: crease side < box < touching pair
+    mesh = boxes_mesh([(0, 0, 0), (1, 0.5, 0), (0, 3, 0)])
+    session = Session(mesh, GeometrySegmenter(mesh), resolution=RESOLUTION)
+    top = np.flatnonzero(np.isclose(session.mesh.face_normals[:12, 2], 1.0))  # box 0's top side
+    prompt = click(session, top)
+    masks, scores = session.candidates(prompt)
+    ids = session.views.face_ids[prompt.view]
+    shown = [set(np.unique(ids[m])) for m in masks]
+    assert len(masks) == len(scores) == 3 and (scores > 0).all()
+    assert shown[0] <= set(top) and shown[1] <= set(box_faces(0)) and shown[2] <= set(box_faces(0)) | set(box_faces(1))
+    assert masks[0].sum() < masks[1].sum() < masks[2].sum()
+    side = session.add_part(Prompt(prompt.view, mask=masks[0]))  # the crease level: the top side only
+    assert set(np.flatnonzero(side.labels == 0)) == set(top)
+    session.undo()
+    update = session.add_part(Prompt(prompt.view, mask=masks[1]))  # the whole box, hidden sides too
+    assert (update.labels[box_faces(0)] == 0).all() and (update.labels[12:] == -1).all()
+    inside, _ = session.candidates(prompt, parent=0)  # cut to box 0: the touching pair becomes box 0 again
+    assert len(inside) == 2 and (inside[1] == masks[1]).all()
+    with pytest.raises(PromptError):
+        session.candidates(Prompt(12, points=[[1, 1]]))
