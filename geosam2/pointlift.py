@@ -4,8 +4,7 @@ The point-cloud versions of :mod:`geosam2.lift` and :mod:`geosam2.postprocess`,
 built on their stages rather than beside them:
 
 - lifting: each point is its own (single) sample; it is visible in a view when
-  it projects onto the silhouette and is not behind the disc shown there (depth
-  test against that disc's tangent plane, see :func:`visible_points`). The votes
+  its disc wins a pixel of the splatted point-id map (see :func:`visible_points`). The votes
   are counted by :func:`geosam2.lift.vote_labels` (the same overlap and tie
   rules as for meshes).
 - clean-up: the stages of :func:`geosam2.postprocess.clean_labels` in its order
@@ -29,7 +28,7 @@ from .lift import VisibleSamples, vote_labels
 from .pointcloud import PointCloud, knn_pairs
 from .postprocess import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, fill_from_neighbours, split_components
 from .prompts import Prompt
-from .render.splat import DEPTH_TOLERANCE, SplatViews, camera_surfels, disc_hit, splat_views
+from .render.splat import SplatViews, splat_views
 from .segmenters import Segmenter
 
 GRAPH_NEIGHBOURS = 8
@@ -38,33 +37,31 @@ SURFACE_NORMAL_OFFSET = 0.3  # fill graph: sine of the largest edge slope off a 
 SURFACE_MIN_NORMAL_COS = 0.0  # fill graph: no edges between points facing apart
 
 
-def visible_points(cloud: PointCloud, views: SplatViews, tolerance_scale: float = DEPTH_TOLERANCE) -> VisibleSamples:
+def visible_points(cloud: PointCloud, views: SplatViews) -> VisibleSamples:
     """Which points each view sees, and at which pixel (one sample per point).
 
-    A point is visible in a view when its projection falls on the silhouette and
-    it is not behind the disc shown at that pixel: its planar depth is at most the
-    depth of that disc's tangent plane along the ray through the point, plus
-    `tolerance_scale` times its own disc radius (the splatter's same-surface
-    tolerance). The plane is evaluated on the point's own ray, not at the pixel
-    centre, so on the front surface the two depths differ only by the surface's
-    curvature, at any viewing angle.
+    A point is visible in a view when its disc wins at least one pixel of the
+    point-id map there (the counterpart of the mesh's face-id test); it votes
+    with the pixel it wins nearest to its projected centre. A depth test against
+    the shown disc (visible when within a fraction of a disc radius of it) did
+    worse: on the six benchmark objects sampled to 20k points at 512², oracle
+    lifting scores 89.6 mIoU with it (0.25 radius) against 95.9 with this rule.
+    It let hidden points of layered parts (thin shells, overlapping parts) vote
+    and, at convex creases, discs overhanging the edge hid visible points.
+    Points winning no pixel are left to the clean-up's fill.
     """
-    height, width = views.face_ids.shape[1:]
+    width = views.face_ids.shape[2]
     samples, pixels = [], []
     for v in range(views.num_views):
-        surfels = camera_surfels(views.rig, v, cloud, views.radii)
-        xy, depth = views.rig.project(v, cloud.points)
-        column, row = np.floor(xy[:, 0]), np.floor(xy[:, 1])
-        inside = np.flatnonzero((column >= 0) & (column < width) & (row >= 0) & (row < height) & (depth > 0))
-        pixel = row[inside].astype(np.int64) * width + column[inside].astype(np.int64)
-        shown = views.face_ids[v].reshape(-1)[pixel]
-        on = shown >= 0
-        inside, pixel, shown = inside[on], pixel[on], shown[on]
-        u, w = surfels[0, inside] / depth[inside], surfels[1, inside] / depth[inside]  # the point's own ray
-        shown_depth = disc_hit(surfels[:, shown], u, w)[0]
-        seen = (shown == inside) | (depth[inside] <= shown_depth + tolerance_scale * views.radii[inside])
-        samples.append(inside[seen])
-        pixels.append(pixel[seen])
+        ids = views.face_ids[v].reshape(-1)
+        pixel = np.flatnonzero(ids >= 0)
+        owner = ids[pixel].astype(np.int64)
+        xy = views.rig.project(v, cloud.points)[0][owner]
+        off_centre = (pixel % width + 0.5 - xy[:, 0]) ** 2 + (pixel // width + 0.5 - xy[:, 1]) ** 2
+        order = np.lexsort((off_centre, owner))  # per point, its most central pixel first
+        first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+        samples.append(owner[first])
+        pixels.append(pixel[first])
     offsets = np.cumsum([0] + [len(s) for s in samples])
     return VisibleSamples(cloud.num_points, 1, np.concatenate(samples), np.concatenate(pixels), offsets)
 
@@ -74,7 +71,6 @@ def lift_point_masks(
     views: SplatViews,
     masks: np.ndarray | torch.Tensor,
     priorities: np.ndarray | None = None,
-    tolerance_scale: float = DEPTH_TOLERANCE,
     visible: VisibleSamples | None = None,
 ) -> np.ndarray:
     """Turn per-view masks of P parts into one part label per point.
@@ -95,7 +91,7 @@ def lift_point_masks(
     if tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
         raise ValueError(f"masks must have shape (parts, {', '.join(map(str, views.face_ids.shape))}), got {tuple(masks.shape)}")
     if visible is None:
-        visible = visible_points(cloud, views, tolerance_scale)
+        visible = visible_points(cloud, views)
     return vote_labels(visible, masks, priorities)
 
 

@@ -247,9 +247,13 @@ def test_visible_points_front_seen_back_hidden():
     cos = np.einsum("ij,ij->i", cloud.normals, to_camera) / np.linalg.norm(to_camera, axis=1)
     assert seen[cos > 0.1].mean() > 0.97
     assert seen[cos < -0.05].mean() < 0.005
-    # each visible point's pixel is the one it projects to
+    # each visible point votes with a pixel it wins: the one it projects to when it wins that one
+    assert (views.face_ids[0].reshape(-1)[pixels] == samples).all()
     xy, _ = rig.project(0, cloud.points[samples])
-    np.testing.assert_array_equal(pixels, np.floor(xy[:, 1]).astype(int) * 512 + np.floor(xy[:, 0]).astype(int))
+    own = np.floor(xy[:, 1]).astype(int) * 512 + np.floor(xy[:, 0]).astype(int)
+    wins_own = views.face_ids[0].reshape(-1)[own] == samples
+    assert wins_own.mean() > 0.75  # 0.84: a random point's own pixel centre can lie nearer a neighbour
+    np.testing.assert_array_equal(pixels[wins_own], own[wins_own])
 
 
 def test_lift_hemisphere_masks_labels_points_by_hemisphere():
@@ -339,8 +343,7 @@ def test_oracle_lift_on_sampled_benchmark_objects(gt_paths):
         lifted = lift_point_masks(cloud, views, masks)
         cleaned = clean_point_labels(cloud, lifted, pa=0.0, split_disconnected=False)
         scores.append(_class_agnostic_miou(labels, cleaned))
-    print("oracle point mIoU per object", np.round(scores, 2), "mean", np.mean(scores))
-    assert np.mean(scores) > 85.0
+    assert np.mean(scores) >= 95.0, f"oracle point mIoU {np.mean(scores):.2f}, per object {np.round(scores, 2)}"
 
 
 def test_export_round_trip(tmp_path, small_cloud):
