@@ -109,8 +109,9 @@ class DemoPage:
         )
         self.view = view
 
-    def click_prompt(self, x: float, y: float, resolution: int) -> None:
-        """Click pixel (x, y) of the `resolution`-pixel prompt image and wait for its marker."""
+    def click_prompt(self, x: float, y: float, resolution: int, timeout: float | None = None) -> None:
+        """Click pixel (x, y) of the `resolution`-pixel prompt image and wait for its marker
+        (at most `timeout`, default the page's)."""
         image = self.page.locator("#prompt-image img")
         before = image.get_attribute("src")
         box = image.bounding_box()
@@ -119,7 +120,9 @@ class DemoPage:
         top = box["y"] + (box["height"] - resolution * scale) / 2
         self.page.mouse.click(left + x * scale, top + y * scale)
         self.page.wait_for_function(
-            "src => document.querySelector('#prompt-image img').getAttribute('src') !== src", arg=before, timeout=self.timeout
+            "src => document.querySelector('#prompt-image img').getAttribute('src') !== src",
+            arg=before,
+            timeout=self.timeout if timeout is None else timeout,
         )
 
     def segment(self, version: int) -> str:

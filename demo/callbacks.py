@@ -2,14 +2,16 @@
 
 Every event handler of the page is a method of ``DemoApp`` and returns one value
 per name in ``OUTPUTS`` (``gr.skip()`` for what it leaves unchanged), except
-``downloads`` (one path per name in ``DOWNLOADS``). User mistakes show a plain
+``downloads`` (one path per name in ``DOWNLOADS``), ``chart`` and ``candidates``,
+which the page runs after the labelling changed or the prompt did, so that the
+coloured mesh is shown first. User mistakes show a plain
 message (``gr.Warning`` when nothing happens, ``gr.Error`` when the action is
 refused) and leave the user's work as it was.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import tempfile
 import threading
 from collections import OrderedDict
@@ -31,7 +33,7 @@ from .images import base_images, draw_prompts, hex_colour, overlay_labels, overl
 from .model import SharedModel
 from .state import Candidates, Settings, Store, UserState, empty_prompt
 
-OUTPUTS = ("gallery", "prompt_image", "viewer", "parts", "part", "chart", "status", "prompt")
+OUTPUTS = ("gallery", "prompt_image", "viewer", "parts", "part", "status", "prompt")
 DOWNLOADS = ("glb", "scene", "zip", "json")
 PARTS_HEADERS = ["id", "name", "colour", "surface %", "parent"]
 POSITIVE, NEGATIVE, BOX = "Positive click", "Negative click", "Box (two clicks)"
@@ -82,8 +84,7 @@ class DemoApp:
 
         Raises GeoSAM2Error for a file that is not a usable mesh.
         """
-        stat = os.stat(path)
-        key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, int(resolution))
+        key = (file_digest(path), int(resolution))  # by content: Gradio copies a file anew for each page
         with self._rendered_lock:
             if key in self._rendered:
                 self._rendered.move_to_end(key)
@@ -171,14 +172,12 @@ class DemoApp:
         session = user.session
         self._refresh_thumbnails(user, range(session.views.num_views) if changed_views is None else changed_views)
         choices = [(f"{p.id}: {p.name}", p.id) for p in session.parts]
-        unlabelled = float(session.mesh.face_areas[session.labels < 0].sum() / session.mesh.face_areas.sum())
         values = {
             "gallery": self._gallery(user),
             "prompt_image": self._prompt_image(user, prompt),
             "viewer": self.viewer_glb(user, selected),
             "parts": PARTS_ROWS_EMPTY if not session.parts else self.parts_rows(session),
             "part": gr.update(choices=choices, value=selected),
-            "chart": parts_sunburst(session.parts, unlabelled),
             "status": self.status(user),
             "prompt": prompt,
         }
@@ -394,9 +393,30 @@ class DemoApp:
         user.exported = version
         return tuple(paths[name] for name in DOWNLOADS)
 
+    def chart(self, request: gr.Request):
+        """The sunburst of the user's parts and of the unlabelled rest (None, an empty plot,
+        before the first part: plotly.js then loads after the first coloured mesh)."""
+        user = self.store.get(request.session_hash)
+        if user is None:
+            return gr.skip()
+        session = user.session
+        if not session.parts:
+            return None
+        unlabelled = float(session.mesh.face_areas[session.labels < 0].sum() / session.mesh.face_areas.sum())
+        return parts_sunburst(session.parts, unlabelled)
+
     def unload(self, request: gr.Request) -> None:
         """Drop the user's state and files when the page closes."""
         self.store.drop(request.session_hash)
 
 
 PARTS_ROWS_EMPTY = [["", "no parts yet", "", "", ""]]
+
+
+def file_digest(path) -> str:
+    """SHA-256 hex digest of the file at `path`."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -10,6 +10,7 @@ import gradio as gr
 from geosam2.mesh import MESH_EXTENSIONS
 
 from .callbacks import DOWNLOADS, MODES, OUTPUTS, PARTS_HEADERS, POSITIVE, DemoApp
+from .chart import parts_sunburst
 from .state import Settings, empty_prompt
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
@@ -51,8 +52,10 @@ def build_demo(
     gpu = gpu_decorator()
     defaults = Settings(segmenter=app.model.segmenters[0])
     examples = sorted(examples_dir.glob("*.glb"))
-    if preload is not None:
-        app.prepare(str(examples_dir / f"{preload}.glb"), defaults.resolution)
+    preload_path = None if preload is None else str(examples_dir / f"{preload}.glb")
+    if preload_path is not None:
+        app.prepare(preload_path, defaults.resolution)
+    parts_sunburst((), 1.0)  # plotly builds its validators on first use (~1 s): now rather than in a user's event
     with gr.Blocks(title="GeoSAM2 demo", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
         status = gr.Markdown(app.status(None), elem_id="status")
@@ -60,6 +63,7 @@ def build_demo(
         with gr.Row():
             with gr.Column(scale=4):
                 mesh_file = gr.File(
+                    preload_path,
                     label="Mesh (" + ", ".join(e.lstrip(".").upper() for e in MESH_EXTENSIONS) + ")",
                     file_types=list(MESH_EXTENSIONS),
                     type="filepath",
@@ -70,6 +74,7 @@ def build_demo(
                 )
                 point_maps = gr.Checkbox(False, label="Show point maps instead of normal maps")
                 gallery = gr.Gallery(
+                    format="jpeg",  # encodes ~8x faster than WebP
                     label="Views: choose one to prompt on", columns=4, allow_preview=False, elem_id="views", height="auto"
                 )
                 with gr.Accordion("Settings", open=False):
@@ -85,11 +90,11 @@ def build_demo(
             with gr.Column(scale=4):
                 mode = gr.Radio(list(MODES), value=POSITIVE, label="Click mode", elem_id="mode")
                 prompt_image = gr.Image(
-                    label="Prompt view: click on a part", type="pil", interactive=False, elem_id="prompt-image", buttons=[]
+                    label="Prompt view: click on a part", type="pil", format="png", interactive=False, elem_id="prompt-image", buttons=[]
                 )
                 candidates = gr.Gallery(
                     label="Candidates for the pending prompt (score beside each): pick one to segment it",
-                    columns=3, allow_preview=False, height="auto", elem_id="candidates",
+                    columns=4, allow_preview=False, height=170, elem_id="candidates",  # fixed: no layout shift when they arrive
                 )
                 inside = gr.Checkbox(False, label="Candidates refine inside the selected part")
                 with gr.Row():
@@ -107,7 +112,7 @@ def build_demo(
                 parts = gr.Dataframe(
                     headers=PARTS_HEADERS, datatype=["number", "str", "html", "number", "str"], interactive=False, label="Parts"
                 )
-                chart = gr.Plot(label="Share of the surface per part")
+                chart = gr.Plot(label="Share of the surface per part", elem_id="chart")  # empty until the first part: plotly.js loads then
                 with gr.Row():
                     download_buttons = [
                         gr.DownloadButton(label, interactive=True, size="sm", elem_id=f"download-{name}")
@@ -116,7 +121,7 @@ def build_demo(
                         )
                     ]
         components = dict(
-            gallery=gallery, prompt_image=prompt_image, viewer=viewer, parts=parts, part=part, chart=chart, status=status, prompt=prompt
+            gallery=gallery, prompt_image=prompt_image, viewer=viewer, parts=parts, part=part, status=status, prompt=prompt
         )
         outputs = [components[name] for name in OUTPUTS]
         settings = [pa, samples, resolution, segmenter, auto, point_maps]
@@ -166,10 +171,10 @@ def build_demo(
             redo.click(app.redo, [prompt], outputs),
             reset.click(app.reset, [prompt], outputs),
         ]
-        for event in changes:
-            event.success(app.downloads, None, download_buttons)
-        if preload is not None:
-            demo.load(lambda: str(examples_dir / f"{preload}.glb"), None, mesh_file)  # its change event loads it
+        if preload_path is not None:  # the file box shows it from the start; its change event loads the others
+            changes.append(demo.load(on_load, [mesh_file] + settings, outputs))
+        for event in changes:  # after the coloured mesh: the chart, then the download files
+            event.success(app.chart, None, chart, show_progress="hidden").success(app.downloads, None, download_buttons)
         # quick picture updates: never wait behind long steps (queued all the same, so that gr.Warning shows)
         light = dict(concurrency_limit=None, show_progress="hidden")
         gallery.select(on_view, [prompt], outputs, **light)

@@ -254,12 +254,15 @@ def test_candidates_pick_one_as_a_mask_prompt(app, request_):
         app.pick_candidate(0, 0.02, False, request_, no_progress)
 
 
-def test_downloads_hold_the_labelled_parts(app, request_):
+def test_chart_and_downloads_hold_the_labelled_parts(app, request_):
     load(app, request_, example("figure"))
     session = app.store.get(request_.session_hash).session
     names = session.mesh.part_names
     for name in ("head", "torso"):
         segment(app, request_, on_part(app, request_, names.index(name)))
+    (sunburst,) = app.chart(request_).data  # one wedge per part and one for the rest, in % of the surface
+    assert list(sunburst.ids) == [str(p.id) for p in session.parts] + ["unlabelled"]
+    assert sum(sunburst.values) == pytest.approx(100) and sunburst.values[0] == pytest.approx(100 * session.parts[0].area_share)
     paths = dict(zip(DOWNLOADS, app.downloads(request_)))
     for part in session.parts:
         assert (face_colours(paths["glb"])[session.labels == part.id] == part.color[:3]).all()

@@ -1,0 +1,76 @@
+"""The demo in a real browser: Debian's headless Chromium driven by Playwright.
+
+A user opens the page, picks the figure example, clicks its head on the view
+showing it best and presses Segment part; the 3D viewer must receive a GLB
+coloured with the head as a part, and the coloured-GLB download must hold it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from demo.browser import CHROMIUM, DemoPage, chromium, part_pixel, serve
+from demo.callbacks import DemoApp
+from demo.model import SharedModel
+from demo.state import Settings
+from geosam2.mesh import load_mesh
+
+pytestmark = pytest.mark.browser
+RESOLUTION = Settings().resolution  # the page's default
+
+
+@pytest.fixture(scope="module")
+def page_url(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    app = DemoApp(SharedModel(), temp_root=str(tmp_path_factory.mktemp("demo")))
+    with serve(app) as url:
+        yield app, url
+
+
+def face_colours(glb_path) -> np.ndarray:
+    """(F, 3) uint8 colour of each face of a coloured GLB."""
+    return load_mesh(glb_path).face_colors[:, :3]
+
+
+def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path):
+    app, url = page_url
+    with chromium() as page:
+        user = DemoPage(page, url)
+        user.open(preloaded=True)
+        user.pick_example("figure")
+        (session_hash,) = app.store.keys()
+        session = app.store.get(session_hash).session
+        head = session.mesh.part_names.index("head")
+        face_part = np.append(session.mesh.part_ids, -1)
+        view = int(np.argmax([(face_part[ids] == head).sum() for ids in session.views.face_ids]))
+        user.choose_view(view)
+
+        with pytest.raises(Exception):  # a click on the background: a message, no marker
+            user.click_prompt(1, 1, RESOLUTION, timeout=3_000)
+        assert "background" in page.locator(".toast-body").first.inner_text()
+
+        x, y = part_pixel(session.views.face_ids[view], session.mesh.part_ids, head)
+        user.click_prompt(x, y, RESOLUTION)
+        page.wait_for_selector("#candidates .thumbnail-item", timeout=30_000)  # candidates for the click
+        glb_url = user.segment(version=1)
+        page.wait_for_selector("#chart .js-plotly-plot", timeout=30_000)  # the chart follows the mesh
+        page.wait_for_timeout(1_000)  # let the 3D view draw the new mesh before the screenshot
+        page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
+
+        (part,) = session.parts
+        clicked_face = session.views.face_ids[view, int(y), int(x)]
+        viewer_glb = tmp_path / "viewer.glb"
+        viewer_glb.write_bytes(page.request.get(glb_url).body())
+        colours = face_colours(viewer_glb)
+        assert (colours[clicked_face] == part.color[:3]).all()
+        assert np.array_equal((colours == part.color[:3]).all(1), session.mesh.part_ids == head)
+
+        downloaded = user.download("glb", tmp_path)
+        colours = face_colours(downloaded)
+        assert np.array_equal((colours == part.color[:3]).all(1), session.mesh.part_ids == head)
+        assert "Parts:** 1" not in page.locator("#status").inner_text()  # rendered markdown, not source
+        assert "Parts: 1" in page.locator("#status").inner_text()
