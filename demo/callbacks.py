@@ -310,10 +310,11 @@ class DemoApp:
             masks = masks & (np.append(session.labels, -1)[session.views.face_ids[view]] == parent)
         kept = [k for k in range(len(masks)) if masks[k].any() and not any(np.array_equal(masks[k], masks[j]) for j in range(k))]
         user.candidates = Candidates(view, masks[kept], scores[kept], parent)
-        image = np.asarray(self._prompt_image(user, prompt))
+        stride = self._thumbnail_stride(user)
+        image = np.asarray(self._prompt_image(user, prompt))[::stride, ::stride]
         shown = session.views.silhouette[view].sum()
         return [
-            (overlay_mask(image, masks[k]), f"score {scores[k]:.2f}, {100 * masks[k].sum() / shown:.0f} % of the view")
+            (overlay_mask(image, masks[k, ::stride, ::stride]), f"score {scores[k]:.2f}, {100 * masks[k].sum() / shown:.0f} % of the view")
             for k in kept
         ]
 

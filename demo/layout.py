@@ -94,7 +94,7 @@ def build_demo(
                 )
                 candidates = gr.Gallery(
                     label="Candidates for the pending prompt (score beside each): pick one to segment it",
-                    columns=4, allow_preview=False, height=170, elem_id="candidates",  # fixed: no layout shift when they arrive
+                    columns=4, allow_preview=False, height=170, format="jpeg", elem_id="candidates",  # fixed height: no layout shift
                 )
                 inside = gr.Checkbox(False, label="Candidates refine inside the selected part")
                 with gr.Row():

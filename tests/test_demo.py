@@ -124,10 +124,10 @@ def test_clicks_draw_markers_and_box_takes_two_clicks(app, request_):
     session = app.store.get(request_.session_hash).session
     torso, head = session.mesh.part_names.index("torso"), session.mesh.part_names.index("head")
     prompt = click_part(app, request_, {"view": 0, "clicks": [], "box": []}, torso)
-    prompt = click_part(app, request_, prompt, head, NEGATIVE)
+    screen = shown(app.click(part_pixel(session.views.face_ids[0], session.mesh.part_ids, head), NEGATIVE, prompt, request_))
+    prompt, marked = screen["prompt"], np.asarray(screen["prompt_image"])
     assert [c[2] for c in prompt["clicks"]] == [True, False]
     image = np.asarray(shown(app.clear_prompt(prompt, request_))["prompt_image"])  # no marker
-    marked = np.asarray(app._prompt_image(app.store.get(request_.session_hash), prompt))
     for (x, y, positive) in prompt["clicks"]:
         assert tuple(marked[int(y), int(x)]) == (GREEN if positive else RED)
         assert tuple(image[int(y), int(x)]) != tuple(marked[int(y), int(x)])
