@@ -40,6 +40,7 @@ __all__ = [
     "Propagation",
     "encode_views",
     "propagate",
+    "seed_candidates",
     "ring_order",
     "network_inputs",
     "prompt_inputs",
@@ -264,6 +265,34 @@ def propagate(model: GeoSAM2, features: ViewFeatures, prompts: Sequence[Prompt],
     return Propagation(order, torch.stack(logits).float().cpu(), torch.stack(scores).float().cpu())
 
 
+def seed_candidates(model: GeoSAM2, features: ViewFeatures, prompt: Prompt, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """SAM2's answers to `prompt` on its own view, without memory (as frame 0).
+
+    SAM2 gives three candidate masks for a single click (its multimask output,
+    per ``_use_multimask``) and one mask otherwise.
+
+    Returns
+    -------
+    logits : (K, 1, S/4, S/4) float32 low-res mask logits (holes filled), K = 3 or 1
+    scores : (K,) float32 predicted IoU of each, 0 where the part is predicted absent
+    """
+    device = model.device
+    with torch.inference_mode(), _autocast(device):
+        feats, pos, sizes = features.frame(model, prompt.view, 1)
+        point_inputs, mask_inputs = prompt_inputs(prompt, resolution, model.image_size, device)
+        empty = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
+        _, sam_outputs, _, _ = model._track_step(0, True, feats, pos, sizes, point_inputs, mask_inputs, empty, 1, False, None)
+    multimasks, _, ious, _, _, _, object_score_logits = sam_outputs
+    logits = fill_holes(multimasks.float().transpose(0, 1), model.fill_hole_area)  # (K, 1, h, w)
+    scores = ious.float()[0] * (object_score_logits[0, 0] > 0)
+    return logits.cpu(), scores.cpu()
+
+
+def _upsample_masks(logits: torch.Tensor, size: int) -> np.ndarray:
+    """(N, size, size) bool masks of (N, 1, h, w) low-res logits (bilinear, > 0)."""
+    return (F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)[:, 0] > 0).numpy()
+
+
 class GeoSAM2Segmenter:
     """The Segmenter of the GeoSAM2 network (see `geosam2.segmenters.Segmenter`).
 
@@ -321,7 +350,27 @@ class GeoSAM2Segmenter:
                 result = propagate(self.model, features, [prompts[i] for i in parts], size)
                 for frame in range(1, len(result.frame_views)):  # frame 0 is superseded by frame 1
                     view = result.frame_views[frame]
-                    logits = F.interpolate(result.logits[frame], size=(size, size), mode="bilinear", align_corners=False)
-                    masks[parts, view] = (logits[:, 0] > 0).numpy()
+                    masks[parts, view] = _upsample_masks(result.logits[frame], size)
                     scores[parts, view] = result.scores[frame].numpy()
+        return PartMasks(masks, scores)
+
+    def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
+        """Alternative answers to one prompt on its own view (see `seed_candidates`):
+        three for a single click (SAM2's multimask output), else one.
+
+        Only the prompted view is filled: masks elsewhere are empty with score 0.
+        A chosen candidate is propagated to every view as a mask prompt,
+        ``segment(views, [Prompt(prompt.view, mask=masks[k, prompt.view])])``.
+
+        Returns
+        -------
+        PartMasks: masks (K, V, H, W) bool, scores (K, V) float32.
+        """
+        size = views.resolution
+        prompt.check_image(views.num_views, size, size)
+        logits, seed_scores = seed_candidates(self.model, self.features(views), prompt, size)
+        masks = np.zeros((len(logits), views.num_views, size, size), bool)
+        scores = np.zeros((len(logits), views.num_views), np.float32)
+        masks[:, prompt.view] = _upsample_masks(logits, size)
+        scores[:, prompt.view] = seed_scores.numpy()
         return PartMasks(masks, scores)
