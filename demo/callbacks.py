@@ -290,32 +290,33 @@ class DemoApp:
         return self._screen(user, empty_prompt(query.view), new_part, sorted(changed))
 
     def candidates(self, prompt: dict, part, inside: bool, request: gr.Request) -> list:
-        """Gallery of the segmenter's mask candidates for the pending prompt, on its view,
-        each captioned with its score; with `inside`, restricted to the selected part `part`.
-        Empty when there is no positive prompt or the segmenter offers no candidates."""
+        """Gallery of the segmenter's mask candidates (Session.candidates) for the pending
+        prompt, on its view, each captioned with its score; with `inside`, cut to the
+        selected part `part`. Empty when there is no positive prompt."""
         user = self.store.get(request.session_hash)
         if user is None:
             return []
         user.candidates = None
         query = self._to_prompt(prompt)
-        propose = getattr(user.session.segmenter, "candidates", None)
-        if query is None or propose is None:
+        if query is None:
             return []
         session, view = user.session, query.view
-        found = propose(session.views, query)
-        masks = np.asarray(found.masks, bool)[:, view]  # (K, H, W)
-        scores = np.asarray(found.scores, np.float32)[:, view]
         parent = int(part) if inside and part is not None else None
-        if parent is not None:
-            masks = masks & (np.append(session.labels, -1)[session.views.face_ids[view]] == parent)
-        kept = [k for k in range(len(masks)) if masks[k].any() and not any(np.array_equal(masks[k], masks[j]) for j in range(k))]
-        user.candidates = Candidates(view, masks[kept], scores[kept], parent)
+        try:
+            masks, scores = session.candidates(query, parent)
+        except GeoSAM2Error as exc:  # e.g. the selected part was undone meanwhile
+            gr.Warning(str(exc))
+            return []
+        if not len(masks):
+            gr.Warning("The segmenter found no mask for this prompt" + (" inside the selected part." if parent is not None else "."))
+            return []
+        user.candidates = Candidates(view, masks, scores, parent)
         stride = self._thumbnail_stride(user)
         image = np.asarray(self._prompt_image(user, prompt))[::stride, ::stride]
         shown = session.views.silhouette[view].sum()
         return [
-            (overlay_mask(image, masks[k, ::stride, ::stride]), f"score {scores[k]:.2f}, {100 * masks[k].sum() / shown:.0f} % of the view")
-            for k in kept
+            (overlay_mask(image, mask[::stride, ::stride]), f"score {score:.2f}, {100 * mask.sum() / shown:.0f} % of the view")
+            for mask, score in zip(masks, scores)
         ]
 
     def pick_candidate(self, index: int, pa, auto_complete, request: gr.Request, progress=gr.Progress()):

@@ -55,7 +55,7 @@ class Candidates:
     Attributes
     ----------
     view : int, the prompt's view
-    masks : (K, H, W) bool, distinct non-empty candidates, small to large
+    masks : (K, H, W) bool, distinct non-empty candidates, in the segmenter's order
     scores : (K,) float, the segmenter's score of each (predicted IoU for GeoSAM2)
     parent : int or None, the part they were restricted to (refining inside it)
     """

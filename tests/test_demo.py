@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import types
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from demo.browser import part_pixel
 from demo.callbacks import BOX, DOWNLOADS, NEGATIVE, OUTPUTS, POSITIVE, DemoApp
 from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
 from demo.layout import EXAMPLES_DIR, gpu_decorator, launch_options
-from demo.model import GEOMETRY, SharedModel, load_shared_model
+from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from geosam2.mesh import load_mesh
 from geosam2.session import part_color
 
@@ -347,3 +348,23 @@ def test_status_says_how_to_get_weights_and_launch_options(monkeypatch):
         import spaces  # noqa: F401
     except ImportError:
         assert gpu_decorator()(no_progress) is no_progress
+
+
+@pytest.mark.slow
+def test_geosam2_segmenter_runs_behind_the_page(request_):
+    """The GeoSAM2 path with a tiny random network: candidates and Segment run and the
+    session stays usable whatever the (random) masks are."""
+    from geosam2.model import build_geosam2
+
+    app = DemoApp(SharedModel(build_geosam2("tiny", 128).eval(), "cpu"))
+    screen = shown(app.load(str(example("figure")), 0.02, 5, RESOLUTION, GEOSAM2, False, False, request_, no_progress))
+    assert "GeoSAM2 on cpu" in screen["status"]
+    session = app.store.get(request_.session_hash).session
+    prompt = on_part(app, request_, session.mesh.part_names.index("torso"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random weights may find nothing: a message, not an error
+        gallery = app.candidates(prompt, None, False, request_)
+        screen = segment(app, request_, prompt)
+    assert len(gallery) <= 3 and all(caption.startswith("score ") for _, caption in gallery)
+    assert len(session.parts) == (screen["status"] != UNCHANGED)
+    app.unload(request_)
