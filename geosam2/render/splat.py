@@ -8,14 +8,15 @@ that of the tangent plane along the ray (kept within r_i of the point's own
 depth at grazing angles), so depth and point maps are smooth rather than
 stepped, and discs seen edge-on do not dilate the silhouette.
 
-The z-buffer works in two passes: the nearest disc depth per pixel, then among
-the discs within a depth tolerance of it (the same surface), the disc whose
-centre is nearest wins, so the point-id map is a Voronoi partition of the
-visible surface and part borders stay sharp. Lifting uses the same tolerance
-for its visibility test.
+The z-buffer makes two reductions over the (point, covered pixel) pairs,
+computed once: the nearest disc depth per pixel, then among the discs within a
+depth tolerance of it (the same surface), the disc whose centre is nearest
+wins, so the point-id map is a Voronoi partition of the visible surface and
+part borders stay sharp. Lifting takes a point as seen where it wins a pixel.
 
-Everything is vectorised numpy; pixels are grouped by footprint size so the
-cost is about (number of points) x (pixels per disc) per view.
+Everything is vectorised numpy; points are grouped by footprint size so the
+cost is about (number of points) x (pixels per disc) per view (see
+bench/bench_splat.py).
 """
 
 from __future__ import annotations
@@ -40,8 +41,7 @@ class SplatViews(Views):
     Attributes
     ----------
     radii : (N,) float64
-        World radius of each point's disc, in normalised units (lifting uses it
-        as the depth tolerance of its visibility test).
+        World radius of each point's disc, in normalised units.
     """
 
     radii: np.ndarray
@@ -97,6 +97,9 @@ def _candidates(surfels: np.ndarray, rig: Rig, chunk: int):
     for k in np.unique(half):
         offsets = np.arange(-k, k + 1, dtype=np.int32)
         d_col, d_row = np.tile(offsets, len(offsets)), np.repeat(offsets, len(offsets))  # (cells,)
+        # the centre lies in the own pixel: cells whose centre is farther than k from all of it cannot be hit
+        gap = np.maximum(np.abs(d_col) - 0.5, 0) ** 2 + np.maximum(np.abs(d_row) - 0.5, 0) ** 2
+        d_col, d_row = d_col[gap <= k * k], d_row[gap <= k * k]
         d_u, d_v = (d_col / focal).astype(np.float32), (-d_row / focal).astype(np.float32)
         chosen = np.flatnonzero(half == k)
         step = max(1, chunk // len(d_col))
@@ -107,16 +110,8 @@ def _candidates(surfels: np.ndarray, rig: Rig, chunk: int):
             row = row0[part, None] + d_row
             z, rim = disc_hit(surfels[:, ids, None], u0[part, None] + d_u, v0[part, None] + d_v)
             covered = (rim <= 1.0) & (col >= 0) & (col < r) & (row >= 0) & (row < r)
-            pixel = row[covered].astype(np.int64) * r + col[covered]
+            pixel = row[covered] * r + col[covered]  # int32: at most 46340² pixels
             yield np.broadcast_to(ids[:, None], col.shape)[covered], pixel, z[covered], rim[covered]
-
-
-def _nearest_depth(surfels: np.ndarray, rig: Rig, chunk: int) -> np.ndarray:
-    """(H * W,) float32 nearest disc depth per pixel, inf where no disc covers it."""
-    nearest = np.full(rig.resolution**2, np.inf, np.float32)
-    for _, pixel, z, _ in _candidates(surfels, rig, chunk):
-        np.minimum.at(nearest, pixel, z)
-    return nearest
 
 
 def splat_ids(
@@ -129,21 +124,26 @@ def splat_ids(
 ) -> np.ndarray:
     """(H, W) int32 id of the point whose disc wins each pixel of `view`, -1 for background.
 
-    Two passes over the (point, pixel) pairs: the nearest disc depth per pixel,
-    then, among discs within `depth_tolerance` disc radii of it, the one whose
-    centre is closest (smallest rim distance). Pairs are processed `chunk` at a
-    time to bound memory.
+    The (point, covered pixel) pairs are computed once (`chunk` at a time, to bound
+    the temporaries; the pairs kept take 20 bytes each, about 16 per covered pixel
+    at the default radii), then two reductions: the nearest disc depth per pixel,
+    and among discs within `depth_tolerance` disc radii of it, the one whose
+    centre is closest (smallest rim distance).
     """
     surfels = camera_surfels(rig, view, cloud, radii)
-    nearest = _nearest_depth(surfels, rig, chunk)
-    best = np.full(rig.resolution**2, np.iinfo(np.int64).max, np.int64)
-    for ids, pixel, z, rim in _candidates(surfels, rig, chunk):
-        front = z <= nearest[pixel] + np.float32(depth_tolerance) * surfels[7, ids]
-        # non-negative float32 keys order like their bit patterns: pack (rim, id) in one int64
-        packed = (rim[front].view(np.uint32).astype(np.int64) << _ID_BITS) | ids[front]
-        np.minimum.at(best, pixel[front], packed)
-    hit = best != np.iinfo(np.int64).max
     out = np.full(rig.resolution**2, -1, np.int32)
+    pairs = list(_candidates(surfels, rig, chunk))
+    if not pairs:  # every point behind the camera
+        return out.reshape(rig.resolution, rig.resolution)
+    ids, pixel, z, rim = (np.concatenate(a) for a in zip(*pairs))
+    nearest = np.full(rig.resolution**2, np.inf, np.float32)
+    np.minimum.at(nearest, pixel, z)
+    front = z <= nearest[pixel] + np.float32(depth_tolerance) * surfels[7, ids]
+    # non-negative float32 keys order like their bit patterns: pack (rim, id) in one int64
+    packed = (rim[front].view(np.uint32).astype(np.int64) << _ID_BITS) | ids[front]
+    best = np.full(rig.resolution**2, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(best, pixel[front], packed)
+    hit = best != np.iinfo(np.int64).max
     out[hit] = (best[hit] & ((1 << _ID_BITS) - 1)).astype(np.int32)
     return out.reshape(rig.resolution, rig.resolution)
 
