@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GeoSAM2Error
-from ..prompts import Prompt
+from ..predictor import prompt_inputs
 from .dataset import PROMPT_TYPES, CuratedViews, Sample, collate_samples, curated_objects
 from .loss import LossWeights, frame_loss, mask_iou
 
@@ -91,49 +91,6 @@ def adapter_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 # --------------------------------------------------------------------------- forward pass
 
 
-def frame_features(model, normals: torch.Tensor, points: torch.Tensor):
-    """SAM2 backbone features of V frames from the normal and point encoders.
-
-    FPN levels are fused as the release does (`out_i = normal_i + fusion_i(cat[normal_i, point_i])`,
-    by `model.feature_fusion`), positional encodings come from the normal encoder,
-    then levels 0 and 1 go through the mask decoder's conv_s0 / conv_s1.
-
-    Returns
-    -------
-    (vision_feats, vision_pos_embeds, feat_sizes) as `SAM2Base._prepare_backbone_features`.
-    """
-    normal_out = model.image_encoder(normals)
-    point_out = model.pos_map_encoder(points)
-    fused = model.feature_fusion(normal_out["backbone_fpn"], point_out["backbone_fpn"])
-    backbone_out = {"vision_features": fused[-1], "vision_pos_enc": normal_out["vision_pos_enc"], "backbone_fpn": list(fused)}
-    if model.use_high_res_features_in_sam:
-        backbone_out["backbone_fpn"][0] = model.sam_mask_decoder.conv_s0(backbone_out["backbone_fpn"][0])
-        backbone_out["backbone_fpn"][1] = model.sam_mask_decoder.conv_s1(backbone_out["backbone_fpn"][1])
-    _, vision_feats, vision_pos_embeds, feat_sizes = model._prepare_backbone_features(backbone_out)
-    return vision_feats, vision_pos_embeds, feat_sizes
-
-
-def prompt_inputs(prompt: Prompt, resolution: int, image_size: int, device) -> tuple[dict | None, torch.Tensor | None]:
-    """SAM2 `point_inputs` (box corners labelled 2 and 3 first, as SAM2's video
-    predictor orders them, then clicks) and `mask_inputs` for a prompt on
-    (resolution x resolution) views, scaled to the model's image size."""
-    points, labels = [prompt.points], [prompt.labels]
-    if prompt.box is not None:
-        points.insert(0, prompt.box.reshape(2, 2))
-        labels.insert(0, np.array([2, 3], np.int32))
-    points, labels = np.concatenate(points), np.concatenate(labels)
-    point_inputs = None
-    if len(points):
-        coords = torch.as_tensor(points * (image_size / resolution), dtype=torch.float32, device=device)[None]
-        point_inputs = {"point_coords": coords, "point_labels": torch.as_tensor(labels, dtype=torch.int32, device=device)[None]}
-    mask_inputs = None
-    if prompt.mask is not None:
-        mask = torch.as_tensor(prompt.mask, dtype=torch.float32, device=device)[None, None]
-        mask_inputs = F.interpolate(mask, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
-        mask_inputs = (mask_inputs >= 0.5).float()
-    return point_inputs, mask_inputs
-
-
 def forward_sequence(model, sample: Sample, device) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Run the model over the frames of `sample` as the video predictor does.
 
@@ -147,7 +104,8 @@ def forward_sequence(model, sample: Sample, device) -> list[tuple[torch.Tensor, 
     slot = {v: i for i, v in enumerate(unique_views)}
     normals = sample.normals[[views.index(v) for v in unique_views]].to(device)
     points = sample.points[[views.index(v) for v in unique_views]].to(device)
-    vision_feats, vision_pos, feat_sizes = frame_features(model, normals, points)
+    backbone_out = model.forward_image(torch.cat([normals, points], dim=1))  # fused, as at inference
+    _, vision_feats, vision_pos, feat_sizes = model._prepare_backbone_features(backbone_out)
     resolution = sample.masks.shape[-1]
     point_inputs, mask_inputs = prompt_inputs(sample.prompt, resolution, model.image_size, device)
     output_dict = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
