@@ -11,7 +11,8 @@ vertices), ``.pcd`` (ASCII or binary, fields ``x y z [normal_x normal_y normal_z
 for ``.xyzn`` or colours for ``.xyzrgb``; a plain ``.xyz`` with 6+ columns reads
 columns 3-5 as normals), ``.npy`` ((N, 3) positions or (N, 6) positions + normals).
 Missing normals are estimated from the k nearest neighbours (PCA) and oriented
-outwards by propagation over a minimum spanning tree.
+outwards by propagation over a minimum spanning tree. :func:`load_geometry`
+loads either kind of file: a mesh when it has faces, else a point cloud.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, mini
 from scipy.spatial import cKDTree
 
 from .errors import EmptyMeshError, MeshLoadError, MeshTooLargeError
-from .mesh import Y_UP_TO_Z_UP, normalising_transform, transform_points
+from .mesh import MESH_EXTENSIONS, Y_UP_TO_Z_UP, Mesh, load_mesh, normalising_transform, transform_points
 
 POINT_CLOUD_EXTENSIONS = (".ply", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".npy")
 DEFAULT_MAX_POINTS = 5_000_000
@@ -372,6 +373,54 @@ def load_point_cloud(
     except Exception as exc:  # numpy and trimesh raise many types for corrupt files
         raise MeshLoadError(f"Could not read '{base}' as a point cloud ({type(exc).__name__}: {exc}).") from exc
     return point_cloud_from_arrays(points, normals, colors, y_up, name, max_points, normal_neighbours)
+
+
+PLY_HEADER_LIMIT = 1 << 16  # bytes: a PLY header longer than this is not one
+
+
+def ply_face_count(path: str | os.PathLike) -> int:
+    """Number of faces a PLY file's header declares (0 without a face element).
+    Raises MeshLoadError when the file does not start with a PLY header."""
+    base = os.path.basename(path)
+    with open(path, "rb") as f:
+        head = f.read(PLY_HEADER_LIMIT)
+    end = head.find(b"end_header")
+    if not head.startswith(b"ply") or end < 0:
+        raise MeshLoadError(f"'{base}' does not start with a PLY header (ply ... end_header): the file is corrupt.")
+    for line in head[:end].decode("ascii", "replace").splitlines():
+        words = line.split()
+        if words[:2] == ["element", "face"]:
+            try:
+                return int(words[2])
+            except (IndexError, ValueError) as exc:
+                raise MeshLoadError(f"'{base}' has a malformed face element line: '{line.strip()}'.") from exc
+    return 0
+
+
+def load_geometry(path: str | os.PathLike) -> Mesh | PointCloud:
+    """Load a mesh or a point cloud, whichever the file holds.
+
+    PLY files with faces and the other mesh formats (GLB, OBJ, ...) give a
+    :class:`~geosam2.mesh.Mesh` (see :func:`~geosam2.mesh.load_mesh`); PLY files
+    without faces, PCD, XYZ and NPY give a :class:`PointCloud` (see
+    :func:`load_point_cloud`). Both are in the normalised frame.
+
+    Raises MeshLoadError for a missing, unsupported or corrupt file,
+    EmptyMeshError and MeshTooLargeError as the loaders do.
+    """
+    path = os.fspath(path)
+    base = os.path.basename(path)
+    extension = os.path.splitext(base)[1].lower()
+    if not os.path.isfile(path):
+        raise MeshLoadError(f"File '{path}' does not exist.")
+    if extension == ".ply":
+        return load_mesh(path) if ply_face_count(path) > 0 else load_point_cloud(path)
+    if extension in POINT_CLOUD_EXTENSIONS:
+        return load_point_cloud(path)
+    if extension in MESH_EXTENSIONS:
+        return load_mesh(path)
+    supported = sorted(set(MESH_EXTENSIONS) | set(POINT_CLOUD_EXTENSIONS))
+    raise MeshLoadError(f"'{base}' is neither a supported mesh nor a point cloud: use one of {', '.join(supported)}.")
 
 
 def part_palette(num_parts: int) -> np.ndarray:

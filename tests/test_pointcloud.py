@@ -8,7 +8,9 @@ from scipy.ndimage import binary_erosion
 
 from geosam2.errors import EmptyMeshError, MeshLoadError
 from geosam2.mesh import labels_from_colors, load_mesh
-from geosam2.pointcloud import load_point_cloud, point_cloud_from_arrays
+from geosam2.errors import GeoSAM2Error
+from geosam2.mesh import Mesh
+from geosam2.pointcloud import PointCloud, load_geometry, load_point_cloud, point_cloud_from_arrays
 from geosam2.pointlift import clean_point_labels, knn_graph, lift_point_masks, visible_points
 from geosam2.render.splat import splat_views
 from geosam2.views import official_rig
@@ -163,6 +165,50 @@ def test_loader_errors_say_what_is_wrong(tmp_path):
     np.save(tmp_path / "same.npy", np.ones((5, 3)))
     with pytest.raises(EmptyMeshError, match="coincide"):
         load_point_cloud(tmp_path / "same.npy")
+
+
+def test_load_geometry_gives_meshes_for_faces_and_clouds_for_point_sets(tmp_path, small_cloud):
+    import trimesh
+
+    points, normals, colors = small_cloud
+    box = trimesh.creation.box()
+    box.export(tmp_path / "box.ply")
+    box.export(tmp_path / "box.glb")
+    _write_ply(tmp_path / "cloud.ply", points, normals, colors)
+    _write_pcd(tmp_path / "cloud.pcd", points, normals, colors, binary=True)
+    np.savetxt(tmp_path / "cloud.xyz", points)
+    np.save(tmp_path / "cloud.npy", points)
+    for name in ("box.ply", "box.glb"):
+        mesh = load_geometry(tmp_path / name)
+        assert isinstance(mesh, Mesh) and mesh.num_faces == 12
+    for name in ("cloud.ply", "cloud.pcd", "cloud.xyz", "cloud.npy"):
+        cloud = load_geometry(tmp_path / name)
+        assert isinstance(cloud, PointCloud)
+        np.testing.assert_allclose(cloud.file_points(), points, atol=1e-5)
+
+
+def test_load_geometry_errors_for_corrupt_files(tmp_path, small_cloud):
+    points, normals, colors = small_cloud
+    _write_ply(tmp_path / "whole.ply", points, normals, colors)
+    data = (tmp_path / "whole.ply").read_bytes()
+    cases = {
+        "truncated.ply": data[: len(data) // 2],  # header says 200 vertices, half the body is there
+        "headless.ply": data[data.index(b"end_header") + 11 :],
+        "garbage.glb": bytes(range(256)) * 4,
+        "garbage.pcd": b"not a point cloud\n",
+        "text.npy": b"1 2 3\n",
+        "faces.ply": b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+        b"property float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n",
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(GeoSAM2Error):
+            load_geometry(tmp_path / name)
+    with pytest.raises(MeshLoadError, match="does not exist"):
+        load_geometry(tmp_path / "missing.ply")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(MeshLoadError, match="neither a supported mesh nor a point cloud"):
+        load_geometry(tmp_path / "notes.txt")
 
 
 # --- normals ---------------------------------------------------------------
