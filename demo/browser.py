@@ -61,7 +61,8 @@ def chromium(viewport=(1600, 1200)):
 def part_pixel(face_ids: np.ndarray, face_part: np.ndarray, part: int) -> tuple[float, float]:
     """(x, y) pixel centre inside the region of one view showing `part`, farthest from its border.
 
-    face_ids : (H, W) int, face per pixel (-1 background); face_part : (F,) part of each face.
+    face_ids : (H, W) int, face per pixel (-1 background); face_part : (F,) part of each face;
+    part -1 gives the background pixel farthest from the object.
     """
     from scipy.ndimage import distance_transform_edt
 
@@ -113,6 +114,10 @@ class DemoPage:
         """Click pixel (x, y) of the `resolution`-pixel prompt image and wait for its marker
         (at most `timeout`, default the page's)."""
         image = self.page.locator("#prompt-image img")
+        self.page.wait_for_function(  # drawn, so that its box is the picture's
+            "() => { const i = document.querySelector('#prompt-image img'); return i.complete && i.naturalWidth > 0; }",
+            timeout=self.timeout,
+        )
         before = image.get_attribute("src")
         box = image.bounding_box()
         scale = min(box["width"], box["height"]) / resolution  # square image, letterboxed by object-fit: contain

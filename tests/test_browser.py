@@ -49,8 +49,9 @@ def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path)
         view = int(np.argmax([(face_part[ids] == head).sum() for ids in session.views.face_ids]))
         user.choose_view(view)
 
+        background = part_pixel(session.views.face_ids[view], np.zeros(session.mesh.num_faces, int), -1)
         with pytest.raises(Exception):  # a click on the background: a message, no marker
-            user.click_prompt(1, 1, RESOLUTION, timeout=3_000)
+            user.click_prompt(*background, RESOLUTION, timeout=3_000)
         assert "background" in page.locator(".toast-body").first.inner_text()
 
         x, y = part_pixel(session.views.face_ids[view], session.mesh.part_ids, head)
