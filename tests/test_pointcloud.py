@@ -370,7 +370,9 @@ def _class_agnostic_miou(gt: np.ndarray, pred: np.ndarray) -> float:
 @pytest.mark.slow
 def test_oracle_lift_on_sampled_benchmark_objects(gt_paths):
     """Each GT mesh sampled to 20k points (labels from the sampled faces), splatted,
-    ground-truth masks from the point-id maps, lifted, cleaned, scored per point."""
+    ground-truth masks from the point-id maps, lifted, cleaned, scored per point:
+    95.90 mean (99.80, 99.04, 92.37, 97.94, 87.43, 98.82); the two low objects have
+    parts lying on one another closer than the point spacing."""
     scores = []
     for path in gt_paths:
         mesh = load_mesh(path)
