@@ -18,7 +18,7 @@ import numpy as np
 from .errors import GeoSAM2Error, PromptError
 from .facegraph import FaceGraph, face_graph
 from .mesh import Mesh
-from .prompts import Prompt
+from .prompts import Prompt, interior_point
 from .render import Views
 from .segmenters import PartMasks
 
@@ -213,6 +213,18 @@ class GeometrySegmenter:
         )
         scores = masks.reshape(len(masks), views.num_views, -1).any(-1).astype(np.float32)
         return PartMasks(masks, scores)
+
+    def propose_prompts(self, views: Views, view: int, region: np.ndarray, min_pixels: int = 16, max_prompts: int = 16) -> list:
+        """Automatic prompts in `region` ((H, W) bool) of `view`: a click on each
+        geometric part showing at least `min_pixels` pixels there, the `max_prompts`
+        largest, each at the most interior pixel of the part inside the region."""
+        self._check(views, Prompt(view, mask=region))
+        face_ids = views.face_ids[view]
+        ids = np.where(region & (face_ids >= 0), self.parts[face_ids], -1)
+        parts, pixels = np.unique(ids[ids >= 0], return_counts=True)
+        order = np.argsort(-pixels, kind="stable")
+        chosen = [parts[i] for i in order if pixels[i] >= min_pixels][:max_prompts]
+        return [Prompt(view, points=interior_point(ids == part)[None]) for part in chosen]
 
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         """Three nested answers to one prompt, small to large: the crease parts, the

@@ -31,6 +31,7 @@ from scipy import ndimage
 from .encode import encode_normals, encode_points
 from .model import GeoSAM2, load_geosam2
 from .prompts import Prompt
+from .proposals import ProposalSettings, proposed_prompts
 from .render import Views
 from .segmenters import PartMasks
 
@@ -374,3 +375,9 @@ class GeoSAM2Segmenter:
         masks[:, prompt.view] = _upsample_masks(logits, size)
         scores[:, prompt.view] = seed_scores.numpy()
         return PartMasks(masks, scores)
+
+    def propose_prompts(self, views: Views, view: int, region: np.ndarray, settings: ProposalSettings = ProposalSettings()) -> list:
+        """Automatic part prompts in `region` ((H, W) bool) of `view`: SAM2's automatic
+        mask generator on the cached features (see `geosam2.proposals`), one click per
+        kept mask. `Session.auto_complete` calls this on the view opposite the prompts."""
+        return proposed_prompts(self.model, self.features(views), view, region, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from .errors import PromptError
 
@@ -62,3 +63,41 @@ class Prompt:
             raise PromptError(f"A click or box lies outside the {width}x{height} view image.")
         if self.mask is not None and self.mask.shape != (height, width):
             raise PromptError(f"Mask prompt has shape {self.mask.shape}, the views are {(height, width)}.")
+
+
+def interior_point(mask: np.ndarray) -> np.ndarray | None:
+    """(2,) float32 (x, y) pixel centre of `mask`'s (H, W) largest 8-connected region
+    farthest from its boundary (the image border counts as boundary); None if empty."""
+    regions, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count == 0:
+        return None
+    sizes = np.bincount(regions.ravel())[1:]
+    largest = regions == 1 + int(np.argmax(sizes))
+    distance = ndimage.distance_transform_edt(np.pad(largest, 1))[1:-1, 1:-1]
+    row, col = np.unravel_index(int(np.argmax(distance)), distance.shape)
+    return np.array([col + 0.5, row + 0.5], np.float32)
+
+
+def completion_prompts(
+    uncovered: np.ndarray,
+    view: int,
+    min_pixels: int = 16,
+    max_prompts: int = 16,
+) -> list[Prompt]:
+    """Automatic prompts for what the parts found so far leave uncovered on a view.
+
+    Parameters
+    ----------
+    uncovered : (H, W) bool, the view's silhouette minus every part's mask.
+    view : the view's index.
+    min_pixels : 8-connected regions smaller than this get no prompt.
+    max_prompts : prompt at most this many regions, the largest first.
+
+    Returns
+    -------
+    One single-click Prompt per region, at its pixel farthest from the region's boundary.
+    """
+    regions, count = ndimage.label(uncovered, structure=np.ones((3, 3)))
+    sizes = np.bincount(regions.ravel(), minlength=count + 1)[1:]
+    order = [r for r in np.argsort(-sizes, kind="stable") if sizes[r] >= min_pixels][:max_prompts]
+    return [Prompt(view, interior_point(regions == r + 1)[None]) for r in order]

@@ -12,9 +12,9 @@ single positive click through SAM2's prompt encoder and mask decoder with three
 output masks. Masks are kept by predicted IoU and stability score, then by box
 non-maximum suppression and by mask IoU against better masks (near-duplicates),
 all on the decoder's low-resolution masks; small islands and holes are removed
-at the view's resolution; each kept mask gives one click at its most interior
-pixel (farthest from the mask's boundary: a click that selects that mask, not
-its edge).
+at the view's resolution; each kept mask gives one click at the most interior
+pixel of its largest region (farthest from the boundary: a click that selects
+that mask, not its edge).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torchvision.ops import masks_to_boxes, nms
 
-from .prompts import Prompt
+from .prompts import Prompt, interior_point
 
-__all__ = ["ProposalSettings", "propose_masks", "proposed_prompts", "interior_click", "remove_small_regions"]
+__all__ = ["ProposalSettings", "propose_masks", "proposed_prompts", "remove_small_regions"]
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,6 @@ def remove_small_regions(mask: np.ndarray, min_area: int) -> np.ndarray:
         small[0] = False
         mask = np.where(small[components], not keep_value, mask)
     return mask
-
-
-def interior_click(mask: np.ndarray) -> np.ndarray:
-    """(2,) float32 pixel centre (x, y) of the `mask` pixel farthest from its boundary."""
-    distance = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    row, col = np.unravel_index(int(np.argmax(distance)), mask.shape)
-    return np.array([col + 0.5, row + 0.5], np.float32)
 
 
 def _candidate_masks(model, features, view, region, resolution, settings):
@@ -184,4 +177,4 @@ def _distinct(masks: torch.Tensor, max_iou: float) -> list[int]:
 def proposed_prompts(model, features, view: int, region: np.ndarray, settings: ProposalSettings = ProposalSettings()) -> list:
     """One positive-click `Prompt` on `view` per mask of `propose_masks`."""
     masks, _ = propose_masks(model, features, view, region, settings)
-    return [Prompt(view, points=interior_click(mask)[None]) for mask in masks]
+    return [Prompt(view, points=interior_point(mask)[None]) for mask in masks]

@@ -25,7 +25,7 @@ from .lift import visible_samples, vote_labels
 from .mesh import Mesh
 from .pointcloud import part_palette
 from .postprocess import clean_labels
-from .prompts import Prompt
+from .prompts import Prompt, completion_prompts
 from .render import render_views
 from .segmenters import Segmenter
 
@@ -264,25 +264,23 @@ class Session:
         return self._commit(labels, parts, self._state.next_id)
 
     def auto_complete(self) -> Update:
-        """Give every unlabelled face a new top-level part.
+        """Give every unlabelled face a new top-level part: the release's
+        opposite-view scheme.
 
-        With a segmenter offering ``propose_prompts(views, view, region)``
-        (GeoSAM2), the release's scheme: the region of the view opposite the last
-        prompted one that shows unlabelled faces is prompted automatically and each
-        proposal becomes a part. Otherwise the unlabelled faces are split into
-        geometric parts (connected pieces cut at sharp creases). Either way the
-        clean-up then gives faces left over to neighbouring new parts; faces
+        On the view opposite the last prompted one, the region showing unlabelled
+        faces is prompted automatically: by the segmenter's own proposals when it
+        offers ``propose_prompts(views, view, region)`` (GeoSAM2: SAM2's automatic
+        mask generator), otherwise by a click in each of the region's largest
+        pieces (`completion_prompts`; the geometry segmenter answers each with the
+        part under it). Each proposal becomes a part; the clean-up then gives the
+        faces left over (e.g. unseen from that view) to neighbouring parts. Faces
         labelled before never change.
         """
         state = self._state
         free = state.labels < 0
         if not free.any():
             return self._commit(state.labels, state.parts, state.next_id)
-        if hasattr(self.segmenter, "propose_prompts"):
-            proposed = self._proposed_labels(free)
-        else:
-            proposed = self._geometric_labels(free)
-        proposed = np.where(free, proposed, -1)
+        proposed = np.where(free, self._proposed_labels(free), -1)
         pieces = np.unique(proposed[proposed >= 0])
         if len(pieces) == 0:  # nothing proposed: the unlabelled faces become one part
             proposed, pieces = np.where(free, 0, -1), np.array([0])
@@ -298,23 +296,16 @@ class Session:
         new_parts = tuple(Part(i, f"part_{i}", part_color(i)) for i in range(state.next_id, state.next_id + len(new_ids)))
         return self._commit(labels, state.parts + new_parts, state.next_id + len(new_ids))
 
-    def _geometric_labels(self, free: np.ndarray) -> np.ndarray:
-        """(F,) ids of geometric pieces of the `free` faces (crease-split when the
-        segmenter has a crease angle), -1 elsewhere."""
-        from .geometry import DEFAULT_CREASE_ANGLE_DEG
-
-        angle = getattr(self.segmenter, "crease_angle_deg", DEFAULT_CREASE_ANGLE_DEG)
-        i, j = self.graph.pairs.T
-        keep = free[i] & free[j] & (self.graph.cos_dihedral >= np.cos(np.radians(angle)) - 1e-9)
-        return np.where(free, self.graph.components(keep), -1)
-
     def _proposed_labels(self, free: np.ndarray) -> np.ndarray:
-        """(F,) lifted labels of the segmenter's proposals on the view opposite the
+        """(F,) lifted labels of the automatic prompts on the view opposite the
         last prompted one, inside the region showing `free` faces; -1 elsewhere."""
         views = self.views
         opposite = (self._last_view + views.num_views // 2) % views.num_views
         shown = np.append(free, False)[views.face_ids[opposite]]  # background -> False
-        prompts = list(self.segmenter.propose_prompts(views, opposite, shown))
+        if hasattr(self.segmenter, "propose_prompts"):
+            prompts = list(self.segmenter.propose_prompts(views, opposite, shown))
+        else:
+            prompts = completion_prompts(shown, opposite)
         if not prompts:
             return np.full(self.mesh.num_faces, -1, np.int32)
         masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool)

@@ -140,6 +140,22 @@ def test_candidates_grow_from_side_to_box_to_touching_group():
     assert (result.masks[2] == np.isin(views.face_ids, np.arange(24))).all()
 
 
+def test_proposals_click_each_visible_part_in_the_region_largest_first():
+    mesh = boxes_mesh([(0, 0, 0), (3, 0, 0), (0, 3, 0)], extents=(1.0, 1.0, 0.2))
+    views = render_views(mesh, resolution=RESOLUTION)
+    segmenter = GeometrySegmenter(mesh, crease_angle_deg=180.0)
+    view = int(views.silhouette.sum(axis=(1, 2)).argmax())
+    region = views.silhouette[view] & ~np.isin(views.face_ids[view], np.arange(12))  # box 0 already taken
+    prompts = segmenter.propose_prompts(views, view, region)
+    pixels = [np.isin(views.face_ids[view], np.arange(12 * k, 12 * k + 12)).sum() for k in (1, 2)]
+    assert min(pixels) >= 16 and pixels[0] != pixels[1]
+    expected = [k for k, _ in sorted(zip((1, 2), pixels), key=lambda kp: -kp[1])]
+    clicked = [views.face_ids[view, int(p.points[0, 1]), int(p.points[0, 0])] // 12 for p in prompts]
+    assert clicked == expected and all(p.view == view and p.labels.tolist() == [1] for p in prompts)
+    assert len(segmenter.propose_prompts(views, view, region, max_prompts=1)) == 1
+    assert segmenter.propose_prompts(views, view, region, min_pixels=10**6) == []
+
+
 def test_parts_are_computed_once_per_mesh():
     mesh = boxes_mesh([(0, 0, 0)])
     segmenter = GeometrySegmenter(mesh)

@@ -9,7 +9,7 @@ import torch
 from geosam2.mesh import load_mesh
 from geosam2.model import build_geosam2
 from geosam2.predictor import encode_views
-from geosam2.proposals import ProposalSettings, interior_click, propose_masks, proposed_prompts, remove_small_regions
+from geosam2.proposals import ProposalSettings, propose_masks, proposed_prompts, remove_small_regions
 from geosam2.render import render_views
 from tests.conftest import REPO
 
@@ -40,17 +40,6 @@ def test_remove_small_regions_clears_small_islands_and_fills_small_holes():
     expected[10:12, 10:12] = True
     expected[30:33, 30:33] = False
     np.testing.assert_array_equal(cleaned, expected)
-
-
-def test_interior_click_is_the_centre_of_a_square_and_inside_an_l():
-    square = np.zeros((50, 90), bool)
-    square[10:31, 40:61] = True  # rows 10..30, cols 40..60: centre pixel (50, 20)
-    np.testing.assert_allclose(interior_click(square), [50.5, 20.5])
-    ell = np.zeros((60, 60), bool)
-    ell[5:55, 5:15] = True
-    ell[45:55, 5:55] = True
-    x, y = interior_click(ell)
-    assert ell[int(y), int(x)]
 
 
 def test_proposals_are_distinct_clean_masks_by_decreasing_score(network):
@@ -89,3 +78,25 @@ def test_proposed_prompts_click_inside_their_masks(network):
         assert prompt.view == 3 and prompt.labels.tolist() == [1]
         x, y = prompt.points[0]
         assert mask[int(y), int(x)]
+
+
+def test_session_auto_complete_with_the_network_labels_every_face(network):
+    from geosam2.predictor import GeoSAM2Segmenter
+    from geosam2.session import Session
+
+    model, views, _ = network
+    mesh = load_mesh(REPO / "assets" / "examples" / "chair.glb")
+    segmenter = GeoSAM2Segmenter(model)
+    settings = ProposalSettings(**{**PERMISSIVE.__dict__, "max_points": 24, "dedup_iou": 0.5})
+    asked = []
+
+    def propose(views, view, region):
+        asked.append(view)
+        return GeoSAM2Segmenter.propose_prompts(segmenter, views, view, region, settings)
+
+    segmenter.propose_prompts = propose
+    session = Session(mesh, segmenter, views=views)
+    update = session.auto_complete()
+    assert asked == [6]  # the view opposite view 0 (nothing prompted yet)
+    assert (update.labels >= 0).all() and len(update.parts) >= 2
+    assert {p.id for p in update.parts} == set(np.unique(update.labels).tolist())

@@ -123,17 +123,32 @@ def test_auto_complete_labels_the_rest_by_geometric_parts():
 
 
 class ProposingSegmenter(GeometrySegmenter):
-    """A stand-in for GeoSAM2's automatic proposals: one click per geometric part
-    visible in the region, recording what it was asked."""
+    """The geometry segmenter, recording where it was asked for proposals."""
 
     def propose_prompts(self, views, view, region):
         self.asked = (view, region.copy())
-        ids = np.where(region, self.parts[views.face_ids[view]], -1)
-        prompts = []
-        for part in np.unique(ids[ids >= 0]):
-            row, column = np.argwhere(ids == part)[0]
-            prompts.append(Prompt(view, points=[[column + 0.5, row + 0.5]]))
-        return prompts
+        return super().propose_prompts(views, view, region)
+
+
+class ClicksOnly:
+    """A segmenter without proposals of its own (the session clicks uncovered regions)."""
+
+    def __init__(self, mesh):
+        self.geometry = GeometrySegmenter(mesh, crease_angle_deg=180.0)
+
+    def segment(self, views, prompts):
+        return self.geometry.segment(views, prompts)
+
+
+def test_auto_complete_without_proposals_clicks_the_uncovered_regions():
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, ClicksOnly(mesh), resolution=RESOLUTION)
+    session.add_part(click(session, box_faces(0)))
+    update = session.auto_complete()
+    check_consistent(session, update)
+    assert (update.labels >= 0).all() and len(update.parts) == 3
+    for k in (1, 2):
+        assert len(np.unique(update.labels[box_faces(k)])) == 1
 
 
 def test_auto_complete_prompts_the_opposite_view_outside_labelled_faces():

@@ -16,13 +16,11 @@ at the ground truth (`completion_prompts`).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from ..prompts import Prompt
+from ..prompts import Prompt, completion_prompts, interior_point  # noqa: F401 (completion_prompts: shared with the session)
 from ..render import Views
 
 MIN_PIXELS = 16  # a part showing fewer pixels on the prompt view gets no click
-MAX_COMPLETION_PROMPTS = 16
 
 
 def view_masks(face_labels: np.ndarray, face_ids: np.ndarray, num_parts: int | None = None) -> np.ndarray:
@@ -42,19 +40,6 @@ def view_masks(face_labels: np.ndarray, face_ids: np.ndarray, num_parts: int | N
     num_parts = int(face_labels.max()) + 1 if num_parts is None else num_parts
     pixel_labels = np.where(face_ids >= 0, face_labels[np.maximum(face_ids, 0)], -1)
     return pixel_labels[None] == np.arange(num_parts).reshape((-1,) + (1,) * face_ids.ndim)
-
-
-def interior_point(mask: np.ndarray) -> np.ndarray | None:
-    """(2,) float32 (x, y) pixel centre of `mask`'s (H, W) largest 8-connected region
-    farthest from its boundary (the image border counts as boundary); None if empty."""
-    regions, count = ndimage.label(mask, structure=np.ones((3, 3)))
-    if count == 0:
-        return None
-    sizes = np.bincount(regions.ravel())[1:]
-    largest = regions == 1 + int(np.argmax(sizes))
-    distance = ndimage.distance_transform_edt(np.pad(largest, 1))[1:-1, 1:-1]
-    row, col = np.unravel_index(int(np.argmax(distance)), distance.shape)
-    return np.array([col + 0.5, row + 0.5], np.float32)
 
 
 def bounding_box(mask: np.ndarray) -> np.ndarray:
@@ -114,28 +99,3 @@ def candidate_views(views: Views, count: int = 4, first: int = 0) -> list[int]:
 def opposite_view(views: Views, view: int) -> int:
     """The view whose azimuth is closest to `view`'s + 180 degrees (view + 6 on the official rig)."""
     return candidate_views(views, 2, first=view)[1]
-
-
-def completion_prompts(
-    uncovered: np.ndarray,
-    view: int,
-    min_pixels: int = MIN_PIXELS,
-    max_prompts: int = MAX_COMPLETION_PROMPTS,
-) -> list[Prompt]:
-    """Automatic prompts for what the parts found so far leave uncovered on a view.
-
-    Parameters
-    ----------
-    uncovered : (H, W) bool, the view's silhouette minus every part's mask.
-    view : the view's index.
-    min_pixels : 8-connected regions smaller than this get no prompt.
-    max_prompts : prompt at most this many regions, the largest first.
-
-    Returns
-    -------
-    One single-click Prompt per region, at its pixel farthest from the region's boundary.
-    """
-    regions, count = ndimage.label(uncovered, structure=np.ones((3, 3)))
-    sizes = np.bincount(regions.ravel(), minlength=count + 1)[1:]
-    order = [r for r in np.argsort(-sizes, kind="stable") if sizes[r] >= min_pixels][:max_prompts]
-    return [Prompt(view, interior_point(regions == r + 1)[None]) for r in order]

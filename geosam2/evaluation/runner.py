@@ -289,7 +289,8 @@ class PromptedSegmenter:
 
     def _masks(self, views, prompts: list) -> tuple[np.ndarray, np.ndarray]:
         """(P, V, H, W) masks of the prompted parts and of the automatic ones, with priorities."""
-        from .prompts import completion_prompts, opposite_view
+        from ..prompts import completion_prompts
+        from .prompts import opposite_view
 
         masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool)
         priorities = np.ones(len(masks), np.int64)
