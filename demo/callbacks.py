@@ -383,11 +383,14 @@ class DemoApp:
 
     def downloads(self, request: gr.Request) -> tuple:
         """Paths of the coloured GLB, the one-node-per-part GLB, the ZIP and the labels JSON
-        (written once per change of the labelling)."""
+        (written once per change of the labelling; None while there is no part)."""
         user = self.store.get(request.session_hash)
         if user is None or user.exported == user.version:
             return tuple(gr.skip() for _ in DOWNLOADS)
         session, version = user.session, user.version
+        if not session.parts:
+            user.exported = version
+            return tuple(None for _ in DOWNLOADS)
         try:
             paths = export_mesh(session.mesh, session.labels, user.folder / f"export_{version}", session.parts)
         except OSError:  # the page closed meanwhile and its folder is gone

@@ -195,6 +195,7 @@ def test_undo_redo_reset(app, request_):
         app.redo(prompt, request_)
     screen = shown(app.reset(prompt, request_))
     assert (session.labels < 0).all() and screen["parts"][0][1] == "no parts yet"
+    assert app.downloads(request_) == (None,) * len(DOWNLOADS) and app.chart(request_) is None  # nothing to show
     assert len(face_colours(screen["viewer"])) == session.mesh.num_faces
     app.undo(prompt, request_)  # undo brings the parts back
     assert np.array_equal(session.labels, labelled)
