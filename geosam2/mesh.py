@@ -170,6 +170,20 @@ def _face_colors(geometry: trimesh.Trimesh) -> np.ndarray | None:
     return None
 
 
+def _ply_declared_faces(path: str) -> int | None:
+    """The face count a PLY file's header declares (None: not a PLY or no face element)."""
+    with open(path, "rb") as stream:
+        if stream.readline().strip() != b"ply":
+            return None
+        for line in stream:
+            words = line.split()
+            if words[:2] == [b"element", b"face"] and len(words) == 3 and words[2].isdigit():
+                return int(words[2])
+            if words[:1] == [b"end_header"]:
+                return None
+    return None
+
+
 def load_mesh(path: str | os.PathLike, max_faces: int = DEFAULT_MAX_FACES) -> Mesh:
     """Load a mesh file (GLB/GLTF/OBJ/PLY/STL/OFF), flatten its scene and normalise it.
 
@@ -188,6 +202,13 @@ def load_mesh(path: str | os.PathLike, max_faces: int = DEFAULT_MAX_FACES) -> Me
             f"Could not read '{os.path.basename(path)}' as a mesh ({type(exc).__name__}: {exc}). "
             f"Supported formats: {', '.join(MESH_EXTENSIONS)}."
         ) from exc
+    declared = _ply_declared_faces(path)
+    loaded_faces = len(loaded.faces) if isinstance(loaded, trimesh.Trimesh) else None
+    if declared is not None and loaded_faces is not None and loaded_faces != declared:
+        raise MeshLoadError(
+            f"'{os.path.basename(path)}' declares {declared:,} faces but holds {loaded_faces:,}: "
+            "the file is truncated or corrupt."
+        )
     if isinstance(loaded, trimesh.Scene):
         pieces, names = [], []
         for node in loaded.graph.nodes_geometry:

@@ -102,6 +102,15 @@ def test_corrupt_files_are_refused_clearly(tmp_path, content):
         load_mesh(path)
 
 
+@pytest.mark.parametrize("encoding", ["ascii", "binary_little_endian"])
+def test_truncated_ply_mesh_is_corrupt_not_a_point_cloud(tmp_path, encoding):
+    whole = make_box_mesh((1.0, 1.0, 1.0)).export(file_type="ply", encoding=encoding.split("_")[0])
+    path = tmp_path / "cut.ply"
+    path.write_bytes(whole[: len(whole) - 40])  # the last faces are cut off
+    with pytest.raises(MeshLoadError, match="declares 12 faces|unexpected length"):
+        load_mesh(path)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(MeshLoadError, match="does not exist"):
         load_mesh(tmp_path / "nope.obj")
