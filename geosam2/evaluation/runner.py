@@ -254,10 +254,11 @@ class PromptedSegmenter:
 
     On each of `candidates` prompt views (90 degrees apart for 4, starting at
     `first_view`) the user clicks
-    once in every visible ground-truth part. With `auto_complete`, the regions of
-    the opposite view's silhouette that no resulting mask covers become automatic
-    single-click prompts (new parts, overridden by the prompted ones where they
-    overlap). The masks are lifted and cleaned up (which labels whatever is still
+    once in every visible ground-truth part. With `auto_complete`, the region of
+    the opposite view's silhouette that no resulting mask covers gets automatic
+    single-click prompts, as in `Session.auto_complete`: the segmenter's own
+    ``propose_prompts`` when it has one, else one per uncovered piece (new parts,
+    overridden by the prompted ones where they overlap). The masks are lifted and cleaned up (which labels whatever is still
     unseen; a part's largest piece is never cleared), and the best candidate
     view by mIoU is kept.
 
@@ -296,7 +297,11 @@ class PromptedSegmenter:
         priorities = np.ones(len(masks), np.int64)
         if self.auto_complete:
             opposite = opposite_view(views, prompts[0].view)
-            extra = completion_prompts(views.silhouette[opposite] & ~masks[:, opposite].any(0), opposite)
+            region = views.silhouette[opposite] & ~masks[:, opposite].any(0)
+            if hasattr(self.segmenter, "propose_prompts"):  # as the session: GeoSAM2's automatic masks
+                extra = list(self.segmenter.propose_prompts(views, opposite, region))
+            else:
+                extra = completion_prompts(region, opposite)
             if extra:
                 masks = np.concatenate([masks, np.asarray(self.segmenter.segment(views, extra).masks, bool)])
                 priorities = np.r_[priorities, np.zeros(len(extra), np.int64)]
