@@ -1,8 +1,10 @@
-"""An interactive part session over one mesh: add, refine, undo, redo, rename,
-merge and automatically complete a per-face part labelling.
+"""An interactive part session over one mesh or point cloud: add, refine, undo,
+redo, rename, merge and automatically complete a per-face (per-point) part labelling.
 
 Each part has a stable integer id; ``labels[f]`` is the id of the part owning
-face f (-1 = not labelled yet). Refining inside a part (``add_part(prompt,
+face f (-1 = not labelled yet). On a point cloud the elements are points: the
+views are splatted, each point is its own sample, the clean-up runs on the k-NN
+graphs (see :mod:`geosam2.pointlift`) and every point weighs the same. Refining inside a part (``add_part(prompt,
 parent=p)``) carves a child part out of p's faces, so the parts form a tree: a
 hierarchical segmentation. A part owns only the faces not given to its children.
 
@@ -23,10 +25,12 @@ from .errors import GeoSAM2Error, PromptError
 from .facegraph import face_graph
 from .lift import visible_samples, vote_labels
 from .mesh import Mesh
-from .pointcloud import part_palette
+from .pointcloud import PointCloud, part_palette
+from .pointlift import clean_point_labels, knn_graph, surface_graph_of, visible_points
 from .postprocess import clean_labels
 from .prompts import Prompt, completion_prompts
 from .render import render_views
+from .render.splat import splat_views
 from .segmenters import Segmenter
 
 
@@ -48,9 +52,10 @@ class Part:
     parent : int or None
         Id of the part it was refined from.
     faces : int
-        Number of faces it owns (not counting its children's).
+        Number of faces (points, on a point cloud) it owns (not counting its children's).
     area_share : float
-        Its faces' share of the mesh's surface area, in [0, 1].
+        Its faces' share of the mesh's surface area (its points' share of the
+        points, on a point cloud), in [0, 1].
     """
 
     id: int
@@ -68,11 +73,11 @@ class Update:
     Attributes
     ----------
     labels : (F,) int32
-        Part id per face, -1 = unlabelled.
+        Part id per face (per point, (N,), on a point cloud), -1 = unlabelled.
     parts : tuple of Part
         The parts tree, by increasing id.
     changed_views : tuple of int
-        Views on which some visible face changed its label.
+        Views on which some visible face (point) changed its label.
     """
 
     labels: np.ndarray
@@ -88,8 +93,9 @@ class _State:
 
 
 def parts_with_stats(parts, labels: np.ndarray, face_areas: np.ndarray) -> tuple:
-    """`parts` with their face counts and area shares recomputed from (F,) `labels`;
-    parts owning no face and parenting no part are dropped."""
+    """`parts` with their face counts and area shares recomputed from (F,) `labels`
+    and (F,) `face_areas` (any per-element weights: ones for points); parts owning
+    no face and parenting no part are dropped."""
     ids = np.array([p.id for p in parts], np.int64)
     owned = labels >= 0
     counts = np.zeros(len(ids), np.int64)
@@ -108,26 +114,36 @@ def parts_with_stats(parts, labels: np.ndarray, face_areas: np.ndarray) -> tuple
 
 
 class Session:
-    """A part labelling of one mesh built prompt by prompt.
+    """A part labelling of one mesh or point cloud built prompt by prompt.
 
     Parameters
     ----------
-    mesh : Mesh
+    mesh : Mesh or PointCloud
+        The geometry; the labelled elements are its faces, or its points.
     segmenter : Segmenter
         E.g. GeometrySegmenter or GeoSAM2Segmenter; a segmenter with a
-        ``bind(mesh)`` method is bound to `mesh`.
+        ``bind(mesh)`` method is bound to a mesh (and refused for a point cloud:
+        the geometry segmenter reads faces).
     resolution : int
-        Rendered view size in pixels.
+        Rendered (splatted) view size in pixels.
     pa : float
-        Relative size threshold of the clean-up (see ``clean_labels``).
-    samples_per_face, seed : see ``geosam2.lift.visible_samples``.
+        Relative size threshold of the clean-up (see ``clean_labels`` and
+        ``clean_point_labels``).
+    samples_per_face, seed : see ``geosam2.lift.visible_samples`` (meshes only:
+        a point is its own single sample, see ``geosam2.pointlift.visible_points``).
     views : Views, optional
-        Already rendered views of `mesh` (then `resolution` is not used).
+        Already rendered views of a mesh, or ``splat_views`` of a point cloud
+        (then `resolution` is not used).
+
+    Attributes
+    ----------
+    geometry : Mesh or PointCloud
+    mesh : Mesh, or None for a point cloud
     """
 
     def __init__(
         self,
-        mesh: Mesh,
+        mesh: Mesh | PointCloud,
         segmenter: Segmenter,
         resolution: int = 1024,
         pa: float = 0.02,
@@ -135,15 +151,48 @@ class Session:
         seed: int = 0,
         views=None,
     ):
+        self.geometry = mesh
+        self.pa = pa
+        if isinstance(mesh, PointCloud):
+            self._init_points(mesh, segmenter, resolution, views)
+        else:
+            self._init_faces(mesh, segmenter, resolution, samples_per_face, seed, views)
+        self._history = [_State(np.full(len(self._weights), -1, np.int32), (), 0)]
+        self._position = 0
+        self._last_view = 0
+
+    def _init_faces(self, mesh: Mesh, segmenter, resolution, samples_per_face, seed, views) -> None:
+        """The mesh seam: rendered views, sampled faces, face-graph clean-up, face areas."""
         self.mesh = mesh
         self.segmenter = segmenter.bind(mesh) if hasattr(segmenter, "bind") else segmenter
         self.views = render_views(mesh, resolution=resolution) if views is None else views
-        self.pa = pa
         self.graph = face_graph(mesh)
         self.visible = visible_samples(mesh, self.views, samples_per_face, seed)
-        self._history = [_State(np.full(mesh.num_faces, -1, np.int32), (), 0)]
-        self._position = 0
-        self._last_view = 0
+        self._weights = mesh.face_areas  # (F,) share of each face in the parts' area_share
+
+    def _init_points(self, cloud: PointCloud, segmenter, resolution, views) -> None:
+        """The point-cloud seam: splatted views, one sample per point, k-NN-graph
+        clean-up, the same weight for every point."""
+        if hasattr(segmenter, "bind"):
+            raise GeoSAM2Error(
+                "The offline geometry segmenter needs a mesh (it splits parts at the faces' creases): segmenting "
+                "a point cloud needs the GeoSAM2 weights (set GEOSAM2_CHECKPOINT or give a checkpoint)."
+            )
+        self.mesh = None
+        self.segmenter = segmenter
+        self.views = splat_views(cloud, resolution=resolution) if views is None else views
+        self.graph = knn_graph(cloud)
+        self.surface_graph = surface_graph_of(cloud)
+        self.visible = visible_points(cloud, self.views)
+        self._weights = np.ones(cloud.num_points)  # (N,)
+
+    def _clean(self, labels: np.ndarray) -> np.ndarray:
+        """(F,) or (N,) int32 `labels` cleaned up on the geometry's graph: stray
+        pieces cleared (each label's largest piece kept), the rest filled, no split."""
+        options = dict(split_disconnected=False, graph=self.graph, keep_largest_piece=True)
+        if self.mesh is None:
+            return clean_point_labels(self.geometry, labels, self.pa, surface_graph=self.surface_graph, **options)
+        return clean_labels(self.mesh, labels, self.pa, **options)
 
     # ----------------------------------------------------------------- state
     @property
@@ -172,14 +221,14 @@ class Session:
 
     def _update(self, before: _State) -> Update:
         state = self._state
-        changed = np.zeros(self.mesh.num_faces + 1, bool)  # last entry: background
+        changed = np.zeros(len(self._weights) + 1, bool)  # last entry: background
         changed[:-1] = before.labels != state.labels
         views = changed[self.views.face_ids].reshape(self.views.num_views, -1).any(1)
         return Update(state.labels, state.parts, tuple(int(v) for v in np.flatnonzero(views)))
 
     def _commit(self, labels: np.ndarray, parts, next_id: int) -> Update:
         before = self._state
-        parts = parts_with_stats(sorted(parts, key=lambda p: p.id), labels, self.mesh.face_areas)
+        parts = parts_with_stats(sorted(parts, key=lambda p: p.id), labels, self._weights)
         del self._history[self._position + 1 :]  # a new operation forgets the redo branch
         self._history.append(_State(labels.astype(np.int32), parts, next_id))
         self._position += 1
@@ -193,11 +242,8 @@ class Session:
         outside = self.views.silhouette & ~masks[0]
         lifted = vote_labels(self.visible, np.stack([masks[0], outside]), priorities=[1, 0])
         if not (lifted == 0).any():
-            return np.zeros(self.mesh.num_faces, bool)
-        cleaned = clean_labels(
-            self.mesh, lifted, self.pa, split_disconnected=False, graph=self.graph, keep_largest_piece=True
-        )
-        return cleaned == 0
+            return np.zeros(len(self._weights), bool)
+        return self._clean(lifted) == 0
 
     def candidates(self, prompt: Prompt, parent: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The segmenter's alternative answers to `prompt` on its own view.
@@ -287,8 +333,7 @@ class Session:
         # new parts numbered from next_id; labelled faces keep their parts and vote in the fill
         offset = state.next_id - pieces.min()
         combined = np.where(free, np.where(proposed >= 0, proposed + offset, -1), state.labels)
-        cleaned = clean_labels(self.mesh, combined, self.pa, split_disconnected=False, graph=self.graph, keep_largest_piece=True)
-        labels = np.where(free, cleaned, state.labels)
+        labels = np.where(free, self._clean(combined), state.labels)
         new_ids = np.unique(labels[free & (labels >= state.next_id)])
         renumber = np.full(int(new_ids.max(initial=state.next_id)) + 1, -1)
         renumber[new_ids] = state.next_id + np.arange(len(new_ids))
@@ -307,13 +352,13 @@ class Session:
         else:
             prompts = completion_prompts(shown, opposite)
         if not prompts:
-            return np.full(self.mesh.num_faces, -1, np.int32)
+            return np.full(len(self._weights), -1, np.int32)
         masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool)
         return vote_labels(self.visible, masks)
 
     def reset(self) -> Update:
         """Remove every part (undoable)."""
-        return self._commit(np.full(self.mesh.num_faces, -1, np.int32), (), self._state.next_id)
+        return self._commit(np.full(len(self._weights), -1, np.int32), (), self._state.next_id)
 
     def undo(self) -> Update:
         """Go back one operation (nothing changes at the start of the history)."""
