@@ -207,25 +207,34 @@ def _parse_numbers(count: int):
 
 
 def _add_segment(sub) -> None:
-    p = sub.add_parser("segment", help="segment a mesh into parts from clicks or a box on one view and write the exports")
-    p.add_argument("mesh", help="mesh file (GLB/GLTF/OBJ/PLY/STL/OFF)")
+    p = sub.add_parser("segment", help="segment a mesh or point cloud into parts from clicks or a box on one view and write the exports")
+    p.add_argument("mesh", help="mesh (GLB/GLTF/OBJ/PLY/STL/OFF) or point-cloud file (PLY without faces, PCD, XYZ, NPY)")
     p.add_argument("--view", type=int, default=0, help="view the clicks and the box are given on (default 0)")
     p.add_argument("--click", type=_parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel of a part: each click makes one part (repeatable)")
     p.add_argument("--negative", type=_parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel no part may contain (repeatable)")
     p.add_argument("--box", type=_parse_numbers(4), metavar="X0,Y0,X1,Y1", help="box around one more part")
-    p.add_argument("--auto", action="store_true", help="then give every face still unlabelled a part")
-    p.add_argument("--segmenter", choices=["geosam2", "geometry"], help="default: geosam2 if its weights load, else geometry (with a note)")
-    p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    p.add_argument("--auto", action="store_true", help="then give every face (point) still unlabelled a part")
+    p.add_argument("--segmenter", choices=["geosam2", "geometry"], help="default: geosam2 if its weights load, else geometry (with a note; meshes only)")
+    p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2 (needed for point clouds)")
     p.add_argument("--resolution", type=int, default=1024, help="view size in pixels (default 1024)")
     p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA (default 0.02)")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(run=_run_segment)
 
 
-def _segmenter(name: str | None, checkpoint: str | None):
-    """The segmenter of `geosam2 segment`; without a name, GeoSAM2 if it loads, else geometry."""
+POINT_CLOUD_NEEDS_WEIGHTS = (
+    "the geometry segmenter needs a mesh with faces, not a point cloud: give the GeoSAM2 weights "
+    "with --checkpoint /path/to/geosam2.pt or GEOSAM2_CHECKPOINT=/path/to/geosam2.pt"
+)
+
+
+def _segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = False):
+    """The segmenter of `geosam2 segment`; without a name, GeoSAM2 if it loads, else
+    geometry (for a mesh; a point cloud needs GeoSAM2: the geometry segmenter reads faces)."""
     from .geometry import GeometrySegmenter
 
+    if name == "geometry" and point_cloud:
+        raise GeoSAM2Error(f"The input is a point cloud and {POINT_CLOUD_NEEDS_WEIGHTS}.")
     if name == "geometry":
         return GeometrySegmenter()
     try:
@@ -233,6 +242,8 @@ def _segmenter(name: str | None, checkpoint: str | None):
 
         return GeoSAM2Segmenter(load_geosam2(checkpoint))
     except (ImportError, GeoSAM2Error) as exc:
+        if point_cloud:
+            raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}), and {POINT_CLOUD_NEEDS_WEIGHTS}.") from exc
         if name == "geosam2":
             raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}): give --checkpoint, or use --segmenter geometry.") from exc
         print(f"note: GeoSAM2 is not available ({exc}); using the geometry segmenter (parts split at sharp creases).", file=sys.stderr)
@@ -243,7 +254,7 @@ def _run_segment(args) -> None:
     from tqdm import tqdm
 
     from .export import export_mesh
-    from .mesh import load_mesh
+    from .pointcloud import PointCloud, export_point_cloud, load_geometry
     from .prompts import Prompt
     from .session import Session
 
@@ -255,11 +266,12 @@ def _run_segment(args) -> None:
         prompts.append(Prompt(args.view, points=negatives or None, labels=[0] * len(negatives) or None, box=args.box))
     if not prompts and not args.auto:
         raise GeoSAM2Error("Nothing to segment: give --click X,Y, --box X0,Y0,X1,Y1 or --auto.")
-    mesh = load_mesh(args.mesh)
-    segmenter = _segmenter(args.segmenter, args.checkpoint)
+    geometry = load_geometry(args.mesh)
+    point_cloud = isinstance(geometry, PointCloud)
+    segmenter = _segmenter(args.segmenter, args.checkpoint, point_cloud)
     with tqdm(total=2 + len(prompts) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
         bar.set_postfix_str("rendering")
-        session = Session(mesh, segmenter, resolution=args.resolution, pa=args.pa)
+        session = Session(geometry, segmenter, resolution=args.resolution, pa=args.pa)
         bar.update()
         for k, prompt in enumerate(prompts):
             bar.set_postfix_str(f"part {k + 1}/{len(prompts)}")
@@ -270,10 +282,16 @@ def _run_segment(args) -> None:
             session.auto_complete()
             bar.update()
         bar.set_postfix_str("exporting")
-        paths = export_mesh(mesh, session.labels, args.out, session.parts)
+        if point_cloud:  # names by label 0..max; ids no part holds any more keep a default name
+            names = {p.id: p.name for p in session.parts}
+            part_names = [names.get(i, f"part_{i}") for i in range(int(session.labels.max(initial=-1)) + 1)]
+            paths = export_point_cloud(geometry, session.labels, args.out, part_names)
+        else:
+            paths = export_mesh(geometry, session.labels, args.out, session.parts)
         bar.update()
     unlabelled = int((session.labels < 0).sum())
-    print(f"{len(session.parts)} parts, {unlabelled} of {mesh.num_faces} faces unlabelled; wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}")
+    elements = "points" if point_cloud else "faces"
+    print(f"{len(session.parts)} parts, {unlabelled} of {len(session.labels)} {elements} unlabelled; wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}")
 
 
 def build_parser() -> argparse.ArgumentParser:

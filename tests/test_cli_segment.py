@@ -1,4 +1,5 @@
-"""`geosam2 segment` end to end with the geometry segmenter on a file of two boxes."""
+"""`geosam2 segment` end to end: the geometry segmenter on a file of two boxes, and a
+point-cloud file (its exports, and the clear error without GeoSAM2 weights)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ import pytest
 import trimesh
 
 from conftest import make_box_mesh
+from geosam2 import cli
 from geosam2.cli import main
 from geosam2.mesh import load_mesh
+from geosam2.pointcloud import load_geometry
 from geosam2.render import render_views
+from geosam2.render.splat import splat_views
+from test_geometry import pixel_of_face
+from test_model import offline  # noqa: F401 (fixture: no network, no Hub cache, no GEOSAM2_CHECKPOINT)
+from test_point_session import ExactSegmenter, boxes_cloud  # noqa: F401 (boxes_cloud: fixture)
 
 RESOLUTION = 96
 
@@ -35,13 +42,13 @@ def centre_pixel(views, faces, view):
     return f"{column + 0.5},{row + 0.5}"
 
 
-def test_segment_clicks_and_auto_complete_write_the_exports(two_boxes, output_dir, capsys):
+def test_segment_clicks_and_auto_complete_write_the_exports(offline, two_boxes, output_dir, capsys):
     path, mesh, left, views = two_boxes
     out = output_dir / "out"
     argv = ["segment", str(path), "--view", "0", "--click", centre_pixel(views, left, 0), "--resolution", str(RESOLUTION)]
     assert main(argv + ["--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "using the geometry segmenter" in captured.err  # no GeoSAM2 weights here: a clear note
+    assert "using the geometry segmenter" in captured.err  # no GeoSAM2 weights (offline): a clear note
     labels = np.load(out / "two_boxes_labels.npy")
     assert len(labels) == mesh.num_faces
     clicked = labels[left]  # the side of the left box under the click, as one part
@@ -69,3 +76,44 @@ def test_segment_user_mistakes_are_plain_errors(two_boxes, output_dir, capsys):
     assert "Nothing to segment" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(argv + ["--click", "12"])
+
+
+@pytest.fixture
+def boxes_npy(boxes_cloud, output_dir):
+    """An NPY point-cloud file (x y z nx ny nz rows) of the three sampled boxes of
+    test_point_session; returns its path and (N,) box index per point (file order)."""
+    cloud, box, _ = boxes_cloud
+    path = output_dir / "boxes.npy"
+    np.save(path, np.concatenate([cloud.file_points(), cloud.file_normals()], axis=1))
+    return path, box
+
+
+def test_point_cloud_without_weights_is_a_clear_error(offline, boxes_npy, output_dir, capsys):
+    path, _ = boxes_npy
+    out = output_dir / "no_weights"
+    argv = ["segment", str(path), "--click", "48,48", "--resolution", str(RESOLUTION), "--out", str(out)]
+    for extra in ([], ["--segmenter", "geometry"], ["--segmenter", "geosam2"]):
+        assert main(argv + extra) == 2
+        err = capsys.readouterr().err
+        assert "needs a mesh with faces, not a point cloud" in err, err
+        assert "--checkpoint" in err and "GEOSAM2_CHECKPOINT" in err
+    assert not out.exists()  # nothing written
+
+
+def test_point_cloud_segment_writes_the_point_cloud_exports(boxes_npy, output_dir, monkeypatch, capsys):
+    path, box = boxes_npy
+    monkeypatch.setattr(cli, "_segmenter", lambda name, checkpoint, point_cloud: ExactSegmenter(box))
+    views = splat_views(load_geometry(path), resolution=RESOLUTION)
+    view, x, y = pixel_of_face(views, np.flatnonzero(box == 0))
+    out = output_dir / "points"
+    argv = ["segment", str(path), "--view", str(view), "--click", f"{x},{y}", "--auto", "--resolution", str(RESOLUTION)]
+    assert main(argv + ["--out", str(out)]) == 0
+    assert "3 parts, 0 of 6000 points unlabelled" in capsys.readouterr().out
+    labels = np.load(out / "boxes_labels.npy")
+    assert (labels[box == 0] == 0).all()  # the clicked box is part 0, the others one part each
+    assert all(len(np.unique(labels[box == k])) == 1 for k in range(3)) and len(np.unique(labels)) == 3
+    raw = trimesh.load(out / "boxes_parts.ply", process=False).metadata["_ply_raw"]["vertex"]["data"]
+    np.testing.assert_array_equal(raw["label"], labels)
+    record = json.loads((out / "boxes_labels.json").read_text())
+    assert [p["name"] for p in record["parts"]] == ["part_0", "part_1", "part_2"]
+    assert (out / "boxes_parts.zip").is_file()
