@@ -349,12 +349,29 @@ class Session:
         shown = np.append(free, False)[views.face_ids[opposite]]  # background -> False
         if hasattr(self.segmenter, "propose_prompts"):
             prompts = list(self.segmenter.propose_prompts(views, opposite, shown))
+            masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool) if prompts else []
         else:
-            prompts = completion_prompts(shown, opposite)
-        if not prompts:
+            masks = self._completion_masks(shown, opposite)
+        if len(masks) == 0:
             return np.full(len(self._weights), -1, np.int32)
-        masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool)
-        return vote_labels(self.visible, masks)
+        return vote_labels(self.visible, np.asarray(masks))
+
+    def _completion_masks(self, region: np.ndarray, view: int, max_prompts: int = 16) -> list:
+        """(V, H, W) masks of clicks in the uncovered pieces of `region` on `view`
+        (`completion_prompts`), clicking again in what the answers leave uncovered
+        (two parts overlapping in the image make one piece), at most `max_prompts`."""
+        masks: list = []
+        while len(masks) < max_prompts:
+            prompts = completion_prompts(region, view, max_prompts=max_prompts - len(masks))
+            if not prompts:
+                break
+            found = np.asarray(self.segmenter.segment(self.views, prompts).masks, bool)
+            masks.extend(found)
+            covered = found[:, view].any(0)
+            if not (region & covered).any():  # no progress: stop
+                break
+            region = region & ~covered
+        return masks
 
     def reset(self) -> Update:
         """Remove every part (undoable)."""
