@@ -87,7 +87,7 @@ def test_session_auto_complete_with_the_network_labels_every_face(network):
     model, views, _ = network
     mesh = load_mesh(REPO / "assets" / "examples" / "chair.glb")
     segmenter = GeoSAM2Segmenter(model)
-    settings = ProposalSettings(**{**PERMISSIVE.__dict__, "max_points": 24, "dedup_iou": 0.5})
+    settings = ProposalSettings(**{**PERMISSIVE.__dict__, "max_points": 4, "dedup_iou": 0.5})
     asked = []
 
     def propose(views, view, region):
