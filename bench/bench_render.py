@@ -7,8 +7,6 @@ Usage: python bench/bench_render.py [--repeats 3] [--faces 100000]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import trimesh
@@ -17,6 +15,7 @@ from geosam2.mesh import from_arrays
 from geosam2.render import render_views
 from geosam2.render.raycast import face_ids
 from geosam2.views import official_rig
+from timing import median_seconds
 
 
 def torus_mesh(faces: int):
@@ -25,15 +24,6 @@ def torus_mesh(faces: int):
     major = int(faces / 2 / minor)
     tm = trimesh.creation.torus(major_radius=1.0, minor_radius=0.35, major_sections=major, minor_sections=minor)
     return from_arrays(tm.vertices, tm.faces)
-
-
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

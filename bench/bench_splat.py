@@ -14,14 +14,13 @@ Usage: python bench/bench_splat.py [--repeats 3] [--points 20000 100000] [--reso
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 from geosam2.pointcloud import point_cloud_from_arrays
 from geosam2.render.splat import splat_ids, splat_radii, splat_views
 from geosam2.views import official_rig
+from timing import median_seconds
 
 
 def torus_cloud(num_points: int, seed: int = 0):
@@ -31,15 +30,6 @@ def torus_cloud(num_points: int, seed: int = 0):
     centre = np.stack([np.cos(u), np.sin(u), np.zeros_like(u)], axis=1)
     normals = np.stack([np.cos(v) * np.cos(u), np.cos(v) * np.sin(u), np.sin(v)], axis=1)
     return point_cloud_from_arrays(centre + 0.35 * normals, normals)
-
-
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
