@@ -51,3 +51,13 @@ def make_sphere_mesh(radius: float = 0.5, subdivisions: int = 4) -> trimesh.Trim
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module: a tiny network is overhead-bound, and two
+    threads on a shared 2-core machine wait on each other (measured 13x slower under load)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

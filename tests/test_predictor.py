@@ -17,17 +17,9 @@ from geosam2.prompts import Prompt
 from geosam2.render import render_views
 from geosam2.views import official_rig
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest
+
 SIZE = 64  # view resolution and network input size (a multiple of 32)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: a tiny network is overhead-bound, and two threads on a shared
-    2-core machine wait on each other (measured 13x slower under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ from geosam2.proposals import ProposalSettings, propose_masks, proposed_prompts,
 from geosam2.render import render_views
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest
+
 # Random weights give logits near 0 and predicted IoUs near 0.5: thresholds that keep them.
 PERMISSIVE = ProposalSettings(max_points=96, pred_iou_thresh=0.0, stability_thresh=0.0, stability_offset=0.0, box_nms_thresh=1.0, dedup_iou=1.01, min_region=4)
 

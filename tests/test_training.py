@@ -17,17 +17,9 @@ from geosam2.training.train import (
     TrainOptions, adapter_state, build_model, forward_sequence, freeze_for_finetuning, is_trainable_name, sequence_iou, split_objects, train,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest
+
 TINY = dict(variant="tiny", image_size=64)  # a small random configuration of the real architecture
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: a tiny network is overhead-bound, and two threads on a shared
-    2-core machine wait on each other (measured 13x slower under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
