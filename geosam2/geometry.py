@@ -2,8 +2,10 @@
 
 A geometric part is a set of faces connected through shared edges (after welding
 coincident vertices, since artist meshes are built piece by piece) that does not
-cross a sharp crease (a dihedral angle above a threshold), so that fused
-single-surface meshes still split into sensible pieces. A click selects the part
+cross a sharp concave crease (a dihedral angle above a threshold, the surface
+folding inwards), so that fused single-surface meshes still split into sensible
+pieces: parts meet along concave creases (a leg welded under a seat), while the
+convex edges of a box or a cylinder's rim belong to one part. A click selects the part
 of the face under it; the segmenter answers, for every view, the pixels showing
 that part.
 """
@@ -27,16 +29,22 @@ MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this sh
 TOUCH_TOLERANCE = 0.01  # normalised units: connected parts this close in bounding box "touch"
 
 
-def geometric_parts(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, graph: FaceGraph | None = None) -> np.ndarray:
+def geometric_parts(
+    mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, graph: FaceGraph | None = None, concave_only: bool = True
+) -> np.ndarray:
     """(F,) int32 geometric part id per face, ids 0..K-1.
 
     Faces are connected through welded shared edges whose dihedral angle (between
-    face normals) is at most `crease_angle_deg`; 180 keeps every edge (connected
-    pieces only).
+    face normals) is at most `crease_angle_deg` or, with `concave_only`, whose
+    fold is convex; 180 keeps every edge (connected pieces only).
     """
     graph = face_graph(mesh) if graph is None else graph
-    keep = graph.cos_dihedral >= np.cos(np.radians(crease_angle_deg)) - 1e-9
-    return graph.components(keep)
+    cut = graph.cos_dihedral < np.cos(np.radians(crease_angle_deg)) - 1e-9
+    if concave_only:  # each face in front of the other's plane: (n_i - n_j) . (c_j - c_i) > 0
+        i, j = graph.pairs.T
+        centroids = mesh.triangles.mean(axis=1)
+        cut &= np.einsum("ij,ij->i", mesh.face_normals[i] - mesh.face_normals[j], centroids[j] - centroids[i]) > 1e-12
+    return graph.components(~cut)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +67,7 @@ class GeometricScales:
     touching: np.ndarray
 
 
-def geometric_scales(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG) -> GeometricScales:
+def geometric_scales(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True) -> GeometricScales:
     """Compute the crease, connected and touching levels of `mesh` (one face graph)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -77,7 +85,7 @@ def geometric_scales(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_
     i, j = np.nonzero(overlap)
     groups = connected_components(coo_matrix((np.ones(len(i), bool), (i, j)), shape=(count, count)), directed=False)[1]
     return GeometricScales(
-        crease=geometric_parts(mesh, crease_angle_deg, graph),
+        crease=geometric_parts(mesh, crease_angle_deg, graph, concave_only),
         connected=connected,
         touching=groups[connected].astype(np.int32),
     )
@@ -104,12 +112,16 @@ class GeometrySegmenter:
     mesh : Mesh, optional
     crease_angle_deg : float
         Dihedral angle above which an edge separates two parts.
+    concave_only : bool
+        Split at concave creases only (default), or at convex ones too (every
+        side of a box its own part).
     """
 
     name = "geometry"
 
-    def __init__(self, mesh: Mesh | None = None, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG):
+    def __init__(self, mesh: Mesh | None = None, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True):
         self.crease_angle_deg = crease_angle_deg
+        self.concave_only = concave_only
         self.mesh: Mesh | None = None
         self.scales: GeometricScales | None = None
         if mesh is not None:
@@ -118,7 +130,7 @@ class GeometrySegmenter:
     def bind(self, mesh: Mesh) -> "GeometrySegmenter":
         """Segment `mesh` from now on (parts are recomputed only for a new mesh)."""
         if mesh is not self.mesh:
-            self.mesh, self.scales = mesh, geometric_scales(mesh, self.crease_angle_deg)
+            self.mesh, self.scales = mesh, geometric_scales(mesh, self.crease_angle_deg, self.concave_only)
         return self
 
     @property

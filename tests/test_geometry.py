@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import trimesh
 import pytest
 
 from conftest import make_box_mesh
@@ -62,7 +63,7 @@ def pixel_of_face(views, faces):
 
 def test_l_prism_splits_at_its_right_angle_creases():
     mesh, outward = l_prism_mesh()
-    parts = geometric_parts(mesh)
+    parts = geometric_parts(mesh, concave_only=False)
     # top, bottom and six planar walls (two walls run over two squares each)
     assert parts.max() + 1 == 8
     for p in range(8):
@@ -74,6 +75,22 @@ def test_l_prism_splits_at_its_right_angle_creases():
         for o in np.unique(offsets):
             assert len(np.unique(parts[same][offsets == o])) == 1
     assert (geometric_parts(mesh, crease_angle_deg=180.0) == 0).all()  # one connected surface
+    # its one concave crease (the inner corner) is not a loop: one part by default
+    assert (geometric_parts(mesh) == 0).all()
+
+
+def test_concave_crease_loop_separates_a_column_from_its_base():
+    # a lathe profile (radius, height): a wide disc with a thin column welded on top
+    profile = np.array([(0, 0), (1, 0), (1, 0.3), (0.2, 0.3), (0.2, 1), (0, 1)], float)
+    lathe = trimesh.creation.revolve(profile, sections=32)
+    mesh = from_arrays(lathe.vertices, lathe.faces)
+    centres = mesh.triangles.mean(axis=1)  # normalised frame: the base is the lower part
+    radius, height = np.linalg.norm(centres[:, :2], axis=1), centres[:, 2] - centres[:, 2].min()
+    base = (height < 0.3 * 0.5 + 1e-6) | (radius > 0.3)  # bottom disc, rim and annulus
+    parts = geometric_parts(mesh)
+    assert parts.max() + 1 == 2 and len(np.unique(parts[base])) == 1 and len(np.unique(parts[~base])) == 1
+    assert parts[base][0] != parts[~base][0]
+    assert geometric_parts(mesh, concave_only=False).max() + 1 == 5  # bottom, rim, annulus, column, column top
 
 
 def test_smooth_sphere_is_one_part():
@@ -89,7 +106,7 @@ def test_click_on_l_top_selects_the_top_on_every_view():
     views = render_views(mesh, resolution=RESOLUTION)
     top = np.flatnonzero(outward[:, 2] > 0.5)
     view, x, y = pixel_of_face(views, top)
-    result = GeometrySegmenter(mesh).segment(views, [Prompt(view, points=[[x, y]])])
+    result = GeometrySegmenter(mesh, concave_only=False).segment(views, [Prompt(view, points=[[x, y]])])
     assert result.masks.shape == (1,) + views.face_ids.shape
     expected = views.silhouette & (views.normals[..., 2] > 0.99)  # pixels of the upward-facing top
     assert (result.masks[0] == expected).all()
@@ -129,7 +146,7 @@ def test_candidates_grow_from_side_to_box_to_touching_group():
     # boxes 0 and 1 interpenetrate (no shared vertices); box 2 stands apart
     mesh = boxes_mesh([(0, 0, 0), (0.6, 0.2, 0.2), (4, 0, 0)])
     views = render_views(mesh, resolution=RESOLUTION)
-    segmenter = GeometrySegmenter(mesh)
+    segmenter = GeometrySegmenter(mesh, concave_only=False)  # sides of a box: the finest level
     view, x, y = pixel_of_face(views, np.arange(12))
     clicked_face = views.face_ids[view, int(y), int(x)]
     side = np.flatnonzero(np.isclose(mesh.face_normals @ mesh.face_normals[clicked_face], 1.0) & (np.arange(36) < 12))

@@ -67,7 +67,7 @@ def test_refine_inside_builds_a_tree_and_undo_redo_walk_the_history():
     session = Session(mesh, GeometrySegmenter(crease_angle_deg=180.0), resolution=RESOLUTION)
     first = session.add_part(box_prompt(session, 0))  # whole connected boxes: box 0
     assert (first.labels == np.where(np.arange(36) < 12, 0, -1)).all()
-    session.segmenter = GeometrySegmenter(mesh)  # finer parts: the sides of the boxes
+    session.segmenter = GeometrySegmenter(mesh, concave_only=False)  # finer parts: the sides of the boxes
     top = np.flatnonzero(np.isclose(session.mesh.face_normals[:12, 2], 1.0))  # box 0's top side
     refined = session.add_part(click(session, top), parent=0)
     check_consistent(session, refined)
@@ -94,7 +94,7 @@ def test_merge_moves_faces_and_children_to_the_first_part():
     session = Session(mesh, GeometrySegmenter(crease_angle_deg=180.0), resolution=RESOLUTION)
     session.add_part(box_prompt(session, 0))
     session.add_part(box_prompt(session, 1))
-    session.segmenter = GeometrySegmenter(mesh)
+    session.segmenter = GeometrySegmenter(mesh, concave_only=False)
     top = 12 + np.flatnonzero(np.isclose(session.mesh.face_normals[12:24, 2], 1.0))
     session.add_part(click(session, top), parent=1)
     update = session.merge([0, 1])
@@ -190,7 +190,7 @@ def test_session_on_a_ground_truth_mesh(gt_paths):
 def test_candidates_are_nested_scales_and_one_becomes_a_part():
     # boxes 0 and 1 touch without sharing vertices, box 2 is apart: crease side < box < touching pair
     mesh = boxes_mesh([(0, 0, 0), (1, 0.5, 0), (0, 3, 0)])
-    session = Session(mesh, GeometrySegmenter(mesh), resolution=RESOLUTION)
+    session = Session(mesh, GeometrySegmenter(mesh, concave_only=False), resolution=RESOLUTION)
     top = np.flatnonzero(np.isclose(session.mesh.face_normals[:12, 2], 1.0))  # box 0's top side
     prompt = click(session, top)
     masks, scores = session.candidates(prompt)
