@@ -132,6 +132,8 @@ def test_lora_forward_is_the_official_formula(d_in, d_out):
     expected[..., -d_in:] += x @ a_v.T @ b_v.T  # and on the last d_in outputs (V); K untouched
     assert torch.allclose(lora(x), expected, atol=1e-5)
     assert torch.equal(lora(x)[..., d_out : 2 * d_out], qkv(x)[..., d_out : 2 * d_out])
+    with torch.inference_mode():  # inference folds the deltas into the weight: same projection
+        assert torch.allclose(lora(x), expected, atol=1e-5)
 
 
 def test_fresh_lora_has_random_a_and_zero_b_on_every_block():

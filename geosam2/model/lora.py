@@ -9,6 +9,8 @@ with qkv's output laid out [q | k | v] and d_in = qkv.in_features (at a stage
 transition the delta covers the first half of Q and the last half of V). The
 delta is added unscaled (peft's lora_alpha = r), without dropout; A is
 kaiming-uniform initialised and B is zero, so a fresh adapter changes nothing.
+Without autograd (inference) the deltas are folded into the qkv weight first,
+which computes the same projection in one matrix product.
 
 peft configures it: a `peft.LoraConfig` names the rank, the scaling and the
 target modules, and peft's own matcher picks the modules to wrap.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from peft import LoraConfig
 from peft.tuners.tuners_utils import check_target_module_exists
 from torch import nn
@@ -59,7 +62,17 @@ class LoRAQKV(nn.Module):
             nn.init.kaiming_uniform_(a.weight, a=math.sqrt(5))
             nn.init.zeros_(b.weight)
 
+    def merged_weight(self) -> torch.Tensor:
+        """(3 * d_out, d_in) qkv weight with the scaled deltas B @ A added to its Q and V rows."""
+        d_in = self.qkv.in_features
+        weight = self.qkv.weight.clone()
+        weight[:d_in] += self.scaling * self.linear_b_q.weight @ self.linear_a_q.weight
+        weight[-d_in:] += self.scaling * self.linear_b_v.weight @ self.linear_a_v.weight
+        return weight
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():  # inference: one projection with the deltas folded in
+            return F.linear(x, self.merged_weight(), self.qkv.bias)  # merging costs O(d^2), x @ W O(N d^2)
         out = self.qkv(x)
         d_in = self.qkv.in_features
         delta_q = self.scaling * self.linear_b_q(self.linear_a_q(x))
