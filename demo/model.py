@@ -50,7 +50,7 @@ class SharedModel:
         """One line naming the segmenter in use and its device."""
         if segmenter_name == GEOSAM2 and self.network is not None:
             return f"GeoSAM2 on {self.device}"
-        return "offline geometry segmenter (parts split at sharp creases) on cpu"
+        return "offline geometry segmenter (parts split at sharp concave creases) on cpu"
 
     def make_segmenter(self, segmenter_name: str):
         """A new per-user segmenter (the network itself is shared)."""

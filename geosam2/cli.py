@@ -246,7 +246,7 @@ def _segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = Fal
             raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}), and {POINT_CLOUD_NEEDS_WEIGHTS}.") from exc
         if name == "geosam2":
             raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}): give --checkpoint, or use --segmenter geometry.") from exc
-        print(f"note: GeoSAM2 is not available ({exc}); using the geometry segmenter (parts split at sharp creases).", file=sys.stderr)
+        print(f"note: GeoSAM2 is not available ({exc}); using the geometry segmenter (parts split at sharp concave creases).", file=sys.stderr)
         return GeometrySegmenter()
 
 

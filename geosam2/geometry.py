@@ -54,7 +54,7 @@ class GeometricScales:
     Attributes
     ----------
     crease : (F,) int32
-        Pieces split at sharp creases (the segmenter's parts).
+        Pieces split at sharp (by default concave) creases: the segmenter's parts.
     connected : (F,) int32
         Connected pieces (welded edges, creases ignored).
     touching : (F,) int32
