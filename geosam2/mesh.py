@@ -170,18 +170,26 @@ def _face_colors(geometry: trimesh.Trimesh) -> np.ndarray | None:
     return None
 
 
-def _ply_declared_faces(path: str) -> int | None:
-    """The face count a PLY file's header declares (None: not a PLY or no face element)."""
-    with open(path, "rb") as stream:
-        if stream.readline().strip() != b"ply":
-            return None
-        for line in stream:
-            words = line.split()
-            if words[:2] == [b"element", b"face"] and len(words) == 3 and words[2].isdigit():
+PLY_HEADER_LIMIT = 1 << 16  # bytes: a PLY header longer than this is not one
+
+
+def ply_face_count(path: str | os.PathLike) -> int:
+    """Number of faces a PLY file's header declares (0 without a face element).
+    Raises MeshLoadError when the file does not start with a PLY header."""
+    base = os.path.basename(path)
+    with open(path, "rb") as f:
+        head = f.read(PLY_HEADER_LIMIT)
+    end = head.find(b"end_header")
+    if not head.startswith(b"ply") or end < 0:
+        raise MeshLoadError(f"'{base}' does not start with a PLY header (ply ... end_header): the file is corrupt.")
+    for line in head[:end].decode("ascii", "replace").splitlines():
+        words = line.split()
+        if words[:2] == ["element", "face"]:
+            try:
                 return int(words[2])
-            if words[:1] == [b"end_header"]:
-                return None
-    return None
+            except (IndexError, ValueError) as exc:
+                raise MeshLoadError(f"'{base}' has a malformed face element line: '{line.strip()}'.") from exc
+    return 0
 
 
 def load_mesh(path: str | os.PathLike, max_faces: int = DEFAULT_MAX_FACES) -> Mesh:
@@ -202,13 +210,13 @@ def load_mesh(path: str | os.PathLike, max_faces: int = DEFAULT_MAX_FACES) -> Me
             f"Could not read '{os.path.basename(path)}' as a mesh ({type(exc).__name__}: {exc}). "
             f"Supported formats: {', '.join(MESH_EXTENSIONS)}."
         ) from exc
-    declared = _ply_declared_faces(path)
-    loaded_faces = len(loaded.faces) if isinstance(loaded, trimesh.Trimesh) else None
-    if declared is not None and loaded_faces is not None and loaded_faces != declared:
-        raise MeshLoadError(
-            f"'{os.path.basename(path)}' declares {declared:,} faces but holds {loaded_faces:,}: "
-            "the file is truncated or corrupt."
-        )
+    if path.lower().endswith(".ply") and isinstance(loaded, trimesh.Trimesh):  # trimesh read its header
+        declared = ply_face_count(path)
+        if len(loaded.faces) != declared:
+            raise MeshLoadError(
+                f"'{os.path.basename(path)}' declares {declared:,} faces but holds {len(loaded.faces):,}: "
+                "the file is truncated or corrupt."
+            )
     if isinstance(loaded, trimesh.Scene):
         pieces, names = [], []
         for node in loaded.graph.nodes_geometry:

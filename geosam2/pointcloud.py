@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, mini
 from scipy.spatial import cKDTree
 
 from .errors import EmptyMeshError, MeshLoadError, MeshTooLargeError
-from .mesh import MESH_EXTENSIONS, Y_UP_TO_Z_UP, Mesh, load_mesh, normalising_transform, transform_points
+from .mesh import MESH_EXTENSIONS, Y_UP_TO_Z_UP, Mesh, load_mesh, normalising_transform, ply_face_count, transform_points
 
 POINT_CLOUD_EXTENSIONS = (".ply", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".npy")
 DEFAULT_MAX_POINTS = 5_000_000
@@ -373,28 +373,6 @@ def load_point_cloud(
     except Exception as exc:  # numpy and trimesh raise many types for corrupt files
         raise MeshLoadError(f"Could not read '{base}' as a point cloud ({type(exc).__name__}: {exc}).") from exc
     return point_cloud_from_arrays(points, normals, colors, y_up, name, max_points, normal_neighbours)
-
-
-PLY_HEADER_LIMIT = 1 << 16  # bytes: a PLY header longer than this is not one
-
-
-def ply_face_count(path: str | os.PathLike) -> int:
-    """Number of faces a PLY file's header declares (0 without a face element).
-    Raises MeshLoadError when the file does not start with a PLY header."""
-    base = os.path.basename(path)
-    with open(path, "rb") as f:
-        head = f.read(PLY_HEADER_LIMIT)
-    end = head.find(b"end_header")
-    if not head.startswith(b"ply") or end < 0:
-        raise MeshLoadError(f"'{base}' does not start with a PLY header (ply ... end_header): the file is corrupt.")
-    for line in head[:end].decode("ascii", "replace").splitlines():
-        words = line.split()
-        if words[:2] == ["element", "face"]:
-            try:
-                return int(words[2])
-            except (IndexError, ValueError) as exc:
-                raise MeshLoadError(f"'{base}' has a malformed face element line: '{line.strip()}'.") from exc
-    return 0
 
 
 def load_geometry(path: str | os.PathLike) -> Mesh | PointCloud:
