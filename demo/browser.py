@@ -59,19 +59,18 @@ def chromium(viewport=(1600, 1200)):
 
 
 def part_pixel(face_ids: np.ndarray, face_part: np.ndarray, part: int) -> tuple[float, float]:
-    """(x, y) pixel centre inside the region of one view showing `part`, farthest from its border.
+    """(x, y) pixel centre inside the region of one view showing `part`, farthest from its border
+    (`geosam2.prompts.interior_point`).
 
     face_ids : (H, W) int, face per pixel (-1 background); face_part : (F,) part of each face;
-    part -1 gives the background pixel farthest from the object.
+    part -1 gives the background pixel farthest from the object and the image border.
     """
-    from scipy.ndimage import distance_transform_edt
+    from geosam2.prompts import interior_point
 
-    region = np.append(face_part, -1)[face_ids] == part
-    if not region.any():
+    point = interior_point(np.append(face_part, -1)[face_ids] == part)
+    if point is None:
         raise ValueError(f"part {part} is not visible on this view")
-    depth = distance_transform_edt(region)
-    row, column = np.unravel_index(np.argmax(depth), depth.shape)
-    return column + 0.5, row + 0.5
+    return float(point[0]), float(point[1])
 
 
 class DemoPage:
