@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -47,7 +49,7 @@ def test_remove_small_regions_clears_small_islands_and_fills_small_holes():
 def test_proposals_are_distinct_clean_masks_by_decreasing_score(network):
     model, views, features = network
     region = views.silhouette[6]
-    settings = ProposalSettings(**{**PERMISSIVE.__dict__, "dedup_iou": 0.5, "box_nms_thresh": 0.9, "min_region": 25})
+    settings = replace(PERMISSIVE, dedup_iou=0.5, box_nms_thresh=0.9, min_region=25)
     masks, scores = propose_masks(model, features, 6, region, settings)
     assert masks.dtype == bool and masks.shape[1:] == region.shape and len(masks) == len(scores) > 1
     assert np.all(np.diff(scores) <= 1e-6)
@@ -64,10 +66,10 @@ def test_proposals_are_distinct_clean_masks_by_decreasing_score(network):
 def test_thresholds_filter_and_empty_regions_propose_nothing(network):
     model, views, features = network
     assert len(propose_masks(model, features, 6, np.zeros_like(views.silhouette[6]), PERMISSIVE)[0]) == 0
-    strict = ProposalSettings(**{**PERMISSIVE.__dict__, "pred_iou_thresh": 1.01})
+    strict = replace(PERMISSIVE, pred_iou_thresh=1.01)
     assert len(propose_masks(model, features, 6, views.silhouette[6], strict)[0]) == 0
     loose = propose_masks(model, features, 6, views.silhouette[6], PERMISSIVE)[0]
-    fewer = propose_masks(model, features, 6, views.silhouette[6], ProposalSettings(**{**PERMISSIVE.__dict__, "dedup_iou": 0.3}))[0]
+    fewer = propose_masks(model, features, 6, views.silhouette[6], replace(PERMISSIVE, dedup_iou=0.3))[0]
     assert 0 < len(fewer) < len(loose)
 
 
@@ -89,7 +91,7 @@ def test_session_auto_complete_with_the_network_labels_every_face(network):
     model, views, _ = network
     mesh = load_mesh(REPO / "assets" / "examples" / "chair.glb")
     segmenter = GeoSAM2Segmenter(model)
-    settings = ProposalSettings(**{**PERMISSIVE.__dict__, "max_points": 4, "dedup_iou": 0.5})
+    settings = replace(PERMISSIVE, max_points=4, dedup_iou=0.5)
     asked = []
 
     def propose(views, view, region):
