@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from geosam2.pointcloud import UNLABELLED_COLOR
+from geosam2.palette import UNLABELLED_COLOR
 
 from .images import hex_colour
 

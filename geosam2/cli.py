@@ -87,7 +87,6 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--box", action="store_true", help="the simulated user also draws each part's box")
     p.add_argument("--negative-clicks", type=int, default=0, help="negative clicks per prompt, in other parts (default 0)")
     p.add_argument("--no-auto-complete", action="store_true", help="do not segment what the prompt view cannot see")
-    p.add_argument("--split-disconnected", action="store_true", help="make each disconnected piece of a part its own part")
     p.add_argument("--weighting", choices=["area", "count"], default="area", help="IoU weighting of faces (default area)")
     p.add_argument(
         "--protocol",
@@ -109,7 +108,8 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _run_evaluate(args) -> None:
-    from .evaluation.runner import Predictions, make_method, run_evaluation
+    from .evaluation.policies import make_method
+    from .evaluation.runner import Predictions, run_evaluation
 
     if args.pred_dir:
         method = Predictions(args.pred_dir)
@@ -119,7 +119,6 @@ def _run_evaluate(args) -> None:
             box=args.box,
             negative_clicks=args.negative_clicks,
             auto_complete=not args.no_auto_complete,
-            split_disconnected=args.split_disconnected,
         )
         method = make_method(args.segmenter, args.resolution, args.pa, args.checkpoint, **prompting)
     summary = run_evaluation(
@@ -254,7 +253,9 @@ def _run_segment(args) -> None:
     from tqdm import tqdm
 
     from .export import export_mesh
-    from .pointcloud import PointCloud, export_point_cloud, load_geometry
+    from .pointcloud import PointCloud
+    from .pointexport import export_point_cloud
+    from .pointreaders import load_geometry
     from .prompts import Prompt
     from .session import Session
 

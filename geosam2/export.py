@@ -28,8 +28,8 @@ import numpy as np
 import trimesh
 
 from .mesh import Mesh
-from .pointcloud import UNLABELLED_COLOR
-from .session import Part, part_color, parts_with_stats
+from .palette import UNLABELLED_COLOR
+from .parts import Part, part_color, parts_with_stats
 
 UNLABELLED_NAME = "unlabelled"
 

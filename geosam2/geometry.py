@@ -20,9 +20,9 @@ import numpy as np
 from .errors import GeoSAM2Error, PromptError
 from .facegraph import FaceGraph, face_graph
 from .mesh import Mesh
-from .prompts import Prompt, interior_point
+from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
 from .render import Views
-from .segmenters import PartMasks
+from .segmenters import PartMasks, Segmenter
 
 DEFAULT_CREASE_ANGLE_DEG = 60.0  # cylinders of 7+ segments stay whole; right-angle folds split
 MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this share of their pixels in it
@@ -91,7 +91,7 @@ def geometric_scales(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_
     )
 
 
-class GeometrySegmenter:
+class GeometrySegmenter(Segmenter):
     """A Segmenter without weights: each prompt selects whole geometric parts.
 
     - positive clicks select the part of the face under each click (a click on
@@ -118,6 +118,7 @@ class GeometrySegmenter:
     """
 
     name = "geometry"
+    needs_faces = True
 
     def __init__(self, mesh: Mesh | None = None, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True):
         self.crease_angle_deg = crease_angle_deg
@@ -226,7 +227,9 @@ class GeometrySegmenter:
         scores = masks.reshape(len(masks), views.num_views, -1).any(-1).astype(np.float32)
         return PartMasks(masks, scores)
 
-    def propose_prompts(self, views: Views, view: int, region: np.ndarray, min_pixels: int = 16, max_prompts: int = 16) -> list:
+    def propose_prompts(
+        self, views: Views, view: int, region: np.ndarray, min_pixels: int = MIN_PROMPT_PIXELS, max_prompts: int = MAX_AUTO_PROMPTS
+    ) -> list:
         """Automatic prompts in `region` ((H, W) bool) of `view`: a click on each
         geometric part showing at least `min_pixels` pixels there, the `max_prompts`
         largest, each at the most interior pixel of the part inside the region."""

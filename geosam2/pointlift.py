@@ -21,15 +21,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from .facegraph import FaceGraph
 from .lift import VisibleSamples, vote_labels
-from .pointcloud import PointCloud, knn_pairs
+from .normals import knn_pairs
+from .pointcloud import PointCloud
 from .postprocess import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, fill_from_neighbours, split_components
-from .prompts import Prompt
-from .render.splat import SplatViews, splat_views
-from .segmenters import Segmenter
+from .render.splat import SplatViews
 
 GRAPH_NEIGHBOURS = 8
 MAX_EDGE_FACTOR = 3.0  # k-NN edges longer than this times the median spacing are cut
@@ -69,7 +67,7 @@ def visible_points(cloud: PointCloud, views: SplatViews) -> VisibleSamples:
 def lift_point_masks(
     cloud: PointCloud,
     views: SplatViews,
-    masks: np.ndarray | torch.Tensor,
+    masks,
     priorities: np.ndarray | None = None,
     visible: VisibleSamples | None = None,
 ) -> np.ndarray:
@@ -192,38 +190,3 @@ def clean_point_labels(
         return split_components(graph, cleaned, cloud.areas)[0]
     return cleaned.astype(np.int32)
 
-
-def segment_point_cloud(
-    cloud: PointCloud,
-    segmenter: Segmenter,
-    prompts: Sequence[Prompt],
-    views: SplatViews | None = None,
-    resolution: int = 1024,
-    pa: float = 0.02,
-    fill_unlabelled: bool = True,
-    split_disconnected: bool = True,
-) -> tuple[np.ndarray, SplatViews]:
-    """The whole flow on a point cloud: splat -> segment -> lift -> clean-up.
-
-    Parameters
-    ----------
-    cloud : PointCloud
-    segmenter : Segmenter
-        Anything that reads a :class:`Views` record (normals, points, silhouette).
-    prompts : one Prompt per part, on the views' pixels
-    views : SplatViews, optional
-        ``splat_views(cloud, resolution=resolution)`` when not given.
-    pa, fill_unlabelled, split_disconnected : see :func:`clean_point_labels`.
-
-    Returns
-    -------
-    labels : (N,) int32 part per point, -1 = unlabelled
-    views : the splatted views (to show, or reuse for the next prompt)
-    """
-    views = splat_views(cloud, resolution=resolution) if views is None else views
-    for prompt in prompts:
-        prompt.check_image(views.num_views, views.resolution, views.resolution)
-    part_masks = segmenter.segment(views, prompts)
-    lifted = lift_point_masks(cloud, views, part_masks.masks)
-    labels = clean_point_labels(cloud, lifted, pa, fill_unlabelled, split_disconnected)
-    return labels, views

@@ -33,7 +33,7 @@ from .model import GeoSAM2, load_geosam2
 from .prompts import Prompt
 from .proposals import ProposalSettings, proposed_prompts
 from .render import Views
-from .segmenters import PartMasks
+from .segmenters import PartMasks, Segmenter
 
 __all__ = [
     "GeoSAM2Segmenter",
@@ -294,7 +294,7 @@ def _upsample_masks(logits: torch.Tensor, size: int) -> np.ndarray:
     return (F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)[:, 0] > 0).numpy()
 
 
-class GeoSAM2Segmenter:
+class GeoSAM2Segmenter(Segmenter):
     """The Segmenter of the GeoSAM2 network (see `geosam2.segmenters.Segmenter`).
 
     Keeps the fused features of the last `Views` it saw, so every later prompt on

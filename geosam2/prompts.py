@@ -9,6 +9,9 @@ from scipy import ndimage
 
 from .errors import PromptError
 
+MIN_PROMPT_PIXELS = 16  # a region (part) showing fewer pixels on a view gets no automatic (simulated) click
+MAX_AUTO_PROMPTS = 16  # most automatic clicks in one completion of a view
+
 
 @dataclass(frozen=True)
 class Prompt:
@@ -81,8 +84,8 @@ def interior_point(mask: np.ndarray) -> np.ndarray | None:
 def completion_prompts(
     uncovered: np.ndarray,
     view: int,
-    min_pixels: int = 16,
-    max_prompts: int = 16,
+    min_pixels: int = MIN_PROMPT_PIXELS,
+    max_prompts: int = MAX_AUTO_PROMPTS,
 ) -> list[Prompt]:
     """Automatic prompts for what the parts found so far leave uncovered on a view.
 

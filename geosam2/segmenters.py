@@ -1,9 +1,15 @@
-"""The Segmenter protocol: prompts on one view -> masks of each part on every view."""
+"""The Segmenter protocol: prompts on one view -> masks of each part on every view.
+
+:class:`Segmenter` says everything a segmenter can do, with the defaults of a
+segmenter that can only segment. The session (the one place where prompts become
+parts) calls these methods and nothing else; no capability is discovered by
+looking for attributes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -26,12 +32,42 @@ class PartMasks:
     masks: np.ndarray
     scores: np.ndarray
 
+    @staticmethod
+    def none(views: Views) -> "PartMasks":
+        """No part: (0, V, H, W) masks and (0, V) scores."""
+        return PartMasks(np.zeros((0,) + views.face_ids.shape, bool), np.zeros((0, views.num_views), np.float32))
 
-class Segmenter(Protocol):
-    """Anything that turns one prompt per part into per-view masks."""
 
-    name: str
+class Segmenter:
+    """Anything that turns one prompt per part into per-view masks.
+
+    Attributes
+    ----------
+    name : str
+        Short name for reports and status lines.
+    needs_faces : bool
+        True when the segmenter reads the mesh's faces (it cannot segment a point
+        cloud); such a segmenter is given the mesh with :meth:`bind`.
+    """
+
+    name: str = "segmenter"
+    needs_faces: bool = False
+
+    def bind(self, geometry) -> "Segmenter":
+        """The segmenter to use on `geometry` (a Mesh or a PointCloud): itself by
+        default; a segmenter that reads the geometry returns one bound to it."""
+        return self
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
         """Segment one part per prompt on all views of `views`."""
-        ...
+        raise NotImplementedError
+
+    def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
+        """Alternative answers to one prompt, best first (default: none)."""
+        return PartMasks.none(views)
+
+    def propose_prompts(self, views: Views, view: int, region: np.ndarray) -> list[Prompt] | None:
+        """Automatic prompts for new parts inside the (H, W) bool `region` of `view`,
+        or None when the segmenter has no proposals of its own (the default: the
+        session then clicks in the region's uncovered pieces)."""
+        return None

@@ -51,6 +51,12 @@ class Rig:
     def num_views(self) -> int:
         return len(self.cam_to_world)
 
+    def opposite(self, view: int) -> int:
+        """The view whose azimuth is closest to `view`'s + 180 degrees (view + 6 on the
+        official rig; the lower index on a tie)."""
+        gap = (np.asarray(self.azimuths_deg, np.float64) - self.azimuths_deg[view]) % 360.0 - 180.0
+        return int(np.argmin(np.abs(gap)))
+
     @property
     def focal(self) -> float:
         """Focal length in pixels."""

@@ -30,6 +30,49 @@ def gt_paths(dev_set) -> list[Path]:
     return sorted((dev_set / "GT").glob("*.glb"))
 
 
+@pytest.fixture(scope="session")
+def dev_surfaces(gt_paths) -> dict:
+    """{uid: (GroundTruth, MeshSurface)} of the six dev objects at 1024 px (the official
+    views, 5 samples per face), rendered once per test run for every test that needs them."""
+    from geosam2.evaluation.readers import read_ground_truth
+    from geosam2.surface import MeshSurface
+
+    objects = {}
+    for path in gt_paths:
+        gt = read_ground_truth(path)
+        objects[gt.uid] = (gt, MeshSurface(gt.mesh, resolution=1024))
+    return objects
+
+
+@pytest.fixture(scope="session")
+def boxes_cloud():
+    """(cloud, box, upper): points sampled on three separate unit boxes, (N,) box
+    index of each point and (N,) bool whether it lies in its box's upper half."""
+    from geosam2.pointcloud import point_cloud_from_arrays
+
+    offsets = [(0, 0, 0), (2, 0, 0), (0, 2, 0)]
+    boxes = [trimesh.creation.box(extents=(1, 1, 1)) for _ in offsets]
+    for box, offset in zip(boxes, offsets):
+        box.apply_translation(offset)
+    mesh = trimesh.util.concatenate(boxes)
+    points, faces = trimesh.sample.sample_surface(mesh, 6_000, seed=0)
+    cloud = point_cloud_from_arrays(points, mesh.face_normals[faces], name="boxes")
+    return cloud, faces // 12, points[:, 2] > 0
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network, an empty Hub cache and no GEOSAM2_CHECKPOINT (huggingface_hub reads its
+    constants at import, so they are patched too)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("GEOSAM2_CHECKPOINT", raising=False)
+
+
 @pytest.fixture
 def output_dir(request) -> Path:
     """A folder under test-output/ named after the test, kept for inspection."""

@@ -13,12 +13,11 @@ from conftest import make_box_mesh
 from geosam2 import cli
 from geosam2.cli import main
 from geosam2.mesh import load_mesh
-from geosam2.pointcloud import load_geometry
+from geosam2.pointreaders import load_geometry
 from geosam2.render import render_views
 from geosam2.render.splat import splat_views
-from test_geometry import pixel_of_face
-from test_model import offline  # noqa: F401 (fixture: no network, no Hub cache, no GEOSAM2_CHECKPOINT)
-from test_point_session import ExactSegmenter, boxes_cloud  # noqa: F401 (boxes_cloud: fixture)
+from geosam2.evaluation.policies import LabelSegmenter
+from tests.helpers import pixel_of_face
 
 RESOLUTION = 96
 
@@ -102,7 +101,7 @@ def test_point_cloud_without_weights_is_a_clear_error(offline, boxes_npy, output
 
 def test_point_cloud_segment_writes_the_point_cloud_exports(boxes_npy, output_dir, monkeypatch, capsys):
     path, box = boxes_npy
-    monkeypatch.setattr(cli, "_segmenter", lambda name, checkpoint, point_cloud: ExactSegmenter(box))
+    monkeypatch.setattr(cli, "_segmenter", lambda name, checkpoint, point_cloud: LabelSegmenter(box))
     views = splat_views(load_geometry(path), resolution=RESOLUTION)
     view, x, y = pixel_of_face(views, np.flatnonzero(box == 0))
     out = output_dir / "points"

@@ -24,7 +24,7 @@ from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
 from demo.layout import EXAMPLES_DIR, gpu_decorator, launch_options
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from geosam2.mesh import load_mesh
-from geosam2.session import part_color
+from geosam2.parts import part_color
 
 RESOLUTION = 256
 MAX_FACES = 5_000  # the examples and two of the real meshes fit, the largest real mesh does not

@@ -13,7 +13,7 @@ import trimesh
 from conftest import make_box_mesh
 from geosam2.export import UNLABELLED_NAME, export_mesh
 from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
-from geosam2.session import Part, part_color, parts_with_stats
+from geosam2.parts import Part, part_color, parts_with_stats
 
 
 @pytest.fixture

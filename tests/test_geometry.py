@@ -12,18 +12,9 @@ from geosam2.geometry import GeometrySegmenter, geometric_parts
 from geosam2.mesh import from_arrays
 from geosam2.prompts import Prompt
 from geosam2.render import render_views
+from tests.helpers import boxes_mesh, pixel_of_face
 
 RESOLUTION = 128
-
-
-def boxes_mesh(offsets, extents=(1.0, 1.0, 1.0)):
-    """Separate unit boxes (12 faces each, own vertices) at `offsets`; box k owns faces 12k..12k+11."""
-    vertices, faces = [], []
-    for k, offset in enumerate(offsets):
-        box = make_box_mesh(extents)
-        vertices.append(box.vertices + offset)
-        faces.append(box.faces + 8 * k)
-    return from_arrays(np.concatenate(vertices), np.concatenate(faces))
 
 
 def l_prism_mesh():
@@ -49,16 +40,6 @@ def l_prism_mesh():
     for (x0, y0), (x1, y1) in zip(loop[:-1], loop[1:]):
         quad((x0, y0, 0), (x1, y1, 0), (x1, y1, 1), (x0, y0, 1), np.array((y1 - y0, x0 - x1, 0), float))
     return from_arrays(grid, np.array(triangles)), np.array(outward)
-
-
-def pixel_of_face(views, faces):
-    """(view, x, y): the pixel centre nearest the middle of `faces`' pixels on the view
-    that shows most of them (a pixel showing one of `faces`)."""
-    shown = np.isin(views.face_ids, faces)
-    view = int(shown.sum(axis=(1, 2)).argmax())
-    pixels = np.argwhere(shown[view])
-    row, column = pixels[np.linalg.norm(pixels - pixels.mean(0), axis=1).argmin()]
-    return view, column + 0.5, row + 0.5
 
 
 def test_l_prism_splits_at_its_right_angle_creases():

@@ -8,9 +8,8 @@ from geosam2.evaluation.metrics import (
     dense_labels,
     face_weights,
     iou_matrix,
-    labels_at_points,
     mean_over_groups,
-    mesh_miou,
+    nearest_faces,
     part_ious,
     protocol_miou,
 )
@@ -105,8 +104,8 @@ def test_face_weights_by_area_and_count():
     with pytest.raises(ValueError):
         face_weights(mesh, "volume")
     gt, pred = np.array([0, 0]), np.array([0, 1])
-    assert mesh_miou(mesh, gt, pred) == pytest.approx(4 / 5)
-    assert mesh_miou(mesh, gt, pred, weighting="count") == pytest.approx(1 / 2)
+    assert class_agnostic_miou(gt, pred, area) == pytest.approx(4 / 5)
+    assert class_agnostic_miou(gt, pred, face_weights(mesh, "count")) == pytest.approx(1 / 2)
 
 
 def test_point_labels_come_from_the_nearest_face():
@@ -115,7 +114,7 @@ def test_point_labels_come_from_the_nearest_face():
     face_labels = np.arange(mesh.num_faces)
     # points just outside each face's centroid, along its normal
     points = mesh.centroids + 0.01 * mesh.face_normals
-    np.testing.assert_array_equal(labels_at_points(mesh, face_labels, points), face_labels)
+    np.testing.assert_array_equal(face_labels[nearest_faces(mesh, points)], face_labels)
 
 
 def test_mean_over_groups():
@@ -135,7 +134,7 @@ def test_nearest_face_of_points_on_large_and_small_triangles(rng):
     points = np.array([[9.0, 0.5, 0.2], [11.02, 0.01, -0.1]])  # above the big one's corner / a tiny one
     points = points @ to_norm[:3, :3].T + to_norm[:3, 3]
     labels = np.arange(mesh.num_faces)
-    np.testing.assert_array_equal(labels_at_points(mesh, labels, points), [0, 1])
+    np.testing.assert_array_equal(labels[nearest_faces(mesh, points)], [0, 1])
 
 
 def test_sampart3d_protocol_excludes_unlabelled_on_both_sides():

@@ -213,19 +213,6 @@ def test_init_from_sam2_rejects_another_variant(sam2_tiny):
 # --------------------------------------------------------------------------- checkpoints
 
 
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No network, an empty Hub cache and no GEOSAM2_CHECKPOINT (huggingface_hub reads its
-    constants at import, so they are patched too)."""
-    import huggingface_hub.constants
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.delenv("GEOSAM2_CHECKPOINT", raising=False)
-
-
 def test_offline_without_weights_is_a_clear_error_naming_both_ways(offline):
     with pytest.raises(WeightsNotFoundError) as info:
         load_geosam2()

@@ -11,46 +11,16 @@ import pytest
 import trimesh
 
 from geosam2.errors import GeoSAM2Error, PromptError
+from geosam2.evaluation.policies import LabelSegmenter
 from geosam2.geometry import GeometrySegmenter
-from geosam2.pointcloud import export_point_cloud, load_point_cloud, point_cloud_from_arrays
+from geosam2.pointcloud import point_cloud_from_arrays
+from geosam2.pointexport import export_point_cloud
+from geosam2.pointreaders import load_point_cloud
 from geosam2.prompts import Prompt
-from geosam2.segmenters import PartMasks
 from geosam2.session import Session
-from test_geometry import pixel_of_face
+from tests.helpers import pixel_of_face
 
 RESOLUTION = 128
-POINTS = 6_000
-BOXES = [(0, 0, 0), (2, 0, 0), (0, 2, 0)]
-
-
-@pytest.fixture(scope="module")
-def boxes_cloud():
-    """(cloud, box, upper): points sampled on three separate unit boxes, (N,) box
-    index of each point and (N,) bool whether it lies in its box's upper half."""
-    boxes = [trimesh.creation.box(extents=(1, 1, 1)) for _ in BOXES]
-    for box, offset in zip(boxes, BOXES):
-        box.apply_translation(offset)
-    mesh = trimesh.util.concatenate(boxes)
-    points, faces = trimesh.sample.sample_surface(mesh, POINTS, seed=0)
-    cloud = point_cloud_from_arrays(points, mesh.face_normals[faces], name="boxes")
-    return cloud, faces // 12, points[:, 2] > 0
-
-
-class ExactSegmenter:
-    """A stand-in segmenter: the mask of a prompt shows every point with the
-    label of the point under its first click (what a perfect network returns)."""
-
-    def __init__(self, labels: np.ndarray):
-        self.labels = labels  # (N,) int ground-truth part per point
-
-    def segment(self, views, prompts):
-        ids = views.face_ids
-        shown = np.where(ids >= 0, self.labels[np.maximum(ids, 0)], -1)  # (V, H, W)
-        masks = []
-        for prompt in prompts:
-            x, y = prompt.points[0].astype(int)
-            masks.append(shown == shown[prompt.view, y, x])
-        return PartMasks(np.stack(masks), np.ones((len(prompts), views.num_views), np.float32))
 
 
 def click(session, points):
@@ -68,7 +38,7 @@ def check_consistent(session, update):
 
 def test_add_part_refine_undo_redo_on_points(boxes_cloud):
     cloud, box, upper = boxes_cloud
-    session = Session(cloud, ExactSegmenter(box), resolution=RESOLUTION)
+    session = Session(cloud, LabelSegmenter(box), resolution=RESOLUTION)
     assert session.mesh is None and session.geometry is cloud
     first = session.add_part(click(session, box == 1), name="middle")
     check_consistent(session, first)
@@ -77,7 +47,7 @@ def test_add_part_refine_undo_redo_on_points(boxes_cloud):
     shows = np.isin(session.views.face_ids, np.flatnonzero(first.labels == 0)).any(axis=(1, 2))
     assert first.changed_views == tuple(np.flatnonzero(shows))
 
-    session.segmenter = ExactSegmenter(2 * box + upper)  # finer parts: the boxes' halves
+    session.segmenter = LabelSegmenter(2 * box + upper)  # finer parts: the boxes' halves
     refined = session.add_part(click(session, (box == 1) & upper), parent=0)
     check_consistent(session, refined)
     assert (refined.labels[(box == 1) & upper] == 1).mean() >= 0.99  # measured 1.0 and 0.999
@@ -96,7 +66,7 @@ def test_add_part_refine_undo_redo_on_points(boxes_cloud):
 
 def test_auto_complete_labels_every_point_and_exports_round_trip(boxes_cloud, tmp_path):
     cloud, box, _ = boxes_cloud
-    session = Session(cloud, ExactSegmenter(box), resolution=RESOLUTION)
+    session = Session(cloud, LabelSegmenter(box), resolution=RESOLUTION)
     before = session.add_part(click(session, box == 0))
     update = session.auto_complete()  # clicks in the uncovered regions of the opposite view
     check_consistent(session, update)

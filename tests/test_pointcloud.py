@@ -10,9 +10,11 @@ from geosam2.errors import EmptyMeshError, MeshLoadError
 from geosam2.mesh import labels_from_colors, load_mesh
 from geosam2.errors import GeoSAM2Error
 from geosam2.mesh import Mesh
-from geosam2.pointcloud import PointCloud, load_geometry, load_point_cloud, point_cloud_from_arrays
+from geosam2.pointcloud import PointCloud, point_cloud_from_arrays
+from geosam2.pointreaders import load_geometry, load_point_cloud
 from geosam2.pointlift import clean_point_labels, knn_graph, lift_point_masks, visible_points
 from geosam2.render.splat import splat_views
+from geosam2.segmenters import Segmenter
 from geosam2.views import official_rig
 
 
@@ -400,7 +402,7 @@ def test_export_round_trip(tmp_path, small_cloud):
 
     import trimesh
 
-    from geosam2.pointcloud import export_point_cloud
+    from geosam2.pointexport import export_point_cloud
 
     points, normals, _ = small_cloud
     cloud = point_cloud_from_arrays(points, normals, name="thing")
@@ -436,28 +438,8 @@ def test_clean_splits_separate_clusters_of_one_label():
     np.testing.assert_array_equal(clean_point_labels(cloud, labels, split_disconnected=False), 0)
 
 
-def test_partnete_shape_folder(tmp_path, small_cloud):
-    from geosam2.pointcloud import load_partnete_shape
-
-    points, _, colors = small_cloud
-    shape = tmp_path / "Chair" / "1234"
-    shape.mkdir(parents=True)
-    _write_ply(shape / "pc.ply", points, colors=colors)
-    semantic = np.arange(len(points)) % 3 - 1
-    instance = np.arange(len(points)) % 5 - 1
-    np.save(shape / "label.npy", {"semantic_seg": semantic, "instance_seg": instance}, allow_pickle=True)
-    cloud, sem, ins = load_partnete_shape(shape)
-    assert cloud.name == "1234" and cloud.normals_estimated
-    np.testing.assert_allclose(cloud.file_points(), points, atol=1e-5)
-    np.testing.assert_array_equal(sem, semantic)
-    np.testing.assert_array_equal(ins, instance)
-    np.save(shape / "label.npy", {"semantic_seg": semantic[:-1], "instance_seg": instance[:-1]}, allow_pickle=True)
-    with pytest.raises(MeshLoadError, match="points"):
-        load_partnete_shape(shape)
-
-
 def test_knn_pairs_hand_derived():
-    from geosam2.pointcloud import knn_pairs
+    from geosam2.normals import knn_pairs
 
     # nearest neighbours on a line at 0, 1, 3, 7: 0<->1, 3->1, 7->3
     points = np.array([[0.0, 0, 0], [1.0, 0, 0], [3.0, 0, 0], [7.0, 0, 0]])
@@ -465,7 +447,7 @@ def test_knn_pairs_hand_derived():
     assert knn_pairs(points[:1], 4).shape == (0, 2)
 
 
-class _HemisphereSegmenter:
+class _HemisphereSegmenter(Segmenter):
     """A stand-in segmenter: part p = the points whose z sign matches the clicked one,
     read exactly from the point-id maps (what a perfect network would return)."""
 
@@ -487,16 +469,17 @@ class _HemisphereSegmenter:
         return PartMasks(np.stack(masks), np.ones((len(prompts), views.num_views), np.float32))
 
 
-def test_segment_point_cloud_runs_the_whole_flow():
-    from geosam2.pointlift import segment_point_cloud
+def test_a_session_on_a_point_cloud_runs_the_whole_flow():
     from geosam2.prompts import Prompt
+    from geosam2.session import Session
 
     points = sphere_points(10_000)
     cloud = point_cloud_from_arrays(points, normals=points)
     # view 1 looks down at 25 degrees: its top rows show the upper half, bottom rows the lower
     prompts = [Prompt(view=1, points=[[64.5, 40.5]]), Prompt(view=1, points=[[64.5, 100.5]])]
-    labels, views = segment_point_cloud(cloud, _HemisphereSegmenter(cloud), prompts, resolution=128, pa=0.0)
-    assert views.resolution == 128
+    session = Session(cloud, _HemisphereSegmenter(cloud), resolution=128, pa=0.0)
+    labels = session.add_parts(prompts).labels
+    assert session.views.resolution == 128
     far = np.abs(cloud.points[:, 2]) > 0.05
     upper = cloud.points[:, 2] > 0
     assert len(np.unique(labels)) == 2

@@ -11,7 +11,8 @@ from geosam2.geometry import GeometrySegmenter
 from geosam2.mesh import load_mesh
 from geosam2.prompts import Prompt
 from geosam2.session import Session
-from test_geometry import boxes_mesh, pixel_of_face
+from geosam2.segmenters import Segmenter
+from tests.helpers import boxes_mesh, pixel_of_face
 
 RESOLUTION = 128
 BOXES = [(0, 0, 0), (2, 0, 0), (0, 2, 0)]  # three separate unit boxes; box k owns faces 12k..12k+11
@@ -130,7 +131,7 @@ class ProposingSegmenter(GeometrySegmenter):
         return super().propose_prompts(views, view, region)
 
 
-class ClicksOnly:
+class ClicksOnly(Segmenter):
     """A segmenter without proposals of its own (the session clicks uncovered regions)."""
 
     def __init__(self, mesh):
@@ -164,12 +165,55 @@ def test_auto_complete_prompts_the_opposite_view_outside_labelled_faces():
     update = session.auto_complete()
     view, region = segmenter.asked
     views = session.views
-    assert view == (prompt.view + views.num_views // 2) % views.num_views
+    assert view == views.rig.opposite(prompt.view)
     assert (region == (views.silhouette[view] & ~np.isin(views.face_ids[view], box_faces(0)))).all()
     check_consistent(session, update)
     assert (update.labels >= 0).all()
     for k in (1, 2):
         assert len(np.unique(update.labels[box_faces(k)])) == 1
+
+
+def test_add_parts_is_one_operation_and_lists_the_prompts_that_selected_nothing():
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, GeometrySegmenter(mesh, crease_angle_deg=180.0), resolution=RESOLUTION)
+    clicks = [click(session, box_faces(k)) for k in (0, 2)]
+    inside_box_0 = click(session, box_faces(0))
+    update = session.add_parts(clicks + [inside_box_0], names=["a", "b", "c"])
+    check_consistent(session, update)
+    # the third prompt asks for the faces the first one already takes (the earlier prompt wins ties)
+    assert [p.name for p in update.parts] == ["a", "b"] and update.skipped == (2,)
+    assert (update.labels[box_faces(0)] == 0).all() and (update.labels[box_faces(2)] == 1).all()
+    assert (update.labels[box_faces(1)] == -1).all()
+    assert session.undo().parts == () and not session.can_undo
+    with pytest.raises(PromptError):
+        session.add_parts([])
+
+
+def test_the_last_prompted_view_is_part_of_the_undo_history():
+    mesh = boxes_mesh(BOXES)
+    segmenter = ProposingSegmenter(crease_angle_deg=180.0)
+    session = Session(mesh, segmenter, resolution=RESOLUTION)
+    first = click(session, box_faces(0))
+    session.add_part(first)
+    views = session.views
+    other = next(v for v in range(views.num_views) if v != first.view and np.isin(box_faces(1), views.face_ids[v]).any())
+    pixels = np.argwhere(np.isin(views.face_ids[other], box_faces(1)))
+    row, column = pixels[len(pixels) // 2]
+    session.add_part(Prompt(other, points=[[column + 0.5, row + 0.5]]))
+    session.undo()  # back to the state after the first prompt: completion works opposite its view
+    session.auto_complete()
+    assert segmenter.asked[0] == views.rig.opposite(first.view)
+
+
+def test_a_segmenter_says_what_it_can_do():
+    class MasksOnly(Segmenter):
+        def segment(self, views, prompts):
+            raise AssertionError("not called")
+
+    segmenter = MasksOnly()
+    assert segmenter.bind("any geometry") is segmenter and not segmenter.needs_faces
+    assert segmenter.propose_prompts(None, 0, None) is None
+    assert GeometrySegmenter.needs_faces
 
 
 def test_session_on_a_ground_truth_mesh(gt_paths):

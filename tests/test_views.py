@@ -27,6 +27,25 @@ def test_view_i_and_i_plus_6_are_antipodal():
     np.testing.assert_allclose(rig.origins[:6], -rig.origins[6:], atol=1e-12)
 
 
+def test_opposite_view_is_the_one_closest_to_half_a_turn_of_azimuth():
+    assert [official_rig().opposite(v) for v in range(12)] == [(v + 6) % 12 for v in range(12)]
+    # 8 views 30 degrees apart (270..480): 180 degrees from view 0 is view 6, not (0 + 8 // 2)
+    partial = official_rig(num_views=8)
+    assert partial.opposite(0) == 6 and partial.opposite(6) == 0
+    assert official_rig(num_views=8, azimuth_step_deg=45.0).opposite(1) == 5
+
+
+def test_pixel_labels_read_each_pixels_face_and_background():
+    from geosam2.render import Views
+
+    views = Views(None, np.array([[[-1, 0, 1], [2, 2, 0]], [[1, -1, -1], [0, 0, 2]]]), None, None, None)
+    labels = np.array([7, -1, 3])
+    np.testing.assert_array_equal(views.pixel_labels(labels), [[[-1, 7, -1], [3, 3, 7]], [[-1, -1, -1], [7, 7, 3]]])
+    np.testing.assert_array_equal(views.pixel_labels(labels, view=1, background=9), [[-1, 9, 9], [7, 7, 3]])
+    shown = views.pixel_labels(np.array([True, False, True]), background=False)
+    assert shown.dtype == bool and shown.tolist() == [[[False, True, False], [True, True, True]], [[False, False, False], [True, True, True]]]
+
+
 def test_parameters_change_the_rig():
     rig = official_rig(np.ones(3), resolution=64, num_views=8, start_azimuth_deg=0.0)
     assert rig.num_views == 8 and rig.resolution == 64

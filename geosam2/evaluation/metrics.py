@@ -143,11 +143,6 @@ def protocol_miou(gt: np.ndarray, levels: np.ndarray, weights: np.ndarray | None
     return class_agnostic_miou(gt, levels[0], weights, exclude_unlabelled_prediction=protocol == "sampart3d")
 
 
-def mesh_miou(mesh: Mesh, gt: np.ndarray, pred: np.ndarray, weighting: str = "area", **kwargs) -> float:
-    """Class-agnostic mIoU of per-face labels on `mesh`, face-area-weighted by default."""
-    return class_agnostic_miou(gt, pred, face_weights(mesh, weighting), **kwargs)
-
-
 def nearest_faces(mesh: Mesh, points: np.ndarray, candidates: int = 8) -> np.ndarray:
     """(N,) int64 index of the face nearest to each of (N, 3) `points` (normalised frame).
 
@@ -166,12 +161,6 @@ def nearest_faces(mesh: Mesh, points: np.ndarray, candidates: int = 8) -> np.nda
     closest = trimesh.triangles.closest_point(corners[faces.ravel()], np.repeat(points, k, axis=0))
     distance = np.linalg.norm(closest - np.repeat(points, k, axis=0), axis=1).reshape(len(points), k)
     return faces[np.arange(len(points)), np.argmin(distance, axis=1)]
-
-
-def labels_at_points(mesh: Mesh, face_labels: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(N,) labels of (N, 3) `points` (normalised frame): the label of the nearest
-    face (`nearest_faces`), for ground truth given as labelled points."""
-    return np.asarray(face_labels)[nearest_faces(mesh, points)]
 
 
 def mean_over_groups(scores: Mapping[str, float], groups: Mapping[str, str]) -> tuple[float, dict[str, float]]:

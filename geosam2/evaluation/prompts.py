@@ -8,38 +8,36 @@ other parts visible in the view) are optional.
 
 The paper's protocol tries 4 candidate prompt views 90 degrees of azimuth apart
 and keeps the best result (`candidate_views`), and completes automatically what
-the prompt view cannot see: on the opposite view, every sizeable region of the
-silhouette that no part's mask covers gets a click of its own, without looking
-at the ground truth (`completion_prompts`).
+the prompt view cannot see, without looking at the ground truth: the session's
+``auto_complete`` on the opposite view (see `geosam2.evaluation.policies`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..prompts import Prompt, completion_prompts, interior_point  # noqa: F401 (completion_prompts: shared with the session)
+from ..prompts import MIN_PROMPT_PIXELS, Prompt, interior_point
 from ..render import Views
 
-MIN_PIXELS = 16  # a part showing fewer pixels on the prompt view gets no click
 
-
-def view_masks(face_labels: np.ndarray, face_ids: np.ndarray, num_parts: int | None = None) -> np.ndarray:
-    """(P, ...) bool masks of each part from face-id maps.
+def view_masks(views: Views, labels: np.ndarray, num_parts: int | None = None, view: int | None = None) -> np.ndarray:
+    """(P, V, H, W) bool masks of each part on the views ((P, H, W) on one `view`).
 
     Parameters
     ----------
-    face_labels : (F,) int, part per face in 0..P-1, -1 = unlabelled.
-    face_ids : (...) int, visible face per pixel, -1 = background (e.g. (V, H, W)).
+    views : Views
+    labels : (E,) int, part per element (face or point) in 0..P-1, -1 = unlabelled.
     num_parts : P; default max label + 1.
+    view : int, optional; only that view.
 
     Returns
     -------
-    (P, *face_ids.shape) bool, masks[p] = pixels showing a face of part p.
+    masks[p] = pixels showing an element of part p.
     """
-    face_labels = np.asarray(face_labels)
-    num_parts = int(face_labels.max()) + 1 if num_parts is None else num_parts
-    pixel_labels = np.where(face_ids >= 0, face_labels[np.maximum(face_ids, 0)], -1)
-    return pixel_labels[None] == np.arange(num_parts).reshape((-1,) + (1,) * face_ids.ndim)
+    labels = np.asarray(labels)
+    num_parts = int(labels.max(initial=-1)) + 1 if num_parts is None else num_parts
+    shown = views.pixel_labels(labels, view)
+    return shown[None] == np.arange(num_parts).reshape((-1,) + (1,) * shown.ndim)
 
 
 def bounding_box(mask: np.ndarray) -> np.ndarray:
@@ -51,7 +49,7 @@ def bounding_box(mask: np.ndarray) -> np.ndarray:
 def simulate_prompts(
     masks: np.ndarray,
     view: int,
-    min_pixels: int = MIN_PIXELS,
+    min_pixels: int = MIN_PROMPT_PIXELS,
     box: bool = False,
     negative_clicks: int = 0,
 ) -> tuple[list[Prompt], np.ndarray]:
@@ -94,8 +92,3 @@ def candidate_views(views: Views, count: int = 4, first: int = 0) -> list[int]:
         gap = np.abs((azimuths - target + 180.0) % 360.0 - 180.0)
         chosen.append(int(np.argmin(gap)))
     return chosen
-
-
-def opposite_view(views: Views, view: int) -> int:
-    """The view whose azimuth is closest to `view`'s + 180 degrees (view + 6 on the official rig)."""
-    return candidate_views(views, 2, first=view)[1]

@@ -38,7 +38,8 @@ from scipy.spatial import cKDTree
 
 from ..errors import GeoSAM2Error, MeshLoadError
 from ..mesh import MESH_EXTENSIONS, Mesh, labels_from_colors, load_mesh, transform_points
-from ..pointcloud import PointCloud, load_point_cloud
+from ..pointcloud import PointCloud
+from ..pointreaders import load_point_cloud
 
 SAME_GEOMETRY_TOLERANCE = 1e-5  # normalised units: max centroid distance for "same faces, same order"
 
@@ -146,11 +147,6 @@ def read_partnete_object(folder: str | Path, uid: str) -> GroundTruth:
     if len(labels) != cloud.num_points:
         raise MeshLoadError(f"'{uid}/label.npy' holds {len(labels)} labels for {cloud.num_points} points.")
     return GroundTruth(uid, None, labels, cloud=cloud)
-
-
-def mesh_files(folder: str | Path) -> dict[str, Path]:
-    """{uid: path} of the ground-truth objects of `folder` (any layout of `find_dataset`)."""
-    return find_dataset(folder).objects
 
 
 def _npy_labels_array(labels: np.ndarray, name: str) -> np.ndarray:

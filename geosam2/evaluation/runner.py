@@ -1,5 +1,9 @@
 """Benchmark runner: score a method on every object of a ground-truth folder.
 
+The runner only schedules, resumes, shards and reports; the methods (prompt
+policies driving sessions, or stored predictions) are in
+`geosam2.evaluation.policies` and `Predictions` below.
+
 Each object's result is written to `<out>/objects/<uid>.json` as soon as it is
 known, so an interrupted run resumes where it stopped, and shards (`shard=(i, n)`
 takes every n-th object from the i-th in uid order) can run on different
@@ -19,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import GeoSAM2Error
-from .metrics import dense_labels, face_weights, nearest_faces, protocol_miou
+from .metrics import face_weights, nearest_faces, protocol_miou
 from .readers import Dataset, GroundTruth, find_dataset, read_categories, read_prediction
 from .report import write_reports
 
@@ -180,181 +184,3 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
     for uid, record in merged.items():
         record_path(out, uid).write_text(json.dumps(record, indent=1))
     return write_reports(list(merged.values()), out, method, protocol or "geosam2")
-
-
-def render(gt: GroundTruth, resolution: int = 1024):
-    """The views of a mesh (ray cast) or of a point cloud (splatted)."""
-    if gt.mesh is None:
-        from ..render.splat import splat_views
-
-        return splat_views(gt.cloud, resolution=resolution)
-    from ..render import render_views
-
-    return render_views(gt.mesh, resolution=resolution)
-
-
-def lift_and_clean(
-    gt: GroundTruth,
-    views,
-    masks: np.ndarray,
-    priorities: np.ndarray | None = None,
-    pa: float = 0.02,
-    samples_per_face: int = 5,
-    split_disconnected: bool = True,
-) -> np.ndarray:
-    """(E,) int32 labels of gt's faces or points from (P, V, H, W) masks: lifted, then
-    cleaned up (each part's largest piece on a mesh is never cleared). All -1 when
-    no element was seen inside a mask."""
-    if gt.mesh is None:
-        from ..pointlift import clean_point_labels, lift_point_masks
-
-        lifted = lift_point_masks(gt.cloud, views, masks, priorities)
-        if (lifted < 0).all():
-            return lifted
-        return clean_point_labels(gt.cloud, lifted, pa=pa, split_disconnected=split_disconnected)
-    from ..lift import lift_masks
-    from ..postprocess import clean_labels
-
-    lifted = lift_masks(gt.mesh, views, masks, priorities, samples_per_face=samples_per_face)
-    if (lifted < 0).all():
-        return lifted
-    return clean_labels(gt.mesh, lifted, pa=pa, split_disconnected=split_disconnected, keep_largest_piece=True)
-
-
-class Oracle:
-    """Ground-truth masks on every view, lifted and cleaned up: the upper bound of
-    the lifting stage (`geosam2 evaluate --segmenter oracle`), on meshes or point clouds.
-
-    Disconnected pieces of one part keep one label (``split_disconnected=False``):
-    the oracle measures how well lifting recovers the given parts, not how
-    ground-truth parts made of several pieces (four wheels) would be split.
-    Each part's largest piece is kept whatever its size (``keep_largest_piece``):
-    the release's rule would erase genuine small parts (a 12-face part of
-    245af7dd: about 90 instead of 100 mIoU on that object).
-    """
-
-    name = "oracle"
-
-    def __init__(self, resolution: int = 1024, pa: float = 0.02, samples_per_face: int = 5):
-        self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
-
-    def predict(self, gt: GroundTruth) -> np.ndarray:
-        from .prompts import view_masks
-
-        views = render(gt, self.resolution)
-        labels, count = dense_labels(gt.labels)
-        if count == 0:
-            raise GeoSAM2Error(f"'{gt.uid}' has no labels on its faces or points: the oracle needs them.")
-        masks = view_masks(labels, views.face_ids, count)
-        return lift_and_clean(gt, views, masks, None, self.pa, self.samples_per_face, split_disconnected=False)
-
-
-class PromptedSegmenter:
-    """A Segmenter driven by the simulated user, with the paper's protocol.
-
-    On each of `candidates` prompt views (90 degrees apart for 4, starting at
-    `first_view`) the user clicks
-    once in every visible ground-truth part. With `auto_complete`, the region of
-    the opposite view's silhouette that no resulting mask covers gets automatic
-    single-click prompts, as in `Session.auto_complete`: the segmenter's own
-    ``propose_prompts`` when it has one, else one per uncovered piece (new parts,
-    overridden by the prompted ones where they overlap). The masks are lifted and cleaned up (which labels whatever is still
-    unseen; a part's largest piece is never cleared), and the best candidate
-    view by mIoU is kept.
-
-    Disconnected pieces of one part stay one part unless `split_disconnected`:
-    the official GeoSAM2 outputs in ../shared/data keep them whole (they score
-    100 on 4d350186, whose parts have several pieces; splitting caps even
-    perfect masks at 71.8 there).
-    """
-
-    def __init__(
-        self,
-        segmenter,
-        resolution: int = 1024,
-        pa: float = 0.02,
-        samples_per_face: int = 5,
-        candidates: int = 4,
-        box: bool = False,
-        negative_clicks: int = 0,
-        auto_complete: bool = True,
-        first_view: int = 0,
-        split_disconnected: bool = False,
-    ):
-        self.segmenter = segmenter
-        self.name = getattr(segmenter, "name", type(segmenter).__name__)
-        self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
-        self.candidates, self.box, self.negative_clicks = candidates, box, negative_clicks
-        self.auto_complete, self.first_view = auto_complete, first_view
-        self.split_disconnected = split_disconnected
-
-    def _masks(self, views, prompts: list) -> tuple[np.ndarray, np.ndarray]:
-        """(P, V, H, W) masks of the prompted parts and of the automatic ones, with priorities."""
-        from ..prompts import completion_prompts
-        from .prompts import opposite_view
-
-        masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool)
-        priorities = np.ones(len(masks), np.int64)
-        if self.auto_complete:
-            opposite = opposite_view(views, prompts[0].view)
-            region = views.silhouette[opposite] & ~masks[:, opposite].any(0)
-            if hasattr(self.segmenter, "propose_prompts"):  # as the session: GeoSAM2's automatic masks
-                extra = list(self.segmenter.propose_prompts(views, opposite, region))
-            else:
-                extra = completion_prompts(region, opposite)
-            if extra:
-                masks = np.concatenate([masks, np.asarray(self.segmenter.segment(views, extra).masks, bool)])
-                priorities = np.r_[priorities, np.zeros(len(extra), np.int64)]
-        return masks, priorities
-
-    def predict(self, gt: GroundTruth) -> np.ndarray:
-        from .prompts import candidate_views, simulate_prompts, view_masks
-
-        if hasattr(self.segmenter, "bind"):  # a per-mesh segmenter (GeometrySegmenter)
-            if gt.mesh is None:
-                raise GeoSAM2Error(f"The {self.name} segmenter needs a mesh: '{gt.uid}' is a point cloud.")
-            self.segmenter.bind(gt.mesh)
-        views = render(gt, self.resolution)
-        labels, count = dense_labels(gt.labels)
-        best, best_score = None, -1.0
-        for view in candidate_views(views, self.candidates, self.first_view):
-            prompts, _ = simulate_prompts(
-                view_masks(labels, views.face_ids[view], count), view, box=self.box, negative_clicks=self.negative_clicks
-            )
-            if not prompts:
-                continue
-            masks, priorities = self._masks(views, prompts)
-            pred = lift_and_clean(gt, views, masks, priorities, self.pa, self.samples_per_face, self.split_disconnected)
-            if (pred < 0).all():
-                continue
-            value = score(gt, pred)
-            if value > best_score:
-                best, best_score = pred, value
-        if best is None:
-            raise GeoSAM2Error(f"No candidate view of '{gt.uid}' gave a labelled face: nothing to score.")
-        return best
-
-
-SEGMENTERS = ("oracle", "geometry", "geosam2")
-
-
-def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, **kwargs) -> Method:
-    """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS).
-
-    Other keyword arguments go to `PromptedSegmenter` (the oracle ignores them).
-    """
-    if name == "oracle":
-        return Oracle(resolution, pa)
-    if name == "geometry":
-        try:
-            from ..geometry import GeometrySegmenter
-        except ImportError as exc:
-            raise GeoSAM2Error(f"The geometry segmenter is not available in this installation ({exc}).") from exc
-        return PromptedSegmenter(GeometrySegmenter(), resolution, pa, **kwargs)
-    if name == "geosam2":
-        try:
-            from ..predictor import GeoSAM2Segmenter, load_geosam2
-        except ImportError as exc:
-            raise GeoSAM2Error(f"The GeoSAM2 network is not available in this installation ({exc}).") from exc
-        return PromptedSegmenter(GeoSAM2Segmenter(load_geosam2(checkpoint)), resolution, pa, **kwargs)
-    raise GeoSAM2Error(f"Unknown segmenter '{name}': choose one of {', '.join(SEGMENTERS)}.")

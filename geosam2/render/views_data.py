@@ -42,6 +42,23 @@ class Views:
     def num_views(self) -> int:
         return self.face_ids.shape[0]
 
+    def pixel_labels(self, labels: np.ndarray, view: int | None = None, background=-1) -> np.ndarray:
+        """Per-element values shown on the pixels.
+
+        Parameters
+        ----------
+        labels : (F,) any dtype, one value per face (point, on splatted views).
+        view : int, optional; only that view's pixels.
+        background : the value of background pixels.
+
+        Returns
+        -------
+        (V, H, W), or (H, W) for one `view`, of ``labels[face_ids]``, `background` where no face shows.
+        """
+        ids = self.face_ids if view is None else self.face_ids[view]
+        labels = np.asarray(labels)
+        return np.append(labels, np.asarray(background, labels.dtype))[ids]  # id -1 reads the appended value
+
     @property
     def resolution(self) -> int:
         return self.face_ids.shape[1]

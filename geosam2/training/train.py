@@ -232,7 +232,8 @@ def validation_miou(model, dataset: CuratedViews, device, out: Path, options: Tr
     model.eval()
     result = {"mask_iou": float(np.mean([sequence_iou(model, dataset[i], device) for i in range(len(dataset))]))}
     if options.val_runner:
-        from ..evaluation.runner import PromptedSegmenter, run_evaluation
+        from ..evaluation.policies import SimulatedUser
+        from ..evaluation.runner import run_evaluation
         from ..predictor import GeoSAM2Segmenter
 
         gt_dir = out / "val_gt"
@@ -243,7 +244,7 @@ def validation_miou(model, dataset: CuratedViews, device, out: Path, options: Tr
             if not link.exists():
                 link.symlink_to(source)
             np.save(gt_dir / f"{name}.npy", np.load(dataset.data_dir / name / "labels.npy"))
-        summary = run_evaluation(gt_dir, PromptedSegmenter(GeoSAM2Segmenter(model), resolution=dataset.resolution), out / f"val_epoch{epoch}", progress=False)
+        summary = run_evaluation(gt_dir, SimulatedUser(GeoSAM2Segmenter(model), resolution=dataset.resolution), out / f"val_epoch{epoch}", progress=False)
         result["miou"] = summary.get("miou")
     model.train()
     return result

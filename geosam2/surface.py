@@ -1,0 +1,119 @@
+"""The seam between meshes and point clouds: what a session needs of the geometry.
+
+A :class:`Surface` holds the labelled elements (the faces of a mesh, or the points
+of a point cloud) together with their rendered views, and answers the three
+questions the session asks:
+
+- :meth:`Surface.lift`: per-view part masks -> one label per element (which
+  element samples each view sees, and the vote);
+- :meth:`Surface.clean`: the clean-up of a labelling on the element graph (face
+  adjacency, or k-NN graphs on points);
+- :attr:`Surface.weights`: each element's share of the surface (face areas, or one
+  per point).
+
+Everything else in the pipeline is the same for both kinds of geometry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .facegraph import face_graph
+from .lift import visible_samples, vote_labels
+from .mesh import Mesh
+from .pointcloud import PointCloud
+from .pointlift import clean_point_labels, knn_graph, surface_graph_of, visible_points
+from .postprocess import clean_labels
+from .render import Views, render_views
+from .render.splat import splat_views
+
+
+class Surface:
+    """Labelled elements of a geometry and their views (see the module docstring).
+
+    Attributes
+    ----------
+    geometry : Mesh or PointCloud
+    views : Views
+        The rendered (splatted) views; ``views.face_ids`` index the elements.
+    visible : geosam2.lift.VisibleSamples
+        Which element samples each view sees, and at which pixel.
+    weights : (E,) float64
+        Each element's weight in area shares (face areas, or ones for points).
+    """
+
+    geometry: Mesh | PointCloud
+    views: Views
+    weights: np.ndarray
+
+    @property
+    def num_elements(self) -> int:
+        return len(self.weights)
+
+    def lift(self, masks: np.ndarray, priorities=None) -> np.ndarray:
+        """(E,) int32 labels in 0..P-1 from (P, V, H, W) bool `masks` (-1: no view saw
+        the element inside a mask); see :func:`geosam2.lift.vote_labels`."""
+        return vote_labels(self.visible, masks, priorities)
+
+    def clean(self, labels: np.ndarray, pa: float, split_disconnected: bool = False, keep_largest_piece: bool = True) -> np.ndarray:
+        """(E,) int32 `labels` cleaned up on the element graph: stray pieces below the
+        relative size `pa` cleared (each label's largest piece kept unless
+        `keep_largest_piece` is False), unlabelled elements filled from their neighbours."""
+        raise NotImplementedError
+
+
+class MeshSurface(Surface):
+    """The faces of a mesh: rendered views, random samples on every face, face-adjacency
+    clean-up, face areas as weights.
+
+    Parameters
+    ----------
+    mesh : Mesh
+    resolution : int, view size in pixels (when `views` is not given).
+    samples_per_face, seed : see :func:`geosam2.lift.visible_samples`.
+    views : Views, optional, already rendered views of `mesh`.
+    """
+
+    def __init__(self, mesh: Mesh, resolution: int = 1024, samples_per_face: int = 5, seed: int = 0, views: Views | None = None):
+        self.geometry = mesh
+        self.views = render_views(mesh, resolution=resolution) if views is None else views
+        self.visible = visible_samples(mesh, self.views, samples_per_face, seed)
+        self.graph = face_graph(mesh)
+        self.weights = mesh.face_areas
+
+    def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
+        options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
+        return clean_labels(self.geometry, labels, pa, graph=self.graph, **options)
+
+
+class PointSurface(Surface):
+    """The points of a point cloud: splatted views, each point its own sample, k-NN-graph
+    clean-up, the same weight for every point.
+
+    Parameters
+    ----------
+    cloud : PointCloud
+    resolution : int, view size in pixels (when `views` is not given).
+    views : SplatViews, optional, already splatted views of `cloud`.
+    """
+
+    def __init__(self, cloud: PointCloud, resolution: int = 1024, views: Views | None = None):
+        self.geometry = cloud
+        self.views = splat_views(cloud, resolution=resolution) if views is None else views
+        self.visible = visible_points(cloud, self.views)
+        self.graph = knn_graph(cloud)
+        self.surface_graph = surface_graph_of(cloud)
+        self.weights = np.ones(cloud.num_points)
+
+    def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
+        options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
+        return clean_point_labels(self.geometry, labels, pa, graph=self.graph, surface_graph=self.surface_graph, **options)
+
+
+def surface_of(
+    geometry: Mesh | PointCloud, resolution: int = 1024, samples_per_face: int = 5, seed: int = 0, views: Views | None = None
+) -> Surface:
+    """The Surface of a mesh (its faces) or of a point cloud (its points)."""
+    if isinstance(geometry, PointCloud):
+        return PointSurface(geometry, resolution, views)
+    return MeshSurface(geometry, resolution, samples_per_face, seed, views)
