@@ -268,47 +268,60 @@ class Session:
         parts = tuple(replace(p, parent=keep if p.parent in gone else p.parent) for p in self.parts if p.id not in gone)
         return self._commit(labels, parts, self._state.next_id)
 
-    def auto_complete(self) -> Update:
-        """Give every unlabelled face a new top-level part: the release's
-        opposite-view scheme.
+    def auto_complete(self, parent: int | None = None) -> Update:
+        """Give every unlabelled face a new top-level part, or, with `parent`, split
+        the faces part `parent` owns into new children of it ("segment everything
+        inside the selected part"): the release's automatic completion.
 
-        On the view opposite the last prompted one (``Rig.opposite``), the region
-        showing unlabelled faces is prompted automatically: by the segmenter's own
-        proposals (``Segmenter.propose_prompts``; GeoSAM2: SAM2's automatic mask
-        generator), or, for a segmenter without proposals, by clicks in the
-        region's largest pieces, clicking again where the answers leave some of it
-        uncovered. Each answer becomes a part; the clean-up then gives the faces
-        left over (e.g. unseen from that view) to neighbouring parts. Faces
-        labelled before never change.
+        The region showing those faces on one view is prompted automatically: the
+        view opposite the last prompted one (``Rig.opposite``), or inside a part the
+        view showing most of it. The prompts are the segmenter's own proposals
+        (``Segmenter.propose_prompts``; GeoSAM2: SAM2's automatic mask generator),
+        or, for a segmenter without proposals, clicks in the region's largest
+        pieces, clicking again where the answers leave some of it uncovered. Each
+        answer becomes a part; the clean-up then gives the faces left over (e.g.
+        unseen from that view) to neighbouring parts (inside a part: to its new
+        children, or the part keeps them). Faces outside the region never change.
         """
         state = self._state
-        free = state.labels < 0
+        if parent is not None:
+            self.part(parent)
+        free = state.labels == (-1 if parent is None else parent)
         if not free.any():
             return self._commit(state.labels, state.parts, state.next_id)
-        proposed = np.where(free, self._proposed_labels(free), -1)
+        views = self.views
+        if parent is None:
+            view = views.rig.opposite(state.last_view)
+        else:
+            view = int(views.pixel_labels(free, background=False).reshape(views.num_views, -1).sum(1).argmax())
+        proposed = np.where(free, self._proposed_labels(free, view), -1)
         pieces = np.unique(proposed[proposed >= 0])
+        if len(pieces) == 0 and parent is not None:
+            raise PromptError(f"No part was found inside part {parent}: click on the sub-parts you want instead.")
         if len(pieces) == 0:  # nothing proposed: the unlabelled faces become one part
             proposed, pieces = np.where(free, 0, -1), np.array([0])
         # new parts numbered from next_id; labelled faces keep their parts and vote in the fill
         offset = state.next_id - pieces.min()
         combined = np.where(free, np.where(proposed >= 0, proposed + offset, -1), state.labels)
         labels = np.where(free, self.surface.clean(combined, self.pa), state.labels)
+        if parent is not None:  # a face of the part that no child took stays the part's
+            labels = np.where(free & (labels < state.next_id), parent, labels)
         new_ids = np.unique(labels[free & (labels >= state.next_id)])
         renumber = np.full(int(new_ids.max(initial=state.next_id)) + 1, -1)
         renumber[new_ids] = state.next_id + np.arange(len(new_ids))
         labels = np.where(labels >= state.next_id, renumber[np.maximum(labels, 0)], labels)
-        new_parts = tuple(Part(i, f"part_{i}", part_color(i)) for i in range(state.next_id, state.next_id + len(new_ids)))
+        ids = range(state.next_id, state.next_id + len(new_ids))
+        new_parts = tuple(Part(i, f"part_{i}", part_color(i), parent) for i in ids)
         return self._commit(labels, state.parts + new_parts, state.next_id + len(new_ids))
 
-    def _proposed_labels(self, free: np.ndarray) -> np.ndarray:
-        """(F,) lifted labels of the automatic prompts on the view opposite the
-        last prompted one, inside the region showing `free` faces; -1 elsewhere."""
+    def _proposed_labels(self, free: np.ndarray, view: int) -> np.ndarray:
+        """(F,) lifted labels of the automatic prompts on `view`, inside the region
+        showing `free` faces; -1 elsewhere."""
         views = self.views
-        opposite = views.rig.opposite(self._state.last_view)
-        shown = views.pixel_labels(free, opposite, background=False)
-        prompts = self.segmenter.propose_prompts(views, opposite, shown)
+        shown = views.pixel_labels(free, view, background=False)
+        prompts = self.segmenter.propose_prompts(views, view, shown)
         if prompts is None:
-            masks = self._completion_masks(shown, opposite)
+            masks = self._completion_masks(shown, view)
         else:
             masks = np.asarray(self.segmenter.segment(views, prompts).masks, bool) if prompts else []
         if len(masks) == 0:

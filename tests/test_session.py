@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from geosam2.errors import GeoSAM2Error, PromptError
+from geosam2.evaluation.policies import LabelSegmenter
 from geosam2.geometry import GeometrySegmenter
 from geosam2.mesh import load_mesh
 from geosam2.prompts import Prompt
@@ -88,6 +89,25 @@ def test_refine_inside_builds_a_tree_and_undo_redo_walk_the_history():
     session.rename(0, "box zero")  # a new operation drops the redo branch
     assert not session.can_redo and session.part(0).name == "box zero"
     assert session.undo().parts == first.parts
+
+
+def test_segment_everything_inside_a_part_makes_its_children():
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, LabelSegmenter(np.zeros(36, int)), resolution=RESOLUTION)  # one part: all boxes
+    whole = session.add_part(click(session, box_faces(1)))
+    assert (whole.labels == 0).all()
+    session.segmenter = GeometrySegmenter(mesh, crease_angle_deg=180.0)  # its pieces: the boxes
+    inside = session.auto_complete(parent=0)
+    check_consistent(session, inside)
+    children = session.children(0)
+    assert len(children) == 3 and all(p.parent == 0 for p in children)
+    for k in range(3):
+        (label,) = np.unique(inside.labels[box_faces(k)])
+        assert label in [p.id for p in children]
+    assert session.part(0).faces == 0  # an inner node of the tree now
+    assert (session.undo().labels == whole.labels).all()
+    with pytest.raises(GeoSAM2Error):
+        session.auto_complete(parent=7)
 
 
 def test_merge_moves_faces_and_children_to_the_first_part():
