@@ -26,3 +26,10 @@ def pixel_of_face(views, faces):
     pixels = np.argwhere(shown[view])
     row, column = pixels[np.linalg.norm(pixels - pixels.mean(0), axis=1).argmin()]
     return view, column + 0.5, row + 0.5
+
+
+def mesh_miou(mesh, truth: np.ndarray, labels: np.ndarray) -> float:
+    """Face-area-weighted class-agnostic mIoU in [0, 1] of (F,) `labels` against (F,) `truth`."""
+    from geosam2.evaluation.metrics import class_agnostic_miou, face_weights
+
+    return class_agnostic_miou(truth, labels, face_weights(mesh))

@@ -9,11 +9,12 @@ import trimesh
 from scipy import ndimage
 
 from conftest import make_box_mesh, make_sphere_mesh
-from geosam2.evaluation.metrics import mesh_miou
+from geosam2.evaluation.prompts import view_masks
 from geosam2.lift import VisibleSamples, lift_masks, sample_points, visible_samples, vote_labels
 from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
 from geosam2.postprocess import clean_labels
 from geosam2.render import render_views
+from tests.helpers import mesh_miou
 
 
 def exact_masks(views, face_labels: np.ndarray) -> np.ndarray:
@@ -188,15 +189,15 @@ def ground_truth(path, resolution):
 
 
 @pytest.mark.slow
-def test_oracle_lifting_of_ground_truth_parts(gt_paths):
+def test_oracle_lifting_of_ground_truth_parts(dev_surfaces):
     """Exact per-view masks of the ground-truth parts, lifted back with the official
     12-view rig at 1024²: what the rig can see. GT parts may be disconnected (four
     wheels are one part), so pieces are not split here."""
-    assert len(gt_paths) == 6
+    assert len(dev_surfaces) == 6
     fill_only, with_pa, keep_largest = [], [], []
-    for path in gt_paths:
-        mesh, truth, views = ground_truth(path, 1024)
-        labels = lift_masks(mesh, views, exact_masks(views, truth))
+    for gt, surface in dev_surfaces.values():
+        mesh, truth = gt.mesh, gt.labels
+        labels = surface.lift(view_masks(surface.views, truth))
         fill_only.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, pa=0, split_disconnected=False)))
         with_pa.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, split_disconnected=False)))
         cleaned = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
