@@ -18,10 +18,9 @@ built on their stages rather than beside them:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from .facegraph import FaceGraph
 from .lift import VisibleSamples, vote_labels
@@ -30,6 +29,9 @@ from .postprocess import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_fro
 from .prompts import Prompt
 from .render.splat import SplatViews, splat_views
 from .segmenters import Segmenter
+
+if TYPE_CHECKING:
+    import torch
 
 GRAPH_NEIGHBOURS = 8
 MAX_EDGE_FACTOR = 3.0  # k-NN edges longer than this times the median spacing are cut
