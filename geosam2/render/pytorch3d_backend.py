@@ -88,8 +88,9 @@ def point_ids(
     the winner: the ray must meet the disc; among discs within `depth_tolerance`
     radii of the nearest disc depth, the closest centre (then the lower id) wins.
     Pixels covered by more candidate circles than `points_per_pixel` (grazing
-    surfaces) may miss their winner: at the default radii, 64 candidates agree
-    with the splatter on 99.97 % of pixels, 32 on 99.4 %.
+    surfaces) may miss their winner: at the default radii (4,000 points of a
+    dev object at 96²), 64 candidates agree with the splatter on 99.97 % of the
+    pixels, 32 on 99.4 %, 150 on all.
     """
     _, rasterize_points, _, Pointclouds = _import_pytorch3d()
     device = _device(device)
