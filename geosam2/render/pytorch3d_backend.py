@@ -57,7 +57,9 @@ def face_ids(mesh: Mesh, rig: Rig, device: str | None = None) -> np.ndarray:
     """
     rasterize_meshes, _, Meshes, _ = _import_pytorch3d()
     device = _device(device)
-    verts = [torch.as_tensor(_ndc(rig, v, mesh.vertices), dtype=torch.float32, device=device) for v in range(rig.num_views)]
+    verts = [
+        torch.as_tensor(_ndc(rig, v, mesh.vertices), dtype=torch.float32, device=device) for v in range(rig.num_views)
+    ]
     faces = torch.as_tensor(mesh.faces, device=device)
     pix_to_face, _, _, _ = rasterize_meshes(
         Meshes(verts, [faces] * rig.num_views),
@@ -113,15 +115,15 @@ def point_ids(
             points_per_pixel=points_per_pixel,
         )
         surfels_t = torch.as_tensor(surfels, device=device)
-        rows = [
-            _winners(idx[0, lo : lo + _ROWS_PER_CHUNK].long(), surfels_t, centres, centres[lo : lo + _ROWS_PER_CHUNK], depth_tolerance)
-            for lo in range(0, r, _ROWS_PER_CHUNK)
-        ]
+        chunks = [slice(lo, lo + _ROWS_PER_CHUNK) for lo in range(0, r, _ROWS_PER_CHUNK)]
+        rows = [_winners(idx[0, c].long(), surfels_t, centres, centres[c], depth_tolerance) for c in chunks]
         out.append(torch.cat(rows).cpu().numpy().astype(np.int32))
     return np.stack(out)
 
 
-def _winners(ids: torch.Tensor, surfels: torch.Tensor, u: torch.Tensor, row_v: torch.Tensor, depth_tolerance: float) -> torch.Tensor:
+def _winners(
+    ids: torch.Tensor, surfels: torch.Tensor, u: torch.Tensor, row_v: torch.Tensor, depth_tolerance: float
+) -> torch.Tensor:
     """(h, W) winning point per pixel of (h, W, K) candidate `ids` (-1 padding),
     for pixel-centre rays (u, -row_v, -1) in camera space; -1 where no disc is hit."""
     z, rim = disc_hit(surfels[:, ids.clamp(min=0)], u[None, :, None], -row_v[:, None, None])
