@@ -60,11 +60,6 @@ class VisibleSamples:
     def num_views(self) -> int:
         return len(self.offsets) - 1
 
-    def view(self, v: int) -> tuple[np.ndarray, np.ndarray]:
-        """(n,) sample indices and (n,) flat pixel indices visible in view `v`."""
-        lo, hi = self.offsets[v], self.offsets[v + 1]
-        return self.samples[lo:hi], self.pixels[lo:hi]
-
 
 def sample_points(mesh: Mesh, samples_per_face: int = 5, seed: int = 0) -> np.ndarray:
     """(F * S, 3) float64 uniform random points on each face, face-major
