@@ -3,6 +3,9 @@
 Target on a 2-core machine: lift + post-process under 3 s (rendering excluded:
 the session renders once per mesh). Masks are the exact part masks read off the
 face-id maps, so the labelling is also checked (face-area agreement).
+The mask votes run twice side by side: numpy masks (the CPU path) and torch
+masks on the device present (CUDA when available, else CPU), with their ratio
+and whether both give the same labels.
 Usage: python bench/bench_lift.py [--repeats 3] [--faces 200000] [--parts 16]
 """
 
@@ -14,23 +17,15 @@ import statistics
 import time
 
 import numpy as np
-import trimesh
+import torch
 
+from bench_render import torus_mesh
 from geosam2.facegraph import face_graph
 from geosam2.lift import lift_masks, visible_samples
-from geosam2.mesh import from_arrays
 from geosam2.postprocess import clean_labels
 from geosam2.render import render_views
 
 TARGET_SECONDS = 3.0
-
-
-def torus_mesh(faces: int):
-    """A torus with about `faces` triangles (2 per quad of the section grid)."""
-    minor = int(np.sqrt(faces / 2 / 1.25))
-    major = int(faces / 2 / minor)
-    tm = trimesh.creation.torus(major_radius=1.0, minor_radius=0.35, major_sections=major, minor_sections=minor)
-    return from_arrays(tm.vertices, tm.faces)
 
 
 def timed(fn, repeats: int):
@@ -67,13 +62,21 @@ def main() -> None:
     )
     visible_s, visible_cpu, visible = timed(lambda: visible_samples(mesh, views), args.repeats)
     vote_s, vote_cpu, labels = timed(lambda: lift_masks(mesh, views, masks, visible=visible), args.repeats)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    on_device = torch.from_numpy(masks).to(device)  # the model's masks are already there
+    lift_masks(mesh, views, on_device, visible=visible)  # warm-up (first CUDA kernels)
+    torch_s, torch_cpu, torch_labels = timed(lambda: lift_masks(mesh, views, on_device, visible=visible), args.repeats)
     graph_s, graph_cpu, graph = timed(lambda: face_graph(mesh), args.repeats)
     clean_s, clean_cpu, cleaned = timed(lambda: clean_labels(mesh, labels, graph=graph), args.repeats)
     total_s, total_cpu, _ = timed(lambda: clean_labels(mesh, lift_masks(mesh, views, masks)), args.repeats)
     area = mesh.face_areas
     correct = clean_labels(mesh, labels, graph=graph, split_disconnected=False) == truth
     print(f"  visible samples  {visible_s:6.2f} s (CPU {visible_cpu:5.2f} s)  {len(visible.samples):,} (view, sample) pairs")
-    print(f"  mask votes       {vote_s:6.2f} s (CPU {vote_cpu:5.2f} s)  unlabelled faces {np.mean(labels < 0):.2%}")
+    print(f"  mask votes numpy {vote_s:6.2f} s (CPU {vote_cpu:5.2f} s)  unlabelled faces {np.mean(labels < 0):.2%}")
+    print(
+        f"  mask votes torch {torch_s:6.2f} s (CPU {torch_cpu:5.2f} s)  on {device}, ratio numpy/torch "
+        f"x{vote_s / torch_s:.2f}, labels {'identical' if np.array_equal(torch_labels, labels) else 'DIFFER'}"
+    )
     print(f"  face graph       {graph_s:6.2f} s (CPU {graph_cpu:5.2f} s)")
     print(f"  clean-up         {clean_s:6.2f} s (CPU {clean_cpu:5.2f} s)  {cleaned.max() + 1} parts")
     print(f"  labels matching the parts: {area[correct].sum() / area.sum():.3%} of the area")

@@ -45,7 +45,7 @@ def main() -> None:
         for resolution in args.resolutions:
             rig = official_rig(cloud.bbox_size, resolution=resolution)
             ids = median_seconds(lambda: [splat_ids(cloud, rig, radii, v) for v in range(rig.num_views)], args.repeats)
-            full = median_seconds(lambda: splat_views(cloud, rig), args.repeats)
+            full = median_seconds(lambda: splat_views(cloud, rig, backend="splat"), args.repeats)
             print(f"{num_points:7,d} points {resolution:5d}²: id maps {ids:6.2f} s, splat_views {full:6.2f} s")
 
 

@@ -20,13 +20,15 @@ over all views.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from .mesh import Mesh
 from .render import Views
+
+if TYPE_CHECKING:  # torch is imported only when torch masks are voted
+    import torch
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,11 +59,6 @@ class VisibleSamples:
     @property
     def num_views(self) -> int:
         return len(self.offsets) - 1
-
-    def view(self, v: int) -> tuple[np.ndarray, np.ndarray]:
-        """(n,) sample indices and (n,) flat pixel indices visible in view `v`."""
-        lo, hi = self.offsets[v], self.offsets[v + 1]
-        return self.samples[lo:hi], self.pixels[lo:hi]
 
 
 def sample_points(mesh: Mesh, samples_per_face: int = 5, seed: int = 0) -> np.ndarray:
@@ -131,20 +128,27 @@ class _Arrays:
     Everything else in the voting stage (indexing, assignment, comparisons,
     ``+=`` at distinct indices, ``argmax``/``any`` along an axis) is written once
     and runs on either, so numpy masks are voted with numpy (single-threaded,
-    steady on a shared CPU) and torch masks with torch on their device.
+    steady on a shared CPU) and torch masks with torch on their device (torch
+    is imported only then).
     """
 
     def __init__(self, masks: np.ndarray | torch.Tensor):
-        self.device = masks.device if isinstance(masks, torch.Tensor) else None
+        self.device = None if isinstance(masks, np.ndarray) else masks.device
 
     def put(self, a: np.ndarray):
         """A numpy array moved to the backend."""
-        return a if self.device is None else torch.from_numpy(a).to(self.device)
+        if self.device is None:
+            return a
+        import torch
+
+        return torch.from_numpy(a).to(self.device)
 
     def full(self, n: int, fill: int, dtype: str):
         """(n,) array of `fill` of the numpy/torch dtype named `dtype`."""
         if self.device is None:
             return np.full(n, fill, getattr(np, dtype))
+        import torch
+
         return torch.full((n,), fill, dtype=getattr(torch, dtype), device=self.device)
 
     def numpy(self, a) -> np.ndarray:
@@ -259,8 +263,10 @@ def vote_labels(
     flat_masks = masks.reshape(num_parts, num_views, -1)  # (P, V, H * W)
     overall = _winner_order(priorities, pixel_counts.sum(1))
     per_sample = _VoteTable(arrays, visible.num_faces * visible.samples_per_face, overall, max_votes=num_views)
+    all_samples, all_pixels = arrays.put(visible.samples), arrays.put(visible.pixels)  # one copy to the device
     for v in range(num_views):
-        samples, pixels = (arrays.put(a) for a in visible.view(v))
+        lo, hi = visible.offsets[v], visible.offsets[v + 1]
+        samples, pixels = all_samples[lo:hi], all_pixels[lo:hi]
         covered = flat_masks[:, v, pixels]  # (P, n)
         label = arrays.full(len(pixels), -1, "int64")
         for p in _winner_order(priorities, pixel_counts[:, v])[::-1]:  # the winner paints last

@@ -18,7 +18,7 @@ built on their stages rather than beside them:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from .normals import knn_pairs
 from .pointcloud import PointCloud
 from .postprocess import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, fill_from_neighbours, split_components
 from .render.splat import SplatViews
+
+if TYPE_CHECKING:
+    import torch
 
 GRAPH_NEIGHBOURS = 8
 MAX_EDGE_FACTOR = 3.0  # k-NN edges longer than this times the median spacing are cut

@@ -1,11 +1,16 @@
-"""The renderer against analytic geometry: cube normals, sphere depths, point maps."""
+"""The renderer against analytic geometry: cube normals, sphere depths, point maps; backend choice."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import torch
 
-from conftest import make_box_mesh, make_sphere_mesh
+from conftest import REPO, make_box_mesh, make_sphere_mesh
 from geosam2.mesh import Mesh, from_arrays, transform_points
-from geosam2.render import render_views
+from geosam2.render import describe_backend, render_views
 from geosam2.views import official_rig
 
 RESOLUTION = 96
@@ -145,8 +150,21 @@ def test_unknown_backend_is_refused(cube):
         render_views(cube[0], resolution=8, backend="blender")
 
 
-def test_pytorch3d_backend_matches_raycast(cube):
-    pytest.importorskip("pytorch3d")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on CUDA 'auto' is PyTorch3D (tests/test_pytorch3d.py)")
+def test_auto_backend_is_the_cpu_renderers_without_cuda(cube):
+    assert describe_backend() == "embree ray casting on CPU"
+    assert describe_backend(point_cloud=True) == "disc splatting on CPU"
     mesh, views = cube
-    other = render_views(mesh, views.rig, backend="pytorch3d")
-    assert (other.face_ids == views.face_ids).mean() > 0.995
+    assert np.array_equal(render_views(mesh, views.rig, backend="auto").face_ids, views.face_ids)
+
+
+def test_unknown_point_backend_is_refused():
+    with pytest.raises(ValueError, match="splat"):
+        describe_backend("raycast", point_cloud=True)
+
+
+def test_render_and_lift_import_without_torch():
+    code = "import sys, geosam2.render, geosam2.render.splat, geosam2.lift, geosam2.pointlift; print('torch' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == "False"

@@ -1,7 +1,8 @@
 """Render the rig's geometry buffers of a mesh: face ids, depth, normals, point maps.
 
-Backends: ``"raycast"`` (CPU, trimesh + embreex, the default) and ``"pytorch3d"``
-(GPU rasterisation, optional, imported only when asked for).
+Backends (see :mod:`geosam2.render.backends`): ``"raycast"`` (CPU, trimesh +
+embreex) and ``"pytorch3d"`` (rasterisation, fast on CUDA, imported only when
+used); ``"auto"``, the default, picks PyTorch3D on CUDA and ray casting otherwise.
 """
 
 from __future__ import annotations
@@ -10,24 +11,24 @@ import numpy as np
 
 from ..mesh import Mesh
 from ..views import Rig, official_rig
+from .backends import MESH_BACKENDS, describe_backend, resolve_backend
 from .views_data import Views
 
-BACKENDS = ("raycast", "pytorch3d")
+BACKENDS = MESH_BACKENDS
 
 
-def render_views(mesh: Mesh, rig: Rig | None = None, backend: str = "raycast", resolution: int = 1024) -> Views:
+def render_views(mesh: Mesh, rig: Rig | None = None, backend: str = "auto", resolution: int = 1024) -> Views:
     """Render `mesh` from every camera of `rig` (default: the official rig at `resolution`).
 
     Normals are the face normals flipped towards the camera; points are
-    origin + depth * ray direction, clipped to [-1, 1].
+    origin + depth * ray direction, clipped to [-1, 1]. `backend` is one of
+    ``BACKENDS``; every backend gives the same buffers up to exact depth ties.
     """
     rig = official_rig(mesh.bbox_size, resolution=resolution) if rig is None else rig
-    if backend == "raycast":
-        from .raycast import face_ids
-    elif backend == "pytorch3d":
+    if resolve_backend(backend) == "pytorch3d":
         from .pytorch3d_backend import face_ids
     else:
-        raise ValueError(f"Unknown render backend '{backend}': choose one of {BACKENDS}.")
+        from .raycast import face_ids
     return views_from_face_ids(mesh, rig, face_ids(mesh, rig))
 
 
@@ -53,4 +54,4 @@ def views_from_face_ids(mesh: Mesh, rig: Rig, face_ids: np.ndarray) -> Views:
     return Views(rig, face_ids.astype(np.int32), depth, normals, points)
 
 
-__all__ = ["Views", "render_views", "views_from_face_ids", "BACKENDS"]
+__all__ = ["Views", "render_views", "views_from_face_ids", "describe_backend", "BACKENDS"]

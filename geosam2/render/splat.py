@@ -27,6 +27,7 @@ import numpy as np
 
 from ..pointcloud import PointCloud
 from ..views import Rig, official_rig
+from .backends import resolve_backend
 from .views_data import Views
 
 RADIUS_SCALE = 1.0  # disc radius = scale * distance to the 16th nearest neighbour
@@ -70,11 +71,11 @@ def disc_hit(surfels: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndar
     `surfels` rows (see :func:`camera_surfels`) broadcast against `u` and `v`.
     Returns the planar depth of the hit, clamped to the point's depth +- radius
     (grazing rays), and its squared distance from the point in radii squared
-    (<= 1 on the disc).
+    (<= 1 on the disc). Numpy arrays or torch tensors (the PyTorch3D backend).
     """
     cx, cy, cz, nx, ny, nz, along, radius = surfels
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.clip(along / (nx * u + ny * v - nz), -cz - radius, -cz + radius)
+        z = (along / (nx * u + ny * v - nz)).clip(-cz - radius, -cz + radius)
         ox, oy, oz = u * z - cx, v * z - cy, -z - cz
         return z, (ox * ox + oy * oy + oz * oz) / (radius * radius)
 
@@ -155,6 +156,7 @@ def splat_views(
     radius: float | np.ndarray | None = None,
     radius_scale: float = RADIUS_SCALE,
     depth_tolerance: float = DEPTH_TOLERANCE,
+    backend: str = "auto",
 ) -> SplatViews:
     """Render `cloud` from every camera of `rig` (default: the official rig at `resolution`).
 
@@ -169,6 +171,10 @@ def splat_views(
     depth_tolerance : float
         Discs within this many disc radii of the nearest depth at a pixel count as
         the same surface there; the one with the closest centre wins.
+    backend : {"auto", "splat", "pytorch3d"}
+        Who finds the winning disc per pixel: this module's numpy splatter, or
+        PyTorch3D's point rasteriser with the same rules; "auto" picks PyTorch3D
+        on CUDA (see :mod:`geosam2.render.backends`).
 
     Returns
     -------
@@ -179,7 +185,12 @@ def splat_views(
     radii = splat_radii(cloud, radius, radius_scale)
     if cloud.num_points >= 1 << _ID_BITS:
         raise ValueError(f"At most {(1 << _ID_BITS) - 1} points can be splatted.")
-    ids = np.stack([splat_ids(cloud, rig, radii, v, depth_tolerance) for v in range(rig.num_views)])
+    if resolve_backend(backend, point_cloud=True) == "pytorch3d":
+        from .pytorch3d_backend import point_ids
+
+        ids = point_ids(cloud, rig, radii, depth_tolerance)
+    else:
+        ids = np.stack([splat_ids(cloud, rig, radii, v, depth_tolerance) for v in range(rig.num_views)])
     shape = ids.shape
     depth = np.zeros(shape, np.float32)
     normals = np.zeros(shape + (3,), np.float32)
