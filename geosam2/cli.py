@@ -23,7 +23,7 @@ def _add_render(sub) -> None:
     p.add_argument("--resolution", type=int, default=1024, help="image size in pixels (default 1024)")
     p.add_argument("--views", type=int, default=12, help="number of views (default 12)")
     p.add_argument("--start-azimuth", type=float, default=270.0, help="azimuth of view 0 in degrees")
-    p.add_argument("--backend", default="raycast", help="raycast (CPU, default) or pytorch3d (GPU)")
+    p.add_argument("--backend", default="auto", help="auto (default: pytorch3d with CUDA, else raycast), raycast or pytorch3d")
     p.set_defaults(run=_run_render)
 
 
@@ -257,6 +257,7 @@ def _run_segment(args) -> None:
     from .pointexport import export_point_cloud
     from .pointreaders import load_geometry
     from .prompts import Prompt
+    from .render import describe_backend
     from .session import Session
 
     negatives = [list(xy) for xy in args.negative]
@@ -272,6 +273,7 @@ def _run_segment(args) -> None:
     segmenter = _segmenter(args.segmenter, args.checkpoint, point_cloud)
     with tqdm(total=2 + len(prompts) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
         bar.set_postfix_str("rendering")
+        bar.write(f"{segmenter.name} segmenter; views by {describe_backend(point_cloud=point_cloud)}", file=sys.stderr)
         session = Session(geometry, segmenter, resolution=args.resolution, pa=args.pa)
         bar.update()
         for k, prompt in enumerate(prompts):
