@@ -135,12 +135,13 @@ class Store:
     def get(self, key: str) -> UserState | None:
         """The user's state (now its most recent use), or None when there is none (any more)."""
         with self._lock:
+            dropped = self._evict(keep=None)  # an idle state is gone, even for its own user
             user = self._users.get(key)
             if user is not None:
                 self._users.move_to_end(key)
                 self._used[key] = self.clock()
                 self._sizes[key] = held_bytes(user)  # the history grows with every part
-            dropped = self._evict(keep=key)
+                dropped += self._evict(keep=key)
         _remove_folders(dropped)
         return user
 
