@@ -90,13 +90,18 @@ class DemoApp:
         (see demo.meshes.MeshCache). Raises GeoSAM2Error for a file that is not a usable mesh."""
         return self.meshes.get(path, resolution)
 
-    def warm_up(self, paths, resolution: int) -> None:
+    def warm_up(self, paths, resolution: int) -> int:
         """Prepare the meshes in `paths` and, with GeoSAM2, encode their views, in order
-        (a visitor asking for one meanwhile waits for it instead of encoding it again)."""
+        (a visitor asking for one meanwhile waits for it instead of encoding it again),
+        while another one of the first one's size fits in the cache (so that none
+        of them is dropped). Returns how many were prepared."""
+        warmed = []
         for path in paths:
-            if self._closed.is_set():
-                return
-            self.model.encode(self.prepare(str(path), resolution))
+            if self._closed.is_set() or (warmed and self.meshes.nbytes + warmed[0].nbytes > self.meshes.max_bytes):
+                break
+            warmed.append(self.prepare(str(path), resolution))
+            self.model.encode(warmed[-1])
+        return len(warmed)
 
     def sweep_every(self, seconds: float) -> threading.Thread:
         """Drop idle users' states every `seconds` until `close`, in a daemon thread."""

@@ -58,9 +58,10 @@ def build_demo(
     `preload` is the mesh loaded when a page opens (None: start empty), so that a
     visitor can click on a part at once; it is rendered here, once. With GeoSAM2
     weights, the examples' views are encoded in a background thread started here,
-    the preloaded one first: the page is served at once (a CPU needs minutes per
-    mesh at 1024 px) and a visitor asking for a mesh being encoded waits for that
-    encoding instead of starting another. Idle users' states are dropped every
+    the preloaded one first, as many as the mesh cache holds (`DemoApp.warm_up`):
+    the page is served at once (a CPU needs minutes per mesh at 1024 px, 30-40 s at
+    512 px) and a visitor asking for a mesh being encoded waits for that encoding
+    instead of starting another. Idle users' states are dropped every
     `sweep_seconds`. Call `app.close()` after the server stops (it removes the
     users' temporary folders).
 
@@ -74,7 +75,7 @@ def build_demo(
     if preload_path is not None:
         app.prepare(preload_path, defaults.resolution)
     if app.model.network is not None:
-        warm = [preload_path] * (preload_path is not None) + [str(p) for p in examples]
+        warm = list(dict.fromkeys([preload_path] * (preload_path is not None) + [str(p) for p in examples]))
         threading.Thread(target=app.warm_up, args=(warm, defaults.resolution), name="geosam2-demo-encode", daemon=True).start()
     app.sweep_every(sweep_seconds)
     parts_sunburst((), 1.0)  # plotly builds its validators on first use (~1 s): now rather than in a user's event

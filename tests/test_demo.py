@@ -7,6 +7,7 @@ on the examples' scene parts (mesh.part_ids) and on the files the page gets.
 
 from __future__ import annotations
 
+import inspect
 import json
 import types
 import warnings
@@ -19,9 +20,9 @@ import pytest
 import trimesh
 
 from demo.browser import part_pixel
-from demo.callbacks import BOX, DOWNLOADS, LOAD_OUTPUTS, NEGATIVE, OUTPUTS, POSITIVE, DemoApp
+from demo.callbacks import BOX, DOWNLOADS, LOAD_OUTPUTS, NEGATIVE, OUTPUTS, POSITIVE, TREE_BRANCH, DemoApp
 from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
-from demo.layout import EXAMPLES_DIR, gpu_decorator, launch_options
+from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_decorator, launch_options
 from demo.memory import Limits
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from geosam2.mesh import load_mesh
@@ -102,6 +103,22 @@ def test_load_example_shows_views_mesh_and_status(app, request_):
     assert screen["prompt"] == {"view": 0, "clicks": [], "box": []}
 
 
+def test_the_page_opens_on_the_official_textured_example(app, request_):
+    assert example_files()[0] == SHOWCASE and inspect.signature(build_demo).parameters["preload"].default == SHOWCASE
+    assert {"LICENSE", "NOTICE"} <= {p.name for p in SHOWCASE.parent.iterdir()}  # Apache-2.0: licence and notice beside it
+    assert "Apache" in (SHOWCASE.parent / "LICENSE").read_text() and SHOWCASE.stat().st_size < 3_000_000
+    screen = load(app, request_, SHOWCASE)
+    assert "drill, 1,830 faces" in screen["status"]
+    session = app.store.get(request_.session_hash).session
+    assert len(session.mesh.part_names) == 7  # its glTF geometries
+    bit = session.mesh.part_names.index("drill bit")
+    prompt = on_part(app, request_, bit)
+    segment(app, request_, prompt)
+    (new,) = session.parts
+    x, y = prompt["clicks"][0][:2]
+    assert session.labels[session.views.face_ids[prompt["view"], int(y), int(x)]] == new.id
+
+
 def test_segment_click_labels_the_clicked_part_in_views_3d_and_list(app, request_):
     load(app, request_, example("figure"))
     session = app.store.get(request_.session_hash).session
@@ -167,6 +184,7 @@ def test_refine_inside_makes_a_child_and_auto_complete_labels_the_rest(app, requ
     assert session.part(child).parent == whole
     assert np.array_equal(session.labels == child, session.mesh.part_ids == arm)
     assert screen["parts"][-1][4] == session.part(whole).name  # the list shows the parent
+    assert [row[1] for row in screen["parts"]] == [session.part(whole).name, TREE_BRANCH + session.part(child).name]  # as a tree
     app.reset(screen["prompt"], request_)
     segment(app, request_, on_part(app, request_, torso))
     screen = shown(app.auto_complete(screen["prompt"], request_, no_progress))

@@ -174,13 +174,15 @@ def test_visitors_of_a_mesh_share_its_features_encoded_once_at_start(tiny_model,
 
 
 def test_feature_cache_is_bounded_over_meshes(tiny_model, tmp_path):
-    figure, mug = EXAMPLES_DIR / "figure.glb", EXAMPLES_DIR / "mug.glb"
+    figure, mug, chair = (EXAMPLES_DIR / f"{name}.glb" for name in ("figure", "mug", "chair"))
     app = DemoApp(SharedModel(tiny_model, "cpu"), temp_root=str(tmp_path))
     one_mesh = app.prepare(str(figure), SIZE)
     app.model.encode(one_mesh)
-    app.meshes.max_bytes = one_mesh.nbytes  # room for one encoded mesh
-    app.warm_up([mug], SIZE)
+    app.meshes.max_bytes = int(1.5 * one_mesh.nbytes)  # room for one encoded mesh
+    assert app.warm_up([figure, mug, chair], SIZE) == 1  # a second example would drop the first: not warmed
+    assert tiny_model.encoded["image_encoder"] == 12
+    visit(app, "first", mug)  # a visitor's mesh drops the figure (least recently used)
     assert len(app.meshes) == 1 and tiny_model.encoded["image_encoder"] == 24
-    visit(app, "visitor", figure)  # the figure's features were dropped with it: encoded again
+    visit(app, "second", figure)  # its features went with it: encoded again
     assert tiny_model.encoded["image_encoder"] == 36 and len(app.meshes) == 1
     app.close()
