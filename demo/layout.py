@@ -193,22 +193,23 @@ def build_demo(
             return app.click(evt.index, mode, prompt, request)
 
         private = dict(api_visibility="private")
-        changes = [  # (event, its chart and downloads are public): the events whose labelling change is followed by them
-            (mesh_file.change(on_load, [mesh_file] + settings, load_outputs, api_name="load"), True),
-            (apply.click(on_apply, settings, outputs, **private), False),
-            (segment.click(on_segment, [prompt, part, pa, auto], outputs, **private), False),
-            (refine.click(on_refine, [prompt, part, pa, auto], outputs, **private), False),
-            (candidates.select(on_pick, [pa, auto], outputs, **private), False),
-            (complete.click(on_complete, [prompt], outputs, api_name="auto_complete"), False),
-            (undo.click(app.undo, [prompt], outputs, api_name="undo"), False),
-            (redo.click(app.redo, [prompt], outputs, api_name="redo"), False),
-            (reset.click(app.reset, [prompt], outputs, api_name="reset"), False),
+        changes = [  # the events that change the labelling
+            mesh_file.change(on_load, [mesh_file] + settings, load_outputs, api_name="load"),
+            apply.click(on_apply, settings, outputs, **private),
+            segment.click(on_segment, [prompt, part, pa, auto], outputs, **private),
+            refine.click(on_refine, [prompt, part, pa, auto], outputs, **private),
+            candidates.select(on_pick, [pa, auto], outputs, **private),
+            complete.click(on_complete, [prompt], outputs, api_name="auto_complete"),
+            undo.click(app.undo, [prompt], outputs, api_name="undo"),
+            redo.click(app.redo, [prompt], outputs, api_name="redo"),
+            reset.click(app.reset, [prompt], outputs, api_name="reset"),
         ]
         if preload_path is not None:  # the file box shows it from the start; its change event loads the others
-            changes.append((demo.load(on_load, [mesh_file] + settings, load_outputs, **private), False))
-        for event, public in changes:  # after the coloured mesh: the chart, then the download files
+            changes.append(demo.load(on_load, [mesh_file] + settings, load_outputs, **private))
+        for i, event in enumerate(changes):  # after the coloured mesh: the chart, then the download files
+            downloads_api = dict(api_name="downloads") if i == 0 else private  # one public copy for API clients
             event.success(app.chart, None, chart, show_progress="hidden", **private).success(
-                app.downloads, None, download_buttons, **(dict(api_name="downloads") if public else private)
+                app.downloads, None, download_buttons, **downloads_api
             )
         gr.api(segment_prompt, api_name="segment_prompt")
         # quick picture updates: never wait behind long steps (queued all the same, so that gr.Warning shows)
