@@ -47,6 +47,7 @@ def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path)
         user.open(preloaded=True)
         assert "drill" in page.locator("#status").inner_text()  # the page opens on the official example
 
+        page.locator("#mesh-file button[aria-label='Clear']").click()  # an empty file box changes nothing
         page.locator("#mesh-file input[type=file]").set_input_files(str(corrupt))  # refused: a message, the page stays usable
         page.locator(".toast-body", has_text="Could not read").first.wait_for(timeout=30_000)
         page.wait_for_function("() => !document.querySelector('#mesh-file').innerText.includes('broken.glb')", timeout=30_000)
