@@ -26,7 +26,6 @@ from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_d
 from demo.memory import Limits
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from geosam2.mesh import load_mesh
-from geosam2.session import part_color
 
 RESOLUTION = 256
 MAX_FACES = 5_000  # the examples and two of the real meshes fit, the largest real mesh does not
