@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import shutil
+import threading
 import types
 import warnings
 import weakref
@@ -15,7 +16,7 @@ import pytest
 import torch
 
 from demo.callbacks import DemoApp, tree_order
-from demo.layout import EXAMPLES_DIR
+from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files
 from demo.memory import MB, Limits, held_bytes
 from demo.model import GEOSAM2, SharedModel, load_shared_model
 from demo.state import Settings, Store, UserState
@@ -142,10 +143,10 @@ def tiny_model(one_thread, monkeypatch):
     return model
 
 
-def visit(app, visitor: str, path) -> None:
+def visit(app, visitor: str, path, resolution: int = SIZE) -> None:
     """A visitor loads `path` with GeoSAM2 and segments with a click on view 0."""
     request = types.SimpleNamespace(session_hash=visitor)
-    app.load(str(path), 0.02, 5, SIZE, GEOSAM2, False, False, request, no_progress)
+    app.load(str(path), 0.02, 5, resolution, GEOSAM2, False, False, request, no_progress)
     session = app.store.get(visitor).session
     row, column = np.argwhere(session.views.face_ids[0] >= 0).mean(0).astype(int)  # near the object's middle
     prompt = {"view": 0, "clicks": [[column + 0.5, row + 0.5, True]], "box": []}
@@ -185,4 +186,18 @@ def test_feature_cache_is_bounded_over_meshes(tiny_model, tmp_path):
     assert len(app.meshes) == 1 and tiny_model.encoded["image_encoder"] == 24
     visit(app, "second", figure)  # its features went with it: encoded again
     assert tiny_model.encoded["image_encoder"] == 36 and len(app.meshes) == 1
+    app.close()
+
+
+@pytest.mark.slow
+def test_the_server_encodes_its_examples_once_at_start(tiny_model, tmp_path):
+    app = DemoApp(SharedModel(tiny_model, "cpu"), temp_root=str(tmp_path))
+    build_demo(app)  # returns at once: the encoding runs in a background thread
+    (encoding,) = [t for t in threading.enumerate() if t.name == "geosam2-demo-encode"]
+    encoding.join(timeout=300)
+    examples = example_files()
+    assert tiny_model.encoded == {"image_encoder": 12 * len(examples), "pos_map_encoder": 12 * len(examples)}
+    assert app.prepare(str(SHOWCASE), Settings().resolution).encoded
+    visit(app, "visitor", SHOWCASE, Settings().resolution)  # the page's first mesh, at the page's resolution
+    assert tiny_model.encoded["image_encoder"] == 12 * len(examples)  # nothing encoded for the visitor
     app.close()
