@@ -9,8 +9,8 @@ gradio_client, each from a new client (a new session hash, no page, so no
 heartbeat and no unload) on a distinct mesh (the figure example with its
 vertices jittered: new content, so nothing is shared). The server's resident
 memory (VmRSS of its process) is sampled every 0.1 s. Printed: RSS at start,
-peak, after the last load, the store's and cache's sizes as the server reports
-them in its log, and whether the temporary folders are gone after SIGTERM.
+peak and after each load, the load times, how many user folders are on disk after
+the last load, and whether the temporary folders are gone after SIGTERM.
 Target: peak under 3 GB at 1024 px.
 """
 
