@@ -2,17 +2,24 @@
 
 The GeoSAM2 weights come from GEOSAM2_CHECKPOINT or the Hugging Face Hub; without
 them the demo runs the offline geometry segmenter. GRADIO_SERVER_NAME=0.0.0.0
-makes it reachable from other machines (as on Spaces); GEOSAM2_DEMO_MAX_FACES
-sets the largest mesh accepted (default 500,000 faces).
+makes it reachable from other machines (as on Spaces). GEOSAM2_DEMO_MAX_FACES
+(default 500,000), GEOSAM2_DEMO_CACHE_MB, GEOSAM2_DEMO_STORE_MB and
+GEOSAM2_DEMO_IDLE_MINUTES bound what one server accepts and keeps (see demo/memory.py).
+The users' temporary files are removed when the server stops (Ctrl-C or SIGTERM).
 """
 
-import os
+import atexit
+import signal
 
 from demo.callbacks import DemoApp
 from demo.layout import build_demo, launch_options
+from demo.memory import Limits
 from demo.model import load_shared_model
 
-demo = build_demo(DemoApp(load_shared_model(), max_faces=int(os.environ.get("GEOSAM2_DEMO_MAX_FACES", "500000"))))
+app = DemoApp(load_shared_model(), Limits.from_environ())
+atexit.register(app.close)
+demo = build_demo(app)
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, so that the temporary files go
     demo.launch(**launch_options())

@@ -2,13 +2,13 @@
 
 Run: python bench/bench_demo.py [--repeats 3]
 
-The server starts as app.py does (the preloaded chair example is rendered
+The server starts as app.py does (the preloaded official drill example is rendered
 once, at start; its views are cached by file content and shared by all users).
-Per repeat a fresh browser opens the demo (which loads the chair at page load)
+Per repeat a fresh browser opens the demo (which loads the drill at page load)
 and, with no think time:
 - first part: page load -> click on the largest part of view 0 -> Segment part
   -> the 3D view's coloured GLB has arrived (target < 5 s);
-- further parts: every other chair part, clicked on the view showing it best:
+- further parts: every other part of the drill (its glTF geometries), clicked on the view showing it best:
   click + Segment -> new GLB (target < 1.5 s each); choosing the view in the
   gallery, when needed, is timed apart;
 - another example: clicking the figure example -> its views and 3D mesh shown.
@@ -87,7 +87,7 @@ def main() -> None:
     further = [t for r in runs for t in r["further"]]
     views = [t for r in runs for t in r["view"]]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"chair example preloaded, {resolution} px views, geometry segmenter, {args.repeats} page loads, {os.cpu_count()} CPUs, load average {load}")
+    print(f"drill example preloaded, {resolution} px views, geometry segmenter, {args.repeats} page loads, {os.cpu_count()} CPUs, load average {load}")
     print(f"page load -> first coloured part: median {statistics.median(firsts):.2f} s (target < 5 s; all {[round(t, 2) for t in firsts]})")
     print(f"each further part, click + Segment -> new GLB: median {statistics.median(further):.2f} s, max {max(further):.2f} s over {len(further)} parts (target < 1.5 s)")
     if views:

@@ -32,7 +32,8 @@ def free_port() -> int:
 
 @contextmanager
 def serve(app, **build_options):
-    """Launch `build_demo(app)` on 127.0.0.1 at a free port; yields its URL."""
+    """Launch `build_demo(app)` on 127.0.0.1 at a free port; yields its URL. Closes the
+    server and `app` (its temporary folders) at the end."""
     from .layout import build_demo
 
     demo = build_demo(app, **build_options)
@@ -42,6 +43,7 @@ def serve(app, **build_options):
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
+        app.close()
 
 
 @contextmanager

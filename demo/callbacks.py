@@ -4,104 +4,130 @@ Every event handler of the page is a method of ``DemoApp`` and returns one value
 per name in ``OUTPUTS`` (``gr.skip()`` for what it leaves unchanged), except
 ``downloads`` (one path per name in ``DOWNLOADS``), ``chart`` and ``candidates``,
 which the page runs after the labelling changed or the prompt did, so that the
-coloured mesh is shown first. User mistakes show a plain
-message (``gr.Warning`` when nothing happens, ``gr.Error`` when the action is
-refused) and leave the user's work as it was.
+coloured mesh is shown first. User mistakes (a `GeoSAM2Error`: a file that is
+not a mesh, a click on the background, no mesh loaded) show their message as a
+``gr.Warning`` and leave the page and the user's work as they were (no error
+badges on the components); anything else is a bug and propagates.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
+import shutil
 import tempfile
 import threading
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from geosam2.errors import GeoSAM2Error
+from geosam2.errors import GeoSAM2Error, PromptError
 from geosam2.export import export_mesh, write_colored_glb
-from geosam2.mesh import Mesh, load_mesh
 from geosam2.prompts import Prompt
-from geosam2.render import Views, render_views
 from geosam2.session import Session
 
 from .chart import parts_sunburst
 from .images import base_images, draw_prompts, hex_colour, overlay_labels, overlay_mask
+from .memory import Limits
+from .meshes import MeshCache, PreparedMesh
 from .model import SharedModel
-from .state import Candidates, Settings, Store, UserState, empty_prompt
+from .state import Candidates, NoMeshError, Settings, Store, UserState, empty_prompt
 
 OUTPUTS = ("gallery", "prompt_image", "viewer", "parts", "part", "status", "prompt")
+LOAD_OUTPUTS = OUTPUTS + ("mesh_file",)  # a refused file is cleared from the file box
 DOWNLOADS = ("glb", "scene", "zip", "json")
 PARTS_HEADERS = ["id", "name", "colour", "surface %", "parent"]
+TREE_INDENT, TREE_BRANCH = "\u2003\u2003", "\u2003\u2514 "  # em spaces (kept by HTML) and a corner before a child's name
 POSITIVE, NEGATIVE, BOX = "Positive click", "Negative click", "Box (two clicks)"
 MODES = (POSITIVE, NEGATIVE, BOX)
 DIMMED = 0.65  # how far parts other than the selected one fade to white in the 3D view
 
 
+def user_errors(handler):
+    """Wrap a handler returning OUTPUTS: a GeoSAM2Error it raises (the user's mistake)
+    shows its message as a warning, and the page is left as it was."""
+
+    @functools.wraps(handler)
+    def run(self, *args, **kwargs):
+        try:
+            return handler(self, *args, **kwargs)
+        except GeoSAM2Error as exc:
+            gr.Warning(str(exc))
+            return self._only()
+
+    return run
+
+
 class DemoApp:
-    """The demo's handlers over one shared model and a per-user store.
+    """The demo's handlers over one shared model, a shared mesh cache and a per-user store.
 
     Parameters
     ----------
     model : SharedModel
         Loaded once and shared by all users.
-    max_faces : int
-        Largest mesh accepted (more faces: a plain message instead of a long wait).
+    limits : Limits
+        Memory budgets, idle time and largest mesh (see `demo.memory`).
     thumbnail : int
         Gallery image size in pixels (views are subsampled to about this size).
     temp_root : str, optional
-        Parent of the per-user temporary folders (default: the system's).
-    cached_meshes : int
-        How many rendered meshes (mesh, views, normal-map images) are kept for the
-        next user loading the same file at the same resolution; the views are
-        shared read-only, so GeoSAM2's per-Views feature cache is shared too.
+        Where this server's temporary folder (one subfolder per user) is made
+        (default: the system's); `close` removes it.
     """
 
-    def __init__(
-        self,
-        model: SharedModel,
-        max_faces: int = 500_000,
-        thumbnail: int = 256,
-        temp_root: str | None = None,
-        cached_meshes: int = 4,
-    ):
+    def __init__(self, model: SharedModel, limits: Limits = Limits(), thumbnail: int = 256, temp_root: str | None = None):
         self.model = model
-        self.max_faces = max_faces
+        self.limits = limits
         self.thumbnail = thumbnail
-        self.temp_root = temp_root
-        self.cached_meshes = cached_meshes
-        self.store = Store()
-        self._rendered: OrderedDict[tuple, tuple[Mesh, Views, np.ndarray]] = OrderedDict()
-        self._rendered_lock = threading.Lock()
+        self.folder = Path(tempfile.mkdtemp(prefix="geosam2-demo-", dir=temp_root))
+        self.meshes = MeshCache(limits.cache_bytes, limits.max_faces)
+        self.store = Store(limits.store_bytes, limits.idle_seconds)
+        self._closed = threading.Event()
 
     # ------------------------------------------------------------- helpers
-    def prepare(self, path: str, resolution: int) -> tuple[Mesh, Views, np.ndarray]:
-        """The mesh in file `path`, its views at `resolution` px and their (V, H, W, 3)
-        uint8 normal-map images, from the cache when the same file was loaded before.
+    def prepare(self, path: str, resolution: int) -> PreparedMesh:
+        """The mesh in file `path` rendered at `resolution` px, shared by every user of it
+        (see demo.meshes.MeshCache). Raises GeoSAM2Error for a file that is not a usable mesh."""
+        return self.meshes.get(path, resolution)
 
-        Raises GeoSAM2Error for a file that is not a usable mesh.
-        """
-        key = (file_digest(path), int(resolution))  # by content: Gradio copies a file anew for each page
-        with self._rendered_lock:
-            if key in self._rendered:
-                self._rendered.move_to_end(key)
-                return self._rendered[key]
-        mesh = load_mesh(path, max_faces=self.max_faces)
-        views = render_views(mesh, resolution=int(resolution))
-        entry = (mesh, views, base_images(views))
-        with self._rendered_lock:
-            self._rendered[key] = entry
-            while len(self._rendered) > self.cached_meshes:
-                self._rendered.popitem(last=False)
-        return entry
+    def warm_up(self, paths, resolution: int) -> int:
+        """Prepare the meshes in `paths` and, with GeoSAM2, encode their views, in order
+        (a visitor asking for one meanwhile waits for it instead of encoding it again),
+        while another one of the first one's size fits in the cache (so that none
+        of them is dropped). Returns how many were prepared."""
+        warmed = []
+        for path in paths:
+            if self._closed.is_set() or (warmed and self.meshes.nbytes + warmed[0].nbytes > self.meshes.max_bytes):
+                break
+            warmed.append(self.prepare(str(path), resolution))
+            self.model.encode(warmed[-1])
+        return len(warmed)
+
+    def sweep_every(self, seconds: float) -> threading.Thread:
+        """Drop idle users' states every `seconds` until `close`, in a daemon thread."""
+
+        def sweep():
+            while not self._closed.wait(seconds):
+                self.store.sweep()
+
+        thread = threading.Thread(target=sweep, name="geosam2-demo-sweep", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        """Drop every user's state and remove the server's temporary folder (at shutdown)."""
+        self._closed.set()
+        self.store.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def _user(self, request: gr.Request) -> UserState:
         user = self.store.get(request.session_hash)
         if user is None:
-            raise gr.Error("Load a mesh first: pick an example or upload a file.")
+            minutes = self.limits.idle_seconds / 60
+            raise NoMeshError(
+                "Load a mesh first: pick an example or upload a file (a mesh left unused for "
+                f"{minutes:.0f} minutes, or when the server needs the memory, is unloaded)."
+            )
         return user
 
     def status(self, user: UserState | None) -> str:
@@ -113,7 +139,7 @@ class DemoApp:
         if user is None:
             return line + "\n\n**Mesh:** none yet: pick an example or upload a mesh."
         session = user.session
-        unlabelled = session.mesh.face_areas[session.labels < 0].sum() / session.mesh.face_areas.sum()
+        unlabelled = unlabelled_share(session)
         return line + (
             f"\n\n**Mesh:** {session.mesh.name}, {session.mesh.num_faces:,} faces, {session.views.num_views} views of "
             f"{session.views.resolution} px. **Parts:** {len(session.parts)}; {100 * unlabelled:.1f} % of the surface unlabelled."
@@ -154,17 +180,18 @@ class DemoApp:
 
     @staticmethod
     def parts_rows(session: Session) -> list:
-        """Rows of the parts list: id, name, colour swatch, surface %, parent name."""
+        """Rows of the parts list as a tree: each part followed by its children, whose names
+        are indented by their depth. Columns: id, name, colour swatch, surface %, parent name."""
         names = {p.id: p.name for p in session.parts}
         return [
             [
                 p.id,
-                p.name,
+                TREE_INDENT * (depth - 1) + TREE_BRANCH + p.name if depth else p.name,
                 f'<span style="color:{hex_colour(p.color)}">&#9632;</span> {hex_colour(p.color)}',
                 round(100 * p.area_share, 1),
                 names.get(p.parent, ""),
             ]
-            for p in session.parts
+            for p, depth in tree_order(session.parts)
         ]
 
     def _screen(self, user: UserState, prompt: dict, selected: int | None = None, changed_views=None) -> tuple:
@@ -190,38 +217,50 @@ class DemoApp:
 
     # -------------------------------------------------------------- events
     def load(self, path, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress()):
-        """Load a mesh file and render its views; on failure the current work stays."""
+        """Load a mesh file and render its views; returns one value per name in LOAD_OUTPUTS.
+
+        A file that is not a usable mesh gives a warning and is cleared from the file
+        box; the current work stays.
+        """
         if not path:
-            return self._only()
+            return self._only() + (gr.skip(),)
         settings = Settings(float(pa), int(samples_per_face), int(resolution), segmenter, bool(auto_complete))
         name = Path(path).name
         progress(0.05, desc=f"reading {name} and rendering {settings.resolution} px views")
         try:
-            mesh, views, normal_maps = self.prepare(path, settings.resolution)
+            prepared = self.prepare(path, settings.resolution)
         except GeoSAM2Error as exc:
-            raise gr.Error(f"{exc} Your current work is kept.") from exc
+            gr.Warning(f"{exc} Your current work is kept.")
+            return self._only() + (None,)
         progress(0.7, desc="finding visible faces")
         session = Session(
-            mesh, self.model.make_segmenter(segmenter), pa=settings.pa, samples_per_face=settings.samples_per_face, views=views
+            prepared.mesh,
+            self.model.make_segmenter(segmenter, prepared),
+            pa=settings.pa,
+            samples_per_face=settings.samples_per_face,
+            views=prepared.views,
         )
         progress(0.9, desc="drawing views")
-        folder = Path(tempfile.mkdtemp(prefix="geosam2-demo-", dir=self.temp_root))
-        base = base_images(views, True) if point_maps else normal_maps
+        folder = Path(tempfile.mkdtemp(prefix="user-", dir=self.folder))
+        base = base_images(prepared.views, True) if point_maps else prepared.normal_maps
         user = UserState(session, settings, str(path), folder, base, bool(point_maps))
         self.store.put(request.session_hash, user)
-        return self._screen(user, empty_prompt())
+        return self._screen(user, empty_prompt()) + (gr.skip(),)
 
+    @user_errors
     def reload(self, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress()):
         """Load the current mesh again with the current settings (its parts are cleared)."""
         user = self._user(request)
-        return self.load(user.source, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request, progress)
+        return self.load(user.source, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request, progress)[: len(OUTPUTS)]
 
+    @user_errors
     def select_view(self, view: int, prompt: dict, request: gr.Request):
         """Open view `view` as the prompt image (the pending prompt is cleared)."""
         user = self._user(request)
         prompt = empty_prompt(int(view))
         return self._only(prompt_image=self._prompt_image(user, prompt), prompt=prompt)
 
+    @user_errors
     def click(self, xy, mode: str, prompt: dict, request: gr.Request):
         """Add a click at pixel `xy` = (column, row) of the prompt image, or a box corner in box mode."""
         user = self._user(request)
@@ -232,11 +271,11 @@ class DemoApp:
             prompt["box"] = (prompt["box"] if len(prompt["box"]) == 1 else []) + [[x + 0.5, y + 0.5]]
         else:
             if views.face_ids[prompt["view"], y, x] < 0:
-                gr.Warning("That click is on the background: click on the object itself.")
-                return self._only()
+                raise PromptError("That click is on the background: click on the object itself.")
             prompt["clicks"].append([x + 0.5, y + 0.5, mode == POSITIVE])
         return self._only(prompt_image=self._prompt_image(user, prompt), prompt=prompt)
 
+    @user_errors
     def clear_prompt(self, prompt: dict, request: gr.Request):
         """Forget the pending clicks and box."""
         user = self._user(request)
@@ -258,16 +297,15 @@ class DemoApp:
             box=box,
         )
 
+    @user_errors
     def segment(self, prompt: dict, part, pa, auto_complete, refine: bool, request: gr.Request, progress=gr.Progress()):
         """Make a new part from the pending prompt; with `refine`, inside the selected part `part`."""
         user = self._user(request)
         query = self._to_prompt(prompt)
         if query is None:
-            gr.Warning("Click on a part first (a positive click), or draw a box in box mode.")
-            return self._only()
+            raise PromptError("Click on a part first (a positive click), or draw a box in box mode.")
         if refine and part is None:
-            gr.Warning("Select the part to refine in the parts list first.")
-            return self._only()
+            raise PromptError("Select the part to refine in the parts list first.")
         return self._add(user, query, int(part) if refine else None, pa, auto_complete, progress)
 
     def _add(self, user: UserState, query: Prompt, parent: int | None, pa, auto_complete, progress) -> tuple:
@@ -275,11 +313,7 @@ class DemoApp:
         session = user.session
         session.pa = float(pa)
         progress(0.1, desc=f"segmenting {session.views.num_views} views")
-        try:
-            update = session.add_part(query, parent=parent)
-        except GeoSAM2Error as exc:
-            gr.Warning(str(exc))
-            return self._only()
+        update = session.add_part(query, parent=parent)
         new_part = max(p.id for p in update.parts)
         changed = set(update.changed_views)
         if auto_complete:
@@ -288,6 +322,37 @@ class DemoApp:
         user.version += 1
         progress(0.9, desc="drawing")
         return self._screen(user, empty_prompt(query.view), new_part, sorted(changed))
+
+    def api_segment(self, view: int, clicks: list, box: list, parent: int | None, request: gr.Request) -> dict:
+        """Add a part from a prompt given as numbers (the API's Segment part).
+
+        Parameters
+        ----------
+        view : int, the view the prompt is on
+        clicks : list of [x, y, positive], pixel coordinates (column, row) of the view
+        box : [x0, y0, x1, y1] in pixels, or [] for none
+        parent : int or None, the part to refine inside (None: a new top-level part)
+
+        Returns
+        -------
+        dict: "parts", one dict per part (id, name, parent, surface_percent), in tree
+        order, and "unlabelled_percent". A user error raises gr.Error with its message.
+        """
+        try:
+            user = self._user(request)
+            corners = [list(box[:2]), list(box[2:])] if len(box) == 4 else []
+            query = self._to_prompt({"view": int(view), "clicks": [list(c) for c in clicks], "box": corners})
+            if query is None:
+                raise PromptError("Give at least one positive click [x, y, true] or a box [x0, y0, x1, y1].")
+            user.session.add_part(query, parent=parent)
+        except GeoSAM2Error as exc:
+            raise gr.Error(str(exc)) from exc
+        user.version += 1
+        parts = [
+            {"id": p.id, "name": p.name, "parent": p.parent, "surface_percent": round(100 * p.area_share, 1)}
+            for p, _ in tree_order(user.session.parts)
+        ]
+        return {"parts": parts, "unlabelled_percent": round(100 * unlabelled_share(user.session), 1)}
 
     def candidates(self, prompt: dict, part, inside: bool, request: gr.Request) -> list:
         """Gallery of the segmenter's mask candidates (Session.candidates) for the pending
@@ -319,15 +384,16 @@ class DemoApp:
             for mask, score in zip(masks, scores)
         ]
 
+    @user_errors
     def pick_candidate(self, index: int, pa, auto_complete, request: gr.Request, progress=gr.Progress()):
         """Make a new part from candidate `index`, given to the segmenter as a mask prompt."""
         user = self._user(request)
         found = user.candidates
         if found is None or not 0 <= index < len(found.masks):
-            gr.Warning("These candidates are out of date: click on the part again.")
-            return self._only()
+            raise PromptError("These candidates are out of date: click on the part again.")
         return self._add(user, Prompt(found.view, mask=found.masks[index]), found.parent, pa, auto_complete, progress)
 
+    @user_errors
     def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
         """Give every unlabelled face a new part."""
         user = self._user(request)
@@ -339,6 +405,7 @@ class DemoApp:
         user.version += 1
         return self._screen(user, prompt, None, update.changed_views)
 
+    @user_errors
     def undo(self, prompt: dict, request: gr.Request):
         """Go back one step."""
         user = self._user(request)
@@ -348,6 +415,7 @@ class DemoApp:
         user.version += 1
         return self._screen(user, prompt, None, user.session.undo().changed_views)
 
+    @user_errors
     def redo(self, prompt: dict, request: gr.Request):
         """Redo the last undone step."""
         user = self._user(request)
@@ -357,6 +425,7 @@ class DemoApp:
         user.version += 1
         return self._screen(user, prompt, None, user.session.redo().changed_views)
 
+    @user_errors
     def reset(self, prompt: dict, request: gr.Request):
         """Remove every part and the pending prompt (Undo brings the parts back)."""
         user = self._user(request)
@@ -407,8 +476,7 @@ class DemoApp:
         session = user.session
         if not session.parts:
             return None
-        unlabelled = float(session.mesh.face_areas[session.labels < 0].sum() / session.mesh.face_areas.sum())
-        return parts_sunburst(session.parts, unlabelled)
+        return parts_sunburst(session.parts, unlabelled_share(session))
 
     def unload(self, request: gr.Request) -> None:
         """Drop the user's state and files when the page closes."""
@@ -418,10 +486,22 @@ class DemoApp:
 PARTS_ROWS_EMPTY = [["", "no parts yet", "", "", ""]]
 
 
-def file_digest(path) -> str:
-    """SHA-256 hex digest of the file at `path`."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def unlabelled_share(session: Session) -> float:
+    """Share of the surface area no part owns yet, in [0, 1]."""
+    areas = session.mesh.face_areas
+    return float(areas[session.labels < 0].sum() / areas.sum())
+
+
+def tree_order(parts) -> list:
+    """(part, depth) of every part depth first: each part followed by its children
+    (depth 0: a top-level part), siblings in their order in `parts`."""
+    ordered = []
+
+    def add_children(parent: int | None, depth: int) -> None:
+        for part in parts:
+            if part.parent == parent:
+                ordered.append((part, depth))
+                add_children(part.id, depth + 1)
+
+    add_children(None, 0)
+    return ordered

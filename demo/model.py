@@ -1,9 +1,11 @@
 """The model the demo shares between all users: GeoSAM2 when its weights load, else none.
 
-Loading never waits on an unreachable network: without GEOSAM2_CHECKPOINT the
-Hugging Face Hub is tried only when HF_HUB_OFFLINE is unset and a quick
-connection to the Hub succeeds (otherwise only the local Hub cache is used).
-Without weights the demo runs the offline geometry segmenter.
+The checkpoint is found as everywhere in the project (`geosam2.model.checkpoint`:
+GEOSAM2_CHECKPOINT, else the Hugging Face Hub), except that the Hub is asked only
+when it answers within 2 s (otherwise only its local cache is used), so that an
+offline server starts at once. Without weights the demo runs the offline
+geometry segmenter and its status line says why GeoSAM2 is not there; other
+failures (a bug, CUDA out of memory) are not hidden: they stop the server.
 """
 
 from __future__ import annotations
@@ -12,16 +14,11 @@ import os
 import socket
 from dataclasses import dataclass
 
-from geosam2.errors import GeoSAM2Error
+from geosam2.errors import GeoSAM2Error, WeightsNotFoundError
 from geosam2.geometry import GeometrySegmenter
 
 HUB_HOST = "huggingface.co"
-HUB_REPO, HUB_FILE = "VAST-AI/GeoSAM2", "geosam2.pt"
 GEOSAM2, GEOMETRY = "GeoSAM2", "Offline geometry"
-HOW_TO_GET_WEIGHTS = (
-    "To use GeoSAM2, set GEOSAM2_CHECKPOINT=/path/to/geosam2.pt, or run with network access "
-    f"so that `{HUB_FILE}` is downloaded from the Hugging Face Hub repository {HUB_REPO}."
-)
 
 
 @dataclass(frozen=True)
@@ -52,13 +49,19 @@ class SharedModel:
             return f"GeoSAM2 on {self.device}"
         return "offline geometry segmenter (parts split at sharp concave creases) on cpu"
 
-    def make_segmenter(self, segmenter_name: str):
-        """A new per-user segmenter (the network itself is shared)."""
+    def make_segmenter(self, segmenter_name: str, prepared):
+        """A new per-user segmenter of `prepared` (demo.meshes.PreparedMesh); GeoSAM2's
+        network and the features of the prepared mesh's views are shared."""
         if segmenter_name == GEOSAM2 and self.network is not None:
-            from geosam2.predictor import GeoSAM2Segmenter
+            from .features import SharedFeaturesSegmenter
 
-            return GeoSAM2Segmenter(self.network)
+            return SharedFeaturesSegmenter(self.network, prepared)
         return GeometrySegmenter()
+
+    def encode(self, prepared) -> None:
+        """Compute the GeoSAM2 features of `prepared`'s views now (nothing without weights)."""
+        if self.network is not None:
+            self.make_segmenter(GEOSAM2, prepared).features(prepared.views)
 
 
 def hub_reachable(host: str = HUB_HOST, timeout: float = 2.0) -> bool:
@@ -70,30 +73,45 @@ def hub_reachable(host: str = HUB_HOST, timeout: float = 2.0) -> bool:
         return False
 
 
-def _checkpoint(environ) -> str | None:
-    """The checkpoint to load: GEOSAM2_CHECKPOINT, else the Hub cache, else None
-    (download) when the Hub is reachable; raises GeoSAM2Error when there is none."""
-    if environ.get("GEOSAM2_CHECKPOINT"):
-        return environ["GEOSAM2_CHECKPOINT"]
+def _offline(environ) -> bool:
+    return environ.get("HF_HUB_OFFLINE", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def checkpoint_to_load(environ=os.environ, reachable=hub_reachable) -> str | None:
+    """What to give `load_geosam2`: GEOSAM2_CHECKPOINT's path; None (its own lookup,
+    downloading from the Hub if needed) when the Hub answers; else the Hub's local
+    cache. Raises WeightsNotFoundError when offline with nothing cached."""
+    from geosam2.model.checkpoint import CHECKPOINT_ENV, HUB_FILE, HUB_REPO
+
+    if environ.get(CHECKPOINT_ENV):
+        return environ[CHECKPOINT_ENV]
+    if not _offline(environ) and reachable():
+        return None
     from huggingface_hub import try_to_load_from_cache
 
     cached = try_to_load_from_cache(HUB_REPO, HUB_FILE)
     if isinstance(cached, str):
         return cached
-    if environ.get("HF_HUB_OFFLINE", "0").lower() not in ("", "0", "false", "no") or not hub_reachable():
-        raise GeoSAM2Error("no GeoSAM2 weights: GEOSAM2_CHECKPOINT is not set and the Hugging Face Hub is offline")
-    return None
+    raise WeightsNotFoundError(
+        f"No GeoSAM2 weights: {CHECKPOINT_ENV} is not set, the Hugging Face Hub cannot be reached and its cache has "
+        f"no {HUB_FILE}. Set {CHECKPOINT_ENV}=/path/to/{HUB_FILE}, or run with network access so that it is "
+        f"downloaded from {HUB_REPO}."
+    )
 
 
-def load_shared_model(environ=os.environ) -> SharedModel:
-    """Load GeoSAM2 once for all users, or explain why the geometry segmenter is used."""
+def load_shared_model(environ=os.environ, reachable=hub_reachable) -> SharedModel:
+    """Load GeoSAM2 once for all users, or say why the geometry segmenter is used.
+
+    Only what a user can fix falls back to the geometry segmenter, with the reason
+    in `note`: GeoSAM2 not installed, weights missing or unreadable (GeoSAM2Error).
+    """
     try:
-        from geosam2.predictor import load_geosam2
-
-        network = load_geosam2(_checkpoint(environ))
+        from geosam2.model import load_geosam2
     except ImportError as exc:
-        return SharedModel(note=f"GeoSAM2 is not installed in this build ({exc}). {HOW_TO_GET_WEIGHTS}")
-    except (GeoSAM2Error, OSError, RuntimeError) as exc:
-        return SharedModel(note=f"GeoSAM2 weights could not be loaded ({exc}). {HOW_TO_GET_WEIGHTS}")
+        return SharedModel(note=f"GeoSAM2 is not installed in this build ({exc}): install the `sam2` package.")
+    try:
+        network = load_geosam2(checkpoint_to_load(environ, reachable))
+    except GeoSAM2Error as exc:
+        return SharedModel(note=f"GeoSAM2 is not used: {exc}")
     device = str(next(network.parameters()).device)
     return SharedModel(network, device)

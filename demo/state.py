@@ -3,19 +3,29 @@
 Small, copyable data (the pending prompt) travels in ``gr.State``; the heavy
 state of a user (mesh, rendered views, session history, picture caches, a temp
 folder for the files the page shows) lives in a ``Store`` keyed by the Gradio
-session hash and is dropped when the page unloads.
+session hash and is dropped when the page unloads, when unused for a while, or
+when the store is over budget (the least recently used first).
 """
 
 from __future__ import annotations
 
 import shutil
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from geosam2.errors import GeoSAM2Error
 from geosam2.session import Session
+
+from .memory import Limits, held_bytes
+
+
+class NoMeshError(GeoSAM2Error):
+    """The user has no mesh loaded: none yet, or their state was dropped (idle, or to free memory)."""
 
 
 def empty_prompt(view: int = 0) -> dict:
@@ -97,30 +107,100 @@ class UserState:
 
 
 class Store:
-    """Thread-safe map from session hash to UserState; replaced or dropped states lose their folder."""
+    """Thread-safe map from session hash to UserState, bounded in bytes and idle time.
 
-    def __init__(self):
-        self._users: dict[str, UserState] = {}
+    A user whose page sends no heartbeat (an API client) never triggers the
+    page's unload, so the store drops states itself: a state unused for
+    `idle_seconds`, and the least recently used ones while the states hold more
+    than `max_bytes` (the one just stored is kept). A dropped or replaced state
+    loses its temporary folder; nothing else refers to it, so its memory is freed.
+
+    Parameters
+    ----------
+    max_bytes : int
+        Budget of the states' arrays (see `demo.memory.held_bytes`).
+    idle_seconds : float
+    clock : callable returning seconds (time.monotonic; tests pass a fake clock)
+    """
+
+    def __init__(self, max_bytes: int = Limits.store_bytes, idle_seconds: float = Limits.idle_seconds, clock=time.monotonic):
+        self.max_bytes = max_bytes
+        self.idle_seconds = idle_seconds
+        self.clock = clock
+        self._users: OrderedDict[str, UserState] = OrderedDict()  # least recently used first
+        self._sizes: dict[str, int] = {}
+        self._used: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str) -> UserState | None:
+        """The user's state (now its most recent use), or None when there is none (any more)."""
         with self._lock:
-            return self._users.get(key)
+            dropped = self._evict(keep=None)  # an idle state is gone, even for its own user
+            user = self._users.get(key)
+            if user is not None:
+                self._users.move_to_end(key)
+                self._used[key] = self.clock()
+                self._sizes[key] = held_bytes(user)  # the history grows with every part
+                dropped += self._evict(keep=key)
+        _remove_folders(dropped)
+        return user
 
     def put(self, key: str, user: UserState) -> None:
-        with self._lock:
-            old = self._users.get(key)
-            self._users[key] = user
-        if old is not None and old.folder != user.folder:
-            shutil.rmtree(old.folder, ignore_errors=True)
-
-    def drop(self, key: str) -> None:
+        """Store `user` as the state of `key` (its previous state is dropped)."""
+        size = held_bytes(user)
         with self._lock:
             old = self._users.pop(key, None)
-        if old is not None:
-            shutil.rmtree(old.folder, ignore_errors=True)
+            self._users[key], self._sizes[key], self._used[key] = user, size, self.clock()
+            dropped = self._evict(keep=key)
+        if old is not None and old.folder != user.folder:
+            dropped.append(old)
+        _remove_folders(dropped)
+
+    def drop(self, key: str) -> None:
+        """Forget the state of `key` and remove its folder."""
+        with self._lock:
+            dropped = [self._pop(key)] if key in self._users else []
+        _remove_folders(dropped)
+
+    def sweep(self) -> None:
+        """Drop the idle states (and, if over budget, the least recently used)."""
+        with self._lock:
+            dropped = self._evict(keep=None)
+        _remove_folders(dropped)
+
+    def clear(self) -> None:
+        """Drop every state (at shutdown)."""
+        with self._lock:
+            dropped = [self._pop(key) for key in list(self._users)]
+        _remove_folders(dropped)
 
     def keys(self) -> list[str]:
-        """Session hashes of the users with a loaded mesh, oldest first."""
+        """Session hashes of the users with a loaded mesh, least recently used first."""
         with self._lock:
             return list(self._users)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the states held when last used."""
+        with self._lock:
+            return sum(self._sizes.values())
+
+    def _pop(self, key: str) -> UserState:
+        del self._sizes[key], self._used[key]
+        return self._users.pop(key)
+
+    def _evict(self, keep: str | None) -> list[UserState]:
+        """Pop the idle states, then the least recently used while over budget, never `keep` (lock held)."""
+        now = self.clock()
+        dropped = [self._pop(key) for key in list(self._users) if key != keep and now - self._used[key] > self.idle_seconds]
+        for key in list(self._users):
+            if sum(self._sizes.values()) <= self.max_bytes:
+                break
+            if key != keep:
+                dropped.append(self._pop(key))
+        return dropped
+
+
+def _remove_folders(users) -> None:
+    for user in users:
+        shutil.rmtree(user.folder, ignore_errors=True)

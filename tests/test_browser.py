@@ -1,8 +1,10 @@
 """The demo in a real browser: Debian's headless Chromium driven by Playwright.
 
-A user opens the page, picks the figure example, clicks its head on the view
-showing it best and presses Segment part; the 3D viewer must receive a GLB
-coloured with the head as a part, and the coloured-GLB download must hold it.
+A user opens the page (on the official drill example), uploads a broken file
+(refused with a message, no error badges, the file box cleared), picks the
+figure example, clicks its head on the view showing it best and presses Segment
+part; the 3D viewer must receive a GLB coloured with the head as a part, and the
+coloured-GLB download must hold it.
 """
 
 from __future__ import annotations
@@ -38,9 +40,20 @@ def face_colours(glb_path) -> np.ndarray:
 
 def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path):
     app, url = page_url
+    corrupt = tmp_path / "broken.glb"
+    corrupt.write_bytes(b"glTF" + bytes(range(256)) * 4)
     with chromium() as page:
         user = DemoPage(page, url)
         user.open(preloaded=True)
+        assert "drill" in page.locator("#status").inner_text()  # the page opens on the official example
+
+        page.locator("#mesh-file button[aria-label='Clear']").click()  # an empty file box changes nothing
+        page.locator("#mesh-file input[type=file]").set_input_files(str(corrupt))  # refused: a message, the page stays usable
+        page.locator(".toast-body", has_text="Could not read").first.wait_for(timeout=30_000)
+        page.wait_for_function("() => !document.querySelector('#mesh-file').innerText.includes('broken.glb')", timeout=30_000)
+        assert page.locator("span.error").count() == 0  # no "Error" badge on any component
+        assert "drill" in page.locator("#status").inner_text()
+
         user.pick_example("figure")
         (session_hash,) = app.store.keys()
         session = app.store.get(session_hash).session
@@ -52,7 +65,7 @@ def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path)
         background = part_pixel(session.views.face_ids[view], np.zeros(session.mesh.num_faces, int), -1)
         with pytest.raises(Exception):  # a click on the background: a message, no marker
             user.click_prompt(*background, RESOLUTION, timeout=3_000)
-        assert "background" in page.locator(".toast-body").first.inner_text()
+        assert page.locator(".toast-body", has_text="background").count() >= 1
 
         x, y = part_pixel(session.views.face_ids[view], session.mesh.part_ids, head)
         user.click_prompt(x, y, RESOLUTION)

@@ -7,6 +7,7 @@ on the examples' scene parts (mesh.part_ids) and on the files the page gets.
 
 from __future__ import annotations
 
+import inspect
 import json
 import types
 import warnings
@@ -19,12 +20,12 @@ import pytest
 import trimesh
 
 from demo.browser import part_pixel
-from demo.callbacks import BOX, DOWNLOADS, NEGATIVE, OUTPUTS, POSITIVE, DemoApp
+from demo.callbacks import BOX, DOWNLOADS, LOAD_OUTPUTS, NEGATIVE, OUTPUTS, POSITIVE, TREE_BRANCH, DemoApp
 from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
-from demo.layout import EXAMPLES_DIR, gpu_decorator, launch_options
+from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_decorator, launch_options
+from demo.memory import Limits
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from geosam2.mesh import load_mesh
-from geosam2.parts import part_color
 
 RESOLUTION = 256
 MAX_FACES = 5_000  # the examples and two of the real meshes fit, the largest real mesh does not
@@ -36,7 +37,7 @@ def no_progress(*args, **kwargs):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> DemoApp:
-    return DemoApp(SharedModel(), max_faces=MAX_FACES, temp_root=str(tmp_path_factory.mktemp("demo")))
+    return DemoApp(SharedModel(), Limits(max_faces=MAX_FACES), temp_root=str(tmp_path_factory.mktemp("demo")))
 
 
 @pytest.fixture
@@ -49,7 +50,8 @@ UNCHANGED = gr.skip()
 
 
 def shown(outputs: tuple) -> dict:
-    return dict(zip(OUTPUTS, outputs))
+    assert len(outputs) in (len(OUTPUTS), len(LOAD_OUTPUTS))
+    return dict(zip(LOAD_OUTPUTS, outputs))
 
 
 def load(app, request, path, resolution=RESOLUTION, auto_complete=False, point_maps=False) -> dict:
@@ -98,6 +100,22 @@ def test_load_example_shows_views_mesh_and_status(app, request_):
     assert "chair, 72 faces, 12 views of 256 px" in screen["status"]
     assert "offline geometry segmenter" in screen["status"] and "cpu" in screen["status"]
     assert screen["prompt"] == {"view": 0, "clicks": [], "box": []}
+
+
+def test_the_page_opens_on_the_official_textured_example(app, request_):
+    assert example_files()[0] == SHOWCASE and inspect.signature(build_demo).parameters["preload"].default == SHOWCASE
+    assert {"LICENSE", "NOTICE"} <= {p.name for p in SHOWCASE.parent.iterdir()}  # Apache-2.0: licence and notice beside it
+    assert "Apache" in (SHOWCASE.parent / "LICENSE").read_text() and SHOWCASE.stat().st_size < 3_000_000
+    screen = load(app, request_, SHOWCASE)
+    assert "drill, 1,830 faces" in screen["status"]
+    session = app.store.get(request_.session_hash).session
+    assert len(session.mesh.part_names) == 7  # its glTF geometries
+    bit = session.mesh.part_names.index("drill bit")
+    prompt = on_part(app, request_, bit)
+    segment(app, request_, prompt)
+    (new,) = session.parts
+    x, y = prompt["clicks"][0][:2]
+    assert session.labels[session.views.face_ids[prompt["view"], int(y), int(x)]] == new.id
 
 
 def test_segment_click_labels_the_clicked_part_in_views_3d_and_list(app, request_):
@@ -165,6 +183,7 @@ def test_refine_inside_makes_a_child_and_auto_complete_labels_the_rest(app, requ
     assert session.part(child).parent == whole
     assert np.array_equal(session.labels == child, session.mesh.part_ids == arm)
     assert screen["parts"][-1][4] == session.part(whole).name  # the list shows the parent
+    assert [row[1] for row in screen["parts"]] == [session.part(whole).name, TREE_BRANCH + session.part(child).name]  # as a tree
     app.reset(screen["prompt"], request_)
     segment(app, request_, on_part(app, request_, torso))
     screen = shown(app.auto_complete(screen["prompt"], request_, no_progress))
@@ -290,10 +309,16 @@ def test_bad_inputs_give_messages_and_keep_the_work(app, request_, tmp_path, dev
     corrupt.write_bytes(b"glTF" + bytes(range(256)) * 4)
     too_large = dev_set / "GT" / "7fa9a73e4fc4477d82c8d3dadeb72c65.glb"  # 20,752 faces
     for path, message in [(cloud, "no triangles"), (corrupt, "Could not read"), (too_large, "more than the limit of 5,000")]:
-        with pytest.raises(gr.Error, match=message) as error:
-            load(app, request_, path)
-        assert "current work is kept" in error.value.message
+        with pytest.warns(UserWarning, match=message) as warned:  # a warning, not an error: no "Error" badges on the page
+            screen = load(app, request_, path)
+        assert "current work is kept" in str(warned[0].message)
+        assert screen.pop("mesh_file") is None  # the refused file leaves the file box
+        assert all(value == UNCHANGED for value in screen.values())  # the page shows the kept work as it was
         assert app.store.get(request_.session_hash) is user and np.array_equal(session.labels, labelled)
+    assert all(value == UNCHANGED for value in load(app, request_, "").values())  # the cleared file box: nothing happens
+    screen = segment(app, request_, on_part(app, request_, session.mesh.part_names.index("torso")))  # the page still works
+    assert len(session.parts) == 2 and screen["status"] != UNCHANGED
+    app.undo(screen["prompt"], request_)
     with pytest.warns(UserWarning, match="background"):
         screen = shown(app.click((0, 0), POSITIVE, {"view": 0, "clicks": [], "box": []}, request_))
     assert all(value == UNCHANGED for value in screen.values())
@@ -301,8 +326,9 @@ def test_bad_inputs_give_messages_and_keep_the_work(app, request_, tmp_path, dev
         segment(app, request_, {"view": 0, "clicks": [[5.5, 5.5, False]], "box": []})
     with pytest.warns(UserWarning, match="Select the part to refine"):
         segment(app, request_, prompt, part=None, refine=True)
-    with pytest.raises(gr.Error, match="Load a mesh first"):
-        app.undo(prompt, types.SimpleNamespace(session_hash="nobody"))
+    with pytest.warns(UserWarning, match="Load a mesh first"):
+        screen = shown(app.undo(prompt, types.SimpleNamespace(session_hash="nobody")))
+    assert all(value == UNCHANGED for value in screen.values())
     assert np.array_equal(session.labels, labelled)
 
 
@@ -329,8 +355,8 @@ def test_settings_reload_and_view_cache(app, request_):
     assert user.session.views.resolution == 384 and user.session.pa == 0.05 and user.settings.auto_complete
     assert user.session.parts == () and screen["prompt_image"].size == (384, 384)
     assert not first.folder.exists()  # the replaced state's files are gone
-    mesh, views, _ = app.prepare(str(example("mug")), 384)
-    assert user.session.views is views and user.session.mesh is mesh  # rendered once, shared
+    prepared = app.prepare(str(example("mug")), 384)
+    assert user.session.views is prepared.views and user.session.mesh is prepared.mesh  # rendered once, shared
     app.unload(request_)
     assert app.store.get(request_.session_hash) is None and not user.folder.exists()
 

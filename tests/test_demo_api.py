@@ -1,0 +1,55 @@
+"""The demo's HTTP API as a client sees it (gradio_client against a server on 127.0.0.1):
+only the endpoints meant for API use are listed, and they work end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+
+from demo.browser import part_pixel, serve
+from demo.callbacks import DemoApp
+from demo.layout import EXAMPLES_DIR, PUBLIC_API
+from demo.memory import Limits
+from demo.model import GEOMETRY, SharedModel
+
+RESOLUTION = 256
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    app = DemoApp(SharedModel(), Limits(), temp_root=str(tmp_path_factory.mktemp("demo")))
+    with serve(app, preload=None) as url:
+        yield app, url
+
+
+def test_only_public_endpoints_are_listed(server):
+    app, url = server
+    client = Client(url, verbose=False)
+    assert set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == {f"/{name}" for name in PUBLIC_API}
+    with pytest.raises(ValueError):
+        client.predict(api_name="/on_click")
+
+
+def test_load_segment_and_download_from_a_client(server):
+    app, url = server
+    client = Client(url, verbose=False)
+    client.predict(handle_file(str(EXAMPLES_DIR / "figure.glb")), 0.02, 5, RESOLUTION, GEOMETRY, False, False, api_name="/load")
+    session = app.store.get(client.session_hash).session  # the client's calls share one session hash
+    head = session.mesh.part_names.index("head")
+    x, y = part_pixel(session.views.face_ids[0], session.mesh.part_ids, head)
+    result = client.predict(0, [[x, y, 1]], [], None, api_name="/segment_prompt")
+    (part,) = session.parts
+    assert result["parts"] == [{"id": part.id, "name": part.name, "parent": None, "surface_percent": round(100 * part.area_share, 1)}]
+    assert np.array_equal(session.labels == part.id, session.mesh.part_ids == head)
+    assert result["unlabelled_percent"] == pytest.approx(100 - result["parts"][0]["surface_percent"], abs=0.11)
+    files = client.predict(api_name="/downloads")
+    record = json.loads(Path(files[3]).read_text())  # glb, scene, zip, json
+    assert np.array_equal(record["labels"], session.labels)
+    with pytest.raises(Exception, match="background"):  # a user error comes back as its message
+        client.predict(0, [[0.5, 0.5, 1]], [], None, api_name="/segment_prompt")
+    client.predict(api_name="/undo")
+    assert session.parts == ()

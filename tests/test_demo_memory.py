@@ -1,0 +1,203 @@
+"""What the demo keeps in memory: the per-user store's bounds, the shared mesh cache and
+GeoSAM2's features encoded once per mesh for every visitor, the memory settings, and
+how the shared model is loaded (what falls back, what propagates)."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import threading
+import types
+import warnings
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+from demo.callbacks import DemoApp, tree_order
+from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files
+from demo.memory import MB, Limits, held_bytes
+from demo.model import GEOSAM2, SharedModel, load_shared_model
+from demo.state import Settings, Store, UserState
+
+SIZE = 64  # tiny network: view resolution and network input size
+
+
+def no_progress(*args, **kwargs):
+    pass
+
+
+def user_state(folder, megabytes: float) -> UserState:
+    """A stand-in user state holding `megabytes` of arrays, with its folder made."""
+    folder.mkdir()
+    (folder / "viewer.glb").write_bytes(b"x")
+    return UserState(np.zeros(int(megabytes * MB), np.uint8), Settings(), "mesh.glb", folder, np.zeros((1, 1, 1, 3), np.uint8))
+
+
+def test_store_drops_least_recently_used_and_idle_states_with_their_folders(tmp_path):
+    now = [0.0]
+    store = Store(max_bytes=int(3.5 * MB), idle_seconds=60, clock=lambda: now[0])
+    users = {key: user_state(tmp_path / key, 1.0) for key in "abcd"}
+    for key in "abc":
+        store.put(key, users[key])
+    assert store.keys() == ["a", "b", "c"] and 3 * MB < store.nbytes < 3.5 * MB
+    now[0] = 10.0
+    assert store.get("a") is users["a"]  # "b" is now the least recently used
+    freed = weakref.ref(users.pop("b"))
+    store.put("d", users["d"])  # over budget: "b" goes, with its folder and its memory
+    assert store.keys() == ["c", "a", "d"] and not (tmp_path / "b").exists()
+    gc.collect()
+    assert freed() is None  # nothing else holds the dropped state
+    now[0] = 65.0  # "c" unused for more than 60 s
+    assert store.get("a") is users["a"]
+    assert store.keys() == ["d", "a"] and not (tmp_path / "c").exists() and (tmp_path / "d").exists()
+    now[0] = 120.0
+    store.sweep()  # what the server's sweeper thread does every minute: "d" unused for 110 s
+    assert store.keys() == ["a"] and not (tmp_path / "d").exists()
+    now[0] = 200.0
+    assert store.get("a") is None and store.keys() == [] and not (tmp_path / "a").exists()  # idle, even for its own user
+
+
+def test_replacing_a_state_removes_its_folder_and_clear_removes_all(tmp_path):
+    store = Store()
+    first, second, other = (user_state(tmp_path / name, 0.1) for name in ("first", "second", "other"))
+    store.put("u", first)
+    store.put("v", other)
+    store.put("u", second)
+    assert store.get("u") is second and not first.folder.exists() and second.folder.exists()
+    store.clear()
+    assert store.keys() == [] and not second.folder.exists() and not other.folder.exists()
+
+
+def test_held_bytes_counts_each_array_once_and_not_networks():
+    array = np.zeros(1000, np.float32)
+    holder = types.SimpleNamespace(array=array)  # not a project object: not followed
+    network = torch.nn.Linear(100, 100)
+    state = UserState([array, array, {"again": array}], Settings(), "", None, np.zeros(10, np.uint8), thumbnails=[holder])
+    assert held_bytes(state) == 4000 + 10
+    assert held_bytes([torch.zeros(5, dtype=torch.float64), network]) == 40
+
+
+def test_limits_from_environment():
+    limits = Limits.from_environ(
+        {"GEOSAM2_DEMO_CACHE_MB": "256", "GEOSAM2_DEMO_STORE_MB": "512.5", "GEOSAM2_DEMO_IDLE_MINUTES": "2", "GEOSAM2_DEMO_MAX_FACES": "1000"}
+    )
+    assert limits == Limits(256 * MB, int(512.5 * MB), 120.0, 1000)
+    assert Limits.from_environ({}) == Limits()
+    with pytest.raises(ValueError, match="GEOSAM2_DEMO_STORE_MB='lots' is not a number"):
+        Limits.from_environ({"GEOSAM2_DEMO_STORE_MB": "lots"})
+    with pytest.raises(ValueError, match="must be positive"):
+        Limits.from_environ({"GEOSAM2_DEMO_IDLE_MINUTES": "0"})
+
+
+def test_mesh_cache_is_keyed_by_content_and_resolution_and_bounded(tmp_path):
+    app = DemoApp(SharedModel(), Limits(cache_bytes=1), temp_root=str(tmp_path))  # room for the latest mesh only
+    copy = tmp_path / "renamed.glb"
+    shutil.copy(EXAMPLES_DIR / "chair.glb", copy)
+    chair = app.prepare(str(EXAMPLES_DIR / "chair.glb"), SIZE)
+    assert app.prepare(str(copy), SIZE) is chair  # same content, another file: the same prepared mesh
+    assert app.prepare(str(copy), 2 * SIZE) is not chair  # other render settings: rendered anew
+    assert len(app.meshes) == 1 and app.prepare(str(copy), SIZE) is not chair  # the budget held one mesh
+    app.close()
+    assert not app.folder.exists()
+
+
+def test_tree_order_puts_children_under_their_parent():
+    parts = [types.SimpleNamespace(id=i, parent=parent) for i, parent in [(0, None), (1, None), (2, 0), (3, 2), (4, 0)]]
+    assert [(p.id, depth) for p, depth in tree_order(parts)] == [(0, 0), (2, 1), (3, 2), (4, 1), (1, 0)]
+
+
+def test_missing_or_unreadable_weights_fall_back_and_say_why_bugs_propagate(tmp_path, monkeypatch):
+    broken = tmp_path / "geosam2.pt"
+    broken.write_bytes(b"not a checkpoint")
+    for path, reason in [(broken, "not a readable PyTorch checkpoint"), (tmp_path / "absent.pt", "does not exist")]:
+        model = load_shared_model({"GEOSAM2_CHECKPOINT": str(path)})
+        assert model.network is None and reason in model.note
+        assert reason in DemoApp(model, temp_root=str(tmp_path)).status(None)  # the status line says what failed
+
+    def out_of_memory(checkpoint=None, device=None):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr("geosam2.model.load_geosam2", out_of_memory)
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):  # not a user's problem: not hidden behind a fallback
+        load_shared_model({"GEOSAM2_CHECKPOINT": str(broken)})
+
+
+@pytest.fixture
+def tiny_model(one_thread, monkeypatch):
+    """A Hiera-T GeoSAM2 at 64 px with random weights, its encoders counting the views they encode."""
+    from geosam2.model import build_geosam2
+
+    torch.manual_seed(0)
+    model = build_geosam2("tiny", SIZE).eval()
+    model.encoded = {"image_encoder": 0, "pos_map_encoder": 0}
+    for name in model.encoded:
+        encoder = getattr(model, name)
+
+        def counted(x, forward=encoder.forward, name=name):
+            model.encoded[name] += len(x)
+            return forward(x)
+
+        monkeypatch.setattr(encoder, "forward", counted)
+    return model
+
+
+def visit(app, visitor: str, path, resolution: int = SIZE) -> None:
+    """A visitor loads `path` with GeoSAM2 and segments with a click on view 0."""
+    request = types.SimpleNamespace(session_hash=visitor)
+    app.load(str(path), 0.02, 5, resolution, GEOSAM2, False, False, request, no_progress)
+    session = app.store.get(visitor).session
+    row, column = np.argwhere(session.views.face_ids[0] >= 0).mean(0).astype(int)  # near the object's middle
+    prompt = {"view": 0, "clicks": [[column + 0.5, row + 0.5, True]], "box": []}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random weights may find nothing: a message, not an error
+        app.candidates(prompt, None, False, request)
+        app.segment(prompt, None, 0.02, False, False, request, no_progress)
+
+
+def test_visitors_of_a_mesh_share_its_features_encoded_once_at_start(tiny_model, tmp_path):
+    app = DemoApp(SharedModel(tiny_model, "cpu"), temp_root=str(tmp_path))
+    figure, mug = EXAMPLES_DIR / "figure.glb", EXAMPLES_DIR / "mug.glb"
+    app.warm_up([figure], SIZE)  # what the server does at start for its examples
+    assert tiny_model.encoded == {"image_encoder": 12, "pos_map_encoder": 12}
+    for visitor in ("first", "second"):
+        visit(app, visitor, figure)
+    copy = tmp_path / "uploaded.glb"
+    shutil.copy(figure, copy)
+    visit(app, "third", copy)  # the same mesh uploaded under another name
+    assert tiny_model.encoded == {"image_encoder": 12, "pos_map_encoder": 12}
+    visit(app, "fourth", mug)  # another mesh: its own features, once
+    visit(app, "fifth", mug)
+    assert tiny_model.encoded == {"image_encoder": 24, "pos_map_encoder": 24}
+    assert app.prepare(str(mug), SIZE).encoded
+    app.close()
+
+
+def test_feature_cache_is_bounded_over_meshes(tiny_model, tmp_path):
+    figure, mug, chair = (EXAMPLES_DIR / f"{name}.glb" for name in ("figure", "mug", "chair"))
+    app = DemoApp(SharedModel(tiny_model, "cpu"), temp_root=str(tmp_path))
+    one_mesh = app.prepare(str(figure), SIZE)
+    app.model.encode(one_mesh)
+    app.meshes.max_bytes = int(1.5 * one_mesh.nbytes)  # room for one encoded mesh
+    assert app.warm_up([figure, mug, chair], SIZE) == 1  # a second example would drop the first: not warmed
+    assert tiny_model.encoded["image_encoder"] == 12
+    visit(app, "first", mug)  # a visitor's mesh drops the figure (least recently used)
+    assert len(app.meshes) == 1 and tiny_model.encoded["image_encoder"] == 24
+    visit(app, "second", figure)  # its features went with it: encoded again
+    assert tiny_model.encoded["image_encoder"] == 36 and len(app.meshes) == 1
+    app.close()
+
+
+@pytest.mark.slow
+def test_the_server_encodes_its_examples_once_at_start(tiny_model, tmp_path):
+    app = DemoApp(SharedModel(tiny_model, "cpu"), temp_root=str(tmp_path))
+    build_demo(app)  # returns at once: the encoding runs in a background thread
+    (encoding,) = [t for t in threading.enumerate() if t.name == "geosam2-demo-encode"]
+    encoding.join(timeout=300)
+    examples = example_files()
+    assert tiny_model.encoded == {"image_encoder": 12 * len(examples), "pos_map_encoder": 12 * len(examples)}
+    assert app.prepare(str(SHOWCASE), Settings().resolution).encoded
+    visit(app, "visitor", SHOWCASE, Settings().resolution)  # the page's first mesh, at the page's resolution
+    assert tiny_model.encoded["image_encoder"] == 12 * len(examples)  # nothing encoded for the visitor
+    app.close()
