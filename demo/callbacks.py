@@ -25,6 +25,7 @@ import numpy as np
 from geosam2.errors import GeoSAM2Error, PromptError
 from geosam2.export import export_mesh, write_colored_glb
 from geosam2.prompts import Prompt
+from geosam2.render import describe_backend
 from geosam2.session import Session
 
 from .chart import parts_sunburst
@@ -133,7 +134,7 @@ class DemoApp:
     def status(self, user: UserState | None) -> str:
         """The status line: model and device, then the mesh and its parts."""
         name = user.settings.segmenter if user is not None else self.model.segmenters[0]
-        line = f"**Model:** {self.model.describe(name)}."
+        line = f"**Model:** {self.model.describe(name)}. **Views:** {describe_backend()}."
         if self.model.note:
             line += f" {self.model.note}"
         if user is None:
