@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import socket
 from pathlib import Path
 
 import torch
@@ -32,13 +33,40 @@ HIERA_VARIANTS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (
 ENCODERS = ("image_encoder", "pos_map_encoder")
 
 
-def _hub_file(repo: str, filename: str, how_else: str) -> Path:
-    """Download (or find in the local cache) `filename` of Hub repo `repo`."""
-    from huggingface_hub import hf_hub_download
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hugging Face Hub can be used: HF_HUB_OFFLINE is not set and a TCP
+    connection to its endpoint (huggingface.co:443, or HF_ENDPOINT) opens within
+    `timeout` seconds. Checked before a download, whose retries take ~30 s offline."""
+    from urllib.parse import urlparse
 
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _hub_file(repo: str, filename: str, how_else: str) -> Path:
+    """`filename` of Hub repo `repo`: the local huggingface_hub cache's copy, else a
+    download when the Hub is reachable (see `hub_reachable`)."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo, filename)
+    if isinstance(cached, str):
+        return Path(cached)
+    if not hub_reachable():
+        raise WeightsNotFoundError(
+            f"{filename} is not in the local cache and the Hugging Face Hub repository {repo} cannot be reached "
+            f"(offline, or HF_HUB_OFFLINE set). {how_else}, or connect to the internet (with HF_HUB_OFFLINE unset) to download it."
+        ) from None  # as below: no chained traceback for a user error
     try:
         return Path(hf_hub_download(repo_id=repo, filename=filename))
-    except Exception as exc:  # offline, no network, hub errors: all mean "not available"
+    except Exception as exc:  # hub errors, a lost connection: all mean "not available"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsNotFoundError(
             f"Could not get {filename} from the Hugging Face Hub repository {repo} ({type(exc).__name__}: {reason}). "
