@@ -145,7 +145,13 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--shard", type=_parse_shard, default=(0, 1), help="evaluate shard i of n only (e.g. 0/4); combine with merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, help="output folder (re-running resumes: finished objects are kept)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder; re-running with the same settings resumes (finished objects are kept, missing and failed ones retried), "
+        "other settings are refused",
+    )
+    p.add_argument("--restart", action="store_true", help="delete the results already in --out and start afresh (e.g. after changing settings)")
     p.set_defaults(run=_run_evaluate, on_interrupt="the finished objects are kept in {out}; re-run the same command to resume.")
 
 
@@ -157,21 +163,32 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _run_evaluate(args) -> None:
-    from .evaluation.runner import Predictions, make_method, run_evaluation
+    from .evaluation.runner import Predictions, evaluation_settings, make_method, prepare_out, run_evaluation
 
+    prompting = dict(
+        candidates=args.candidates,
+        box=args.box,
+        negative_clicks=args.negative_clicks,
+        auto_complete=not args.no_auto_complete,
+        split_disconnected=args.split_disconnected,
+    )
+    checkpoint = None
+    if args.pred_dir:
+        settings = evaluation_settings(Predictions(args.pred_dir).name, args.weighting, args.protocol)
+    else:
+        if args.segmenter == "geosam2":
+            from .model.checkpoint import resolve_checkpoint
+
+            checkpoint = resolve_checkpoint(args.checkpoint)
+        options = dict(resolution=args.resolution, pa=args.pa, **(prompting if args.segmenter != "oracle" else {}))
+        settings = evaluation_settings(args.segmenter, args.weighting, args.protocol, checkpoint, **options)
+    prepare_out(args.out, settings, args.restart)  # before a network loads
     if args.pred_dir:
         method = Predictions(args.pred_dir)
     else:
-        prompting = dict(
-            candidates=args.candidates,
-            box=args.box,
-            negative_clicks=args.negative_clicks,
-            auto_complete=not args.no_auto_complete,
-            split_disconnected=args.split_disconnected,
-        )
-        method = make_method(args.segmenter, args.resolution, args.pa, args.checkpoint, **prompting)
+        method = make_method(args.segmenter, args.resolution, args.pa, checkpoint, **prompting)
     summary = run_evaluation(
-        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet
+        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=settings
     )
     _print_summary(summary, Path(args.out))
 

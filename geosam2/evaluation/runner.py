@@ -4,12 +4,22 @@ Each object's result is written to `<out>/objects/<uid>.json` as soon as it is
 known, so an interrupted run resumes where it stopped, and shards (`shard=(i, n)`
 takes every n-th object from the i-th in uid order) can run on different
 machines and be merged (`merge_results`). Objects that fail or lack a prediction
-are recorded with their reason and listed in the reports, never dropped.
+are recorded with their reason and listed in the reports, never dropped, and
+are tried again by the next run.
+
+Every record carries the settings that produced it (`evaluation_settings`:
+method and its options, checkpoint, weighting, protocol, code version), so a
+folder never mixes results of different settings: a run with other settings
+refuses it (or, with ``restart``, deletes its results and starts afresh).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -108,6 +118,72 @@ def _progress(done: int, total: int, uid: str, start: float, stream) -> None:
     stream.flush()
 
 
+@functools.cache
+def code_version() -> str:
+    """geosam2's version, with the git commit of its source tree when that is a git
+    checkout ("0.1.0+g7d3307a"; ".dirty" when tracked files are modified)."""
+    import geosam2
+
+    source = Path(geosam2.__file__).parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=source, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return geosam2.__version__
+    if commit.returncode != 0:
+        return geosam2.__version__
+    return f"{geosam2.__version__}+g{commit.stdout.strip()}{'.dirty' if dirty.stdout.strip() else ''}"
+
+
+def checkpoint_identity(path: str | os.PathLike) -> dict:
+    """What identifies a checkpoint file wherever it lies: its size and SHA-256."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            digest.update(block)
+    return {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+
+
+def evaluation_settings(method: str, weighting: str = "area", protocol: str = "geosam2", checkpoint=None, **options) -> dict:
+    """The settings every record of a run carries: `method`'s name, `weighting`,
+    `protocol`, the code version, the checkpoint's identity (when a checkpoint file
+    is given) and the method's other `options` (resolution, PA, prompting...)."""
+    settings = {"method": method, "weighting": weighting, "protocol": protocol, "code": code_version(), **options}
+    if checkpoint is not None:
+        settings["checkpoint"] = checkpoint_identity(checkpoint)
+    return settings
+
+
+def settings_differences(recorded: dict | None, settings: dict) -> list[str]:
+    """"name: recorded -> wanted" for every setting that differs ("no settings" when
+    the records predate them)."""
+    if recorded is None:
+        return ["no settings recorded (results of an older version)"]
+    keys = sorted(set(recorded) | set(settings))
+    return [f"{k}: {recorded.get(k, '(none)')} -> {settings.get(k, '(none)')}" for k in keys if recorded.get(k) != settings.get(k)]
+
+
+def prepare_out(out: str | Path, settings: dict, restart: bool = False) -> None:
+    """Make `out` ready for a run with `settings`: with `restart`, delete its
+    records; else raise GeoSAM2Error when it holds records of other settings
+    (naming them and the ways out), so results are never mixed or lost silently."""
+    objects = Path(out) / "objects"
+    paths = sorted(objects.glob("*.json"))
+    if restart:
+        for path in paths:
+            path.unlink()
+        if paths:
+            print(f"--restart: deleted the {len(paths)} earlier results in {out}", file=sys.stderr)
+        return
+    for path in paths:
+        differences = settings_differences(json.loads(path.read_text()).get("settings"), settings)
+        if differences:
+            raise GeoSAM2Error(
+                f"'{out}' holds results of other settings ({'; '.join(differences)}), which must not be mixed with "
+                f"this run's. Give a new --out, or add --restart to delete its {len(paths)} results and start afresh."
+            )
+
+
 def record_path(out: Path, uid: str) -> Path:
     """Where the result of object `uid` is stored ("/" in PartNetE uids becomes "__")."""
     return Path(out) / "objects" / f"{uid.replace('/', '__')}.json"
@@ -128,25 +204,34 @@ def run_evaluation(
     protocol: str = "geosam2",
     progress: bool = True,
     on_record: Callable[[dict], None] | None = None,
+    settings: dict | None = None,
+    restart: bool = False,
 ) -> dict:
     """Evaluate `method` on the objects of `gt_dir` (shard `shard`), write reports into `out`.
 
-    Objects with a result file in `out/objects/` are not redone (delete a file to
-    redo that object; use a new `out` when changing method, weighting or protocol).
-    Returns the summary dict (see `report.summarise`).
+    Objects with an "ok" result in `out/objects/` are not redone; missing and
+    failed ones are tried again. `settings` (default: `evaluation_settings` of
+    the method's name, weighting and protocol) go into every record; `out`
+    holding results of other settings is refused, or emptied first with
+    `restart` (see `prepare_out`). Returns the summary dict (see `report.summarise`).
     """
     out = Path(out)
+    settings = settings or evaluation_settings(method.name, weighting, protocol)
+    prepare_out(out, settings, restart)
     (out / "objects").mkdir(parents=True, exist_ok=True)
     dataset = find_dataset(gt_dir)
     category_of = read_categories(categories) if isinstance(categories, (str, Path)) else dict(categories or {})
     category_of = category_of or dataset.categories
     uids = shard_of(list(dataset.objects), shard)
-    done = {u for u in uids if record_path(out, u).is_file()}
-    todo = [u for u in uids if u not in done]
+    status = {u: json.loads(record_path(out, u).read_text())["status"] for u in uids if record_path(out, u).is_file()}
+    todo = [u for u in uids if status.get(u) != "ok"]
+    retried = sum(u in status for u in todo)
+    if retried:
+        print(f"retrying {retried} objects recorded as missing or failed", file=sys.stderr)
     start = time.perf_counter()
     for i, uid in enumerate(todo, 1):
         record = evaluate_object(dataset, uid, method, weighting, protocol)
-        record["category"] = category_of.get(uid, "")
+        record.update(category=category_of.get(uid, ""), settings=settings)
         path = record_path(out, uid)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
@@ -165,6 +250,7 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
     out = Path(out)
     (out / "objects").mkdir(parents=True, exist_ok=True)
     merged: dict[str, dict] = {}
+    settings: dict | None = None  # of the first record: every other must have the same
     for folder in shard_dirs:
         if not (Path(folder) / "objects").is_dir():
             raise GeoSAM2Error(f"'{folder}' is not an evaluation folder (no objects/ inside).")
@@ -173,6 +259,14 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
             method = method or previous_summary.get("method", "")
             protocol = protocol or previous_summary.get("protocol", "")
         for record in load_records(folder):
+            if not merged:
+                settings = record.get("settings")
+            elif record.get("settings") != settings:
+                differences = settings_differences(record.get("settings"), settings or {})
+                raise GeoSAM2Error(
+                    f"'{folder}' holds results of other settings than the first shard ({'; '.join(differences)}): "
+                    "merge only shards of one run."
+                )
             previous = merged.get(record["uid"])
             if previous and (previous["status"], previous.get("miou")) != (record["status"], record.get("miou")):
                 raise GeoSAM2Error(f"Shards disagree on '{record['uid']}': remove one of its results and merge again.")
