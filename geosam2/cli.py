@@ -177,7 +177,7 @@ def _run_evaluate(args) -> None:
         settings = evaluation_settings(Predictions(args.pred_dir).name, args.weighting, args.protocol)
     else:
         if args.segmenter == "geosam2":
-            from .model.checkpoint import resolve_checkpoint
+            from .weights import resolve_checkpoint
 
             checkpoint = resolve_checkpoint(args.checkpoint)
         options = dict(resolution=args.resolution, pa=args.pa, **(prompting if args.segmenter != "oracle" else {}))
@@ -304,9 +304,12 @@ def _segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = Fal
     if name == "geometry":
         return GeometrySegmenter()
     try:
+        from .weights import resolve_checkpoint
+
+        path = resolve_checkpoint(checkpoint)  # in a second, before torch and SAM2 load (~10 s)
         from .predictor import GeoSAM2Segmenter, load_geosam2
 
-        return GeoSAM2Segmenter(load_geosam2(checkpoint))
+        return GeoSAM2Segmenter(load_geosam2(path))
     except (ImportError, GeoSAM2Error) as exc:
         if point_cloud:
             raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}), and {POINT_CLOUD_NEEDS_WEIGHTS}.") from exc
