@@ -163,7 +163,8 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _run_evaluate(args) -> None:
-    from .evaluation.runner import Predictions, evaluation_settings, make_method, prepare_out, run_evaluation
+    from .evaluation.runner import Predictions, make_method, prepare_out, run_evaluation
+    from .evaluation.settings import evaluation_settings
 
     prompting = dict(
         candidates=args.candidates,
@@ -174,7 +175,8 @@ def _run_evaluate(args) -> None:
     )
     checkpoint = None
     if args.pred_dir:
-        settings = evaluation_settings(Predictions(args.pred_dir).name, args.weighting, args.protocol)
+        method = Predictions(args.pred_dir)
+        settings = evaluation_settings(method.name, args.weighting, args.protocol)
     else:
         if args.segmenter == "geosam2":
             from .weights import resolve_checkpoint
@@ -183,9 +185,7 @@ def _run_evaluate(args) -> None:
         options = dict(resolution=args.resolution, pa=args.pa, **(prompting if args.segmenter != "oracle" else {}))
         settings = evaluation_settings(args.segmenter, args.weighting, args.protocol, checkpoint, **options)
     prepare_out(args.out, settings, args.restart)  # before a network loads
-    if args.pred_dir:
-        method = Predictions(args.pred_dir)
-    else:
+    if not args.pred_dir:
         method = make_method(args.segmenter, args.resolution, args.pa, checkpoint, **prompting)
     summary = run_evaluation(
         args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=settings
@@ -450,9 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     except GeoSAM2Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        hint = getattr(args, "on_interrupt", "")
-        print(f"\nstopped (Ctrl-C){': ' + hint.format(out=getattr(args, 'out', '')) if hint else '.'}", file=sys.stderr)
+    except KeyboardInterrupt:  # one line, no traceback; the sub-command may say how to resume
+        resume = getattr(args, "on_interrupt", None)
+        print("\nstopped (Ctrl-C)" + (f": {resume.format(out=args.out)}" if resume else "."), file=sys.stderr)
         return 130
     return 0
 

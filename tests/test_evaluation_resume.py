@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 import geosam2
 from geosam2.cli import main
 from geosam2.errors import GeoSAM2Error
-from geosam2.evaluation.runner import Predictions, evaluation_settings, load_records, merge_results, run_evaluation
+from geosam2.evaluation.runner import Predictions, load_records, merge_results, run_evaluation
+from geosam2.evaluation.settings import code_version, evaluation_settings
 
 
 @pytest.fixture
@@ -106,3 +108,11 @@ def test_merge_refuses_shards_of_other_settings(small_set, tmp_path):
     run_evaluation(small_set, Predictions(small_set / "Ours"), second, shard=(1, 2), weighting="count", progress=False)
     with pytest.raises(GeoSAM2Error, match="weighting"):
         merge_results([first, second], tmp_path / "merged")
+
+
+def test_code_version_names_the_commit_of_a_checkout():
+    version = code_version()
+    assert version.startswith(geosam2.__version__)
+    source = Path(geosam2.__file__).parents[1]
+    if (source / ".git").exists():  # a git checkout (a worktree has a .git file)
+        assert "+g" in version

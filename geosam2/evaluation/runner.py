@@ -7,7 +7,7 @@ machines and be merged (`merge_results`). Objects that fail or lack a prediction
 are recorded with their reason and listed in the reports, never dropped, and
 are tried again by the next run.
 
-Every record carries the settings that produced it (`evaluation_settings`:
+Every record carries the settings that produced it (`settings.evaluation_settings`:
 method and its options, checkpoint, weighting, protocol, code version), so a
 folder never mixes results of different settings: a run with other settings
 refuses it (or, with ``restart``, deletes its results and starts afresh).
@@ -15,11 +15,7 @@ refuses it (or, with ``restart``, deletes its results and starts afresh).
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +28,7 @@ from ..errors import GeoSAM2Error
 from .metrics import dense_labels, face_weights, nearest_faces, protocol_miou
 from .readers import Dataset, GroundTruth, find_dataset, read_categories, read_prediction
 from .report import write_reports
+from .settings import evaluation_settings, settings_differences
 
 
 class Method(Protocol):
@@ -116,51 +113,6 @@ def _progress(done: int, total: int, uid: str, start: float, stream) -> None:
     if done == total:
         stream.write("\n")
     stream.flush()
-
-
-@functools.cache
-def code_version() -> str:
-    """geosam2's version, with the git commit of its source tree when that is a git
-    checkout ("0.1.0+g7d3307a"; ".dirty" when tracked files are modified)."""
-    import geosam2
-
-    source = Path(geosam2.__file__).parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=source, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return geosam2.__version__
-    if commit.returncode != 0:
-        return geosam2.__version__
-    return f"{geosam2.__version__}+g{commit.stdout.strip()}{'.dirty' if dirty.stdout.strip() else ''}"
-
-
-def checkpoint_identity(path: str | os.PathLike) -> dict:
-    """What identifies a checkpoint file wherever it lies: its size and SHA-256."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            digest.update(block)
-    return {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
-
-
-def evaluation_settings(method: str, weighting: str = "area", protocol: str = "geosam2", checkpoint=None, **options) -> dict:
-    """The settings every record of a run carries: `method`'s name, `weighting`,
-    `protocol`, the code version, the checkpoint's identity (when a checkpoint file
-    is given) and the method's other `options` (resolution, PA, prompting...)."""
-    settings = {"method": method, "weighting": weighting, "protocol": protocol, "code": code_version(), **options}
-    if checkpoint is not None:
-        settings["checkpoint"] = checkpoint_identity(checkpoint)
-    return settings
-
-
-def settings_differences(recorded: dict | None, settings: dict) -> list[str]:
-    """"name: recorded -> wanted" for every setting that differs ("no settings" when
-    the records predate them)."""
-    if recorded is None:
-        return ["no settings recorded (results of an older version)"]
-    keys = sorted(set(recorded) | set(settings))
-    return [f"{k}: {recorded.get(k, '(none)')} -> {settings.get(k, '(none)')}" for k in keys if recorded.get(k) != settings.get(k)]
 
 
 def prepare_out(out: str | Path, settings: dict, restart: bool = False) -> None:
@@ -262,7 +214,7 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
             if not merged:
                 settings = record.get("settings")
             elif record.get("settings") != settings:
-                differences = settings_differences(record.get("settings"), settings or {})
+                differences = settings_differences(settings, record.get("settings") or {})
                 raise GeoSAM2Error(
                     f"'{folder}' holds results of other settings than the first shard ({'; '.join(differences)}): "
                     "merge only shards of one run."
