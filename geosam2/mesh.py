@@ -3,14 +3,15 @@
 The normalised frame is the official GeoSAM2 one: Z up (glTF's Y-up files are
 rotated), bounding-box centre at the origin, longest bounding-box edge 1.
 Faces keep the order and count of the file (loaded with ``process=False``), so
-per-face labels computed here index the file's own faces.
+per-face labels computed here index the file's own faces; polygons of more than
+three corners become triangles in place (a quad: two faces).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import trimesh
@@ -209,6 +210,8 @@ class PlyElement:
 
 @dataclass(frozen=True)
 class PlyHeader:
+    """What a PLY header declares, and where the data after it starts."""
+
     format: str  # "ascii", "binary_little_endian" or "binary_big_endian"
     elements: tuple  # of PlyElement, in file order
     data_start: int  # byte offset of the first element's data
@@ -232,13 +235,10 @@ def read_ply_header(path: str | os.PathLike) -> PlyHeader:
                 fmt = words[1]
             elif words[:1] == ["element"]:
                 elements.append(PlyElement(words[1], int(words[2])))
-            elif words[:2] == ["property", "list"]:
-                element = elements[-1]
-                prop = (words[4], PLY_TYPES[words[3]], PLY_TYPES[words[2]])
-                elements[-1] = PlyElement(element.name, element.count, element.properties + (prop,))
-            elif words[:1] == ["property"]:
-                element = elements[-1]
-                elements[-1] = PlyElement(element.name, element.count, element.properties + ((words[2], PLY_TYPES[words[1]], None),))
+            elif words[:1] == ["property"]:  # "property TYPE NAME" or "property list COUNT_TYPE TYPE NAME"
+                listed = words[1] == "list"
+                prop = (words[4], PLY_TYPES[words[3]], PLY_TYPES[words[2]]) if listed else (words[2], PLY_TYPES[words[1]], None)
+                elements[-1] = replace(elements[-1], properties=elements[-1].properties + (prop,))
         except (IndexError, ValueError, KeyError) as exc:
             raise MeshLoadError(f"'{base}' has a malformed PLY header line: '{line.strip()}'.") from exc
     return PlyHeader(fmt, tuple(elements), len(head) if newline < 0 else newline + 1)
