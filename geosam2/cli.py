@@ -8,22 +8,68 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .errors import GeoSAM2Error
+from .errors import GeoSAM2Error, PromptError
+from .mesh import MAX_FACES_ENV
+
+RESOLUTIONS = (16, 4096)  # pixels: smaller views show nothing, larger ones exhaust memory (12 views)
+NUMBER_LIST_OPTIONS = ("--click", "--negative", "--box")  # their values may start with "-"
+
+
+def _int_between(low: int, high: int | None = None):
+    """argparse type: a whole number from `low` to `high` (no upper bound when None)."""
+    span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected a whole number {span}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number from 0 up to, not including, 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text!r}")
+    return value
+
+
+def _add_resolution(p, what: str) -> None:
+    p.add_argument("--resolution", type=_int_between(*RESOLUTIONS), default=1024, help=f"{what} in pixels, {RESOLUTIONS[0]} to {RESOLUTIONS[1]} (default 1024)")
+
+
+def _add_max_faces(p) -> None:
+    p.add_argument(
+        "--max-faces",
+        type=_int_between(1),
+        help=f"refuse meshes with more faces than this (default: ${MAX_FACES_ENV} when set, else 2,000,000)",
+    )
 
 
 def _add_render(sub) -> None:
     p = sub.add_parser("render", help="render the 12 normal maps and point maps of a mesh to PNGs")
     p.add_argument("mesh", help="mesh file (GLB/GLTF/OBJ/PLY/STL/OFF)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--resolution", type=int, default=1024, help="image size in pixels (default 1024)")
-    p.add_argument("--views", type=int, default=12, help="number of views (default 12)")
+    _add_resolution(p, "image size")
+    p.add_argument("--views", type=_int_between(1, 360), default=12, help="number of views (default 12)")
     p.add_argument("--start-azimuth", type=float, default=270.0, help="azimuth of view 0 in degrees")
     p.add_argument("--backend", default="auto", help="auto (default: pytorch3d with CUDA, else raycast), raycast or pytorch3d")
+    _add_max_faces(p)
     p.set_defaults(run=_run_render)
 
 
@@ -35,7 +81,7 @@ def _run_render(args) -> None:
     from .render import render_views
     from .views import official_rig
 
-    mesh = load_mesh(args.mesh)
+    mesh = load_mesh(args.mesh, args.max_faces)
     rig = official_rig(mesh.bbox_size, args.resolution, args.views, args.start_azimuth)
     views = render_views(mesh, rig, backend=args.backend)
     out = Path(args.out)
@@ -80,8 +126,8 @@ def _add_evaluate(sub) -> None:
     source.add_argument("--pred-dir", help="score another method's stored predictions (same formats as the GT)")
     source.add_argument("--segmenter", choices=["geosam2", "geometry", "oracle"], help="run a segmenter with simulated prompts")
     p.add_argument("--categories", help="JSON or CSV mapping object ids to categories")
-    p.add_argument("--resolution", type=int, default=1024, help="view size in pixels for --segmenter (default 1024)")
-    p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA for --segmenter (default 0.02)")
+    _add_resolution(p, "view size for --segmenter")
+    p.add_argument("--pa", type=_fraction, default=0.02, help="clean-up threshold PA for --segmenter, in [0, 1) (default 0.02)")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
     p.add_argument("--candidates", type=int, default=4, help="prompt views tried, 360/N degrees apart; the best is kept (default 4)")
     p.add_argument("--box", action="store_true", help="the simulated user also draws each part's box")
@@ -96,8 +142,14 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--shard", type=_parse_shard, default=(0, 1), help="evaluate shard i of n only (e.g. 0/4); combine with merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, help="output folder (re-running resumes: finished objects are kept)")
-    p.set_defaults(run=_run_evaluate)
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder; re-running with the same settings resumes (finished objects are kept, missing and failed ones retried), "
+        "other settings are refused",
+    )
+    p.add_argument("--restart", action="store_true", help="delete the results already in --out and start afresh (e.g. after changing settings)")
+    p.set_defaults(run=_run_evaluate, on_interrupt="the finished objects are kept in {out}; re-run the same command to resume.")
 
 
 def _print_summary(summary: dict, out: Path) -> None:
@@ -109,20 +161,31 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 def _run_evaluate(args) -> None:
     from .evaluation.policies import make_method
-    from .evaluation.runner import Predictions, run_evaluation
+    from .evaluation.runner import Predictions, prepare_out, run_evaluation
+    from .evaluation.settings import evaluation_settings
 
+    prompting = dict(
+        candidates=args.candidates,
+        box=args.box,
+        negative_clicks=args.negative_clicks,
+        auto_complete=not args.no_auto_complete,
+    )
+    checkpoint = None
     if args.pred_dir:
         method = Predictions(args.pred_dir)
+        settings = evaluation_settings(method.name, args.weighting, args.protocol)
     else:
-        prompting = dict(
-            candidates=args.candidates,
-            box=args.box,
-            negative_clicks=args.negative_clicks,
-            auto_complete=not args.no_auto_complete,
-        )
-        method = make_method(args.segmenter, args.resolution, args.pa, args.checkpoint, **prompting)
+        if args.segmenter == "geosam2":
+            from .weights import resolve_checkpoint
+
+            checkpoint = resolve_checkpoint(args.checkpoint)
+        options = dict(resolution=args.resolution, pa=args.pa, **(prompting if args.segmenter != "oracle" else {}))
+        settings = evaluation_settings(args.segmenter, args.weighting, args.protocol, checkpoint, **options)
+    prepare_out(args.out, settings, args.restart)  # before a network loads
+    if not args.pred_dir:
+        method = make_method(args.segmenter, args.resolution, args.pa, checkpoint, **prompting)
     summary = run_evaluation(
-        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet
+        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=settings
     )
     _print_summary(summary, Path(args.out))
 
@@ -191,15 +254,15 @@ def _run_train(args) -> None:
 
 
 def _parse_numbers(count: int):
-    """argparse type: `count` comma-separated numbers, e.g. "120,88"."""
+    """argparse type: `count` comma-separated finite numbers, e.g. "120,88"."""
 
     def parse(text: str) -> tuple:
         try:
             values = tuple(float(v) for v in text.split(","))
         except ValueError:
             values = ()
-        if len(values) != count:
-            raise argparse.ArgumentTypeError(f"expected {count} comma-separated numbers, got {text!r}")
+        if len(values) != count or not all(math.isfinite(v) for v in values):
+            raise argparse.ArgumentTypeError(f"expected {count} comma-separated finite numbers, got {text!r}")
         return values
 
     return parse
@@ -215,8 +278,9 @@ def _add_segment(sub) -> None:
     p.add_argument("--auto", action="store_true", help="then give every face (point) still unlabelled a part")
     p.add_argument("--segmenter", choices=["geosam2", "geometry"], help="default: geosam2 if its weights load, else geometry (with a note; meshes only)")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2 (needed for point clouds)")
-    p.add_argument("--resolution", type=int, default=1024, help="view size in pixels (default 1024)")
-    p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA (default 0.02)")
+    _add_resolution(p, "view size")
+    p.add_argument("--pa", type=_fraction, default=0.02, help="clean-up threshold PA, in [0, 1) (default 0.02)")
+    _add_max_faces(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(run=_run_segment)
 
@@ -237,9 +301,12 @@ def _segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = Fal
     if name == "geometry":
         return GeometrySegmenter()
     try:
+        from .weights import resolve_checkpoint
+
+        path = resolve_checkpoint(checkpoint)  # in a second, before torch and SAM2 load (~10 s)
         from .predictor import GeoSAM2Segmenter, load_geosam2
 
-        return GeoSAM2Segmenter(load_geosam2(checkpoint))
+        return GeoSAM2Segmenter(load_geosam2(path))
     except (ImportError, GeoSAM2Error) as exc:
         if point_cloud:
             raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}), and {POINT_CLOUD_NEEDS_WEIGHTS}.") from exc
@@ -249,6 +316,30 @@ def _segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = Fal
         return GeometrySegmenter()
 
 
+def _segment_prompts(args) -> list[tuple[str, object]]:
+    """The prompts of `geosam2 segment`, each with a name for messages ("click 2 at
+    (5, 7)", "the box"), checked against the rig's views before anything is loaded."""
+    from .prompts import Prompt
+    from .views import official_rig
+
+    negatives = [list(xy) for xy in args.negative]
+    named = [
+        (f"click {k + 1} at ({x:g}, {y:g})", Prompt(args.view, points=[[x, y]] + negatives, labels=[1] + [0] * len(negatives)))
+        for k, (x, y) in enumerate(args.click)
+    ]
+    if args.box is not None:
+        named.append(("the box", Prompt(args.view, points=negatives or None, labels=[0] * len(negatives) or None, box=args.box)))
+    if not named and not args.auto:
+        raise GeoSAM2Error("Nothing to segment: give --click X,Y, --box X0,Y0,X1,Y1 or --auto.")
+    rig = official_rig(resolution=args.resolution)
+    for name, prompt in named:
+        try:
+            prompt.check_image(rig.num_views, rig.resolution, rig.resolution)
+        except PromptError as exc:
+            raise PromptError(f"{name}: {exc}") from None
+    return named
+
+
 def _run_segment(args) -> None:
     from tqdm import tqdm
 
@@ -256,30 +347,29 @@ def _run_segment(args) -> None:
     from .pointcloud import PointCloud
     from .pointexport import export_point_cloud
     from .pointreaders import load_geometry
-    from .prompts import Prompt
     from .render import describe_backend
     from .session import Session
 
-    negatives = [list(xy) for xy in args.negative]
-    prompts = [
-        Prompt(args.view, points=[list(xy)] + negatives, labels=[1] + [0] * len(negatives)) for xy in args.click
-    ]
-    if args.box is not None:
-        prompts.append(Prompt(args.view, points=negatives or None, labels=[0] * len(negatives) or None, box=args.box))
-    if not prompts and not args.auto:
-        raise GeoSAM2Error("Nothing to segment: give --click X,Y, --box X0,Y0,X1,Y1 or --auto.")
-    geometry = load_geometry(args.mesh)
+    named = _segment_prompts(args)
+    geometry = load_geometry(args.mesh, args.max_faces)
     point_cloud = isinstance(geometry, PointCloud)
     segmenter = _segmenter(args.segmenter, args.checkpoint, point_cloud)
-    with tqdm(total=2 + len(prompts) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
+    dropped = []
+    with tqdm(total=2 + len(named) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
         bar.set_postfix_str("rendering")
         bar.write(f"{segmenter.name} segmenter; views by {describe_backend(point_cloud=point_cloud)}", file=sys.stderr)
         session = Session(geometry, segmenter, resolution=args.resolution, pa=args.pa)
         bar.update()
-        for k, prompt in enumerate(prompts):
-            bar.set_postfix_str(f"part {k + 1}/{len(prompts)}")
-            session.add_part(prompt)
+        for k, (name, prompt) in enumerate(named):
+            bar.set_postfix_str(f"part {k + 1}/{len(named)}")
+            try:  # one bad click costs its own part only: the others and the exports are kept
+                session.add_part(prompt)
+            except PromptError as exc:
+                dropped.append(name)
+                bar.write(f"warning: {name} dropped: {exc}", file=sys.stderr)
             bar.update()
+        if named and len(dropped) == len(named) and not args.auto:
+            raise PromptError(f"Nothing segmented: every prompt was dropped ({'; '.join(dropped)}); correct them and run again.")
         if args.auto:
             bar.set_postfix_str("auto-complete")
             session.auto_complete()
@@ -294,7 +384,11 @@ def _run_segment(args) -> None:
         bar.update()
     unlabelled = int((session.labels < 0).sum())
     elements = "points" if point_cloud else "faces"
-    print(f"{len(session.parts)} parts, {unlabelled} of {len(session.labels)} {elements} unlabelled; wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}")
+    problems = f" ({len(dropped)} of {len(named)} prompts dropped: see the warnings)" if dropped else ""
+    print(
+        f"{len(session.parts)} parts, {unlabelled} of {len(session.labels)} {elements} unlabelled{problems}; "
+        f"wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,13 +403,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """`--click -10,20` as `--click=-10,20`: argparse would read "-10,20" as an option
+    and refuse the click before it could be reported as outside the image."""
+    joined: list[str] = []
+    for token in argv:
+        if joined and joined[-1] in NUMBER_LIST_OPTIONS and re.match(r"-[\d.]", token):
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+def _check_out(args) -> None:
+    """Refuse an `--out` naming an existing file, before any work."""
+    out = getattr(args, "out", None)
+    if out and Path(out).exists() and not Path(out).is_dir():
+        raise GeoSAM2Error(f"--out '{out}' is an existing file, not a folder: give the path of a new or existing folder.")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     try:
+        _check_out(args)
         args.run(args)
     except GeoSAM2Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # one line, no traceback; the sub-command may say how to resume
+        resume = getattr(args, "on_interrupt", None)
+        print("\nstopped (Ctrl-C)" + (f": {resume.format(out=args.out)}" if resume else "."), file=sys.stderr)
+        return 130
     return 0
 
 

@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from .errors import MeshLoadError
-from .mesh import MESH_EXTENSIONS, Mesh, load_mesh, ply_face_count
+from .mesh import MESH_EXTENSIONS, Mesh, check_input_file, load_mesh, ply_face_count
 from .normals import NORMAL_NEIGHBOURS
 from .pointcloud import DEFAULT_MAX_POINTS, PointCloud, point_cloud_from_arrays
 
@@ -151,8 +151,7 @@ def load_point_cloud(
     path = os.fspath(path)
     base = os.path.basename(path)
     name, extension = os.path.splitext(base)
-    if not os.path.isfile(path):
-        raise MeshLoadError(f"File '{path}' does not exist.")
+    check_input_file(path)
     reader = READERS.get(extension.lower())
     if reader is None:
         raise MeshLoadError(f"'{base}' is not a supported point cloud: use one of {', '.join(POINT_CLOUD_EXTENSIONS)}.")
@@ -165,7 +164,7 @@ def load_point_cloud(
     return point_cloud_from_arrays(points, normals, colors, y_up, name, max_points, normal_neighbours)
 
 
-def load_geometry(path: str | os.PathLike) -> Mesh | PointCloud:
+def load_geometry(path: str | os.PathLike, max_faces: int | None = None) -> Mesh | PointCloud:
     """Load a mesh or a point cloud, whichever the file holds.
 
     PLY files with faces and the other mesh formats (GLB, OBJ, ...) give a
@@ -173,19 +172,19 @@ def load_geometry(path: str | os.PathLike) -> Mesh | PointCloud:
     without faces, PCD, XYZ and NPY give a :class:`PointCloud` (see
     :func:`load_point_cloud`). Both are in the normalised frame.
 
-    Raises MeshLoadError for a missing, unsupported or corrupt file,
+    `max_faces` is the mesh loader's face limit (default: ``geosam2.mesh.face_limit()``).
+    Raises MeshLoadError for a missing, unsupported or corrupt file (or a folder),
     EmptyMeshError and MeshTooLargeError as the loaders do.
     """
     path = os.fspath(path)
     base = os.path.basename(path)
     extension = os.path.splitext(base)[1].lower()
-    if not os.path.isfile(path):
-        raise MeshLoadError(f"File '{path}' does not exist.")
+    check_input_file(path)
     if extension == ".ply":
-        return load_mesh(path) if ply_face_count(path) > 0 else load_point_cloud(path)
+        return load_mesh(path, max_faces) if ply_face_count(path) > 0 else load_point_cloud(path)
     if extension in POINT_CLOUD_EXTENSIONS:
         return load_point_cloud(path)
     if extension in MESH_EXTENSIONS:
-        return load_mesh(path)
+        return load_mesh(path, max_faces)
     supported = sorted(set(MESH_EXTENSIONS) | set(POINT_CLOUD_EXTENSIONS))
     raise MeshLoadError(f"'{base}' is neither a supported mesh nor a point cloud: use one of {', '.join(supported)}.")

@@ -74,6 +74,32 @@ def offline(monkeypatch, tmp_path):
 
 
 @pytest.fixture
+def two_boxes(output_dir):
+    """A PLY file of two separate boxes along x; returns its path, the loaded mesh,
+    (F,) bool faces of the box at negative x, and the rendered views."""
+    from geosam2.mesh import load_mesh
+    from geosam2.render import render_views
+    from tests.helpers import CLI_RESOLUTION
+
+    left, right = make_box_mesh(), make_box_mesh()
+    right.apply_translation((3.0, 0.0, 0.0))
+    path = output_dir / "two_boxes.ply"
+    trimesh.util.concatenate([left, right]).export(path)
+    mesh = load_mesh(path)
+    return path, mesh, mesh.centroids[:, 0] < 0, render_views(mesh, resolution=CLI_RESOLUTION)
+
+
+@pytest.fixture
+def boxes_npy(boxes_cloud, output_dir):
+    """An NPY point-cloud file (x y z nx ny nz rows) of the three sampled boxes of
+    the boxes_cloud fixture; returns its path and (N,) box index per point (file order)."""
+    cloud, box, _ = boxes_cloud
+    path = output_dir / "boxes.npy"
+    np.save(path, np.concatenate([cloud.file_points(), cloud.file_normals()], axis=1))
+    return path, box
+
+
+@pytest.fixture
 def output_dir(request) -> Path:
     """A folder under test-output/ named after the test, kept for inspection."""
     path = REPO / "test-output" / request.node.name

@@ -7,6 +7,8 @@ import numpy as np
 from geosam2.mesh import from_arrays
 from tests.conftest import make_box_mesh
 
+CLI_RESOLUTION = 96  # view size of the CLI tests' two_boxes fixture
+
 
 def boxes_mesh(offsets, extents=(1.0, 1.0, 1.0)):
     """Separate unit boxes (12 faces each, own vertices) at `offsets`; box k owns faces 12k..12k+11."""
@@ -33,3 +35,10 @@ def mesh_miou(mesh, truth: np.ndarray, labels: np.ndarray) -> float:
     from geosam2.evaluation.metrics import class_agnostic_miou, face_weights
 
     return class_agnostic_miou(truth, labels, face_weights(mesh))
+
+
+def centre_pixel(views, faces, view):
+    """"X,Y" of the pixel nearest the middle of `faces`' pixels on `view`."""
+    pixels = np.argwhere(np.isin(views.face_ids[view], np.flatnonzero(faces)))
+    row, column = pixels[np.linalg.norm(pixels - pixels.mean(0), axis=1).argmin()]
+    return f"{column + 0.5},{row + 0.5}"

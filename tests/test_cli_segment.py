@@ -17,28 +17,7 @@ from geosam2.pointreaders import load_geometry
 from geosam2.render import render_views
 from geosam2.render.splat import splat_views
 from geosam2.evaluation.policies import LabelSegmenter
-from tests.helpers import pixel_of_face
-
-RESOLUTION = 96
-
-
-@pytest.fixture
-def two_boxes(output_dir):
-    """A PLY file of two separate boxes along x; returns its path, the loaded mesh,
-    (F,) bool faces of the box at negative x, and the rendered views."""
-    left, right = make_box_mesh(), make_box_mesh()
-    right.apply_translation((3.0, 0.0, 0.0))
-    path = output_dir / "two_boxes.ply"
-    trimesh.util.concatenate([left, right]).export(path)
-    mesh = load_mesh(path)
-    return path, mesh, mesh.centroids[:, 0] < 0, render_views(mesh, resolution=RESOLUTION)
-
-
-def centre_pixel(views, faces, view):
-    """"X,Y" of the pixel nearest the middle of `faces`' pixels on `view`."""
-    pixels = np.argwhere(np.isin(views.face_ids[view], np.flatnonzero(faces)))
-    row, column = pixels[np.linalg.norm(pixels - pixels.mean(0), axis=1).argmin()]
-    return f"{column + 0.5},{row + 0.5}"
+from tests.helpers import CLI_RESOLUTION as RESOLUTION, centre_pixel, pixel_of_face
 
 
 def test_segment_clicks_and_auto_complete_write_the_exports(offline, two_boxes, output_dir, capsys):
@@ -75,16 +54,6 @@ def test_segment_user_mistakes_are_plain_errors(two_boxes, output_dir, capsys):
     assert "Nothing to segment" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(argv + ["--click", "12"])
-
-
-@pytest.fixture
-def boxes_npy(boxes_cloud, output_dir):
-    """An NPY point-cloud file (x y z nx ny nz rows) of the three sampled boxes of
-    test_point_session; returns its path and (N,) box index per point (file order)."""
-    cloud, box, _ = boxes_cloud
-    path = output_dir / "boxes.npy"
-    np.save(path, np.concatenate([cloud.file_points(), cloud.file_normals()], axis=1))
-    return path, box
 
 
 def test_point_cloud_without_weights_is_a_clear_error(offline, boxes_npy, output_dir, capsys):

@@ -136,3 +136,78 @@ def test_face_limit(tmp_path):
     assert load_mesh(tmp_path / "box.obj", max_faces=12).num_faces == 12
     with pytest.raises(MeshTooLargeError, match="12 faces"):
         load_mesh(tmp_path / "box.obj", max_faces=11)
+
+
+CUBE_CORNERS = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], float)
+CUBE_QUADS = [[0, 3, 2, 1], [4, 5, 6, 7], [0, 1, 5, 4], [2, 3, 7, 6], [1, 2, 6, 5], [0, 4, 7, 3]]
+CUBE_MIXED = [[0, 3, 2, 1], [4, 5, 6, 7], [0, 1, 5], [0, 5, 4], [2, 3, 7, 6], [1, 2, 6, 5], [0, 4, 7, 3]]  # a quad split
+
+
+def polygon_ply(polygons: list, encoding: str) -> bytes:
+    """A PLY file of the unit cube's corners and `polygons` (lists of corner indices),
+    written as Blender does: `property list uchar uint vertex_indices`."""
+    header = (
+        f"ply\nformat {encoding} 1.0\nelement vertex 8\nproperty float x\nproperty float y\nproperty float z\n"
+        f"element face {len(polygons)}\nproperty list uchar uint vertex_indices\nend_header\n"
+    ).encode()
+    if encoding == "ascii":
+        body = "".join(" ".join(map(str, p)) + "\n" for p in CUBE_CORNERS)
+        body += "".join(" ".join(map(str, [len(f), *f])) + "\n" for f in polygons)
+        return header + body.encode()
+    body = CUBE_CORNERS.astype("<f4").tobytes()
+    body += b"".join(np.uint8(len(f)).tobytes() + np.asarray(f, "<u4").tobytes() for f in polygons)
+    return header + body
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "binary_little_endian"])
+@pytest.mark.parametrize("polygons", [CUBE_QUADS, CUBE_MIXED], ids=["quads", "mixed"])
+def test_ply_with_quads_and_ngons_loads_triangulated(tmp_path, encoding, polygons):
+    path = tmp_path / "cube.ply"
+    path.write_bytes(polygon_ply(polygons, encoding))
+    mesh = load_mesh(path)
+    assert mesh.num_faces == 12  # every polygon of k corners gives k - 2 triangles
+    assert mesh.face_areas.sum() == pytest.approx(6.0)  # the unit cube's surface, nothing lost
+    assert (mesh.face_areas > 0).all()
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "binary_little_endian"])
+def test_truncated_ply_of_quads_is_still_corrupt(tmp_path, encoding):
+    whole = polygon_ply(CUBE_QUADS, encoding)
+    path = tmp_path / "cut.ply"
+    path.write_bytes(whole[: len(whole) - 12])
+    with pytest.raises(MeshLoadError, match="truncated or corrupt"):
+        load_mesh(path)
+
+
+def test_truncated_binary_stl_is_a_clear_error(tmp_path):
+    whole = make_box_mesh().export(file_type="stl")  # binary: 84 + 50 bytes per triangle
+    path = tmp_path / "cut.stl"
+    path.write_bytes(whole[:-30])
+    with pytest.raises(MeshLoadError, match="declares 12 triangles") as info:
+        load_mesh(path)
+    assert "truncated" in str(info.value) and "charset" not in str(info.value)
+
+
+def test_ascii_stl_still_loads(tmp_path):
+    path = tmp_path / "box.stl"
+    path.write_bytes(make_box_mesh().export(file_type="stl_ascii").encode())
+    assert load_mesh(path).num_faces == 12
+
+
+def test_directory_is_not_called_missing(tmp_path):
+    (tmp_path / "meshes.obj").mkdir()
+    with pytest.raises(MeshLoadError, match="is a directory") as info:
+        load_mesh(tmp_path / "meshes.obj")
+    assert "does not exist" not in str(info.value)
+
+
+def test_face_limit_from_the_environment_and_its_message(tmp_path, monkeypatch):
+    make_box_mesh().export(tmp_path / "box.obj")
+    monkeypatch.setenv("GEOSAM2_MAX_FACES", "11")
+    with pytest.raises(MeshTooLargeError) as info:
+        load_mesh(tmp_path / "box.obj")
+    assert "--max-faces" in str(info.value) and "GEOSAM2_MAX_FACES" in str(info.value)
+    assert load_mesh(tmp_path / "box.obj", max_faces=12).num_faces == 12  # an explicit limit wins
+    monkeypatch.setenv("GEOSAM2_MAX_FACES", "many")
+    with pytest.raises(GeoSAM2Error, match="GEOSAM2_MAX_FACES"):
+        load_mesh(tmp_path / "box.obj")

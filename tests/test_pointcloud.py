@@ -288,7 +288,8 @@ def test_visible_points_front_seen_back_hidden():
     cloud = point_cloud_from_arrays(points, normals=points)
     rig = official_rig(cloud.bbox_size, resolution=512, num_views=1)
     views = splat_views(cloud, rig)
-    samples, pixels = visible_points(cloud, views).view(0)
+    visible = visible_points(cloud, views)  # one view: every entry is view 0's
+    samples, pixels = visible.samples, visible.pixels
     seen = np.zeros(cloud.num_points, bool)
     seen[samples] = True
     to_camera = rig.origins[0] - cloud.points

@@ -8,7 +8,13 @@ Each object's result is written to `<out>/objects/<uid>.json` as soon as it is
 known, so an interrupted run resumes where it stopped, and shards (`shard=(i, n)`
 takes every n-th object from the i-th in uid order) can run on different
 machines and be merged (`merge_results`). Objects that fail or lack a prediction
-are recorded with their reason and listed in the reports, never dropped.
+are recorded with their reason and listed in the reports, never dropped, and
+are tried again by the next run.
+
+Every record carries the settings that produced it (`settings.evaluation_settings`:
+method and its options, checkpoint, weighting, protocol, code version), so a
+folder never mixes results of different settings: a run with other settings
+refuses it (or, with ``restart``, deletes its results and starts afresh).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from ..errors import GeoSAM2Error
 from .metrics import face_weights, nearest_faces, protocol_miou
 from .readers import Dataset, GroundTruth, find_dataset, read_categories, read_prediction
 from .report import write_reports
+from .settings import evaluation_settings, settings_differences
 
 
 class Method(Protocol):
@@ -112,6 +119,27 @@ def _progress(done: int, total: int, uid: str, start: float, stream) -> None:
     stream.flush()
 
 
+def prepare_out(out: str | Path, settings: dict, restart: bool = False) -> None:
+    """Make `out` ready for a run with `settings`: with `restart`, delete its
+    records; else raise GeoSAM2Error when it holds records of other settings
+    (naming them and the ways out), so results are never mixed or lost silently."""
+    objects = Path(out) / "objects"
+    paths = sorted(objects.glob("*.json"))
+    if restart:
+        for path in paths:
+            path.unlink()
+        if paths:
+            print(f"--restart: deleted the {len(paths)} earlier results in {out}", file=sys.stderr)
+        return
+    for path in paths:
+        differences = settings_differences(json.loads(path.read_text()).get("settings"), settings)
+        if differences:
+            raise GeoSAM2Error(
+                f"'{out}' holds results of other settings ({'; '.join(differences)}), which must not be mixed with "
+                f"this run's. Give a new --out, or add --restart to delete its {len(paths)} results and start afresh."
+            )
+
+
 def record_path(out: Path, uid: str) -> Path:
     """Where the result of object `uid` is stored ("/" in PartNetE uids becomes "__")."""
     return Path(out) / "objects" / f"{uid.replace('/', '__')}.json"
@@ -132,25 +160,34 @@ def run_evaluation(
     protocol: str = "geosam2",
     progress: bool = True,
     on_record: Callable[[dict], None] | None = None,
+    settings: dict | None = None,
+    restart: bool = False,
 ) -> dict:
     """Evaluate `method` on the objects of `gt_dir` (shard `shard`), write reports into `out`.
 
-    Objects with a result file in `out/objects/` are not redone (delete a file to
-    redo that object; use a new `out` when changing method, weighting or protocol).
-    Returns the summary dict (see `report.summarise`).
+    Objects with an "ok" result in `out/objects/` are not redone; missing and
+    failed ones are tried again. `settings` (default: `evaluation_settings` of
+    the method's name, weighting and protocol) go into every record; `out`
+    holding results of other settings is refused, or emptied first with
+    `restart` (see `prepare_out`). Returns the summary dict (see `report.summarise`).
     """
     out = Path(out)
+    settings = settings or evaluation_settings(method.name, weighting, protocol)
+    prepare_out(out, settings, restart)
     (out / "objects").mkdir(parents=True, exist_ok=True)
     dataset = find_dataset(gt_dir)
     category_of = read_categories(categories) if isinstance(categories, (str, Path)) else dict(categories or {})
     category_of = category_of or dataset.categories
     uids = shard_of(list(dataset.objects), shard)
-    done = {u for u in uids if record_path(out, u).is_file()}
-    todo = [u for u in uids if u not in done]
+    status = {u: json.loads(record_path(out, u).read_text())["status"] for u in uids if record_path(out, u).is_file()}
+    todo = [u for u in uids if status.get(u) != "ok"]
+    retried = sum(u in status for u in todo)
+    if retried:
+        print(f"retrying {retried} objects recorded as missing or failed", file=sys.stderr)
     start = time.perf_counter()
     for i, uid in enumerate(todo, 1):
         record = evaluate_object(dataset, uid, method, weighting, protocol)
-        record["category"] = category_of.get(uid, "")
+        record.update(category=category_of.get(uid, ""), settings=settings)
         path = record_path(out, uid)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
@@ -169,6 +206,7 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
     out = Path(out)
     (out / "objects").mkdir(parents=True, exist_ok=True)
     merged: dict[str, dict] = {}
+    settings: dict | None = None  # of the first record: every other must have the same
     for folder in shard_dirs:
         if not (Path(folder) / "objects").is_dir():
             raise GeoSAM2Error(f"'{folder}' is not an evaluation folder (no objects/ inside).")
@@ -177,6 +215,14 @@ def merge_results(shard_dirs: Sequence[str | Path], out: str | Path, method: str
             method = method or previous_summary.get("method", "")
             protocol = protocol or previous_summary.get("protocol", "")
         for record in load_records(folder):
+            if not merged:
+                settings = record.get("settings")
+            elif record.get("settings") != settings:
+                differences = settings_differences(settings, record.get("settings") or {})
+                raise GeoSAM2Error(
+                    f"'{folder}' holds results of other settings than the first shard ({'; '.join(differences)}): "
+                    "merge only shards of one run."
+                )
             previous = merged.get(record["uid"])
             if previous and (previous["status"], previous.get("miou")) != (record["status"], record.get("miou")):
                 raise GeoSAM2Error(f"Shards disagree on '{record['uid']}': remove one of its results and merge again.")

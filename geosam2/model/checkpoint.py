@@ -1,4 +1,5 @@
-"""GeoSAM2 checkpoints in the official layout: find, load, save, and start from SAM2.1.
+"""GeoSAM2 checkpoints in the official layout: load, save, and start from SAM2.1
+(where the file is: `geosam2.weights`).
 
 A checkpoint file is ``{"model": state_dict}`` as the release reads it
 (``torch.load(path, weights_only=True)["model"]``). Ours also carry
@@ -15,13 +16,11 @@ from pathlib import Path
 
 import torch
 
-from ..errors import GeoSAM2Error, WeightsNotFoundError
+from ..errors import GeoSAM2Error
+from ..weights import hub_file, local_file, resolve_checkpoint
 from .build import build_geosam2
 from .network import GeoSAM2
 
-HUB_REPO = "VAST-AI/GeoSAM2"
-HUB_FILE = "geosam2.pt"
-CHECKPOINT_ENV = "GEOSAM2_CHECKPOINT"
 SAM2_HUB = {  # Hiera variant -> SAM2.1 hub repository and file
     "tiny": ("facebook/sam2.1-hiera-tiny", "sam2.1_hiera_tiny.pt"),
     "small": ("facebook/sam2.1-hiera-small", "sam2.1_hiera_small.pt"),
@@ -30,42 +29,6 @@ SAM2_HUB = {  # Hiera variant -> SAM2.1 hub repository and file
 }
 HIERA_VARIANTS = {(96, 12): "tiny", (96, 16): "small", (112, 24): "base_plus", (144, 48): "large"}  # (embed dim, blocks)
 ENCODERS = ("image_encoder", "pos_map_encoder")
-
-
-def _hub_file(repo: str, filename: str, how_else: str) -> Path:
-    """Download (or find in the local cache) `filename` of Hub repo `repo`."""
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return Path(hf_hub_download(repo_id=repo, filename=filename))
-    except Exception as exc:  # offline, no network, hub errors: all mean "not available"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise WeightsNotFoundError(
-            f"Could not get {filename} from the Hugging Face Hub repository {repo} ({type(exc).__name__}: {reason}). "
-            f"{how_else}, or connect to the internet (with HF_HUB_OFFLINE unset) to download it."
-        ) from None
-
-
-def _local_file(path: str | os.PathLike, source: str) -> Path:
-    """`path` as an existing file, else WeightsNotFoundError naming where it came from."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise WeightsNotFoundError(f"Checkpoint '{path}' ({source}) does not exist: give the path of a downloaded {HUB_FILE}.")
-    return path
-
-
-def resolve_checkpoint(checkpoint: str | os.PathLike | None = None) -> Path:
-    """The GeoSAM2 checkpoint file to load.
-
-    `checkpoint` if given, else the GEOSAM2_CHECKPOINT environment variable, else
-    ``geosam2.pt`` of VAST-AI/GeoSAM2 from the Hugging Face Hub (cached by
-    huggingface_hub). Raises WeightsNotFoundError naming both ways when none works.
-    """
-    if checkpoint:
-        return _local_file(checkpoint, "given checkpoint")
-    if os.environ.get(CHECKPOINT_ENV):
-        return _local_file(os.environ[CHECKPOINT_ENV], f"from {CHECKPOINT_ENV}")
-    return _hub_file(HUB_REPO, HUB_FILE, f"Give a local GeoSAM2 checkpoint (a path argument or {CHECKPOINT_ENV}=/path/to/{HUB_FILE})")
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -168,10 +131,10 @@ def init_from_sam2(
     variant, image_size, lora_rank : see `build_geosam2`.
     """
     if checkpoint:
-        path = _local_file(checkpoint, "SAM2.1 checkpoint")
+        path = local_file(checkpoint, "SAM2.1 checkpoint")
     else:
         repo, filename = SAM2_HUB[variant]
-        path = _hub_file(repo, filename, "Give a local SAM2.1 checkpoint (--init-checkpoint /path/to/" + filename + ")")
+        path = hub_file(repo, filename, "Give a local SAM2.1 checkpoint (--init-checkpoint /path/to/" + filename + ")")
     model = build_geosam2(variant, image_size, lora_rank)
     state = geosam2_state_from_sam2(read_checkpoint(path)["model"])
     fresh = {k: v for k, v in model.state_dict().items() if ".linear_a_" in k or ".linear_b_" in k or k.startswith("feature_fusion.")}
