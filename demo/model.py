@@ -1,23 +1,19 @@
 """The model the demo shares between all users: GeoSAM2 when its weights load, else none.
 
-The checkpoint is found as everywhere in the project (`geosam2.model.checkpoint`:
-GEOSAM2_CHECKPOINT, else the Hugging Face Hub), except that the Hub is asked only
-when it answers within 2 s (otherwise only its local cache is used), so that an
-offline server starts at once. Without weights the demo runs the offline
+The checkpoint is found as everywhere in the project (`geosam2.weights`:
+GEOSAM2_CHECKPOINT, else the Hugging Face Hub's cache, else a download when the Hub
+answers within 2 s), so that an offline server starts at once. Without weights the demo runs the offline
 geometry segmenter and its status line says why GeoSAM2 is not there; other
 failures (a bug, CUDA out of memory) are not hidden: they stop the server.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 
-from geosam2.errors import GeoSAM2Error, WeightsNotFoundError
+from geosam2.errors import GeoSAM2Error
 from geosam2.geometry import GeometrySegmenter
 
-HUB_HOST = "huggingface.co"
 GEOSAM2, GEOMETRY = "GeoSAM2", "Offline geometry"
 
 
@@ -64,53 +60,20 @@ class SharedModel:
             self.make_segmenter(GEOSAM2, prepared).features(prepared.views)
 
 
-def hub_reachable(host: str = HUB_HOST, timeout: float = 2.0) -> bool:
-    """Whether a TCP connection to `host`:443 opens within `timeout` seconds."""
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def _offline(environ) -> bool:
-    return environ.get("HF_HUB_OFFLINE", "0").strip().lower() not in ("", "0", "false", "no")
-
-
-def checkpoint_to_load(environ=os.environ, reachable=hub_reachable) -> str | None:
-    """What to give `load_geosam2`: GEOSAM2_CHECKPOINT's path; None (its own lookup,
-    downloading from the Hub if needed) when the Hub answers; else the Hub's local
-    cache. Raises WeightsNotFoundError when offline with nothing cached."""
-    from geosam2.model.checkpoint import CHECKPOINT_ENV, HUB_FILE, HUB_REPO
-
-    if environ.get(CHECKPOINT_ENV):
-        return environ[CHECKPOINT_ENV]
-    if not _offline(environ) and reachable():
-        return None
-    from huggingface_hub import try_to_load_from_cache
-
-    cached = try_to_load_from_cache(HUB_REPO, HUB_FILE)
-    if isinstance(cached, str):
-        return cached
-    raise WeightsNotFoundError(
-        f"No GeoSAM2 weights: {CHECKPOINT_ENV} is not set, the Hugging Face Hub cannot be reached and its cache has "
-        f"no {HUB_FILE}. Set {CHECKPOINT_ENV}=/path/to/{HUB_FILE}, or run with network access so that it is "
-        f"downloaded from {HUB_REPO}."
-    )
-
-
-def load_shared_model(environ=os.environ, reachable=hub_reachable) -> SharedModel:
+def load_shared_model(checkpoint: str | None = None) -> SharedModel:
     """Load GeoSAM2 once for all users, or say why the geometry segmenter is used.
 
-    Only what a user can fix falls back to the geometry segmenter, with the reason
-    in `note`: GeoSAM2 not installed, weights missing or unreadable (GeoSAM2Error).
+    `checkpoint` as in `geosam2.model.load_geosam2` (None: GEOSAM2_CHECKPOINT, else the
+    Hub's cache, else a download when the Hub answers within 2 s). Only what a user can
+    fix falls back to the geometry segmenter, with the reason in `note`: GeoSAM2 not
+    installed, weights missing or unreadable (GeoSAM2Error).
     """
     try:
         from geosam2.model import load_geosam2
     except ImportError as exc:
         return SharedModel(note=f"GeoSAM2 is not installed in this build ({exc}): install the `sam2` package.")
     try:
-        network = load_geosam2(checkpoint_to_load(environ, reachable))
+        network = load_geosam2(checkpoint)
     except GeoSAM2Error as exc:
         return SharedModel(note=f"GeoSAM2 is not used: {exc}")
     device = str(next(network.parameters()).device)

@@ -361,8 +361,8 @@ def test_settings_reload_and_view_cache(app, request_):
     assert app.store.get(request_.session_hash) is None and not user.folder.exists()
 
 
-def test_status_says_how_to_get_weights_and_launch_options(monkeypatch):
-    model = load_shared_model({"HF_HUB_OFFLINE": "1"})
+def test_status_says_how_to_get_weights_and_launch_options(offline, monkeypatch):
+    model = load_shared_model()
     assert model.network is None and model.segmenters == [GEOMETRY]
     status = DemoApp(model).status(None)
     assert "offline geometry segmenter" in status and "GEOSAM2_CHECKPOINT" in status and "VAST-AI/GeoSAM2" in status

@@ -112,7 +112,7 @@ def test_missing_or_unreadable_weights_fall_back_and_say_why_bugs_propagate(tmp_
     broken = tmp_path / "geosam2.pt"
     broken.write_bytes(b"not a checkpoint")
     for path, reason in [(broken, "not a readable PyTorch checkpoint"), (tmp_path / "absent.pt", "does not exist")]:
-        model = load_shared_model({"GEOSAM2_CHECKPOINT": str(path)})
+        model = load_shared_model(str(path))
         assert model.network is None and reason in model.note
         assert reason in DemoApp(model, temp_root=str(tmp_path)).status(None)  # the status line says what failed
 
@@ -121,7 +121,7 @@ def test_missing_or_unreadable_weights_fall_back_and_say_why_bugs_propagate(tmp_
 
     monkeypatch.setattr("geosam2.model.load_geosam2", out_of_memory)
     with pytest.raises(RuntimeError, match="CUDA out of memory"):  # not a user's problem: not hidden behind a fallback
-        load_shared_model({"GEOSAM2_CHECKPOINT": str(broken)})
+        load_shared_model(str(broken))
 
 
 @pytest.fixture
