@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import GeoSAM2Error, PromptError
+from .evaluation.policies import SEGMENTERS
 from .mesh import MAX_FACES_ENV
 
 RESOLUTIONS = (16, 4096)  # pixels: smaller views show nothing, larger ones exhaust memory (12 views)
@@ -124,7 +125,9 @@ def _add_evaluate(sub) -> None:
     p.add_argument("gt_dir", help="folder of ground-truth meshes (or a dataset root with a GT/ folder)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--pred-dir", help="score another method's stored predictions (same formats as the GT)")
-    source.add_argument("--segmenter", choices=["geosam2", "geometry", "oracle"], help="run a segmenter with simulated prompts")
+    source.add_argument(
+        "--segmenter", choices=SEGMENTERS, help="run a segmenter with simulated prompts (pieces: connected pieces, no prompt)"
+    )
     p.add_argument("--categories", help="JSON or CSV mapping object ids to categories")
     _add_resolution(p, "view size for --segmenter")
     p.add_argument("--pa", type=_fraction, default=0.02, help="clean-up threshold PA for --segmenter, in [0, 1) (default 0.02)")
@@ -179,7 +182,10 @@ def _run_evaluate(args) -> None:
             from .weights import resolve_checkpoint
 
             checkpoint = resolve_checkpoint(args.checkpoint)
-        options = dict(resolution=args.resolution, pa=args.pa, **(prompting if args.segmenter != "oracle" else {}))
+        if args.segmenter == "pieces":
+            options = {}
+        else:
+            options = dict(resolution=args.resolution, pa=args.pa, **(prompting if args.segmenter != "oracle" else {}))
         settings = evaluation_settings(args.segmenter, args.weighting, args.protocol, checkpoint, **options)
     prepare_out(args.out, settings, args.restart)  # before a network loads
     if not args.pred_dir:

@@ -471,3 +471,14 @@ def test_oracle_on_point_clouds(tmp_path):
     summary = run_evaluation(tmp_path / "gt", Oracle(resolution=128), tmp_path / "out", progress=False)
     assert summary["objects"] == 2, summary["failed"]
     assert summary["miou"] >= 95.0
+
+
+def test_pieces_baseline_labels_each_connected_piece(tmp_path):
+    path = tmp_path / "pieces.ply"
+    trimesh.util.concatenate(_three_boxes()).export(path)
+    np.save(tmp_path / "pieces.npy", np.repeat([0, 1, 0], 12))  # part 0 = boxes 0 and 2
+    gt = read_ground_truth(path)
+    pred = make_method("pieces").predict(gt)
+    assert [len(np.unique(pred[12 * k : 12 * k + 12])) for k in range(3)] == [1, 1, 1] and len(np.unique(pred)) == 3
+    areas = np.array([b.area for b in _three_boxes()])
+    assert score(gt, pred) == pytest.approx((max(areas[0], areas[2]) / (areas[0] + areas[2]) + 1) / 2)

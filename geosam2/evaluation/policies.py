@@ -11,7 +11,9 @@ they never lift or clean up masks themselves.
   best view kept);
 - :class:`Oracle`: the ground-truth masks themselves as the segmenter's answers
   (:class:`LabelSegmenter`), one prompt per part: the upper bound of lifting and
-  clean-up.
+  clean-up;
+- :class:`Pieces`: no prompt at all, the connected pieces as parts: the baseline any
+  segmenter must beat.
 """
 
 from __future__ import annotations
@@ -185,16 +187,35 @@ class SimulatedUser:
         return best
 
 
-SEGMENTERS = ("oracle", "geometry", "geosam2")
+class Pieces:
+    """The baseline without any prompt: each connected piece of the welded mesh (each
+    connected piece of the k-NN graph, on a point cloud) is a part
+    (`geosam2 evaluate --segmenter pieces`)."""
+
+    name = "pieces"
+
+    def predict(self, gt: GroundTruth) -> np.ndarray:
+        if gt.mesh is None:
+            from ..pointlift import knn_graph
+
+            return knn_graph(gt.cloud).components()
+        from ..facegraph import face_graph
+
+        return face_graph(gt.mesh).components()
+
+
+SEGMENTERS = ("oracle", "geometry", "geosam2", "pieces")
 
 
 def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, **kwargs):
     """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS).
 
-    Other keyword arguments go to `SimulatedUser` (the oracle ignores them).
+    Other keyword arguments go to `SimulatedUser` (the oracle and the pieces ignore them).
     """
     if name == "oracle":
         return Oracle(resolution, pa)
+    if name == "pieces":
+        return Pieces()
     if name == "geometry":
         from ..geometry import GeometrySegmenter
 
