@@ -218,6 +218,7 @@ def _add_segment(sub) -> None:
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2 (needed for point clouds)")
     p.add_argument("--resolution", type=int, default=1024, help="view size in pixels (default 1024)")
     p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA (default 0.02)")
+    p.add_argument("--face-budget", type=int, help="segment a decimated proxy of this many faces above it, exports of the full mesh (default $GEOSAM2_FACE_BUDGET or 500000; 0 = never)")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(run=_run_segment)
 
@@ -256,6 +257,7 @@ def _run_segment(args) -> None:
     from .export import export_mesh
     from .pointcloud import PointCloud, export_point_cloud, load_geometry
     from .prompts import Prompt
+    from .proxy import decimate, face_budget, needs_proxy, transfer_labels
     from .session import Session
 
     negatives = [list(xy) for xy in args.negative]
@@ -269,9 +271,13 @@ def _run_segment(args) -> None:
     geometry = load_geometry(args.mesh)
     point_cloud = isinstance(geometry, PointCloud)
     segmenter = _segmenter(args.segmenter, args.checkpoint, point_cloud)
+    budget = face_budget(args.face_budget)
+    proxy = decimate(geometry, budget) if not point_cloud and needs_proxy(geometry, budget) else None
+    if proxy is not None:
+        print(f"note: {geometry.num_faces:,} faces is above the face budget of {budget:,}: segmenting a proxy of {proxy.num_faces:,} faces, exporting the full mesh.", file=sys.stderr)
     with tqdm(total=2 + len(prompts) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
         bar.set_postfix_str("rendering")
-        session = Session(geometry, segmenter, resolution=args.resolution, pa=args.pa)
+        session = Session(geometry if proxy is None else proxy, segmenter, resolution=args.resolution, pa=args.pa)
         bar.update()
         for k, prompt in enumerate(prompts):
             bar.set_postfix_str(f"part {k + 1}/{len(prompts)}")
@@ -282,16 +288,17 @@ def _run_segment(args) -> None:
             session.auto_complete()
             bar.update()
         bar.set_postfix_str("exporting")
+        labels = session.labels if proxy is None else transfer_labels(proxy, session.labels, geometry, args.pa)
         if point_cloud:  # names by label 0..max; ids no part holds any more keep a default name
             names = {p.id: p.name for p in session.parts}
             part_names = [names.get(i, f"part_{i}") for i in range(int(session.labels.max(initial=-1)) + 1)]
             paths = export_point_cloud(geometry, session.labels, args.out, part_names)
         else:
-            paths = export_mesh(geometry, session.labels, args.out, session.parts)
+            paths = export_mesh(geometry, labels, args.out, session.parts)
         bar.update()
-    unlabelled = int((session.labels < 0).sum())
+    unlabelled = int((labels < 0).sum())
     elements = "points" if point_cloud else "faces"
-    print(f"{len(session.parts)} parts, {unlabelled} of {len(session.labels)} {elements} unlabelled; wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}")
+    print(f"{len(session.parts)} parts, {unlabelled} of {len(labels)} {elements} unlabelled; wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}")
 
 
 def build_parser() -> argparse.ArgumentParser:

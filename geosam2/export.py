@@ -250,8 +250,9 @@ def export_mesh(mesh: Mesh, labels: np.ndarray, folder, parts: Sequence[Part] | 
         Part id per face, -1 = unlabelled.
     folder : output folder
     parts : sequence of Part, optional
-        The parts tree (e.g. ``Session.parts``); by default one top-level part
-        per distinct label.
+        The parts tree (e.g. ``Session.parts``), sorted by id; face counts and
+        area shares are recomputed from `labels` (they may come from a proxy).
+        By default one top-level part per distinct label.
 
     Returns
     -------
@@ -260,7 +261,7 @@ def export_mesh(mesh: Mesh, labels: np.ndarray, folder, parts: Sequence[Part] | 
     labels = np.asarray(labels, np.int32)
     if labels.shape != (mesh.num_faces,):
         raise ValueError(f"labels must have shape ({mesh.num_faces},), got {labels.shape}")
-    parts = default_parts(mesh, labels) if parts is None else tuple(parts)
+    parts = default_parts(mesh, labels) if parts is None else parts_with_stats(parts, labels, mesh.face_areas)
     missing = set(np.unique(labels[labels >= 0]).tolist()) - {p.id for p in parts}
     if missing:
         raise ValueError(f"labels use part ids {sorted(missing)} that are not in parts")
