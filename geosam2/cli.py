@@ -301,11 +301,42 @@ def _run_segment(args) -> None:
     print(f"{len(session.parts)} parts, {unlabelled} of {len(labels)} {elements} unlabelled; wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}")
 
 
+def _add_segment_many(sub) -> None:
+    p = sub.add_parser("segment-many", help="segment every mesh of a folder automatically; re-running resumes; shards for several processes or GPUs")
+    p.add_argument("mesh_dir", help="folder searched recursively for meshes (GLB/GLTF/OBJ/PLY/STL/OFF)")
+    p.add_argument("--auto", action="store_true", required=True, help="give every face a part (the only mode, required)")
+    p.add_argument("--segmenter", choices=["geosam2", "geometry"], help="default: geosam2 if its weights load, else geometry (with a note)")
+    p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    p.add_argument("--resolution", type=int, default=1024, help="view size in pixels (default 1024)")
+    p.add_argument("--pa", type=float, default=0.02, help="clean-up threshold PA (default 0.02)")
+    p.add_argument("--face-budget", type=int, help="segment a decimated proxy of this many faces above it (default $GEOSAM2_FACE_BUDGET or 500000; 0 = never)")
+    p.add_argument("--shard", type=_parse_shard, help="do shard i of n only (e.g. 0/4); default under torchrun: RANK/WORLD_SIZE")
+    p.add_argument("--out", required=True, help="output folder (meshes/, records/, summary_<i>_of_<n>.json)")
+    p.set_defaults(run=_run_segment_many)
+
+
+def _run_segment_many(args) -> None:
+    from .batch import print_record, segment_many, torchrun_shard
+    from .proxy import face_budget
+
+    shard = args.shard or torchrun_shard()
+    budget = face_budget(args.face_budget)
+    segmenter = _segmenter(args.segmenter, args.checkpoint)
+    summary = segment_many(args.mesh_dir, args.out, segmenter, shard, args.resolution, args.pa, budget, print_record)
+    failed = summary["failed"]
+    print(f"shard {shard[0]}/{shard[1]}: {len(summary['ok'])} meshes segmented, {len(failed)} failed; exports in {Path(args.out) / 'meshes'}")
+    for entry in failed:
+        print(f"failed: {entry['file']}: {entry['error']}")
+    if failed:
+        raise GeoSAM2Error(f"{len(failed)} meshes failed (listed above and in the summary): fix or remove them, then run the same command again to resume.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="geosam2", description="GeoSAM2: prompt-controllable 3D part segmentation")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
     _add_segment(sub)
+    _add_segment_many(sub)
     _add_evaluate(sub)
     _add_merge(sub)
     _add_curate(sub)
