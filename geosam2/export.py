@@ -209,7 +209,7 @@ def write_parts_zip(path, mesh: Mesh, labels: np.ndarray, parts: Sequence[Part])
     part and for the unlabelled faces."""
     colors = _face_colors(labels, parts)
     file_vertices = mesh.file_vertices()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:  # level 6: 6x the time for 9 % less (500k faces)
         for name, _, faces in _groups(labels, parts):
             scene = trimesh.Scene()
             _add_part(scene, name, _part_geometries(mesh, faces, colors[faces[0]], file_vertices), None)

@@ -70,13 +70,12 @@ def decimate(mesh: Mesh, target_faces: int) -> Mesh:
     )
 
 
-def closest_faces(triangles: np.ndarray, points: np.ndarray, k: int = CLOSEST_CANDIDATES, seed: int = 0) -> np.ndarray:
-    """(P,) int64 index of the triangle of (T, 3, 3) `triangles` closest to each of
-    (P, 3) `points`, among the triangles of the `k` samples nearest the point.
-
-    The samples are each triangle's centroid and as many points again spread over
-    the surface by area, so a large triangle is found from anywhere on it (its
-    centroid alone may be far)."""
+def candidate_faces(triangles: np.ndarray, points: np.ndarray, k: int = CLOSEST_CANDIDATES, seed: int = 0) -> np.ndarray:
+    """(P, k) int64 triangles of (T, 3, 3) `triangles` near each of (P, 3) `points`:
+    those of the `k` nearest surface samples, nearest first. The samples are each
+    triangle's centroid and as many points again spread over the surface by
+    area, so a large triangle is found from anywhere on it (its centroid alone
+    may be far)."""
     rng = np.random.default_rng(seed)
     areas = 0.5 * np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]), axis=1)
     spread = rng.choice(len(triangles), len(triangles), p=areas / areas.sum()) if areas.sum() > 0 else np.zeros(0, int)
@@ -85,9 +84,19 @@ def closest_faces(triangles: np.ndarray, points: np.ndarray, k: int = CLOSEST_CA
     samples = np.concatenate([triangles.mean(axis=1), np.einsum("ij,ijk->ik", weights, triangles[spread])])
     k = min(k, len(samples))
     _, nearest = cKDTree(samples).query(points, k=k, workers=-1)
-    candidates = owner[nearest.reshape(len(points), k)]
-    distances = np.stack([_point_triangle_distance(points, triangles[candidates[:, j]]) for j in range(k)], axis=1)
+    return owner[nearest.reshape(len(points), k)]
+
+
+def closest_candidate(triangles: np.ndarray, points: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(P,) int64 the triangle among each point's (P, k) `candidates` closest to it."""
+    distances = np.stack([_point_triangle_distance(points, triangles[c]) for c in candidates.T], axis=1)
     return candidates[np.arange(len(points)), np.argmin(distances, axis=1)]
+
+
+def closest_faces(triangles: np.ndarray, points: np.ndarray, k: int = CLOSEST_CANDIDATES) -> np.ndarray:
+    """(P,) int64 index of the triangle of (T, 3, 3) `triangles` closest to each of
+    (P, 3) `points`, among its :func:`candidate_faces`."""
+    return closest_candidate(triangles, points, candidate_faces(triangles, points, k))
 
 
 def _point_triangle_distance(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -116,12 +125,16 @@ def _segment_distance(points: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.nd
 
 def transfer_labels(proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float = 0.02) -> np.ndarray:
     """(F,) int32 labels of the full `mesh` from (P,) `proxy_labels` of its proxy:
-    each face takes the label of the proxy face closest to its centroid, then
+    each face takes the label of the proxy face closest to its centroid (measured
+    only where the candidate faces disagree), then
     stray pieces are cleared and refilled on the full mesh's face graph (part ids
     kept, each label's largest piece kept; faces unlabelled on the proxy stay
     unlabelled)."""
-    nearest = closest_faces(proxy.triangles, mesh.centroids)
-    labels = np.asarray(proxy_labels, np.int32)[nearest]
+    proxy_labels = np.asarray(proxy_labels, np.int32)
+    candidates = candidate_faces(proxy.triangles, mesh.centroids)
+    labels = proxy_labels[candidates[:, 0]]
+    mixed = (proxy_labels[candidates] != labels[:, None]).any(axis=1)  # near a boundary: find the closest face
+    labels[mixed] = proxy_labels[closest_candidate(proxy.triangles, mesh.centroids[mixed], candidates[mixed])]
     return clean_labels(mesh, labels, pa, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True)
 
 
