@@ -123,6 +123,6 @@ def test_parts_without_appearance_get_their_colour_as_material(labelled, output_
     mesh, labels, parts = labelled
     scene = trimesh.load(export_mesh(mesh, labels, output_dir, parts)["scene"], process=False)
     for p in parts:
-        _, geometry_name = scene.graph[p.name.replace(" ", "_").replace("/", "_")]
-        material = scene.geometry[geometry_name].visual.material
-        assert tuple(material.baseColorFactor) == p.color
+        node = p.name.replace(" ", "_").replace("/", "_")  # the file-safe name
+        material = scene.geometry[scene.graph[node][1]].visual.material
+        assert tuple(material.baseColorFactor) == p.color and material.name == node
