@@ -160,3 +160,11 @@ def test_official_textured_example_keeps_uvs_and_textures(output_dir):
     scene = trimesh.load(paths["scene"], process=False)
     assert {p.name for p in parts} <= set(scene.graph.nodes)
     assert sum(len(g.faces) for g in scene.geometry.values()) == mesh.num_faces
+
+
+def test_dev_set_vertex_colours_are_kept_in_the_parts(gt_paths, output_dir):
+    path = gt_paths[0]  # vertex-coloured by ground-truth part
+    mesh = load_mesh(path)
+    labels, parts = _labelled(mesh, split_piece=0)
+    paths = export_mesh(mesh, labels, output_dir, parts)
+    _check_parts(mesh, labels, parts, _source(path), paths, exact_pixels=True)
