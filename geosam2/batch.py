@@ -3,7 +3,7 @@
 Each mesh under the input folder (searched recursively, sorted by relative
 path) gets its exports in ``OUT/meshes/<relative path with "/" as "__">/`` and a
 record ``OUT/records/<same>.json`` (file, status "ok" or "failed", parts, faces,
-proxy faces, seconds, error). A record is written atomically once the mesh is
+faces segmented (fewer on a proxy), seconds, error). A record is written atomically once the mesh is
 done, so a re-run resumes: meshes with an "ok" record are skipped, failed ones
 are tried again. ``OUT/summary_<i>_of_<n>.json`` lists the meshes of shard i
 of n: the failures with their error, then the finished ones.
@@ -26,7 +26,7 @@ from typing import Callable
 from .evaluation.runner import shard_of
 from .export import export_mesh
 from .mesh import MESH_EXTENSIONS, load_mesh
-from .proxy import decimate, needs_proxy, transfer_labels
+from .proxy import labels_of_full_mesh, proxy_or_mesh
 from .session import Session
 
 
@@ -57,12 +57,11 @@ def _key(file: str) -> str:
 def segment_one(path: Path, segmenter, out: Path, resolution: int, pa: float, budget: int) -> dict:
     """Load, segment automatically (on a proxy above `budget` faces), export; the record fields."""
     mesh = load_mesh(path)
-    proxy = decimate(mesh, budget) if needs_proxy(mesh, budget) else None
-    session = Session(mesh if proxy is None else proxy, segmenter, resolution=resolution, pa=pa)
+    segmented = proxy_or_mesh(mesh, budget)
+    session = Session(segmented, segmenter, resolution=resolution, pa=pa)
     session.auto_complete()
-    labels = session.labels if proxy is None else transfer_labels(proxy, session.labels, mesh, pa)
-    export_mesh(mesh, labels, out, session.parts)
-    return {"parts": len(session.parts), "faces": mesh.num_faces, "proxy_faces": None if proxy is None else proxy.num_faces}
+    export_mesh(mesh, labels_of_full_mesh(mesh, segmented, session.labels, pa), out, session.parts)
+    return {"parts": len(session.parts), "faces": mesh.num_faces, "segmented_faces": segmented.num_faces}
 
 
 def segment_many(

@@ -257,7 +257,7 @@ def _run_segment(args) -> None:
     from .export import export_mesh
     from .pointcloud import PointCloud, export_point_cloud, load_geometry
     from .prompts import Prompt
-    from .proxy import decimate, face_budget, needs_proxy, transfer_labels
+    from .proxy import face_budget, labels_of_full_mesh, proxy_or_mesh
     from .session import Session
 
     negatives = [list(xy) for xy in args.negative]
@@ -272,12 +272,12 @@ def _run_segment(args) -> None:
     point_cloud = isinstance(geometry, PointCloud)
     segmenter = _segmenter(args.segmenter, args.checkpoint, point_cloud)
     budget = face_budget(args.face_budget)
-    proxy = decimate(geometry, budget) if not point_cloud and needs_proxy(geometry, budget) else None
-    if proxy is not None:
-        print(f"note: {geometry.num_faces:,} faces is above the face budget of {budget:,}: segmenting a proxy of {proxy.num_faces:,} faces, exporting the full mesh.", file=sys.stderr)
+    segmented = geometry if point_cloud else proxy_or_mesh(geometry, budget)
+    if segmented is not geometry:
+        print(f"note: {geometry.num_faces:,} faces is above the face budget of {budget:,}: segmenting a proxy of {segmented.num_faces:,} faces, exporting the full mesh.", file=sys.stderr)
     with tqdm(total=2 + len(prompts) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
         bar.set_postfix_str("rendering")
-        session = Session(geometry if proxy is None else proxy, segmenter, resolution=args.resolution, pa=args.pa)
+        session = Session(segmented, segmenter, resolution=args.resolution, pa=args.pa)
         bar.update()
         for k, prompt in enumerate(prompts):
             bar.set_postfix_str(f"part {k + 1}/{len(prompts)}")
@@ -288,7 +288,7 @@ def _run_segment(args) -> None:
             session.auto_complete()
             bar.update()
         bar.set_postfix_str("exporting")
-        labels = session.labels if proxy is None else transfer_labels(proxy, session.labels, geometry, args.pa)
+        labels = session.labels if point_cloud else labels_of_full_mesh(geometry, segmented, session.labels, args.pa)
         if point_cloud:  # names by label 0..max; ids no part holds any more keep a default name
             names = {p.id: p.name for p in session.parts}
             part_names = [names.get(i, f"part_{i}") for i in range(int(session.labels.max(initial=-1)) + 1)]

@@ -4,7 +4,8 @@ Above a face budget, rendering, lifting and clean-up run on a proxy made by
 quadric edge-collapse decimation (``fast-simplification``); each face of the
 full mesh then takes the label of the closest proxy face, and the labels are
 cleaned on the full mesh's own face graph so part boundaries follow its faces.
-The exports are of the full mesh (see :func:`segment_on_proxy`).
+The exports are of the full mesh (see :func:`proxy_or_mesh` and
+:func:`labels_of_full_mesh`).
 
 The budget comes from the caller (``geosam2 segment --face-budget``), else the
 ``GEOSAM2_FACE_BUDGET`` environment variable, else :data:`DEFAULT_FACE_BUDGET`;
@@ -14,8 +15,6 @@ The budget comes from the caller (``geosam2 segment --face-budget``), else the
 from __future__ import annotations
 
 import os
-from typing import Callable
-
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -138,10 +137,14 @@ def transfer_labels(proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float
     return clean_labels(mesh, labels, pa, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True)
 
 
-def segment_on_proxy(mesh: Mesh, segment: Callable[[Mesh], np.ndarray], budget: int, pa: float = 0.02) -> np.ndarray:
-    """(F,) int32 labels of `mesh` from ``segment(geometry) -> labels``, run on a
-    decimated proxy of `budget` faces when the mesh has more (else on the mesh)."""
-    if not needs_proxy(mesh, budget):
-        return np.asarray(segment(mesh), np.int32)
-    proxy = decimate(mesh, budget)
-    return transfer_labels(proxy, segment(proxy), mesh, pa)
+def proxy_or_mesh(mesh: Mesh, budget: int) -> Mesh:
+    """The mesh to segment: a proxy of `budget` faces when `mesh` has more, else `mesh`."""
+    return decimate(mesh, budget) if needs_proxy(mesh, budget) else mesh
+
+
+def labels_of_full_mesh(mesh: Mesh, segmented: Mesh, labels: np.ndarray, pa: float = 0.02) -> np.ndarray:
+    """(F,) int32 labels of `mesh` from the `labels` of the mesh that was segmented
+    (:func:`proxy_or_mesh`): the same labels, or carried over from the proxy."""
+    if segmented is mesh:
+        return np.asarray(labels, np.int32)
+    return transfer_labels(segmented, labels, mesh, pa)

@@ -19,7 +19,8 @@ from geosam2.proxy import (
     closest_faces,
     decimate,
     face_budget,
-    segment_on_proxy,
+    labels_of_full_mesh,
+    proxy_or_mesh,
     transfer_labels,
 )
 
@@ -76,18 +77,13 @@ def test_labels_carry_to_every_face_with_their_boundary(two_spheres):
     assert areas[labels == expected].sum() / areas.sum() > 0.98  # the cut across the sphere follows the proxy's
 
 
-def test_segment_on_proxy_runs_on_the_mesh_under_the_budget(two_spheres):
-    seen = []
-
-    def segment(geometry):
-        seen.append(geometry.num_faces)
-        return geometry.part_ids
-
-    assert np.array_equal(segment_on_proxy(two_spheres, segment, budget=0), two_spheres.part_ids)
-    assert np.array_equal(segment_on_proxy(two_spheres, segment, budget=20_000), two_spheres.part_ids)
-    labels = segment_on_proxy(two_spheres, segment, budget=2000)
-    assert seen[:2] == [two_spheres.num_faces] * 2 and seen[2] <= 2000
-    assert np.array_equal(labels, two_spheres.part_ids)
+def test_the_mesh_itself_is_segmented_under_the_budget(two_spheres):
+    for budget in (0, two_spheres.num_faces):
+        assert proxy_or_mesh(two_spheres, budget) is two_spheres
+        assert np.array_equal(labels_of_full_mesh(two_spheres, two_spheres, two_spheres.part_ids), two_spheres.part_ids)
+    proxy = proxy_or_mesh(two_spheres, 2000)
+    assert proxy.num_faces <= 2000
+    assert np.array_equal(labels_of_full_mesh(two_spheres, proxy, proxy.part_ids), two_spheres.part_ids)
 
 
 def test_cli_segments_a_proxy_and_exports_the_full_mesh(two_spheres, output_dir, capsys):
