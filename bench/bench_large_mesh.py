@@ -105,7 +105,7 @@ def write(mesh: trimesh.Trimesh, folder: str, name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=2_000_000)
-    parser.add_argument("--budget", type=int, default=200_000, help="proxy faces for the timed run")
+    parser.add_argument("--budget", type=int, default=100_000, help="proxy faces for the timed run")
     parser.add_argument("--agreement-faces", type=int, default=300_000)
     parser.add_argument("--agreement-budget", type=int, default=100_000)
     parser.add_argument("--resolution", type=int, default=1024)
@@ -126,7 +126,7 @@ def main() -> None:
             steps["segment proxy"] = time.perf_counter()
             labels = transfer_labels(proxy, session.labels, mesh, session.pa)
             steps["transfer"] = time.perf_counter()
-            export_mesh(mesh, labels, os.path.join(folder, "out"), session.parts)
+            paths = export_mesh(mesh, labels, os.path.join(folder, "out"), session.parts)
             steps["export"] = time.perf_counter()
             previous = start
             for name, t in steps.items():
@@ -136,6 +136,7 @@ def main() -> None:
                 f"{mesh.num_faces:,} faces, proxy {proxy.num_faces:,}: {len(session.parts)} parts, "
                 f"total {previous - start:.1f} s, peak RSS {peak_gib():.2f} GiB (targets < 60 s, < 6 GiB)"
             )
+            print("  exports: " + ", ".join(f"{Path(p).name} {os.path.getsize(p) / 2**20:.0f} MiB" for p in paths.values()))
             del mesh, proxy, session, labels
         mesh = load_mesh(small)
         full = one_click_auto(mesh, args.resolution).labels

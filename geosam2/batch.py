@@ -3,9 +3,9 @@
 Each mesh under the input folder (searched recursively, sorted by relative
 path) gets its exports in ``OUT/meshes/<relative path with "/" as "__">/`` and a
 record ``OUT/records/<same>.json`` (file, status "ok" or "failed", parts, faces,
-faces segmented (fewer on a proxy), seconds, error). A record is written atomically once the mesh is
-done, so a re-run resumes: meshes with an "ok" record are skipped, failed ones
-are tried again. ``OUT/summary_<i>_of_<n>.json`` lists the meshes of shard i
+faces segmented (fewer on a proxy), seconds, error). A record is written
+atomically once the mesh is done, so a re-run resumes: meshes with an "ok"
+record are skipped, failed ones are tried again. ``OUT/summary_<i>_of_<n>.json`` lists the meshes of shard i
 of n: the failures with their error, then the finished ones.
 
 Several processes split the folder with ``shard=(i, n)`` (the evaluation's
