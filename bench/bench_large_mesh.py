@@ -41,6 +41,18 @@ from geosam2.proxy import decimate, transfer_labels  # noqa: E402
 from geosam2.session import Session  # noqa: E402
 
 
+def column(radius: float, height: float, sections: int, top_radius: float | None = None) -> trimesh.Trimesh:
+    """A closed cylinder (or cone to `top_radius`) on z = 0 with rows of near-square
+    quads up its side: the long thin sides of trimesh's cylinders stop quadric
+    decimation early (thin triangles may not collapse), unlike a scanned or
+    generated mesh."""
+    top_radius = radius if top_radius is None else top_radius
+    rows = max(1, round(height / (2 * np.pi * radius / sections)))
+    t = np.linspace(0, 1, rows + 1)
+    profile = np.column_stack([np.r_[0, radius + (top_radius - radius) * t, 0], np.r_[0, height * t, height]])
+    return trimesh.creation.revolve(profile, sections=sections)
+
+
 def assembly(sections: int) -> trimesh.Trimesh:
     """Overlapping primitives (separate pieces with creases): a table top on four
     legs, a lamp (base, rod, shade), a ball and a capsule; round ones with
@@ -48,20 +60,21 @@ def assembly(sections: int) -> trimesh.Trimesh:
     pieces = [trimesh.creation.box((1.6, 1.0, 0.08)).apply_translation((0, 0, 0.75))]
     for x in (-0.7, 0.7):
         for y in (-0.4, 0.4):
-            pieces.append(trimesh.creation.cylinder(0.05, 0.72, sections=sections).apply_translation((x, y, 0.36)))
-    pieces.append(trimesh.creation.cylinder(0.18, 0.04, sections=sections).apply_translation((0.4, 0.2, 0.81)))
-    pieces.append(trimesh.creation.cylinder(0.02, 0.5, sections=sections).apply_translation((0.4, 0.2, 1.05)))
-    pieces.append(trimesh.creation.cone(0.2, 0.25, sections=sections).apply_translation((0.4, 0.2, 1.25)))
+            pieces.append(column(0.05, 0.72, sections).apply_translation((x, y, 0)))
+    pieces.append(column(0.18, 0.04, sections).apply_translation((0.4, 0.2, 0.79)))
+    pieces.append(column(0.02, 0.5, sections).apply_translation((0.4, 0.2, 0.8)))
+    pieces.append(column(0.2, 0.25, sections, top_radius=0.0).apply_translation((0.4, 0.2, 1.12)))
     pieces.append(trimesh.creation.icosphere(3, 0.15).apply_translation((-0.3, -0.1, 0.94)))
     pieces.append(trimesh.creation.capsule(0.3, 0.1, count=(sections, sections)).apply_translation((-0.5, 0.25, 0.94)))
     return trimesh.util.concatenate(pieces)
 
 
 def large_mesh(faces: int) -> trimesh.Trimesh:
-    """The assembly with at most `faces` faces (close to it): as many levels of
-    subdivision (x4 faces each) as fit, on the finest assembly that fits."""
+    """The assembly with at most `faces` faces (close to it): levels of subdivision
+    (x4 faces each) up to a sixteenth of `faces` for the coarsest assembly, on
+    the finest assembly that fits."""
     levels, sections = 0, 8
-    while len(assembly(sections).faces) * 4 ** (levels + 1) <= faces:
+    while len(assembly(sections).faces) * 4 ** (levels + 3) <= faces:
         levels += 1
     while len(assembly(sections + 1).faces) * 4**levels <= faces:
         sections += 1
