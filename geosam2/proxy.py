@@ -15,6 +15,7 @@ The budget comes from the caller (``geosam2 segment --face-budget``), else the
 from __future__ import annotations
 
 import os
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -50,6 +51,8 @@ def decimate(mesh: Mesh, target_faces: int) -> Mesh:
     """A proxy of `mesh` with about `target_faces` faces, in the same normalised
     frame (same ``to_file``), by quadric decimation of the welded mesh (vertices
     closer than the weld tolerance merged, so seams of UV charts do not stop it).
+    It may keep more faces where collapses would leave degenerate triangles
+    (long thin ones: trimesh's cylinders subdivided 4 times stop at 4x the target).
     Each proxy face gets the ``part_ids`` of the full face nearest its centroid."""
     import fast_simplification
 
