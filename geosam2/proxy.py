@@ -52,7 +52,8 @@ def decimate(mesh: Mesh, target_faces: int) -> Mesh:
     frame (same ``to_file``), by quadric decimation of the welded mesh (vertices
     closer than the weld tolerance merged, so seams of UV charts do not stop it).
     It may keep more faces where collapses would leave degenerate triangles
-    (long thin ones: trimesh's cylinders subdivided 4 times stop at 4x the target).
+    (long thin ones: an assembly of subdivided trimesh cylinders of 1.8M faces
+    stopped at 477k faces for a target of 100k).
     Each proxy face gets the ``part_ids`` of the full face nearest its centroid."""
     import fast_simplification
 
