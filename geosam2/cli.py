@@ -54,6 +54,15 @@ def _add_resolution(p, what: str) -> None:
     p.add_argument("--resolution", type=_int_between(*RESOLUTIONS), default=1024, help=f"{what} in pixels, {RESOLUTIONS[0]} to {RESOLUTIONS[1]} (default 1024)")
 
 
+def _add_face_budget(p) -> None:
+    p.add_argument(
+        "--face-budget",
+        type=_int_between(0),
+        help="segment a decimated proxy of this many faces above it, export the full mesh "
+        "(default $GEOSAM2_FACE_BUDGET or 500000; 0 = never)",
+    )
+
+
 def _add_max_faces(p) -> None:
     p.add_argument(
         "--max-faces",
@@ -287,6 +296,7 @@ def _add_segment(sub) -> None:
     _add_resolution(p, "view size")
     p.add_argument("--pa", type=_fraction, default=0.02, help="clean-up threshold PA, in [0, 1) (default 0.02)")
     _add_max_faces(p)
+    _add_face_budget(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(run=_run_segment)
 
@@ -353,6 +363,7 @@ def _run_segment(args) -> None:
     from .pointcloud import PointCloud
     from .pointexport import export_point_cloud
     from .pointreaders import load_geometry
+    from .proxy import face_budget, labels_of_full_mesh, proxy_or_mesh
     from .render import describe_backend
     from .session import Session
 
@@ -360,11 +371,19 @@ def _run_segment(args) -> None:
     geometry = load_geometry(args.mesh, args.max_faces)
     point_cloud = isinstance(geometry, PointCloud)
     segmenter = _segmenter(args.segmenter, args.checkpoint, point_cloud)
+    budget = face_budget(args.face_budget)
+    segmented = geometry if point_cloud else proxy_or_mesh(geometry, budget)
+    if segmented is not geometry:
+        print(
+            f"note: {geometry.num_faces:,} faces is above the face budget of {budget:,}: segmenting a proxy of "
+            f"{segmented.num_faces:,} faces, exporting the full mesh.",
+            file=sys.stderr,
+        )
     dropped = []
     with tqdm(total=2 + len(named) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
         bar.set_postfix_str("rendering")
         bar.write(f"{segmenter.name} segmenter; views by {describe_backend(point_cloud=point_cloud)}", file=sys.stderr)
-        session = Session(geometry, segmenter, resolution=args.resolution, pa=args.pa)
+        session = Session(segmented, segmenter, resolution=args.resolution, pa=args.pa)
         bar.update()
         for k, (name, prompt) in enumerate(named):
             bar.set_postfix_str(f"part {k + 1}/{len(named)}")
@@ -381,20 +400,51 @@ def _run_segment(args) -> None:
             session.auto_complete()
             bar.update()
         bar.set_postfix_str("exporting")
+        labels = session.labels if point_cloud else labels_of_full_mesh(geometry, segmented, session.labels, args.pa)
         if point_cloud:  # names by label 0..max; ids no part holds any more keep a default name
             names = {p.id: p.name for p in session.parts}
             part_names = [names.get(i, f"part_{i}") for i in range(int(session.labels.max(initial=-1)) + 1)]
             paths = export_point_cloud(geometry, session.labels, args.out, part_names)
         else:
-            paths = export_mesh(geometry, session.labels, args.out, session.parts)
+            paths = export_mesh(geometry, labels, args.out, session.parts)
         bar.update()
-    unlabelled = int((session.labels < 0).sum())
+    unlabelled = int((labels < 0).sum())
     elements = "points" if point_cloud else "faces"
     problems = f" ({len(dropped)} of {len(named)} prompts dropped: see the warnings)" if dropped else ""
     print(
-        f"{len(session.parts)} parts, {unlabelled} of {len(session.labels)} {elements} unlabelled{problems}; "
+        f"{len(session.parts)} parts, {unlabelled} of {len(labels)} {elements} unlabelled{problems}; "
         f"wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}"
     )
+
+
+def _add_segment_many(sub) -> None:
+    p = sub.add_parser("segment-many", help="segment every mesh of a folder automatically; re-running resumes; shards for several processes or GPUs")
+    p.add_argument("mesh_dir", help="folder searched recursively for meshes (GLB/GLTF/OBJ/PLY/STL/OFF)")
+    p.add_argument("--auto", action="store_true", required=True, help="give every face a part (the only mode, required)")
+    p.add_argument("--segmenter", choices=["geosam2", "geometry"], help="default: geosam2 if its weights load, else geometry (with a note)")
+    p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    _add_resolution(p, "view size")
+    p.add_argument("--pa", type=_fraction, default=0.02, help="clean-up threshold PA, in [0, 1) (default 0.02)")
+    _add_face_budget(p)
+    p.add_argument("--shard", type=_parse_shard, help="do shard i of n only (e.g. 0/4); default under torchrun: RANK/WORLD_SIZE")
+    p.add_argument("--out", required=True, help="output folder (meshes/, records/, summary_<i>_of_<n>.json)")
+    p.set_defaults(run=_run_segment_many)
+
+
+def _run_segment_many(args) -> None:
+    from .batch import print_record, segment_many, torchrun_shard
+    from .proxy import face_budget
+
+    shard = args.shard or torchrun_shard()
+    budget = face_budget(args.face_budget)
+    segmenter = _segmenter(args.segmenter, args.checkpoint)
+    summary = segment_many(args.mesh_dir, args.out, segmenter, shard, args.resolution, args.pa, budget, print_record)
+    failed = summary["failed"]
+    print(f"shard {shard[0]}/{shard[1]}: {len(summary['ok'])} meshes segmented, {len(failed)} failed; exports in {Path(args.out) / 'meshes'}")
+    for entry in failed:
+        print(f"failed: {entry['file']}: {entry['error']}")
+    if failed:
+        raise GeoSAM2Error(f"{len(failed)} meshes failed (listed above and in the summary): fix or remove them, then run the same command again to resume.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -402,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_render(sub)
     _add_segment(sub)
+    _add_segment_many(sub)
     _add_evaluate(sub)
     _add_merge(sub)
     _add_curate(sub)

@@ -43,6 +43,10 @@ class Mesh:
     face_colors : (F, 4) uint8 or None
         RGBA colour per face when the file carries vertex or face colours
         (from the first vertex of each face for vertex colours).
+    visuals : tuple of (int, trimesh visual)
+        Per scene geometry (indexed by ``part_ids``): the index of its first vertex
+        in ``vertices`` and its trimesh visual as read (UVs, material, textures,
+        vertex colours), for exports; empty for meshes built from arrays.
     name : str
         File stem, for reports and exports.
     """
@@ -54,6 +58,7 @@ class Mesh:
     to_file: np.ndarray = field(default_factory=lambda: np.eye(4))
     face_colors: np.ndarray | None = None
     name: str = "mesh"
+    visuals: tuple = ()
 
     @property
     def num_faces(self) -> int:
@@ -138,6 +143,7 @@ def from_arrays(
     name: str = "mesh",
     part_names: tuple = (),
     max_faces: int | None = None,
+    visuals: tuple = (),
 ) -> Mesh:
     """Validate and normalise a triangle mesh given as arrays in its file frame.
 
@@ -174,6 +180,7 @@ def from_arrays(
         to_file=np.linalg.inv(normalise @ frame),
         face_colors=face_colors,
         name=name,
+        visuals=visuals,
     )
     if not (mesh.face_areas > 0).any():
         raise EmptyMeshError(f"'{name}' is degenerate: every triangle has zero area.")
@@ -434,6 +441,7 @@ def load_mesh(path: str | os.PathLike, max_faces: int | None = None) -> Mesh:
         name=name,
         part_names=tuple(names),
         max_faces=max_faces,
+        visuals=tuple(zip(offsets[:-1].tolist(), (g.visual for g, _ in pieces))),
     )
 
 

@@ -86,8 +86,8 @@ def test_zip_npy_json_round_trip(labelled, output_dir):
     names = {p["file_name"]: p["id"] for p in record["parts"]} | {UNLABELLED_NAME: -1}
     with zipfile.ZipFile(paths["zip"]) as archive:
         members = set(archive.namelist())
-        assert members == {f"{n}.{kind}" for n in names for kind in ("glb", "obj")}
-        for member in members:
+        assert members == {f"{n}.{kind}" for n in names for kind in ("glb", "obj", "mtl")}
+        for member in members - {f"{n}.mtl" for n in names}:
             name, kind = member.rsplit(".", 1)
             part = trimesh.load(io.BytesIO(archive.read(member)), file_type=kind, process=False, force="mesh")
             expected = file_triangles(mesh, np.flatnonzero(labels == names[name]))
@@ -103,3 +103,26 @@ def test_plain_labels_get_default_parts_and_wrong_shapes_fail(labelled, output_d
         export_mesh(mesh, labels[:-1], output_dir)
     with pytest.raises(ValueError, match="not in parts"):
         export_mesh(mesh, labels, output_dir, parts=[Part(0, "a", part_color(0))])
+
+
+def test_vertices_stay_shared_inside_a_part(labelled, output_dir):
+    mesh, labels, parts = labelled
+    paths = export_mesh(mesh, labels, output_dir, parts)
+    # preview: a box corner is duplicated once per part around it: box 0's 8 corners
+    # plus the 4 of the side it shares with part 3, boxes 1 and 2 8 each
+    preview = trimesh.load(paths["glb"], process=False, force="mesh")
+    assert len(preview.vertices) == 8 + 4 + 8 + 8
+    with zipfile.ZipFile(paths["zip"]) as archive:
+        wheel = trimesh.load(io.BytesIO(archive.read("wheel.glb")), file_type="glb", process=False, force="mesh")
+        side = trimesh.load(io.BytesIO(archive.read("body_side_lid.glb")), file_type="glb", process=False, force="mesh")
+    assert (len(wheel.vertices), len(wheel.faces)) == (8, 12)
+    assert (len(side.vertices), len(side.faces)) == (4, 2)
+
+
+def test_parts_without_appearance_get_their_colour_as_material(labelled, output_dir):
+    mesh, labels, parts = labelled
+    scene = trimesh.load(export_mesh(mesh, labels, output_dir, parts)["scene"], process=False)
+    for p in parts:
+        node = p.name.replace(" ", "_").replace("/", "_")  # the file-safe name
+        material = scene.geometry[scene.graph[node][1]].visual.material
+        assert tuple(material.baseColorFactor) == p.color and material.name == node

@@ -1,0 +1,154 @@
+"""Segment a large mesh on a decimated proxy and carry the labels back to every face.
+
+Above a face budget, rendering, lifting and clean-up run on a proxy made by
+quadric edge-collapse decimation (``fast-simplification``); each face of the
+full mesh then takes the label of the closest proxy face, and the labels are
+cleaned on the full mesh's own face graph so part boundaries follow its faces.
+The exports are of the full mesh (see :func:`proxy_or_mesh` and
+:func:`labels_of_full_mesh`).
+
+The budget comes from the caller (``geosam2 segment --face-budget``), else the
+``GEOSAM2_FACE_BUDGET`` environment variable, else :data:`DEFAULT_FACE_BUDGET`;
+0 means never use a proxy.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .errors import GeoSAM2Error
+from .facegraph import weld_vertices
+from .mesh import Mesh
+from .postprocess import clean_labels
+
+DEFAULT_FACE_BUDGET = 500_000
+FACE_BUDGET_ENV = "GEOSAM2_FACE_BUDGET"
+CLOSEST_CANDIDATES = 6  # proxy surface samples whose faces are tried for the closest face
+
+
+def face_budget(value: int | None = None) -> int:
+    """The face budget: `value` if given, else ``$GEOSAM2_FACE_BUDGET``, else the
+    default; 0 = no proxy. Raises GeoSAM2Error for a negative or non-integer value."""
+    text = os.environ.get(FACE_BUDGET_ENV, str(DEFAULT_FACE_BUDGET)) if value is None else str(value)
+    try:
+        budget = int(text)
+    except ValueError:
+        budget = -1
+    if budget < 0:
+        raise GeoSAM2Error(f"The face budget must be a whole number >= 0 (0 = no proxy), got {text!r} (${FACE_BUDGET_ENV}?).")
+    return budget
+
+
+def needs_proxy(mesh: Mesh, budget: int) -> bool:
+    """Whether `mesh` has more faces than a positive `budget`."""
+    return budget > 0 and mesh.num_faces > budget
+
+
+def decimate(mesh: Mesh, target_faces: int) -> Mesh:
+    """A proxy of `mesh` with about `target_faces` faces, in the same normalised
+    frame (same ``to_file``), by quadric decimation of the welded mesh (vertices
+    closer than the weld tolerance merged, so seams of UV charts do not stop it).
+    It may keep more faces where collapses would leave degenerate triangles
+    (long thin ones: an assembly of subdivided trimesh cylinders of 1.8M faces
+    stopped at 477k faces for a target of 100k).
+    Each proxy face gets the ``part_ids`` of the full face nearest its centroid."""
+    import fast_simplification
+
+    welded = weld_vertices(mesh.vertices, mesh.faces)
+    points = np.zeros((welded.max() + 1, 3))
+    points[welded] = mesh.vertices[mesh.faces]
+    vertices, faces = fast_simplification.simplify(points, welded.astype(np.int32), target_count=target_faces)
+    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    _, nearest = cKDTree(mesh.centroids).query(vertices[faces].mean(axis=1), workers=-1)
+    return Mesh(
+        vertices=vertices,
+        faces=faces,
+        part_ids=mesh.part_ids[nearest],
+        part_names=mesh.part_names,
+        to_file=mesh.to_file,
+        name=mesh.name,
+    )
+
+
+def candidate_faces(triangles: np.ndarray, points: np.ndarray, k: int = CLOSEST_CANDIDATES, seed: int = 0) -> np.ndarray:
+    """(P, k) int64 triangles of (T, 3, 3) `triangles` near each of (P, 3) `points`:
+    those of the `k` nearest surface samples, nearest first. The samples are each
+    triangle's centroid and as many points again spread over the surface by
+    area, so a large triangle is found from anywhere on it (its centroid alone
+    may be far)."""
+    rng = np.random.default_rng(seed)
+    areas = 0.5 * np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]), axis=1)
+    spread = rng.choice(len(triangles), len(triangles), p=areas / areas.sum()) if areas.sum() > 0 else np.zeros(0, int)
+    weights = rng.dirichlet(np.ones(3), len(spread))
+    owner = np.concatenate([np.arange(len(triangles)), spread])
+    samples = np.concatenate([triangles.mean(axis=1), np.einsum("ij,ijk->ik", weights, triangles[spread])])
+    k = min(k, len(samples))
+    _, nearest = cKDTree(samples).query(points, k=k, workers=-1)
+    return owner[nearest.reshape(len(points), k)]
+
+
+def closest_candidate(triangles: np.ndarray, points: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(P,) int64 the triangle among each point's (P, k) `candidates` closest to it."""
+    distances = np.stack([_point_triangle_distance(points, triangles[c]) for c in candidates.T], axis=1)
+    return candidates[np.arange(len(points)), np.argmin(distances, axis=1)]
+
+
+def closest_faces(triangles: np.ndarray, points: np.ndarray, k: int = CLOSEST_CANDIDATES) -> np.ndarray:
+    """(P,) int64 index of the triangle of (T, 3, 3) `triangles` closest to each of
+    (P, 3) `points`, among its :func:`candidate_faces`."""
+    return closest_candidate(triangles, points, candidate_faces(triangles, points, k))
+
+
+def _point_triangle_distance(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(P,) distance from each of (P, 3) `points` to its (P, 3, 3) triangle: to the
+    plane when the projection falls inside, else to the nearest edge."""
+    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
+    normal = np.cross(b - a, c - a)
+    length = np.linalg.norm(normal, axis=1, keepdims=True)
+    normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
+    height = np.einsum("ij,ij->i", points - a, normal)
+    projected = points - height[:, None] * normal
+    inside = np.ones(len(points), bool)
+    for p, q in ((a, b), (b, c), (c, a)):
+        inside &= np.einsum("ij,ij->i", np.cross(q - p, projected - p), normal) >= 0
+    edges = np.stack([_segment_distance(points, p, q) for p, q in ((a, b), (b, c), (c, a))], axis=1).min(axis=1)
+    return np.where(inside & (length[:, 0] > 0), np.abs(height), edges)
+
+
+def _segment_distance(points: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(P,) distance from (P, 3) `points` to the segments from (P, 3) `p` to `q`."""
+    direction = q - p
+    squared = np.einsum("ij,ij->i", direction, direction)
+    t = np.divide(np.einsum("ij,ij->i", points - p, direction), squared, out=np.zeros(len(p)), where=squared > 0)
+    return np.linalg.norm(points - (p + np.clip(t, 0, 1)[:, None] * direction), axis=1)
+
+
+def transfer_labels(proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float = 0.02) -> np.ndarray:
+    """(F,) int32 labels of the full `mesh` from (P,) `proxy_labels` of its proxy:
+    each face takes the label of the proxy face closest to its centroid (measured
+    only where the candidate faces disagree), then
+    stray pieces are cleared and refilled on the full mesh's face graph (part ids
+    kept, each label's largest piece kept; faces unlabelled on the proxy stay
+    unlabelled)."""
+    proxy_labels = np.asarray(proxy_labels, np.int32)
+    candidates = candidate_faces(proxy.triangles, mesh.centroids)
+    labels = proxy_labels[candidates[:, 0]]
+    mixed = (proxy_labels[candidates] != labels[:, None]).any(axis=1)  # near a boundary: find the closest face
+    labels[mixed] = proxy_labels[closest_candidate(proxy.triangles, mesh.centroids[mixed], candidates[mixed])]
+    return clean_labels(mesh, labels, pa, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True)
+
+
+def proxy_or_mesh(mesh: Mesh, budget: int) -> Mesh:
+    """The mesh to segment: a proxy of `budget` faces when `mesh` has more, else `mesh`."""
+    return decimate(mesh, budget) if needs_proxy(mesh, budget) else mesh
+
+
+def labels_of_full_mesh(mesh: Mesh, segmented: Mesh, labels: np.ndarray, pa: float = 0.02) -> np.ndarray:
+    """(F,) int32 labels of `mesh` from the `labels` of the mesh that was segmented
+    (:func:`proxy_or_mesh`): the same labels, or carried over from the proxy."""
+    if segmented is mesh:
+        return np.asarray(labels, np.int32)
+    return transfer_labels(segmented, labels, mesh, pa)

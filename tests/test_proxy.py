@@ -1,0 +1,100 @@
+"""Large meshes through a decimated proxy: budget setting, decimation, closest-face
+label transfer and `geosam2 segment --face-budget` exporting the full mesh."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from conftest import make_sphere_mesh
+from geosam2.cli import main
+from geosam2.errors import GeoSAM2Error
+from geosam2.mesh import from_arrays
+from geosam2.proxy import (
+    DEFAULT_FACE_BUDGET,
+    FACE_BUDGET_ENV,
+    closest_faces,
+    decimate,
+    face_budget,
+    labels_of_full_mesh,
+    proxy_or_mesh,
+    transfer_labels,
+)
+
+
+@pytest.fixture
+def two_spheres():
+    """Two separate icospheres (5,120 faces each) along x, as scene parts 0 and 1."""
+    left, right = make_sphere_mesh(subdivisions=4), make_sphere_mesh(subdivisions=4)
+    right.apply_translation((1.5, 0.0, 0.0))
+    vertices = np.concatenate([left.vertices, right.vertices])
+    faces = np.concatenate([left.faces, right.faces + len(left.vertices)])
+    part_ids = np.repeat([0, 1], len(left.faces))
+    return from_arrays(vertices, faces, part_ids, name="spheres")
+
+
+def test_face_budget_from_value_env_or_default(monkeypatch):
+    monkeypatch.delenv(FACE_BUDGET_ENV, raising=False)
+    assert face_budget() == DEFAULT_FACE_BUDGET
+    monkeypatch.setenv(FACE_BUDGET_ENV, "1234")
+    assert face_budget() == 1234 and face_budget(0) == 0 and face_budget(99) == 99
+    for bad in ("many", "-5"):
+        monkeypatch.setenv(FACE_BUDGET_ENV, bad)
+        with pytest.raises(GeoSAM2Error, match="face budget"):
+            face_budget()
+
+
+def test_decimate_keeps_frame_shape_and_scene_parts(two_spheres):
+    proxy = decimate(two_spheres, 1000)
+    assert 900 <= proxy.num_faces <= 1000
+    assert np.array_equal(proxy.to_file, two_spheres.to_file)
+    assert np.allclose(proxy.vertices.min(0), two_spheres.vertices.min(0), atol=0.02)
+    assert np.allclose(proxy.vertices.max(0), two_spheres.vertices.max(0), atol=0.02)
+    assert proxy.face_areas.sum() == pytest.approx(two_spheres.face_areas.sum(), rel=0.02)
+    left = proxy.centroids[:, 0] < np.mean(two_spheres.vertices[:, 0])
+    assert (proxy.part_ids[left] == 0).all() and (proxy.part_ids[~left] == 1).all()
+
+
+def test_closest_face_is_found_on_a_large_triangle_far_from_its_centroid():
+    large = [[0, 0, 0], [10, 0, 0], [0, 10, 0]]  # centroid (3.3, 3.3, 0)
+    small = [[[9, 0.5, 1], [9.2, 0.5, 1], [9, 0.7, 1]], [[0.5, 9, 1], [0.7, 9, 1], [0.5, 9.2, 1]]]
+    triangles = np.array([large] + small, float)
+    points = np.array([[9.0, 0.5, 0.01], [0.5, 9.0, 0.01], [9.1, 0.55, 1.0]])
+    assert closest_faces(triangles, points, k=2).tolist() == [0, 0, 1]
+
+
+def test_labels_carry_to_every_face_with_their_boundary(two_spheres):
+    proxy = decimate(two_spheres, 1000)
+    # parts: the left sphere, the right sphere's top half, its bottom half left unlabelled
+    proxy_labels = np.where(proxy.part_ids == 0, 3, np.where(proxy.centroids[:, 2] > 0, 7, -1))
+    labels = transfer_labels(proxy, proxy_labels, two_spheres)
+    expected = np.where(two_spheres.part_ids == 0, 3, np.where(two_spheres.centroids[:, 2] > 0, 7, -1))
+    areas = two_spheres.face_areas
+    assert (labels[two_spheres.part_ids == 0] == 3).all()
+    assert areas[labels == expected].sum() / areas.sum() > 0.98  # the cut across the sphere follows the proxy's
+
+
+def test_the_mesh_itself_is_segmented_under_the_budget(two_spheres):
+    for budget in (0, two_spheres.num_faces):
+        assert proxy_or_mesh(two_spheres, budget) is two_spheres
+        assert np.array_equal(labels_of_full_mesh(two_spheres, two_spheres, two_spheres.part_ids), two_spheres.part_ids)
+    proxy = proxy_or_mesh(two_spheres, 2000)
+    assert proxy.num_faces <= 2000
+    assert np.array_equal(labels_of_full_mesh(two_spheres, proxy, proxy.part_ids), two_spheres.part_ids)
+
+
+def test_cli_segments_a_proxy_and_exports_the_full_mesh(two_spheres, output_dir, capsys):
+    path = output_dir / "spheres.ply"
+    trimesh.Trimesh(two_spheres.file_vertices(), two_spheres.faces, process=False).export(path)
+    out = output_dir / "out"
+    argv = ["segment", str(path), "--auto", "--segmenter", "geometry", "--resolution", "96", "--face-budget", "2000"]
+    assert main(argv + ["--out", str(out)]) == 0
+    assert "segmenting a proxy" in capsys.readouterr().err
+    labels = np.load(out / "spheres_labels.npy")
+    assert len(labels) == two_spheres.num_faces and (labels >= 0).all()
+    record = json.loads((out / "spheres_labels.json").read_text())
+    assert sum(p["faces"] for p in record["parts"]) == two_spheres.num_faces  # stats of the full mesh
+    assert len(np.unique(labels[two_spheres.part_ids == 0])) == 1  # a sphere has no crease: one part
