@@ -25,6 +25,7 @@ import numpy as np
 from geosam2.errors import GeoSAM2Error, PromptError
 from geosam2.export import export_mesh, write_colored_glb
 from geosam2.prompts import Prompt
+from geosam2.proxy import labels_of_full_mesh
 from geosam2.render import describe_backend
 from geosam2.session import Session
 
@@ -81,7 +82,7 @@ class DemoApp:
         self.limits = limits
         self.thumbnail = thumbnail
         self.folder = Path(tempfile.mkdtemp(prefix="geosam2-demo-", dir=temp_root))
-        self.meshes = MeshCache(limits.cache_bytes, limits.max_faces)
+        self.meshes = MeshCache(limits.cache_bytes, limits.max_faces, limits.face_budget)
         self.store = Store(limits.store_bytes, limits.idle_seconds)
         self._closed = threading.Event()
 
@@ -141,8 +142,11 @@ class DemoApp:
             return line + "\n\n**Mesh:** none yet: pick an example or upload a mesh."
         session = user.session
         unlabelled = unlabelled_share(session)
+        faces = f"{user.full_mesh.num_faces:,} faces"
+        if user.full_mesh is not session.mesh:
+            faces += f" (parts found on a simplified copy of {session.mesh.num_faces:,})"
         return line + (
-            f"\n\n**Mesh:** {session.mesh.name}, {session.mesh.num_faces:,} faces, {session.views.num_views} views of "
+            f"\n\n**Mesh:** {session.mesh.name}, {faces}, {session.views.num_views} views of "
             f"{session.views.resolution} px. **Parts:** {len(session.parts)}; {100 * unlabelled:.1f} % of the surface unlabelled."
         )
 
@@ -233,6 +237,11 @@ class DemoApp:
         except GeoSAM2Error as exc:
             gr.Warning(f"{exc} Your current work is kept.")
             return self._only() + (None,)
+        if prepared.mesh is not prepared.full:
+            gr.Info(
+                f"{name} has {prepared.full.num_faces:,} faces: parts are found on a simplified copy of "
+                f"{prepared.mesh.num_faces:,} faces and carried to every face of the full mesh in the downloads."
+            )
         progress(0.7, desc="finding visible faces")
         session = Session(
             prepared.mesh,
@@ -244,7 +253,7 @@ class DemoApp:
         progress(0.9, desc="drawing views")
         folder = Path(tempfile.mkdtemp(prefix="user-", dir=self.folder))
         base = base_images(prepared.views, True) if point_maps else prepared.normal_maps
-        user = UserState(session, settings, str(path), folder, base, bool(point_maps))
+        user = UserState(session, settings, str(path), folder, base, bool(point_maps), full_mesh=prepared.full)
         self.store.put(request.session_hash, user)
         return self._screen(user, empty_prompt()) + (gr.skip(),)
 
@@ -461,8 +470,9 @@ class DemoApp:
         if not session.parts:
             user.exported = version
             return tuple(None for _ in DOWNLOADS)
+        labels = labels_of_full_mesh(user.full_mesh, session.mesh, session.labels, session.pa)
         try:
-            paths = export_mesh(session.mesh, session.labels, user.folder / f"export_{version}", session.parts)
+            paths = export_mesh(user.full_mesh, labels, user.folder / f"export_{version}", session.parts)
         except OSError:  # the page closed meanwhile and its folder is gone
             return tuple(gr.skip() for _ in DOWNLOADS)
         user.exported = version

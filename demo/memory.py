@@ -5,7 +5,9 @@ The budgets come from environment variables (read by `Limits.from_environ`):
 - ``GEOSAM2_DEMO_CACHE_MB``: rendered (and encoded) meshes shared by all users (default 1024);
 - ``GEOSAM2_DEMO_STORE_MB``: the users' own states, their sessions (default 1024);
 - ``GEOSAM2_DEMO_IDLE_MINUTES``: a user's state is dropped after this long unused (default 30);
-- ``GEOSAM2_DEMO_MAX_FACES``: the largest mesh accepted (default 500,000 faces).
+- ``GEOSAM2_DEMO_MAX_FACES``: the largest mesh accepted (default 2,000,000 faces);
+- ``GEOSAM2_FACE_BUDGET``: larger meshes are segmented on a decimated proxy of this many
+  faces, downloads are of the full mesh (default 500,000; 0 = never; as the CLI).
 
 A user's state counts its views in full even when they are shared with the
 cache, so the server holds at most about CACHE + STORE on top of its own
@@ -18,6 +20,8 @@ import os
 from dataclasses import dataclass, fields, is_dataclass
 
 import numpy as np
+
+from geosam2.proxy import DEFAULT_FACE_BUDGET, FACE_BUDGET_ENV, face_budget
 
 MB = 1 << 20
 _OWN_MODULES = ("geosam2", "demo", "scipy.sparse")  # objects whose attributes are followed
@@ -33,12 +37,15 @@ class Limits:
     store_bytes : int, users' states (demo.state.Store)
     idle_seconds : float, a user's state unused this long is dropped
     max_faces : int, largest mesh accepted
+    face_budget : int, meshes with more faces are segmented on a decimated proxy of this
+        many faces (downloads are of the full mesh); 0 = never
     """
 
     cache_bytes: int = 1024 * MB
     store_bytes: int = 1024 * MB
     idle_seconds: float = 30 * 60.0
-    max_faces: int = 500_000
+    max_faces: int = 2_000_000
+    face_budget: int = DEFAULT_FACE_BUDGET
 
     @classmethod
     def from_environ(cls, environ=os.environ) -> "Limits":
@@ -60,6 +67,7 @@ class Limits:
             store_bytes=int(number("GEOSAM2_DEMO_STORE_MB", default.store_bytes / MB) * MB),
             idle_seconds=number("GEOSAM2_DEMO_IDLE_MINUTES", default.idle_seconds / 60) * 60,
             max_faces=int(number("GEOSAM2_DEMO_MAX_FACES", default.max_faces)),
+            face_budget=face_budget(environ.get(FACE_BUDGET_ENV) or None),
         )
 
 

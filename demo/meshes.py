@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geosam2.mesh import Mesh, load_mesh
+from geosam2.proxy import DEFAULT_FACE_BUDGET, proxy_or_mesh
 from geosam2.render import Views, render_views
 
 from .images import base_images
@@ -28,14 +29,16 @@ class PreparedMesh:
 
     Attributes
     ----------
-    mesh : Mesh
-    views : Views, rendered at the key's resolution
+    mesh : Mesh, the mesh segmented: the file's, or its decimated proxy above the face budget
+    views : Views, of `mesh`, rendered at the key's resolution
     normal_maps : (V, H, W, 3) uint8, the views' normal-map images
+    full : Mesh, the file's mesh (`mesh` itself when no proxy is used)
     """
 
     mesh: Mesh
     views: Views
     normal_maps: np.ndarray
+    full: Mesh
     _features: object = None
     _encoding: threading.Lock = field(default_factory=threading.Lock)
 
@@ -68,11 +71,14 @@ class MeshCache:
         most recent one is always kept). Users working on a dropped mesh keep it.
     max_faces : int
         Largest mesh accepted (see `geosam2.mesh.load_mesh`).
+    face_budget : int
+        Meshes with more faces are segmented on a proxy (see `geosam2.proxy.proxy_or_mesh`).
     """
 
-    def __init__(self, max_bytes: int, max_faces: int):
+    def __init__(self, max_bytes: int, max_faces: int, face_budget: int = DEFAULT_FACE_BUDGET):
         self.max_bytes = max_bytes
         self.max_faces = max_faces
+        self.face_budget = face_budget
         self._meshes: OrderedDict[tuple, PreparedMesh] = OrderedDict()
         self._preparing: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -91,9 +97,10 @@ class MeshCache:
                     if prepared is not None:
                         self._meshes.move_to_end(key)
                 if prepared is None:
-                    mesh = load_mesh(path, max_faces=self.max_faces)
+                    full = load_mesh(path, max_faces=self.max_faces)
+                    mesh = proxy_or_mesh(full, self.face_budget)
                     views = render_views(mesh, resolution=int(resolution))
-                    prepared = PreparedMesh(mesh, views, base_images(views))
+                    prepared = PreparedMesh(mesh, views, base_images(views), full)
                     with self._lock:
                         self._meshes[key] = prepared
         finally:

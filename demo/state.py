@@ -92,6 +92,8 @@ class UserState:
     version : int, counts the changes of the labelling (names files, skips repeated exports)
     exported : int, the version the download files were written for
     candidates : Candidates or None, the candidates shown for the pending prompt
+    full_mesh : Mesh, the file's mesh, which the downloads label (the session's mesh,
+        or the full mesh when the session works on its proxy)
     """
 
     session: Session
@@ -104,6 +106,7 @@ class UserState:
     version: int = 0
     exported: int = -1
     candidates: Candidates | None = None
+    full_mesh: object = None
 
 
 class Store:

@@ -395,3 +395,20 @@ def test_geosam2_segmenter_runs_behind_the_page(request_):
     assert len(gallery) <= 3 and all(caption.startswith("score ") for _, caption in gallery)
     assert len(session.parts) == (screen["status"] != UNCHANGED)
     app.unload(request_)
+
+
+def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_whole(tmp_path, request_):
+    path = tmp_path / "ball.glb"
+    trimesh.creation.icosphere(4).export(path)  # 5,120 faces
+    app = DemoApp(SharedModel(), Limits(face_budget=1_000), temp_root=str(tmp_path))
+    try:
+        screen = load(app, request_, path)
+        session = app.store.get(request_.session_hash).session
+        assert session.mesh.num_faces <= 1_100
+        assert "ball, 5,120 faces (parts found on a simplified copy of" in screen["status"]
+        shown(app.auto_complete(screen["prompt"], request_, no_progress))
+        paths = dict(zip(DOWNLOADS, app.downloads(request_)))
+        colours = face_colours(paths["glb"])
+        assert len(colours) == 5_120 and (colours != 160).any(axis=1).all()  # every full face has a part's colour
+    finally:
+        app.close()
