@@ -1,7 +1,8 @@
 """Load any trimesh-readable mesh file into one normalised triangle mesh.
 
-The normalised frame is the official GeoSAM2 one: Z up (glTF's Y-up files are
-rotated), bounding-box centre at the origin, longest bounding-box edge 1.
+The normalised frame is the official GeoSAM2 one: Z up (glTF and OBJ files are
+Y-up and are rotated, as Blender imports them for the release's renders),
+bounding-box centre at the origin, longest bounding-box edge 1.
 Faces keep the order and count of the file (loaded with ``process=False``), so
 per-face labels computed here index the file's own faces.
 """
@@ -18,6 +19,7 @@ import trimesh
 from .errors import EmptyMeshError, MeshLoadError, MeshTooLargeError
 
 MESH_EXTENSIONS = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
+Y_UP_EXTENSIONS = (".glb", ".gltf", ".obj")  # rotated Y-up -> Z-up on load
 DEFAULT_MAX_FACES = 2_000_000
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
 
@@ -197,7 +199,8 @@ def load_mesh(path: str | os.PathLike, max_faces: int = DEFAULT_MAX_FACES) -> Me
 
     Scene geometries are concatenated in scene-graph order with their world
     transforms; `part_ids` records which geometry each face came from.
-    glTF files are Y-up and are rotated to Z-up.
+    glTF and OBJ files are Y-up and are rotated to Z-up (Blender's import, which
+    the release's renders use: ``geosam2_render.py``).
     """
     path = os.fspath(path)
     name = os.path.splitext(os.path.basename(path))[0]
@@ -244,7 +247,7 @@ def load_mesh(path: str | os.PathLike, max_faces: int = DEFAULT_MAX_FACES) -> Me
         vertices,
         faces,
         part_ids,
-        y_up=path.lower().endswith((".glb", ".gltf")),
+        y_up=path.lower().endswith(Y_UP_EXTENSIONS),
         face_colors=face_colors,
         name=name,
         part_names=tuple(names),
