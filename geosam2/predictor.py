@@ -216,9 +216,16 @@ def fill_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
     return torch.where(torch.from_numpy(holes).to(mask_logits.device), torch.tensor(0.1, dtype=mask_logits.dtype, device=mask_logits.device), mask_logits)
 
 
+def _release_memory(memory: torch.Tensor) -> torch.Tensor:
+    """`memory` rounded to bfloat16 as the release stores it, in its own dtype: on the CPU
+    a frame without object pointers (official frame numbering) would otherwise feed
+    bfloat16 alone to the float32 memory attention."""
+    return memory.to(torch.bfloat16).to(memory.dtype)
+
+
 def _frame_step(model: GeoSAM2, frame: int, is_cond: bool, inputs, point_inputs, mask_inputs, output_dict: dict, num_frames: int, encode_memory: bool):
     """One frame for a batch of objects, as ``SAM2VideoPredictor._run_single_frame_inference``
-    (hole-filled low-res masks, memory kept in bfloat16), also returning the score.
+    (hole-filled low-res masks, memory rounded to bfloat16), also returning the score.
 
     Returns
     -------
@@ -231,7 +238,7 @@ def _frame_step(model: GeoSAM2, frame: int, is_cond: bool, inputs, point_inputs,
     model._encode_memory_in_output(feats, sizes, point_inputs, encode_memory, high_res_masks, object_score_logits, current)
     memory = current["maskmem_features"]
     output = {
-        "maskmem_features": None if memory is None else memory.to(torch.bfloat16),
+        "maskmem_features": None if memory is None else _release_memory(memory),
         "maskmem_pos_enc": current["maskmem_pos_enc"],
         "pred_masks": fill_holes(low_res_masks.float(), model.fill_hole_area),
         "obj_ptr": obj_ptr,
@@ -313,7 +320,7 @@ def propagate(
             # memory of the prompted frame from its hole-filled mask, binarised, as the video predictor
             high_res = F.interpolate(output["pred_masks"], size=(model.image_size,) * 2, mode="bilinear", align_corners=False)
             memory, memory_pos = model._encode_new_memory(inputs[0], inputs[2], high_res, output["object_score_logits"], is_mask_from_pts=True)
-            output.update(maskmem_features=memory.to(torch.bfloat16), maskmem_pos_enc=memory_pos)
+            output.update(maskmem_features=_release_memory(memory), maskmem_pos_enc=memory_pos)
             cond.append((output, score))
         first = _concat_outputs([o for o, _ in cond])
         output_dict = {"cond_frame_outputs": {frames[0]: first}, "non_cond_frame_outputs": _RingOutputs(num_frames)}
