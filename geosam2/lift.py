@@ -255,8 +255,12 @@ def official_visible_samples(mesh: Mesh, views: Views, samples_per_face: int = 5
 def release_mode(codes: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     """(N,) the release's vote per row of (N, K) int `codes`, where 0 means "no vote".
 
-    The release's ``mode_except_negative_one``: the most frequent non-zero code,
-    ties to the code met first in the row; 0 when the row has no other code.
+    The release's ``mode_except_negative_one``: the most frequent non-zero code;
+    0 when the row has no other code. Ties go to the code whose first occurrence
+    in the row is the LATEST: the release counts in a libstdc++
+    ``unordered_map``, which puts each new key at the front of its list, then
+    sorts the counts stably (measured: the release's labels on all 7,793 faces
+    of its example mesh; ties to the earliest agree on 99.46 %).
     """
     winners = np.zeros(len(codes), codes.dtype)
     for start in range(0, len(codes), chunk):
@@ -264,7 +268,7 @@ def release_mode(codes: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
         same = rows[:, :, None] == rows[:, None, :]  # (n, K, K)
         count = same.sum(2)
         first = same.argmax(2)  # column where each column's code first appears
-        score = np.where(rows != 0, count * (rows.shape[1] + 1) + rows.shape[1] - first, -1)
+        score = np.where(rows != 0, count * (rows.shape[1] + 1) + first, -1)
         winners[start : start + chunk] = rows[np.arange(len(rows)), score.argmax(1)]
     return winners
 

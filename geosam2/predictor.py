@@ -411,15 +411,17 @@ class GeoSAM2Segmenter:
         Most parts tracked together in one batch (bounds memory).
     encode_batch : int
         Views per encoder call.
-    profile : "improved" or "official"
+    profile : "official" (default) or "improved"
         "official" reproduces the release (module docstring): its frame
         numbering, its two-stage clicks, and its automatic proposals
-        (`geosam2.proposals`).
+        (`geosam2.proposals`): the GeoSAM2 weights give the paper's masks.
+        "improved": every view gets the prompted frame's pointer, clicks
+        condition the full propagation directly, the project's generator.
     """
 
     name = "geosam2"
 
-    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1, profile: str = IMPROVED):
+    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1, profile: str = OFFICIAL):
         self.model = model
         self.max_batch = max_batch
         self.encode_batch = encode_batch

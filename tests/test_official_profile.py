@@ -24,16 +24,17 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftes
 # --------------------------------------------------------------------------- votes
 
 
-def test_release_mode_prefers_any_vote_to_none_and_breaks_ties_by_first_seen():
+def test_release_mode_prefers_any_vote_to_none_and_breaks_ties_by_latest_first_seen():
     codes = np.array(
         [
             [0, 0, 0, 2, 2, 1],  # 0 is most frequent but any vote wins: 2
-            [1, 2, 2, 1, 0, 0],  # tie 1 vs 2: 1 met first
+            [1, 2, 2, 1, 0, 0],  # tie 1 vs 2: 2 first appears later (libstdc++ lists new keys first)
             [0, 0, 0, 0, 0, 0],  # nothing: 0
-            [3, 0, 3, 0, 0, 0],  # 3
+            [3, 0, 3, 0, 5, 0],  # 3
+            [4, 1, 6, 0, 0, 0],  # three-way tie: 6
         ]
     )
-    assert release_mode(codes).tolist() == [2, 1, 0, 3]
+    assert release_mode(codes).tolist() == [2, 2, 0, 3, 6]
 
 
 def _strip_samples(num_faces: int, views_per_face: list[list[int]]) -> VisibleSamples:
@@ -221,7 +222,7 @@ def test_official_proposals_click_their_sampled_pixel_and_propagate_directly(mod
     for prompt in prompts:
         x, y = prompt.points[0]
         assert x == int(x) and y == int(y) and region[int(y), int(x)]  # a sampled pixel, no centre offset
-    improved = GeoSAM2Segmenter(model)  # the improved profile propagates clicks directly
+    improved = GeoSAM2Segmenter(model, profile="improved")  # features only
     direct = propagate(model, improved.features(views), prompts[:1], SIZE, profile="official")
     masks = official.segment(views, prompts[:1]).masks
     final = {v: k for k, v in enumerate(direct.frame_views)}

@@ -90,7 +90,7 @@ def test_session_auto_complete_with_the_network_labels_every_face(network):
 
     model, views, _ = network
     mesh = load_mesh(REPO / "assets" / "examples" / "chair.glb")
-    segmenter = GeoSAM2Segmenter(model)
+    segmenter = GeoSAM2Segmenter(model, profile="improved")
     settings = replace(PERMISSIVE, max_points=4, dedup_iou=0.5)
     asked = []
 
