@@ -32,10 +32,9 @@ import numpy as np
 import torch
 
 from .mesh import Mesh
-from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
+from .profiles import IMPROVED, OFFICIAL, OFFICIAL_NUMPY_SEED, SEEN_UNCOVERED, check_profile
 from .render import Views
 
-OFFICIAL_SEED = 3  # the release seeds numpy's global generator with 3 before sampling faces
 OFFICIAL_DEPTH_TOLERANCE = 1e-3  # the release's |rendered depth - sample depth| bound (normalised units)
 
 
@@ -201,13 +200,13 @@ class _VoteTable:
 def official_sample_points(mesh: Mesh, samples_per_face: int = 5) -> np.ndarray:
     """(F * S, 3) float64 points on each face drawn as the release draws them, face-major.
 
-    numpy's legacy generator seeded with `OFFICIAL_SEED`, then two (F, S, 1)
+    numpy's legacy generator seeded with `OFFICIAL_NUMPY_SEED`, then two (F, S, 1)
     uniform draws u and v, folded where u + v > 1 (u, v = 1 - u, 1 - v), and
     point = u a + v b + (1 - u - v) c on the face's vertices (a, b, c) in file order.
     The same draws as the release's, so the same points (affine maps commute
     with barycentric combinations).
     """
-    generator = np.random.RandomState(OFFICIAL_SEED)
+    generator = np.random.RandomState(OFFICIAL_NUMPY_SEED)
     shape = (mesh.num_faces, samples_per_face, 1)
     u, v = generator.random_sample(shape), generator.random_sample(shape)
     fold = u + v > 1

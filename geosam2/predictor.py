@@ -45,11 +45,11 @@ from scipy import ndimage
 
 from .encode import encode_normals, encode_points
 from .model import GeoSAM2, load_geosam2
+from .partfilters import opened_logits, stability_score
 from .profiles import IMPROVED, OFFICIAL, check_profile
 from .prompts import Prompt
 from .proposals import OFFICIAL_SAMPLES_PER_FACE, ProposalSettings, proposed_prompts, release_sampling
 from .render import Views
-from .partfilters import opened_logits, stability_score
 from .segmenters import PartMasks
 
 __all__ = [

@@ -15,6 +15,11 @@ OFFICIAL = "official"
 IMPROVED = "improved"
 PROFILES = (OFFICIAL, IMPROVED)
 
+OFFICIAL_NUMPY_SEED = 3
+"""The release seeds numpy's global generator with 3 (``inference.init_env``); its face
+samples (`geosam2.lift.official_sample_points`), then its generator's clicks
+(`geosam2.proposals.release_sampling`) are drawn from that one stream."""
+
 SEEN_UNCOVERED = -2
 """Face label "seen by the views, in no mask" (the release's label 999).
 

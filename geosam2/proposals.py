@@ -38,12 +38,11 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torchvision.ops import masks_to_boxes, nms
 
-from .profiles import IMPROVED, OFFICIAL, check_profile
+from .profiles import IMPROVED, OFFICIAL, OFFICIAL_NUMPY_SEED, check_profile
 from .prompts import Prompt, interior_point
 
 __all__ = ["ProposalSettings", "Proposals", "propose_masks", "proposed_prompts", "release_sampling", "remove_small_regions"]
 
-OFFICIAL_SEED = 3  # inference.init_env seeds numpy's global generator
 OFFICIAL_SAMPLES_PER_FACE = 5  # the release's lifting samples, drawn before the first generator call
 OFFICIAL_STABILITY_OFFSET = 0.7
 OFFICIAL_SPECK_AREA = 25  # low-res holes / islands removed (SAM2Transforms' max_hole_area, max_sprinkle_area)
@@ -104,7 +103,7 @@ class Proposals(NamedTuple):
 def release_sampling(num_faces: int, samples_per_face: int = OFFICIAL_SAMPLES_PER_FACE) -> np.random.RandomState:
     """numpy's legacy generator as the release's first generator call finds it on a mesh
     of `num_faces` faces: seeded with 3, then the lifting's two (F, S, 1) draws."""
-    generator = np.random.RandomState(OFFICIAL_SEED)
+    generator = np.random.RandomState(OFFICIAL_NUMPY_SEED)
     generator.random_sample(2 * samples_per_face * num_faces)
     return generator
 
@@ -285,7 +284,7 @@ def propose_masks(
     if not region.any():
         return empty
     if check_profile(profile) == OFFICIAL:
-        sampling = np.random.RandomState(OFFICIAL_SEED) if sampling is None else sampling
+        sampling = np.random.RandomState(OFFICIAL_NUMPY_SEED) if sampling is None else sampling
         points = _release_points(region, sampling, settings.max_points)
         with torch.inference_mode():
             return _official_proposals(model, features, view, region, points, settings)
