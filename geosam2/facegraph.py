@@ -3,6 +3,10 @@
 Artist meshes and the benchmark's de-indexed meshes do not share vertices between
 faces, so adjacency is built on vertices welded by position (within a tolerance
 relative to the bounding box). Everything is sparse: O(F) memory.
+
+The official release's clean-up uses the adjacency of the mesh as loaded (no
+welding; `unwelded_face_graph`) and visits each face's neighbours in the order of
+a Python set (`release_neighbour_order`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import trimesh
 from scipy.sparse.csgraph import connected_components
 
 from .mesh import Mesh
@@ -92,3 +97,36 @@ def face_graph(mesh: Mesh, tolerance: float = WELD_TOLERANCE) -> FaceGraph:
     normals = mesh.face_normals
     cos = np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]])
     return FaceGraph(len(faces), pairs.astype(np.int64), cos)
+
+
+def unwelded_face_graph(mesh: Mesh) -> FaceGraph:
+    """The release's face adjacency: faces sharing an edge by vertex index (no welding).
+
+    As trimesh's ``face_adjacency`` of the mesh as loaded (which the release
+    uses): only edges shared by exactly two faces count, and the pairs keep
+    trimesh's order (it decides `release_neighbour_order`).
+    """
+    pairs = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).face_adjacency.astype(np.int64)
+    pairs = np.sort(pairs.reshape(-1, 2), axis=1)
+    normals = mesh.face_normals
+    cos = np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]])
+    return FaceGraph(mesh.num_faces, pairs, cos)
+
+
+def release_neighbour_order(graph: FaceGraph) -> np.ndarray:
+    """(F, K) int64 each face's edge neighbours in the release's visiting order, padded with -1.
+
+    The release stores neighbours in one Python ``set`` per face, filled pair by
+    pair in the order of `graph.pairs`, and its neighbour fill takes the first
+    labelled neighbour in that set's iteration order. That order is CPython's
+    (slots by hash, i.e. by face index, then probing), so the same sets are
+    built here and read back.
+    """
+    neighbours = [set() for _ in range(graph.num_faces)]
+    for a, b in graph.pairs.tolist():
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    order = np.full((graph.num_faces, max(map(len, neighbours), default=0)), -1, np.int64)
+    for face, faces in enumerate(neighbours):
+        order[face, : len(faces)] = list(faces)
+    return order

@@ -1,7 +1,8 @@
 """Load any trimesh-readable mesh file into one normalised triangle mesh.
 
-The normalised frame is the official GeoSAM2 one: Z up (glTF's Y-up files are
-rotated), bounding-box centre at the origin, longest bounding-box edge 1.
+The normalised frame is the official GeoSAM2 one: Z up (glTF and OBJ files are
+Y-up and are rotated, as Blender imports them for the release's renders),
+bounding-box centre at the origin, longest bounding-box edge 1.
 Faces keep the order and count of the file (loaded with ``process=False``), so
 per-face labels computed here index the file's own faces; polygons of more than
 three corners become triangles in place (a quad: two faces).
@@ -19,6 +20,7 @@ import trimesh
 from .errors import EmptyMeshError, GeoSAM2Error, MeshLoadError, MeshTooLargeError
 
 MESH_EXTENSIONS = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
+Y_UP_EXTENSIONS = (".glb", ".gltf", ".obj")  # rotated Y-up -> Z-up on load
 DEFAULT_MAX_FACES = 2_000_000
 MAX_FACES_ENV = "GEOSAM2_MAX_FACES"
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
@@ -401,7 +403,8 @@ def load_mesh(path: str | os.PathLike, max_faces: int | None = None) -> Mesh:
 
     Scene geometries are concatenated in scene-graph order with their world
     transforms; `part_ids` records which geometry each face came from.
-    glTF files are Y-up and are rotated to Z-up. Polygons with more than three
+    glTF and OBJ files are Y-up and are rotated to Z-up (Blender's import, which
+    the release's renders use: ``geosam2_render.py``). Polygons with more than three
     corners (PLY, OBJ, OFF) are split into triangles, so faces are triangles in
     the file's polygon order. `max_faces` defaults to `face_limit()`.
     """
@@ -436,7 +439,7 @@ def load_mesh(path: str | os.PathLike, max_faces: int | None = None) -> Mesh:
         vertices,
         faces,
         part_ids,
-        y_up=path.lower().endswith((".glb", ".gltf")),
+        y_up=path.lower().endswith(Y_UP_EXTENSIONS),
         face_colors=face_colors,
         name=name,
         part_names=tuple(names),

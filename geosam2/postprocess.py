@@ -22,6 +22,16 @@ on one object).
 small part prompted on purpose is not wiped with the stray fragments.
 
 Everything is O(F) memory: the graph is sparse and votes are sorted, not tabled.
+
+``profile="official"`` reproduces the release's ``complete_labels`` as it
+effectively runs (b5de23c): the adjacency of the mesh as loaded (no welding);
+small pieces cleared on the raw labels, before any fill; the neighbour fill takes
+the FIRST labelled neighbour in the release's visiting order, not the majority
+(its ``Counter`` is keyed by 0-d tensors, so every neighbour is its own key with
+count 1); the nearest fill breaks ties to the smallest label (``torch.mode``);
+"seen, in no mask" (`geosam2.profiles.SEEN_UNCOVERED`, the release's 999) is a part
+like any other, never filled; and nothing is split (the release's split tests
+0-d tensors for membership in a set, which never matches).
 """
 
 from __future__ import annotations
@@ -29,8 +39,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .facegraph import FaceGraph, face_graph
+from .facegraph import FaceGraph, face_graph, release_neighbour_order, unwelded_face_graph
 from .mesh import Mesh
+from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
 
 MAX_SWEEPS = 64
 NEAREST_K = 3
@@ -106,9 +117,30 @@ def fill_from_neighbours(
     return labels
 
 
-def fill_from_nearest(centroids: np.ndarray, labels: np.ndarray, targets: np.ndarray, k: int = NEAREST_K) -> np.ndarray:
+def fill_from_first_neighbour(order: np.ndarray, labels: np.ndarray, targets: np.ndarray, max_sweeps: int = MAX_SWEEPS) -> np.ndarray:
     """(F,) int64 copy of `labels` where (F,) bool `targets` faces that are -1 take the
-    most frequent label of the `k` nearest labelled face centroids (ties: the nearest)."""
+    label of their first labelled neighbour in (F, K) `order` (-1 padded, see
+    `geosam2.facegraph.release_neighbour_order`), sweep after sweep (at most
+    `max_sweeps`, each reading the labels of the previous one): the release's fill."""
+    labels = np.asarray(labels, np.int64).copy()
+    for _ in range(max_sweeps):
+        missing = np.flatnonzero(targets & (labels < 0))
+        neighbour_labels = np.where(order[missing] >= 0, labels[order[missing]], -1)
+        labelled = neighbour_labels >= 0
+        found = labelled.any(1)
+        if not found.any():
+            break
+        first = labelled.argmax(1)
+        labels[missing[found]] = neighbour_labels[found, first[found]]
+    return labels
+
+
+def fill_from_nearest(
+    centroids: np.ndarray, labels: np.ndarray, targets: np.ndarray, k: int = NEAREST_K, nearest_first: bool = True
+) -> np.ndarray:
+    """(F,) int64 copy of `labels` where (F,) bool `targets` faces that are -1 take the
+    most frequent label of the `k` nearest labelled face centroids (ties: the
+    nearest, or with ``nearest_first=False`` the smallest label)."""
     labels = np.asarray(labels, np.int64).copy()
     source = np.flatnonzero(labels >= 0)
     missing = np.flatnonzero(targets & (labels < 0))
@@ -117,7 +149,7 @@ def fill_from_nearest(centroids: np.ndarray, labels: np.ndarray, targets: np.nda
     k = min(k, len(source))
     _, nearest = cKDTree(centroids[source]).query(centroids[missing], k=k)
     nearest = nearest.reshape(len(missing), k)
-    faces, winners = _majority(np.repeat(missing, k), labels[source[nearest]].reshape(-1), nearest_first=True)
+    faces, winners = _majority(np.repeat(missing, k), labels[source[nearest]].reshape(-1), nearest_first=nearest_first)
     labels[faces] = winners
     return labels
 
@@ -175,6 +207,7 @@ def clean_labels(
     keep_largest_piece: bool = False,
     max_sweeps: int = MAX_SWEEPS,
     nearest_k: int = NEAREST_K,
+    profile: str = IMPROVED,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The release's label clean-up (see the module docstring for the stages).
 
@@ -202,6 +235,10 @@ def clean_labels(
         part prompted on purpose survives (the release clears it when it falls
         under the threshold; on the benchmark's ground truth, oracle lifting
         scores 96.6 mIoU with the release's rule and 98.3 with this one).
+    profile : "improved" or "official"
+        "official": the release's clean-up (module docstring): `graph`,
+        `split_disconnected` and `keep_largest_piece` are not used (nothing is
+        split, `sources` is the identity) and `SEEN_UNCOVERED` faces stay a part.
 
     Returns
     -------
@@ -210,6 +247,10 @@ def clean_labels(
     labels = np.asarray(labels, np.int64)
     if labels.shape != (mesh.num_faces,):
         raise ValueError(f"labels must have shape ({mesh.num_faces},), got {labels.shape}")
+    if check_profile(profile) == OFFICIAL:
+        out = official_clean_labels(mesh, labels, pa, fill_unlabelled, max_sweeps, nearest_k).astype(np.int32)
+        sources = np.arange(max(labels.max(initial=-1) + 1, 0), dtype=np.int32)
+        return (out, sources) if return_sources else out
     graph = face_graph(mesh) if graph is None else graph
     filled = fill_labels(mesh, graph, labels, labels < 0, max_sweeps, nearest_k)
     cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece)
@@ -221,3 +262,26 @@ def clean_labels(
     else:
         out, sources = cleaned.astype(np.int32), np.arange(max(labels.max(initial=-1) + 1, 0), dtype=np.int32)
     return (out, sources) if return_sources else out
+
+
+def official_clean_labels(
+    mesh: Mesh,
+    labels: np.ndarray,
+    pa: float = 0.02,
+    fill_unlabelled: bool = True,
+    max_sweeps: int = MAX_SWEEPS,
+    nearest_k: int = NEAREST_K,
+) -> np.ndarray:
+    """(F,) int64 the release's ``complete_labels`` of (F,) int `labels` (-1 unlabelled,
+    `SEEN_UNCOVERED` a part): clear small pieces on the raw labels (unwelded
+    adjacency), first-neighbour fill, nearest fill with ties to the smallest
+    label, no split. See the module docstring."""
+    graph = unwelded_face_graph(mesh)
+    seen = max(labels.max(initial=-1), -1) + 1  # SEEN_UNCOVERED as the largest label, as the release's 999
+    work = np.where(labels == SEEN_UNCOVERED, seen, labels)
+    cleared = clear_small_components(graph, work, mesh.face_areas, pa)
+    filled = fill_from_first_neighbour(release_neighbour_order(graph), cleared, cleared < 0, max_sweeps)
+    filled = fill_from_nearest(mesh.centroids, filled, filled < 0, nearest_k, nearest_first=False)
+    if not fill_unlabelled:
+        filled[labels == -1] = -1
+    return np.where(filled == seen, SEEN_UNCOVERED, filled)

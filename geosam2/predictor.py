@@ -10,6 +10,21 @@ The release's predictor settings (dynamic multimask via stability, binarised
 prompted masks in memory, holes up to 8 low-res pixels filled, memory stored in
 bfloat16) come with the network (`geosam2.model.build`).
 
+The ``"official"`` profile reproduces two more things the release does
+(``GeoSAM2Segmenter(model, profile="official")``):
+
+- logical frame numbers: frame k of a propagation from view s is numbered
+  (k + s) mod (V + 1) (``propagate_in_video_v2``), and SAM2's pointer loop stops
+  at frame 0 and leaves out a conditioning frame numbered after the current one:
+  the views before the seed get no pointer of the prompted frame, view 0 none
+  at all (`logical_frames`);
+- a click goes through two stages (``single_view_point_prompt_infer.py`` then
+  ``inference.py --mask-path``): a 2-frame run on the clicked view alone (the
+  click, then the view again with memory), its mask thresholded at 0 and given
+  as a mask prompt to the full propagation (`single_view_mask`). The automatic
+  parts' clicks (`GeoSAM2Segmenter.propose_prompts`) are propagated directly,
+  as the release adds them.
+
 Better than the release: inputs are in-memory tensors of a rendered `Views`;
 the fused backbone features of all views are computed once per `Views` and
 reused for every later prompt; the parts prompted on one view are tracked
@@ -30,19 +45,24 @@ from scipy import ndimage
 
 from .encode import encode_normals, encode_points
 from .model import GeoSAM2, load_geosam2
+from .partfilters import opened_logits, stability_score
+from .profiles import IMPROVED, OFFICIAL, check_profile
 from .prompts import Prompt
-from .proposals import ProposalSettings, proposed_prompts
+from .proposals import OFFICIAL_SAMPLES_PER_FACE, ProposalSettings, proposed_prompts, release_sampling
 from .render import Views
 from .segmenters import PartMasks, Segmenter
 
 __all__ = [
     "GeoSAM2Segmenter",
+    "StablePartMasks",
     "ViewFeatures",
     "Propagation",
     "encode_views",
     "propagate",
     "seed_candidates",
     "ring_order",
+    "logical_frames",
+    "single_view_mask",
     "network_inputs",
     "prompt_inputs",
     "fill_holes",
@@ -53,6 +73,35 @@ __all__ = [
 def ring_order(seed: int, num_views: int) -> list[int]:
     """Views of the V + 1 logical frames: [seed] + seed..V-1 + 0..seed-1."""
     return [seed] + list(range(seed, num_views)) + list(range(seed))
+
+
+def logical_frames(start: int, num_frames: int, profile: str = IMPROVED) -> list[int]:
+    """The frame number SAM2 sees for each of the `num_frames` frames of a propagation.
+
+    "improved": 0..T-1 (the prompted frame is 0: every frame gets its pointer).
+    "official": the release's (k + start) mod T for frame k, `start` being the
+    prompted view (``propagate_in_video_v2``): frames after the wrap get numbers
+    below the prompted frame's, so SAM2's pointer loop (past frames only, stop
+    at frame 0) gives them no pointer of the prompted frame nor of the frames
+    before the wrap.
+    """
+    if check_profile(profile) == OFFICIAL:
+        return [(k + start) % num_frames for k in range(num_frames)]
+    return list(range(num_frames))
+
+
+class _RingOutputs(dict):
+    """Frame outputs by logical frame number, looked up modulo the number of frames:
+    the release's memory look-back wraps around the ring (``prev_frame_idx %
+    num_frames``), which the installed SAM2 does not do. Frames not computed yet
+    are absent, so the modulo changes nothing for the improved numbering."""
+
+    def __init__(self, num_frames: int):
+        super().__init__()
+        self.num_frames = num_frames
+
+    def get(self, frame, default=None):
+        return super().get(frame % self.num_frames, default)
 
 
 def _autocast(device: torch.device):
@@ -167,9 +216,16 @@ def fill_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
     return torch.where(torch.from_numpy(holes).to(mask_logits.device), torch.tensor(0.1, dtype=mask_logits.dtype, device=mask_logits.device), mask_logits)
 
 
+def _release_memory(memory: torch.Tensor) -> torch.Tensor:
+    """`memory` rounded to bfloat16 as the release stores it, in its own dtype: on the CPU
+    a frame without object pointers (official frame numbering) would otherwise feed
+    bfloat16 alone to the float32 memory attention."""
+    return memory.to(torch.bfloat16).to(memory.dtype)
+
+
 def _frame_step(model: GeoSAM2, frame: int, is_cond: bool, inputs, point_inputs, mask_inputs, output_dict: dict, num_frames: int, encode_memory: bool):
     """One frame for a batch of objects, as ``SAM2VideoPredictor._run_single_frame_inference``
-    (hole-filled low-res masks, memory kept in bfloat16), also returning the score.
+    (hole-filled low-res masks, memory rounded to bfloat16), also returning the score.
 
     Returns
     -------
@@ -182,7 +238,7 @@ def _frame_step(model: GeoSAM2, frame: int, is_cond: bool, inputs, point_inputs,
     model._encode_memory_in_output(feats, sizes, point_inputs, encode_memory, high_res_masks, object_score_logits, current)
     memory = current["maskmem_features"]
     output = {
-        "maskmem_features": None if memory is None else memory.to(torch.bfloat16),
+        "maskmem_features": None if memory is None else _release_memory(memory),
         "maskmem_pos_enc": current["maskmem_pos_enc"],
         "pred_masks": fill_holes(low_res_masks.float(), model.fill_hole_area),
         "obj_ptr": obj_ptr,
@@ -222,7 +278,14 @@ class Propagation:
     scores: torch.Tensor
 
 
-def propagate(model: GeoSAM2, features: ViewFeatures, prompts: Sequence[Prompt], resolution: int) -> Propagation:
+def propagate(
+    model: GeoSAM2,
+    features: ViewFeatures,
+    prompts: Sequence[Prompt],
+    resolution: int,
+    order: Sequence[int] | None = None,
+    profile: str = IMPROVED,
+) -> Propagation:
     """Track the parts of `prompts` (all on the same view) over every view.
 
     Parameters
@@ -232,12 +295,19 @@ def propagate(model: GeoSAM2, features: ViewFeatures, prompts: Sequence[Prompt],
     prompts : one per part, all with the same ``view``
     resolution : int
         Size of the views the prompts' pixel coordinates refer to.
+    order : list of int, optional
+        The view of each frame, the prompted view first; default
+        ``ring_order(seed, V)``. ``[seed, seed]`` is the release's single-view run.
+    profile : "improved" or "official"
+        The frame numbering (`logical_frames`).
     """
     seed = prompts[0].view
     if any(p.view != seed for p in prompts):
         raise ValueError("propagate() tracks parts prompted on one view; group prompts by view first.")
-    order = ring_order(seed, features.num_views)
+    order = ring_order(seed, features.num_views) if order is None else list(order)
     num_frames, device = len(order), model.device
+    start = sorted(set(order)).index(seed)  # the prompted view's place in the release's video of these views
+    frames = logical_frames(start, num_frames, profile)
     logits, scores = [], []
     with torch.inference_mode(), _autocast(device):
         # frame 0: each part from its own prompt without memory (their prompts differ)
@@ -246,21 +316,21 @@ def propagate(model: GeoSAM2, features: ViewFeatures, prompts: Sequence[Prompt],
         for prompt in prompts:
             point_inputs, mask_inputs = prompt_inputs(prompt, resolution, model.image_size, device)
             empty = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
-            output, score = _frame_step(model, 0, True, inputs, point_inputs, mask_inputs, empty, num_frames, encode_memory=False)
+            output, score = _frame_step(model, frames[0], True, inputs, point_inputs, mask_inputs, empty, num_frames, encode_memory=False)
             # memory of the prompted frame from its hole-filled mask, binarised, as the video predictor
             high_res = F.interpolate(output["pred_masks"], size=(model.image_size,) * 2, mode="bilinear", align_corners=False)
             memory, memory_pos = model._encode_new_memory(inputs[0], inputs[2], high_res, output["object_score_logits"], is_mask_from_pts=True)
-            output.update(maskmem_features=memory.to(torch.bfloat16), maskmem_pos_enc=memory_pos)
+            output.update(maskmem_features=_release_memory(memory), maskmem_pos_enc=memory_pos)
             cond.append((output, score))
         first = _concat_outputs([o for o, _ in cond])
-        output_dict = {"cond_frame_outputs": {0: first}, "non_cond_frame_outputs": {}}
+        output_dict = {"cond_frame_outputs": {frames[0]: first}, "non_cond_frame_outputs": _RingOutputs(num_frames)}
         logits.append(first["pred_masks"])
         scores.append(torch.cat([s for _, s in cond]))
         # frames 1..V: all parts together, with memory
         for frame in range(1, num_frames):
             inputs = features.frame(model, order[frame], len(prompts))
-            output, score = _frame_step(model, frame, False, inputs, None, None, output_dict, num_frames, encode_memory=True)
-            output_dict["non_cond_frame_outputs"][frame] = output
+            output, score = _frame_step(model, frames[frame], False, inputs, None, None, output_dict, num_frames, encode_memory=True)
+            output_dict["non_cond_frame_outputs"][frames[frame]] = output
             logits.append(output["pred_masks"])
             scores.append(score)
     return Propagation(order, torch.stack(logits).float().cpu(), torch.stack(scores).float().cpu())
@@ -289,9 +359,41 @@ def seed_candidates(model: GeoSAM2, features: ViewFeatures, prompt: Prompt, reso
     return logits.cpu(), scores.cpu()
 
 
+def _upsample_logits(logits: torch.Tensor, size: int) -> np.ndarray:
+    """(N, size, size) float32 logits of (N, 1, h, w) low-res logits (bilinear)."""
+    return F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy()
+
+
 def _upsample_masks(logits: torch.Tensor, size: int) -> np.ndarray:
     """(N, size, size) bool masks of (N, 1, h, w) low-res logits (bilinear, > 0)."""
-    return (F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)[:, 0] > 0).numpy()
+    return _upsample_logits(logits, size) > 0
+
+
+@dataclass(frozen=True)
+class StablePartMasks(PartMasks):
+    """`PartMasks` with the release's stability of each mask (official profile).
+
+    Attributes
+    ----------
+    stability : (P, V) float32
+        `geosam2.partfilters.stability_score` of the mask's view-resolution
+        logits after `geosam2.partfilters.opened_logits`, as the release's
+        post-propagation filters read it (`geosam2.partfilters.keep_automatic_parts`).
+    """
+
+    stability: np.ndarray
+
+
+def single_view_mask(model: GeoSAM2, features: ViewFeatures, prompt: Prompt, resolution: int) -> np.ndarray:
+    """(resolution, resolution) bool: the release's first stage of a click prompt.
+
+    ``single_view_point_prompt_infer.py``: a video of the prompted view alone,
+    i.e. 2 logical frames (the prompt, then the same view again with the
+    prompt's memory and pointer), the second frame's mask at the views'
+    resolution thresholded at 0. The release then propagates it as a mask prompt.
+    """
+    result = propagate(model, features, [prompt], resolution, order=[prompt.view, prompt.view], profile=OFFICIAL)
+    return _upsample_masks(result.logits[-1], resolution)[0]
 
 
 class GeoSAM2Segmenter(Segmenter):
@@ -309,16 +411,31 @@ class GeoSAM2Segmenter(Segmenter):
         Most parts tracked together in one batch (bounds memory).
     encode_batch : int
         Views per encoder call.
+    profile : "official" (default) or "improved"
+        "official" reproduces the release (module docstring): its frame
+        numbering, its two-stage clicks, and its automatic proposals
+        (`geosam2.proposals`): the GeoSAM2 weights give the paper's masks.
+        "improved": every view gets the prompted frame's pointer, clicks
+        condition the full propagation directly, the project's generator.
     """
 
     name = "geosam2"
 
-    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1):
+    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1, profile: str = OFFICIAL):
         self.model = model
         self.max_batch = max_batch
         self.encode_batch = encode_batch
+        self.profile = check_profile(profile)
         self._views_ref = None
         self._features = None
+        self._proposed: set = set()  # (view, x, y) of the clicks propose_prompts returned
+        self._sampling: np.random.RandomState | None = None  # the release's random stream (official)
+
+    def reset_sampling(self, num_faces: int, samples_per_face: int = OFFICIAL_SAMPLES_PER_FACE) -> None:
+        """Restart the official generator's random stream as the release starts a run on a
+        mesh of `num_faces` faces (`geosam2.proposals.release_sampling`): a session
+        calls this once per mesh, before its first `propose_prompts`."""
+        self._sampling = release_sampling(num_faces, samples_per_face)
 
     def features(self, views: Views) -> ViewFeatures:
         """The fused features of `views`, computed on first use and then reused."""
@@ -331,6 +448,11 @@ class GeoSAM2Segmenter(Segmenter):
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
         """Masks of one part per prompt on every view.
 
+        With the official profile, clicks and boxes first go through the
+        release's single-view stage (`single_view_mask`), except the clicks
+        this segmenter proposed (`propose_prompts`), which the release
+        propagates as they are.
+
         Returns
         -------
         PartMasks: masks (P, V, H, W) bool at the views' resolution, scores (P, V)
@@ -341,19 +463,41 @@ class GeoSAM2Segmenter(Segmenter):
             prompt.check_image(num_views, size, size)
         masks = np.zeros((len(prompts), num_views, size, size), bool)
         scores = np.zeros((len(prompts), num_views), np.float32)
+        stability = np.zeros((len(prompts), num_views), np.float32)
         if not prompts:
-            return PartMasks(masks, scores)
+            return PartMasks(masks, scores) if self.profile == IMPROVED else StablePartMasks(masks, scores, stability)
         features = self.features(views)
+        if self.profile == OFFICIAL:
+            prompts = [self._official_prompt(features, p, size) for p in prompts]
         for seed in sorted({p.view for p in prompts}):
             group = [i for i, p in enumerate(prompts) if p.view == seed]
             for start in range(0, len(group), self.max_batch):
                 parts = group[start : start + self.max_batch]
-                result = propagate(self.model, features, [prompts[i] for i in parts], size)
+                result = propagate(self.model, features, [prompts[i] for i in parts], size, profile=self.profile)
                 for frame in range(1, len(result.frame_views)):  # frame 0 is superseded by frame 1
                     view = result.frame_views[frame]
-                    masks[parts, view] = _upsample_masks(result.logits[frame], size)
+                    logits = _upsample_logits(result.logits[frame], size)
+                    masks[parts, view] = logits > 0
                     scores[parts, view] = result.scores[frame].numpy()
-        return PartMasks(masks, scores)
+                    if self.profile == OFFICIAL:
+                        stability[parts, view] = [stability_score(opened_logits(part)) for part in logits]
+        return PartMasks(masks, scores) if self.profile == IMPROVED else StablePartMasks(masks, scores, stability)
+
+    def _official_prompt(self, features: ViewFeatures, prompt: Prompt, resolution: int) -> Prompt:
+        """The prompt the release propagates: a mask prompt as is, a proposed click as
+        is, any other click or box as the mask of its single-view stage."""
+        if prompt.mask is not None and len(prompt.points) == 0 and prompt.box is None:
+            return prompt
+        if self._proposal_key(prompt) in self._proposed:
+            return prompt
+        return Prompt(prompt.view, mask=single_view_mask(self.model, features, prompt, resolution))
+
+    @staticmethod
+    def _proposal_key(prompt: Prompt):
+        """(view, x, y) of a prompt that is one positive click alone, else None."""
+        if len(prompt.points) != 1 or prompt.labels[0] != 1 or prompt.box is not None or prompt.mask is not None:
+            return None
+        return (prompt.view, *prompt.points[0].tolist())
 
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         """Alternative answers to one prompt on its own view (see `seed_candidates`):
@@ -379,5 +523,12 @@ class GeoSAM2Segmenter(Segmenter):
     def propose_prompts(self, views: Views, view: int, region: np.ndarray, settings: ProposalSettings = ProposalSettings()) -> list:
         """Automatic part prompts in `region` ((H, W) bool) of `view`: SAM2's automatic
         mask generator on the cached features (see `geosam2.proposals`), one click per
-        kept mask. `Session.auto_complete` calls this on the view opposite the prompts."""
-        return proposed_prompts(self.model, self.features(views), view, region, settings)
+        kept mask. `Session.auto_complete` calls this on the view opposite the prompts.
+        With the official profile, the release's generator (`geosam2.proposals`),
+        and `segment` later propagates these clicks directly (as the release)."""
+        if self.profile == OFFICIAL and self._sampling is None:  # no session said which mesh: assume its last face is seen
+            self.reset_sampling(int(views.face_ids.max()) + 1)
+        prompts = proposed_prompts(self.model, self.features(views), view, region, settings, self.profile, self._sampling)
+        if self.profile == OFFICIAL:
+            self._proposed.update(self._proposal_key(p) for p in prompts)
+        return prompts

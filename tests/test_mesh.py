@@ -33,13 +33,20 @@ def test_normalise_round_trip(tmp_path, ext):
     assert mesh.num_faces == len(tm.faces)
 
 
-def test_gltf_y_up_becomes_z_up(tmp_path):
-    tall = make_box_mesh((0.2, 1.0, 0.4))  # tallest along glTF's up axis, Y
-    tall.export(tmp_path / "tall.glb")
-    mesh = load_mesh(tmp_path / "tall.glb")
-    np.testing.assert_allclose(mesh.bbox_size, [0.2, 0.4, 1.0], atol=1e-9)  # now Z is up
-    tall.export(tmp_path / "tall.obj")
-    np.testing.assert_allclose(load_mesh(tmp_path / "tall.obj").bbox_size, [0.2, 1.0, 0.4], atol=1e-9)
+@pytest.mark.parametrize("ext", ["glb", "obj"])
+def test_gltf_and_obj_y_up_become_z_up(tmp_path, ext):
+    """glTF and OBJ are Y-up (Blender imports OBJ so for the release's renders): a file
+    point (x, y, z) lands at (x, -z, y), then centred and scaled; PLY keeps its axes."""
+    tm = skewed_mesh()
+    tm.export(tmp_path / f"shape.{ext}")
+    mesh = load_mesh(tmp_path / f"shape.{ext}")
+    file_points = np.asarray(trimesh.load(tmp_path / f"shape.{ext}", process=False, force="mesh").vertices)
+    turned = file_points @ np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]).T
+    lo, hi = turned.min(0), turned.max(0)
+    np.testing.assert_allclose(mesh.vertices, (turned - (lo + hi) / 2) / (hi - lo).max(), atol=1e-6)
+    tall = make_box_mesh((0.2, 1.0, 0.4))
+    tall.export(tmp_path / "tall.ply")
+    np.testing.assert_allclose(load_mesh(tmp_path / "tall.ply").bbox_size, [0.2, 1.0, 0.4], atol=1e-9)
 
 
 def test_face_order_is_kept(tmp_path):

@@ -46,7 +46,7 @@ def views():
 
 @pytest.fixture(scope="module")
 def segmenter(model):
-    return GeoSAM2Segmenter(model)
+    return GeoSAM2Segmenter(model, profile="improved")  # the official profile: test_official_profile.py
 
 
 def click(views, view: int, nth: int = 0) -> Prompt:

@@ -50,7 +50,7 @@ def test_proposals_are_distinct_clean_masks_by_decreasing_score(network):
     model, views, features = network
     region = views.silhouette[6]
     settings = replace(PERMISSIVE, dedup_iou=0.5, box_nms_thresh=0.9, min_region=25)
-    masks, scores = propose_masks(model, features, 6, region, settings)
+    masks, scores, _ = propose_masks(model, features, 6, region, settings)
     assert masks.dtype == bool and masks.shape[1:] == region.shape and len(masks) == len(scores) > 1
     assert np.all(np.diff(scores) <= 1e-6)
     flat = masks.reshape(len(masks), -1).astype(np.float64)
@@ -75,7 +75,7 @@ def test_thresholds_filter_and_empty_regions_propose_nothing(network):
 
 def test_proposed_prompts_click_inside_their_masks(network):
     model, views, features = network
-    masks, _ = propose_masks(model, features, 3, views.silhouette[3], PERMISSIVE)
+    masks, _, _ = propose_masks(model, features, 3, views.silhouette[3], PERMISSIVE)
     prompts = proposed_prompts(model, features, 3, views.silhouette[3], PERMISSIVE)
     assert len(prompts) == len(masks) > 0
     for prompt, mask in zip(prompts, masks):
@@ -90,7 +90,7 @@ def test_session_auto_complete_with_the_network_labels_every_face(network):
 
     model, views, _ = network
     mesh = load_mesh(REPO / "assets" / "examples" / "chair.glb")
-    segmenter = GeoSAM2Segmenter(model)
+    segmenter = GeoSAM2Segmenter(model, profile="improved")
     settings = replace(PERMISSIVE, max_points=4, dedup_iou=0.5)
     asked = []
 

@@ -1,9 +1,6 @@
-"""Training GeoSAM2: part curation from artist meshes, rendered sequences, fine-tuning.
+"""Training GeoSAM2: part curation from artist meshes (`curate`, geometry only), rendered
+sequences (`dataset`, torch), the loss (`loss`) and the fine-tuning loop (`train`).
 
-Heavy parts (the network) are imported only by `train`.
+Import the module you need: this package imports none of them, so that curation
+never loads torch.
 """
-
-from .curate import Curated, curate_directory, curate_mesh
-from .dataset import CuratedViews, Sample, frame_order
-
-__all__ = ["Curated", "curate_directory", "curate_mesh", "CuratedViews", "Sample", "frame_order"]
