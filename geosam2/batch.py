@@ -54,12 +54,13 @@ def _key(file: str) -> str:
     return file.replace("/", "__")
 
 
-def segment_one(path: Path, segmenter, out: Path, resolution: int, pa: float, budget: int) -> dict:
-    """Load, segment automatically (on a proxy above `budget` faces), export; the record fields."""
+def segment_one(path: Path, segmenter, out: Path, resolution: int, pa: float, budget: int, profile: str | None = None) -> dict:
+    """Load, segment everything (`Session.segment_everything`, on a proxy above `budget`
+    faces), export; the record fields."""
     mesh = load_mesh(path)
     segmented = proxy_or_mesh(mesh, budget)
-    session = Session(segmented, segmenter, resolution=resolution, pa=pa)
-    session.auto_complete()
+    session = Session(segmented, segmenter, resolution=resolution, pa=pa, profile=profile)
+    session.segment_everything()
     export_mesh(mesh, labels_of_full_mesh(mesh, segmented, session.labels, pa), out, session.parts)
     return {"parts": len(session.parts), "faces": mesh.num_faces, "segmented_faces": segmented.num_faces}
 
@@ -73,6 +74,7 @@ def segment_many(
     pa: float = 0.02,
     budget: int = 0,
     on_record: Callable[[dict], None] | None = None,
+    profile: str | None = None,
 ) -> dict:
     """Segment the meshes of shard `shard` of `folder` into `out` (see the module
     docstring); returns the summary {"ok": [files], "failed": [{file, error}]}.
@@ -89,7 +91,7 @@ def segment_many(
         start = time.perf_counter()
         record = {"file": file}
         try:
-            record.update(segment_one(folder / file, segmenter, out / "meshes" / _key(file), resolution, pa, budget))
+            record.update(segment_one(folder / file, segmenter, out / "meshes" / _key(file), resolution, pa, budget, profile))
             record["status"] = "ok"
         except Exception as exc:  # one bad mesh must not stop the batch
             record.update(status="failed", error=f"{type(exc).__name__}: {exc}")

@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import GeoSAM2Error, PromptError
 from .evaluation.policies import SEGMENTERS
+from .profiles import PROFILES
 from .mesh import MAX_FACES_ENV
 
 RESOLUTIONS = (16, 4096)  # pixels: smaller views show nothing, larger ones exhaust memory (12 views)
@@ -52,6 +53,15 @@ def _fraction(text: str) -> float:
 
 def _add_resolution(p, what: str) -> None:
     p.add_argument("--resolution", type=_int_between(*RESOLUTIONS), default=1024, help=f"{what} in pixels, {RESOLUTIONS[0]} to {RESOLUTIONS[1]} (default 1024)")
+
+
+def _add_profile(p) -> None:
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="inference profile: official (the release's behaviour, default with GeoSAM2 weights) or "
+        "improved (the project's lifting, clean-up and completion; default of the other segmenters)",
+    )
 
 
 def _add_face_budget(p) -> None:
@@ -141,6 +151,7 @@ def _add_evaluate(sub) -> None:
     _add_resolution(p, "view size for --segmenter")
     p.add_argument("--pa", type=_fraction, default=0.02, help="clean-up threshold PA for --segmenter, in [0, 1) (default 0.02)")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    _add_profile(p)
     p.add_argument("--candidates", type=int, default=4, help="prompt views tried, 360/N degrees apart; the best is kept (default 4)")
     p.add_argument("--box", action="store_true", help="the simulated user also draws each part's box")
     p.add_argument("--negative-clicks", type=int, default=0, help="negative clicks per prompt, in other parts (default 0)")
@@ -172,7 +183,7 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _run_evaluate(args) -> None:
-    from .evaluation.policies import make_method
+    from .evaluation.policies import default_profile, make_method
     from .evaluation.runner import Predictions, prepare_out, run_evaluation
     from .evaluation.settings import evaluation_settings
 
@@ -191,14 +202,15 @@ def _run_evaluate(args) -> None:
             from .weights import resolve_checkpoint
 
             checkpoint = resolve_checkpoint(args.checkpoint)
+        profile = args.profile or default_profile(args.segmenter)
         if args.segmenter == "pieces":
             options = {}
         else:
-            options = dict(resolution=args.resolution, pa=args.pa, **(prompting if args.segmenter != "oracle" else {}))
+            options = dict(resolution=args.resolution, pa=args.pa, profile=profile, **(prompting if args.segmenter != "oracle" else {}))
         settings = evaluation_settings(args.segmenter, args.weighting, args.protocol, checkpoint, **options)
     prepare_out(args.out, settings, args.restart)  # before a network loads
     if not args.pred_dir:
-        method = make_method(args.segmenter, args.resolution, args.pa, checkpoint, **prompting)
+        method = make_method(args.segmenter, args.resolution, args.pa, checkpoint, profile, **prompting)
     summary = run_evaluation(
         args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=settings
     )
@@ -290,9 +302,12 @@ def _add_segment(sub) -> None:
     p.add_argument("--click", type=_parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel of a part: each click makes one part (repeatable)")
     p.add_argument("--negative", type=_parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel no part may contain (repeatable)")
     p.add_argument("--box", type=_parse_numbers(4), metavar="X0,Y0,X1,Y1", help="box around one more part")
-    p.add_argument("--auto", action="store_true", help="then give every face (point) still unlabelled a part")
+    p.add_argument(
+        "--auto", action="store_true", help="then give every face (point) still unlabelled a part; alone: segment everything"
+    )
     p.add_argument("--segmenter", choices=["geosam2", "geometry"], help="default: geosam2 if its weights load, else geometry (with a note; meshes only)")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2 (needed for point clouds)")
+    _add_profile(p)
     _add_resolution(p, "view size")
     p.add_argument("--pa", type=_fraction, default=0.02, help="clean-up threshold PA, in [0, 1) (default 0.02)")
     _add_max_faces(p)
@@ -383,7 +398,7 @@ def _run_segment(args) -> None:
     with tqdm(total=2 + len(named) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
         bar.set_postfix_str("rendering")
         bar.write(f"{segmenter.name} segmenter; views by {describe_backend(point_cloud=point_cloud)}", file=sys.stderr)
-        session = Session(segmented, segmenter, resolution=args.resolution, pa=args.pa)
+        session = Session(segmented, segmenter, resolution=args.resolution, pa=args.pa, profile=args.profile)
         bar.update()
         for k, (name, prompt) in enumerate(named):
             bar.set_postfix_str(f"part {k + 1}/{len(named)}")
@@ -395,9 +410,12 @@ def _run_segment(args) -> None:
             bar.update()
         if named and len(dropped) == len(named) and not args.auto:
             raise PromptError(f"Nothing segmented: every prompt was dropped ({'; '.join(dropped)}); correct them and run again.")
-        if args.auto:
-            bar.set_postfix_str("auto-complete")
-            session.auto_complete()
+        if args.auto:  # with prompts: complete them; without: the release's fully automatic mode
+            bar.set_postfix_str("auto-complete" if named else "segment everything")
+            if named:
+                session.auto_complete()
+            else:
+                session.segment_everything()
             bar.update()
         bar.set_postfix_str("exporting")
         labels = session.labels if point_cloud else labels_of_full_mesh(geometry, segmented, session.labels, args.pa)
@@ -423,6 +441,7 @@ def _add_segment_many(sub) -> None:
     p.add_argument("--auto", action="store_true", required=True, help="give every face a part (the only mode, required)")
     p.add_argument("--segmenter", choices=["geosam2", "geometry"], help="default: geosam2 if its weights load, else geometry (with a note)")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    _add_profile(p)
     _add_resolution(p, "view size")
     p.add_argument("--pa", type=_fraction, default=0.02, help="clean-up threshold PA, in [0, 1) (default 0.02)")
     _add_face_budget(p)
@@ -438,7 +457,7 @@ def _run_segment_many(args) -> None:
     shard = args.shard or torchrun_shard()
     budget = face_budget(args.face_budget)
     segmenter = _segmenter(args.segmenter, args.checkpoint)
-    summary = segment_many(args.mesh_dir, args.out, segmenter, shard, args.resolution, args.pa, budget, print_record)
+    summary = segment_many(args.mesh_dir, args.out, segmenter, shard, args.resolution, args.pa, budget, print_record, args.profile)
     failed = summary["failed"]
     print(f"shard {shard[0]}/{shard[1]}: {len(summary['ok'])} meshes segmented, {len(failed)} failed; exports in {Path(args.out) / 'meshes'}")
     for entry in failed:

@@ -54,7 +54,6 @@ from .segmenters import PartMasks, Segmenter
 
 __all__ = [
     "GeoSAM2Segmenter",
-    "StablePartMasks",
     "ViewFeatures",
     "Propagation",
     "encode_views",
@@ -369,21 +368,6 @@ def _upsample_masks(logits: torch.Tensor, size: int) -> np.ndarray:
     return _upsample_logits(logits, size) > 0
 
 
-@dataclass(frozen=True)
-class StablePartMasks(PartMasks):
-    """`PartMasks` with the release's stability of each mask (official profile).
-
-    Attributes
-    ----------
-    stability : (P, V) float32
-        `geosam2.partfilters.stability_score` of the mask's view-resolution
-        logits after `geosam2.partfilters.opened_logits`, as the release's
-        post-propagation filters read it (`geosam2.partfilters.keep_automatic_parts`).
-    """
-
-    stability: np.ndarray
-
-
 def single_view_mask(model: GeoSAM2, features: ViewFeatures, prompt: Prompt, resolution: int) -> np.ndarray:
     """(resolution, resolution) bool: the release's first stage of a click prompt.
 
@@ -465,7 +449,7 @@ class GeoSAM2Segmenter(Segmenter):
         scores = np.zeros((len(prompts), num_views), np.float32)
         stability = np.zeros((len(prompts), num_views), np.float32)
         if not prompts:
-            return PartMasks(masks, scores) if self.profile == IMPROVED else StablePartMasks(masks, scores, stability)
+            return PartMasks(masks, scores, None if self.profile == IMPROVED else stability)
         features = self.features(views)
         if self.profile == OFFICIAL:
             prompts = [self._official_prompt(features, p, size) for p in prompts]
@@ -481,7 +465,7 @@ class GeoSAM2Segmenter(Segmenter):
                     scores[parts, view] = result.scores[frame].numpy()
                     if self.profile == OFFICIAL:
                         stability[parts, view] = [stability_score(opened_logits(part)) for part in logits]
-        return PartMasks(masks, scores) if self.profile == IMPROVED else StablePartMasks(masks, scores, stability)
+        return PartMasks(masks, scores, None if self.profile == IMPROVED else stability)
 
     def _official_prompt(self, features: ViewFeatures, prompt: Prompt, resolution: int) -> Prompt:
         """The prompt the release propagates: a mask prompt as is, a proposed click as

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .profiles import IMPROVED
 from .prompts import Prompt
 from .render import Views
 
@@ -27,10 +28,15 @@ class PartMasks:
         masks[p, v] is part p's mask on view v.
     scores : (P, V) float32
         Confidence of each mask in [0, 1] (predicted IoU, or 1 for exact masks).
+    stability : (P, V) float32 or None
+        The release's stability score of each mask (`geosam2.partfilters`), read by
+        the official profile's filters of automatic parts; None when the segmenter
+        does not score it (its masks then count as stable).
     """
 
     masks: np.ndarray
     scores: np.ndarray
+    stability: np.ndarray | None = None
 
     @staticmethod
     def none(views: Views) -> "PartMasks":
@@ -48,10 +54,14 @@ class Segmenter:
     needs_faces : bool
         True when the segmenter reads the mesh's faces (it cannot segment a point
         cloud); such a segmenter is given the mesh with :meth:`bind`.
+    profile : str
+        Its inference profile (`geosam2.profiles`): the one a session uses unless
+        told otherwise, and the session sets it to the one it runs.
     """
 
     name: str = "segmenter"
     needs_faces: bool = False
+    profile: str = IMPROVED
 
     def bind(self, geometry) -> "Segmenter":
         """The segmenter to use on `geometry` (a Mesh or a PointCloud): itself by
@@ -65,6 +75,10 @@ class Segmenter:
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         """Alternative answers to one prompt, best first (default: none)."""
         return PartMasks.none(views)
+
+    def reset_sampling(self, num_faces: int) -> None:
+        """Restart the random sampling of automatic proposals as at the start of a run on
+        a geometry of `num_faces` elements (default: nothing to restart)."""
 
     def propose_prompts(self, views: Views, view: int, region: np.ndarray) -> list[Prompt] | None:
         """Automatic prompts for new parts inside the (H, W) bool `region` of `view`,

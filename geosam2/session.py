@@ -29,7 +29,9 @@ import numpy as np
 from .errors import GeoSAM2Error, PromptError
 from .mesh import Mesh
 from .parts import Part, part_color, parts_with_stats
+from .partfilters import keep_automatic_parts
 from .pointcloud import PointCloud
+from .profiles import OFFICIAL, SEEN_UNCOVERED, check_profile
 from .prompts import MAX_AUTO_PROMPTS, Prompt, completion_prompts
 from .segmenters import Segmenter
 from .surface import Surface, surface_of
@@ -64,6 +66,7 @@ class _State:
     parts: tuple
     next_id: int
     last_view: int  # view of the latest prompt; automatic completion works on its opposite
+    masks: tuple = ()  # official profile: (part id, (V, H, W) bool masks) of the top-level parts made from masks
 
 
 class Session:
@@ -88,7 +91,17 @@ class Session:
     surface : Surface, optional
         An already built ``surface_of(geometry, ...)`` (views, visibility, graph),
         shared by several sessions over the same geometry; then `resolution`,
-        `samples_per_face`, `seed` and `views` are not used.
+        `samples_per_face`, `seed` and `views` are not used (its profile must be
+        the session's).
+    profile : "official", "improved" or None
+        The inference profile (`geosam2.profiles`), default the segmenter's
+        (GeoSAM2: "official", the release's behaviour; the geometry segmenter:
+        "improved"). It sets the segmenter's propagation and proposals, the
+        lifting and clean-up, and the automatic completion: "official" runs the
+        release's (its generator on the view opposite the prompt, or on view 0
+        then its opposite without a prompt; the filters of automatic parts; one
+        lifting of every part's masks, "seen, in no mask" becoming a part of its
+        own), "improved" the project's (see `auto_complete`).
 
     Attributes
     ----------
@@ -108,6 +121,7 @@ class Session:
         seed: int = 0,
         views=None,
         surface: Surface | None = None,
+        profile: str | None = None,
     ):
         if segmenter.needs_faces and isinstance(geometry, PointCloud):
             raise GeoSAM2Error(
@@ -117,8 +131,14 @@ class Session:
         self.geometry = geometry
         self.mesh = None if isinstance(geometry, PointCloud) else geometry
         self.pa = pa
+        self.profile = check_profile(profile or segmenter.profile)
         self.segmenter = segmenter.bind(geometry)
-        self.surface = surface_of(geometry, resolution, samples_per_face, seed, views) if surface is None else surface
+        self.segmenter.profile = self.profile
+        if surface is None:
+            surface = surface_of(geometry, resolution, samples_per_face, seed, views, self.profile)
+        elif self.mesh is not None and surface.profile != self.profile:
+            raise GeoSAM2Error(f"The surface lifts with the {surface.profile} profile, the session runs {self.profile}: build one of it.")
+        self.surface = surface
         self.views = self.surface.views
         self._history = [_State(np.full(self.surface.num_elements, -1, np.int32), (), 0, 0)]
         self._position = 0
@@ -154,32 +174,41 @@ class Session:
         views = changed.reshape(self.views.num_views, -1).any(1)
         return Update(state.labels, state.parts, tuple(int(v) for v in np.flatnonzero(views)), skipped)
 
-    def _commit(self, labels: np.ndarray, parts, next_id: int, last_view: int | None = None, skipped: tuple = ()) -> Update:
+    def _commit(
+        self, labels: np.ndarray, parts, next_id: int, last_view: int | None = None, skipped: tuple = (), masks: tuple | None = None
+    ) -> Update:
         before = self._state
         parts = parts_with_stats(sorted(parts, key=lambda p: p.id), labels, self.surface.weights)
         last_view = before.last_view if last_view is None else last_view
+        ids = {p.id for p in parts}
+        masks = tuple(m for m in (before.masks if masks is None else masks) if m[0] in ids)  # of parts still there
         del self._history[self._position + 1 :]  # a new operation forgets the redo branch
-        self._history.append(_State(labels.astype(np.int32), parts, next_id, last_view))
+        self._history.append(_State(labels.astype(np.int32), parts, next_id, last_view, masks))
         self._position += 1
         return self._update(before, skipped)
 
     # ------------------------------------------------------------ operations
-    def _selections(self, prompts: Sequence[Prompt]) -> np.ndarray:
-        """(P, E) bool elements each prompt selects: the segmenter's masks of all
-        prompts at once, lifted together against the silhouette outside every mask
-        (lower priority), cleaned up; an element goes to at most one prompt."""
+    def _selections(self, prompts: Sequence[Prompt]) -> tuple[np.ndarray, np.ndarray]:
+        """(P, E) bool elements each prompt selects, and the (P, V, H, W) bool masks
+        they come from: the segmenter's masks of all prompts at once, lifted
+        together against the silhouette outside every mask (a label of lower
+        priority; the official lifting's "seen, in no mask"), cleaned up; an
+        element goes to at most one prompt."""
         masks = np.asarray(self.segmenter.segment(self.views, prompts).masks, bool)  # (P, V, H, W)
-        outside = self.views.silhouette & ~masks.any(0)
-        lifted = self.surface.lift(np.concatenate([masks, outside[None]]), priorities=[1] * len(prompts) + [0])
+        if self.profile == OFFICIAL:
+            lifted = self.surface.lift(masks, priorities=[1] * len(prompts))
+        else:
+            outside = self.views.silhouette & ~masks.any(0)
+            lifted = self.surface.lift(np.concatenate([masks, outside[None]]), priorities=[1] * len(prompts) + [0])
         if not ((lifted >= 0) & (lifted < len(prompts))).any():
-            return np.zeros((len(prompts), self.surface.num_elements), bool)
+            return np.zeros((len(prompts), self.surface.num_elements), bool), masks
         cleaned = self.surface.clean(lifted, self.pa)
-        return cleaned[None] == np.arange(len(prompts))[:, None]
+        return cleaned[None] == np.arange(len(prompts))[:, None], masks
 
     def selected_faces(self, prompt: Prompt) -> np.ndarray:
         """(F,) bool faces (points) one prompt selects: segment, lift against the
         mask's complement on the silhouette, clean up."""
-        return self._selections([prompt])[0]
+        return self._selections([prompt])[0][0]
 
     def candidates(self, prompt: Prompt, parent: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The segmenter's alternative answers to `prompt` on its own view.
@@ -232,7 +261,7 @@ class Session:
             raise GeoSAM2Error(f"{len(names)} names for {len(prompts)} prompts: give one name per prompt.")
         if parent is not None:
             self.part(parent)
-        selected = self._selections(prompts)
+        selected, masks = self._selections(prompts)
         if parent is not None:
             selected &= self.labels == parent
         made = [p for p in range(len(prompts)) if selected[p].any()]
@@ -248,7 +277,10 @@ class Session:
             name = names[p] if names is not None and names[p] else f"part_{part_id}"
             parts.append(Part(part_id, name, part_color(part_id), parent))
         skipped = tuple(p for p in range(len(prompts)) if p not in made)
-        return self._commit(labels, parts, state.next_id + len(made), last_view=prompts[made[-1]].view, skipped=skipped)
+        official = parent is None and self.profile == OFFICIAL  # the release lifts every part's masks again at the end
+        kept_masks = state.masks + (tuple((state.next_id + k, masks[p]) for k, p in enumerate(made)) if official else ())
+        last_view = prompts[made[-1]].view
+        return self._commit(labels, parts, state.next_id + len(made), last_view, skipped, kept_masks)
 
     def rename(self, part_id: int, name: str) -> Update:
         """Give part `part_id` a new name."""
@@ -283,17 +315,22 @@ class Session:
         unseen from that view) to neighbouring parts (inside a part: to its new
         children, or the part keeps them). Faces outside the region never change.
         """
+        state, views = self._state, self.views
+        if parent is None:
+            if self.profile == OFFICIAL:
+                return self._release_completion([views.rig.opposite(state.last_view)] if state.masks else None)
+            return self._complete(None, views.rig.opposite(state.last_view))
+        self.part(parent)
+        shown = views.pixel_labels(state.labels == parent, background=False).reshape(views.num_views, -1).sum(1)
+        return self._complete(parent, int(shown.argmax()))
+
+    def _complete(self, parent: int | None, view: int) -> Update:
+        """`auto_complete` (improved profile) of the unlabelled faces, or of `parent`'s,
+        prompted on `view`."""
         state = self._state
-        if parent is not None:
-            self.part(parent)
         free = state.labels == (-1 if parent is None else parent)
         if not free.any():
             return self._commit(state.labels, state.parts, state.next_id)
-        views = self.views
-        if parent is None:
-            view = views.rig.opposite(state.last_view)
-        else:
-            view = int(views.pixel_labels(free, background=False).reshape(views.num_views, -1).sum(1).argmax())
         proposed = np.where(free, self._proposed_labels(free, view), -1)
         pieces = np.unique(proposed[proposed >= 0])
         if len(pieces) == 0 and parent is not None:
@@ -313,6 +350,59 @@ class Session:
         ids = range(state.next_id, state.next_id + len(new_ids))
         new_parts = tuple(Part(i, f"part_{i}", part_color(i), parent) for i in ids)
         return self._commit(labels, state.parts + new_parts, state.next_id + len(new_ids))
+
+    def segment_everything(self) -> Update:
+        """Parts for the whole geometry without any prompt: the release's fully automatic
+        mode. "official": its generator on view 0, then on the view opposite it for
+        what the kept parts leave, and one lifting of every kept part (every face
+        is relabelled); "improved": the session's automatic completion of the
+        unlabelled faces prompted on view 0 (see `auto_complete`)."""
+        if self.profile == OFFICIAL:
+            return self._release_completion(None)
+        return self._complete(None, 0)
+
+    def _release_completion(self, passes: list[int] | None) -> Update:
+        """The release's automatic completion (official profile).
+
+        For each pass view (`passes`; None = no prompt: view 0, then its opposite),
+        the segmenter proposes prompts in the silhouette minus every kept part's
+        mask there, segments them, and keeps those passing the release's filters
+        (`keep_automatic_parts`). Then every part with masks (the prompted ones
+        painted over the automatic ones) is lifted at once and cleaned up; faces
+        seen in no mask become one more part. Parts made otherwise (refined,
+        merged) keep their faces.
+        """
+        state, views = self._state, self.views
+        if passes is None:
+            passes = [0, views.rig.opposite(0)]
+        prompted = [masks for _, masks in state.masks]
+        kept = list(prompted)
+        self.segmenter.reset_sampling(self.surface.num_elements)
+        for view in passes:
+            region = views.silhouette[view] & ~np.any([masks[view] for masks in kept], axis=0) if kept else views.silhouette[view]
+            prompts = self.segmenter.propose_prompts(views, view, region)
+            if not prompts:
+                continue
+            found = self.segmenter.segment(views, prompts)
+            stability = np.ones(found.scores.shape) if found.stability is None else found.stability
+            earlier = np.stack([masks[view] for masks in kept]) if kept else None
+            keep = keep_automatic_parts(np.asarray(found.masks, bool), stability, view, earlier)
+            kept += [np.asarray(found.masks[p], bool) for p in np.flatnonzero(keep)]
+        automatic = len(kept) - len(prompted)
+        if not kept:
+            return self._commit(state.labels, state.parts, state.next_id)
+        lifted = self.surface.lift(np.stack(kept), priorities=[1] * len(prompted) + [0] * automatic)
+        cleaned = self.surface.clean(lifted, self.pa)
+        # prompted parts keep their ids; automatic parts and "seen, in no mask" get new ones
+        ids = [part_id for part_id, _ in state.masks] + list(range(state.next_id, state.next_id + automatic))
+        seen_id = state.next_id + automatic
+        relabelled = np.where(cleaned == SEEN_UNCOVERED, seen_id, np.append(ids, -1)[np.where(cleaned >= 0, cleaned, -1)])
+        others = ~np.isin(state.labels, [part_id for part_id, _ in state.masks]) & (state.labels >= 0)
+        labels = np.where(others, state.labels, relabelled)
+        new_ids = range(state.next_id, seen_id + 1)
+        parts = state.parts + tuple(Part(i, f"part_{i}", part_color(i)) for i in new_ids)
+        masks = state.masks + tuple(zip(ids[len(prompted) :], kept[len(prompted) :]))
+        return self._commit(labels, parts, seen_id + 1, masks=masks)
 
     def _proposed_labels(self, free: np.ndarray, view: int) -> np.ndarray:
         """(F,) lifted labels of the automatic prompts on `view`, inside the region

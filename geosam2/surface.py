@@ -12,6 +12,13 @@ questions the session asks:
   per point).
 
 Everything else in the pipeline is the same for both kinds of geometry.
+
+On a mesh, the inference profile (`geosam2.profiles`) chooses the lifting and the
+clean-up: "official" the release's (its face samples and depth-test visibility,
+"seen, in no mask" as a label of its own, `SEEN_UNCOVERED`; clear-then-fill on the
+unwelded adjacency), "improved" the project's (exact face-id visibility, welded
+adjacency, fill before clearing, each label's largest piece kept). The release has
+no point-cloud path: point clouds always use the project's.
 """
 
 from __future__ import annotations
@@ -19,11 +26,12 @@ from __future__ import annotations
 import numpy as np
 
 from .facegraph import face_graph
-from .lift import visible_samples, vote_labels
+from .lift import official_visible_samples, official_vote_labels, visible_samples, vote_labels
 from .mesh import Mesh
 from .pointcloud import PointCloud
 from .pointlift import clean_point_labels, knn_graph, surface_graph_of, visible_points
 from .postprocess import clean_labels
+from .profiles import IMPROVED, OFFICIAL, check_profile
 from .render import Views, render_views
 from .render.splat import splat_views
 
@@ -40,11 +48,14 @@ class Surface:
         Which element samples each view sees, and at which pixel.
     weights : (E,) float64
         Each element's weight in area shares (face areas, or ones for points).
+    profile : str
+        The inference profile of the lifting and clean-up.
     """
 
     geometry: Mesh | PointCloud
     views: Views
     weights: np.ndarray
+    profile: str = IMPROVED
 
     @property
     def num_elements(self) -> int:
@@ -52,7 +63,10 @@ class Surface:
 
     def lift(self, masks: np.ndarray, priorities=None) -> np.ndarray:
         """(E,) int32 labels in 0..P-1 from (P, V, H, W) bool `masks` (-1: no view saw
-        the element inside a mask); see :func:`geosam2.lift.vote_labels`."""
+        the element inside a mask; official profile: `SEEN_UNCOVERED` for elements
+        seen mostly outside every mask); see :func:`geosam2.lift.lift_masks`."""
+        if self.profile == OFFICIAL:
+            return official_vote_labels(self.visible, np.asarray(masks, bool), priorities)
         return vote_labels(self.visible, masks, priorities)
 
     def clean(self, labels: np.ndarray, pa: float, split_disconnected: bool = False, keep_largest_piece: bool = True) -> np.ndarray:
@@ -70,20 +84,34 @@ class MeshSurface(Surface):
     ----------
     mesh : Mesh
     resolution : int, view size in pixels (when `views` is not given).
-    samples_per_face, seed : see :func:`geosam2.lift.visible_samples`.
+    samples_per_face, seed : see :func:`geosam2.lift.visible_samples` (the official
+        profile draws the release's samples: `seed` is not used).
     views : Views, optional, already rendered views of `mesh`.
+    profile : "improved" (default) or "official".
     """
 
-    def __init__(self, mesh: Mesh, resolution: int = 1024, samples_per_face: int = 5, seed: int = 0, views: Views | None = None):
+    def __init__(
+        self,
+        mesh: Mesh,
+        resolution: int = 1024,
+        samples_per_face: int = 5,
+        seed: int = 0,
+        views: Views | None = None,
+        profile: str = IMPROVED,
+    ):
         self.geometry = mesh
+        self.profile = check_profile(profile)
         self.views = render_views(mesh, resolution=resolution) if views is None else views
-        self.visible = visible_samples(mesh, self.views, samples_per_face, seed)
+        if self.profile == OFFICIAL:
+            self.visible = official_visible_samples(mesh, self.views, samples_per_face)
+        else:
+            self.visible = visible_samples(mesh, self.views, samples_per_face, seed)
         self.graph = face_graph(mesh)
         self.weights = mesh.face_areas
 
     def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
         options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
-        return clean_labels(self.geometry, labels, pa, graph=self.graph, **options)
+        return clean_labels(self.geometry, labels, pa, graph=self.graph, profile=self.profile, **options)
 
 
 class PointSurface(Surface):
@@ -111,9 +139,15 @@ class PointSurface(Surface):
 
 
 def surface_of(
-    geometry: Mesh | PointCloud, resolution: int = 1024, samples_per_face: int = 5, seed: int = 0, views: Views | None = None
+    geometry: Mesh | PointCloud,
+    resolution: int = 1024,
+    samples_per_face: int = 5,
+    seed: int = 0,
+    views: Views | None = None,
+    profile: str = IMPROVED,
 ) -> Surface:
-    """The Surface of a mesh (its faces) or of a point cloud (its points)."""
+    """The Surface of a mesh (its faces) or of a point cloud (its points; the
+    project's lifting whatever the profile)."""
     if isinstance(geometry, PointCloud):
         return PointSurface(geometry, resolution, views)
-    return MeshSurface(geometry, resolution, samples_per_face, seed, views)
+    return MeshSurface(geometry, resolution, samples_per_face, seed, views, profile)

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import GeoSAM2Error, PromptError
+from ..profiles import IMPROVED, OFFICIAL
 from ..prompts import Prompt, interior_point
 from ..render import Views
 from ..segmenters import PartMasks, Segmenter
@@ -92,11 +93,12 @@ class Oracle:
 
     name = "oracle"
 
-    def __init__(self, resolution: int = 1024, pa: float = 0.02, samples_per_face: int = 5):
+    def __init__(self, resolution: int = 1024, pa: float = 0.02, samples_per_face: int = 5, profile: str = IMPROVED):
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
+        self.profile = profile
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
-        return self.predict_on(gt, surface_of(_geometry(gt), self.resolution, self.samples_per_face))
+        return self.predict_on(gt, surface_of(_geometry(gt), self.resolution, self.samples_per_face, profile=self.profile))
 
     def predict_on(self, gt: GroundTruth, surface: Surface) -> np.ndarray:
         """`predict` on an already built surface of the object (its views at any resolution)."""
@@ -110,7 +112,7 @@ class Oracle:
         ]
         if not prompts:
             raise GeoSAM2Error(f"No ground-truth part of '{gt.uid}' is visible in any view: nothing to prompt.")
-        session = Session(_geometry(gt), LabelSegmenter(labels), pa=self.pa, surface=surface)
+        session = Session(_geometry(gt), LabelSegmenter(labels), pa=self.pa, surface=surface, profile=surface.profile)
         session.add_parts(prompts)
         return session.labels
 
@@ -132,6 +134,7 @@ class SimulatedUser:
     candidates, first_view : the candidate prompt views (see `candidate_views`).
     box, negative_clicks : see `simulate_prompts`.
     auto_complete : complete automatically after the clicks.
+    profile : the sessions' inference profile (default: the segmenter's).
     """
 
     def __init__(
@@ -145,8 +148,10 @@ class SimulatedUser:
         negative_clicks: int = 0,
         auto_complete: bool = True,
         first_view: int = 0,
+        profile: str | None = None,
     ):
         self.segmenter = segmenter
+        self.profile = profile or segmenter.profile
         self.name = segmenter.name
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
         self.candidates, self.box, self.negative_clicks = candidates, box, negative_clicks
@@ -155,7 +160,7 @@ class SimulatedUser:
     def session_labels(self, gt: GroundTruth, surface: Surface, prompts: Sequence[Prompt]) -> np.ndarray:
         """(E,) int32 labels of a new session over `surface` given `prompts`, then
         completed automatically (with `auto_complete`); all -1 when no prompt selects anything."""
-        session = Session(_geometry(gt), self.segmenter, pa=self.pa, surface=surface)
+        session = Session(_geometry(gt), self.segmenter, pa=self.pa, surface=surface, profile=self.profile)
         try:
             session.add_parts(prompts)
         except PromptError:
@@ -165,7 +170,7 @@ class SimulatedUser:
         return session.labels
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
-        return self.predict_on(gt, surface_of(_geometry(gt), self.resolution, self.samples_per_face))
+        return self.predict_on(gt, surface_of(_geometry(gt), self.resolution, self.samples_per_face, profile=self.profile))
 
     def predict_on(self, gt: GroundTruth, surface: Surface) -> np.ndarray:
         """`predict` on an already built surface of the object (its views at any resolution)."""
@@ -207,23 +212,31 @@ class Pieces:
 SEGMENTERS = ("oracle", "geometry", "geosam2", "pieces")
 
 
-def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, **kwargs):
-    """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS).
+def default_profile(name: str) -> str:
+    """The inference profile `make_method(name)` runs unless told otherwise: the release's
+    for GeoSAM2 (its weights give the paper's masks), the project's for the others."""
+    return OFFICIAL if name == "geosam2" else IMPROVED
+
+
+def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, profile: str | None = None, **kwargs):
+    """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS), with the
+    inference `profile` (default: the segmenter's; the oracle's: "improved").
 
     Other keyword arguments go to `SimulatedUser` (the oracle and the pieces ignore them).
     """
+    profile = profile or default_profile(name)
     if name == "oracle":
-        return Oracle(resolution, pa)
+        return Oracle(resolution, pa, profile=profile)
     if name == "pieces":
         return Pieces()
     if name == "geometry":
         from ..geometry import GeometrySegmenter
 
-        return SimulatedUser(GeometrySegmenter(), resolution, pa, **kwargs)
+        return SimulatedUser(GeometrySegmenter(), resolution, pa, profile=profile, **kwargs)
     if name == "geosam2":
         try:
             from ..predictor import GeoSAM2Segmenter, load_geosam2
         except ImportError as exc:
             raise GeoSAM2Error(f"The GeoSAM2 network is not available in this installation ({exc}).") from exc
-        return SimulatedUser(GeoSAM2Segmenter(load_geosam2(checkpoint)), resolution, pa, **kwargs)
+        return SimulatedUser(GeoSAM2Segmenter(load_geosam2(checkpoint)), resolution, pa, profile=profile, **kwargs)
     raise GeoSAM2Error(f"Unknown segmenter '{name}': choose one of {', '.join(SEGMENTERS)}.")
