@@ -272,3 +272,54 @@ def test_candidates_are_nested_scales_and_one_becomes_a_part():
     assert len(inside) == 2 and (inside[1] == masks[1]).all()
     with pytest.raises(PromptError):
         session.candidates(Prompt(12, points=[[1, 1]]))
+
+
+class OfficialRecorder(LabelSegmenter):
+    """Exact masks of known labels under the official profile; proposes a click in each
+    labelled region it is shown (recording the views and regions it was asked for)."""
+
+    profile = "official"
+
+    def __init__(self, labels):
+        super().__init__(labels)
+        self.asked = []
+
+    def propose_prompts(self, views, view, region):
+        self.asked.append((view, region.copy()))
+        shown = np.where(region, views.pixel_labels(self.labels, view), -1)
+        return [Prompt(view, points=[[x + 0.5, y + 0.5]]) for y, x in (np.argwhere(shown == p)[0] for p in np.unique(shown[shown >= 0]))]
+
+
+def test_the_session_takes_the_segmenters_profile_unless_told():
+    mesh = boxes_mesh(BOXES)
+    assert Session(mesh, GeometrySegmenter(), resolution=32).profile == "improved"
+    official = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32)
+    assert official.profile == "official" and official.surface.profile == "official"
+    improved = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32, profile="improved")
+    assert improved.segmenter.profile == "improved"
+    with pytest.raises(GeoSAM2Error):
+        Session(mesh, GeometrySegmenter(), surface=official.surface)  # lifted with the other profile
+
+
+def test_official_completion_runs_the_release_passes_and_lifts_every_part_once():
+    mesh = boxes_mesh(BOXES)
+    segmenter = OfficialRecorder(np.arange(36) // 12)
+    session = Session(mesh, segmenter, resolution=RESOLUTION, pa=0.0)
+    prompt = click(session, box_faces(0))
+    first = session.add_part(prompt)
+    assert (first.labels[box_faces(0)] == 0).all() and (first.labels[box_faces(1)] == -1).all()
+    update = session.auto_complete()
+    views = session.views
+    (view, region), = segmenter.asked  # one generator pass, opposite the prompt, outside the prompted part's mask
+    assert view == views.rig.opposite(prompt.view)
+    assert (region == (views.silhouette[view] & ~np.isin(views.face_ids[view], box_faces(0)))).all()
+    check_consistent(session, update)
+    assert (update.labels[box_faces(0)] == 0).all()
+    for k in (1, 2):  # each other box its own part, or 'seen, in no mask' when the filters dropped its part
+        assert len(np.unique(update.labels[box_faces(k)])) == 1 and update.labels[box_faces(k)][0] != 0
+    segmenter.asked.clear()
+    session.reset()
+    session.segment_everything()  # no prompt: view 0, then its opposite
+    assert [v for v, _ in segmenter.asked][:1] == [0] and len(segmenter.asked) <= 2
+    if len(segmenter.asked) == 2:
+        assert segmenter.asked[1][0] == views.rig.opposite(0)
