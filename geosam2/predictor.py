@@ -41,9 +41,9 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from .encode import encode_normals, encode_points
+from .masks import small_regions
 from .model import GeoSAM2, load_geosam2
 from .partfilters import opened_logits, stability_score
 from .profiles import IMPROVED, OFFICIAL, check_profile
@@ -206,10 +206,7 @@ def fill_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
     background = (mask_logits <= 0).cpu().numpy()
     holes = np.zeros_like(background)
     for index in np.ndindex(background.shape[:2]):
-        components, count = ndimage.label(background[index], structure=np.ones((3, 3)))
-        areas = np.bincount(components.ravel(), minlength=count + 1)
-        small = (areas <= max_area) & (np.arange(count + 1) > 0)
-        holes[index] = small[components]
+        holes[index] = small_regions(background[index], max_area)
     if not holes.any():
         return mask_logits
     return torch.where(torch.from_numpy(holes).to(mask_logits.device), torch.tensor(0.1, dtype=mask_logits.dtype, device=mask_logits.device), mask_logits)

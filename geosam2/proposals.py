@@ -35,9 +35,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 from torchvision.ops import masks_to_boxes, nms
 
+from .masks import small_regions
 from .profiles import IMPROVED, OFFICIAL, OFFICIAL_NUMPY_SEED, check_profile
 from .prompts import Prompt, interior_point
 
@@ -143,10 +143,7 @@ def _remove_specks(logits: torch.Tensor, max_area: int) -> torch.Tensor:
     out = logits.clone()
     for index, mask in enumerate((logits > 0).numpy()):
         for value, target in ((10.0, ~mask), (-10.0, mask)):
-            components, count = ndimage.label(target, structure=np.ones((3, 3)))
-            small = np.bincount(components.ravel(), minlength=count + 1) <= max_area
-            small[0] = False
-            out[index][torch.from_numpy(small[components])] = value
+            out[index][torch.from_numpy(small_regions(target, max_area))] = value
     return out
 
 
@@ -218,11 +215,7 @@ def _decode_clicks(model, features, view: int, clicks: torch.Tensor) -> tuple[to
 def remove_small_regions(mask: np.ndarray, min_area: int) -> np.ndarray:
     """(H, W) bool `mask` without its 8-connected islands and holes smaller than `min_area` pixels."""
     for keep_value in (True, False):  # islands of the mask, then holes (islands of its complement)
-        target = mask == keep_value
-        components, count = ndimage.label(target, structure=np.ones((3, 3)))
-        small = np.bincount(components.ravel(), minlength=count + 1) < min_area
-        small[0] = False
-        mask = np.where(small[components], not keep_value, mask)
+        mask = np.where(small_regions(mask == keep_value, min_area - 1), not keep_value, mask)
     return mask
 
 

@@ -64,8 +64,8 @@ class Segmenter:
     profile: str = IMPROVED
 
     def bind(self, geometry) -> "Segmenter":
-        """The segmenter to use on `geometry` (a Mesh or a PointCloud): itself by
-        default; a segmenter that reads the geometry returns one bound to it."""
+        """Work on `geometry` (a Mesh or a PointCloud) from now on; returns itself. Nothing
+        to do by default; a segmenter that reads the geometry (`needs_faces`) reads it here."""
         return self
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:

@@ -78,7 +78,8 @@ class Session:
         The labelled elements are its faces, or its points.
     segmenter : Segmenter
         E.g. GeometrySegmenter or GeoSAM2Segmenter, bound to the geometry with
-        ``segmenter.bind``; one that needs faces is refused for a point cloud.
+        ``segmenter.bind`` (and used as given); one that needs faces is refused
+        for a point cloud.
     resolution : int
         Rendered (splatted) view size in pixels.
     pa : float
@@ -132,8 +133,9 @@ class Session:
         self.mesh = None if isinstance(geometry, PointCloud) else geometry
         self.pa = pa
         self.profile = check_profile(profile or segmenter.profile)
-        self.segmenter = segmenter.bind(geometry)
-        self.segmenter.profile = self.profile
+        segmenter.bind(geometry)
+        segmenter.profile = self.profile
+        self.segmenter = segmenter
         if surface is None:
             surface = surface_of(geometry, resolution, samples_per_face, seed, views, self.profile)
         elif self.mesh is not None and surface.profile != self.profile:
