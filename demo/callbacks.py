@@ -221,7 +221,9 @@ class DemoApp:
         return tuple(values.get(name, gr.skip()) for name in OUTPUTS)
 
     # -------------------------------------------------------------- events
-    def load(self, path, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress()):
+    def load(
+        self, path, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress(), profile=None
+    ):
         """Load a mesh file and render its views; returns one value per name in LOAD_OUTPUTS.
 
         A file that is not a usable mesh gives a warning and is cleared from the file
@@ -229,7 +231,7 @@ class DemoApp:
         """
         if not path:
             return self._only() + (gr.skip(),)
-        settings = Settings(float(pa), int(samples_per_face), int(resolution), segmenter, bool(auto_complete))
+        settings = Settings(float(pa), int(samples_per_face), int(resolution), segmenter, bool(auto_complete), profile or None)
         name = Path(path).name
         progress(0.05, desc=f"reading {name} and rendering {settings.resolution} px views")
         try:
@@ -249,6 +251,7 @@ class DemoApp:
             pa=settings.pa,
             samples_per_face=settings.samples_per_face,
             views=prepared.views,
+            profile=settings.profile,
         )
         progress(0.9, desc="drawing views")
         folder = Path(tempfile.mkdtemp(prefix="user-", dir=self.folder))
@@ -258,10 +261,13 @@ class DemoApp:
         return self._screen(user, empty_prompt()) + (gr.skip(),)
 
     @user_errors
-    def reload(self, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress()):
+    def reload(
+        self, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress(), profile=None
+    ):
         """Load the current mesh again with the current settings (its parts are cleared)."""
         user = self._user(request)
-        return self.load(user.source, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request, progress)[: len(OUTPUTS)]
+        loaded = self.load(user.source, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request, progress, profile)
+        return loaded[: len(OUTPUTS)]
 
     @user_errors
     def select_view(self, view: int, prompt: dict, request: gr.Request):
@@ -412,6 +418,16 @@ class DemoApp:
             return self._only()
         progress(0.1, desc="completing the rest")
         update = user.session.auto_complete()
+        user.version += 1
+        return self._screen(user, prompt, None, update.changed_views)
+
+    @user_errors
+    def segment_everything(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
+        """Parts for the whole mesh without a prompt (the release's automatic mode: it
+        relabels every face with the official profile, the unlabelled ones otherwise)."""
+        user = self._user(request)
+        progress(0.1, desc="segmenting everything")
+        update = user.session.segment_everything()
         user.version += 1
         return self._screen(user, prompt, None, update.changed_views)
 

@@ -16,7 +16,7 @@ from .state import Settings, empty_prompt
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
 SHOWCASE = EXAMPLES_DIR / "official" / "drill.glb"  # the official release's textured example: the page opens on it
-PUBLIC_API = ("load", "segment_prompt", "auto_complete", "undo", "redo", "reset", "downloads")  # the endpoints API clients may call
+PUBLIC_API = ("load", "segment_prompt", "auto_complete", "segment_everything", "undo", "redo", "reset", "downloads")  # the endpoints API clients may call
 INTRO = """# GeoSAM2: click a part, get it in 3D
 Pick an example or upload a mesh. Choose one of the rendered views, click on a part
 (green: part, red: not part, or draw a box) and press **Segment part**. Refine inside
@@ -109,7 +109,12 @@ def build_demo(
                     samples = gr.Slider(1, 10, value=defaults.samples_per_face, step=1, label="Samples per face")
                     pa = gr.Slider(0.0, 0.1, value=defaults.pa, step=0.005, label="Clean-up threshold PA")
                     auto = gr.Checkbox(defaults.auto_complete, label="Complete the rest automatically after each part")
-                    apply = gr.Button("Apply segmenter, resolution and samples (reloads the mesh, clears its parts)")
+                    profile = gr.Radio(
+                        [("The segmenter's (official with GeoSAM2)", ""), ("Official release", "official"), ("Improved", "improved")],
+                        value="", label="Inference profile",
+                        info="official: the release's propagation, completion, lifting and clean-up; improved: the project's",
+                    )
+                    apply = gr.Button("Apply segmenter, profile, resolution and samples (reloads the mesh, clears its parts)")
             with gr.Column(scale=4):
                 mode = gr.Radio(list(MODES), value=POSITIVE, label="Click mode", elem_id="mode")
                 prompt_image = gr.Image(
@@ -124,6 +129,7 @@ def build_demo(
                     segment = gr.Button("Segment part", variant="primary", elem_id="segment")
                     refine = gr.Button("Refine inside selected part", elem_id="refine")
                     complete = gr.Button("Auto-complete the rest", elem_id="auto-complete")
+                    everything = gr.Button("Segment everything", elem_id="segment-everything")
                 with gr.Row():
                     clear = gr.Button("Clear prompt", size="sm")
                     undo = gr.Button("Undo", size="sm", elem_id="undo")
@@ -149,15 +155,15 @@ def build_demo(
         )
         outputs = [components[name] for name in OUTPUTS]
         load_outputs = [components[name] for name in LOAD_OUTPUTS]
-        settings = [pa, samples, resolution, segmenter, auto, point_maps]
+        settings = [pa, samples, resolution, segmenter, auto, point_maps, profile]
 
         @gpu
-        def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, request: gr.Request, progress=gr.Progress()):
-            return app.load(path, pa, samples, resolution, segmenter, auto, point_maps, request, progress)
+        def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, request: gr.Request, progress=gr.Progress()):
+            return app.load(path, pa, samples, resolution, segmenter, auto, point_maps, request, progress, profile)
 
         @gpu
-        def on_apply(pa, samples, resolution, segmenter, auto, point_maps, request: gr.Request, progress=gr.Progress()):
-            return app.reload(pa, samples, resolution, segmenter, auto, point_maps, request, progress)
+        def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, request: gr.Request, progress=gr.Progress()):
+            return app.reload(pa, samples, resolution, segmenter, auto, point_maps, request, progress, profile)
 
         @gpu
         def on_segment(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
@@ -180,6 +186,10 @@ def build_demo(
             return app.auto_complete(prompt, request, progress)
 
         @gpu
+        def on_everything(prompt, request: gr.Request, progress=gr.Progress()):
+            return app.segment_everything(prompt, request, progress)
+
+        @gpu
         def segment_prompt(view: int, clicks: list[list[float]], box: list[float], parent: int | None, request: gr.Request) -> dict:
             """Add a part from a prompt on view `view`: clicks [[x, y, positive], ...] (positive 1 or 0) and/or a
             box [x0, y0, x1, y1] ([] for none), in pixels of the rendered view; inside part `parent` (None: a
@@ -200,6 +210,7 @@ def build_demo(
             refine.click(on_refine, [prompt, part, pa, auto], outputs, **private),
             candidates.select(on_pick, [pa, auto], outputs, **private),
             complete.click(on_complete, [prompt], outputs, api_name="auto_complete"),
+            everything.click(on_everything, [prompt], outputs, api_name="segment_everything"),
             undo.click(app.undo, [prompt], outputs, api_name="undo"),
             redo.click(app.redo, [prompt], outputs, api_name="redo"),
             reset.click(app.reset, [prompt], outputs, api_name="reset"),

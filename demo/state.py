@@ -49,6 +49,9 @@ class Settings:
         Display name of the segmenter (demo.model.GEOSAM2 or GEOMETRY).
     auto_complete : bool
         Complete the unlabelled rest automatically after each new part.
+    profile : str or None
+        Inference profile ("official" or "improved"; None: the segmenter's, see
+        geosam2.session.Session).
     """
 
     pa: float = 0.02
@@ -56,6 +59,7 @@ class Settings:
     resolution: int = 512
     segmenter: str = ""
     auto_complete: bool = False
+    profile: str | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,6 +25,7 @@ from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
 from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_decorator, launch_options
 from demo.memory import Limits
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
+from demo.state import empty_prompt
 from geosam2.mesh import load_mesh
 
 RESOLUTION = 256
@@ -412,3 +413,13 @@ def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_who
         assert len(colours) == 5_120 and (colours != 160).any(axis=1).all()  # every full face has a part's colour
     finally:
         app.close()
+
+
+def test_segment_everything_and_the_profile_setting(app, request_):
+    shown(app.load(str(example("chair")), 0.02, 5, RESOLUTION, GEOMETRY, False, False, request_, no_progress, "official"))
+    user = app.store.get(request_.session_hash)
+    assert user.settings.profile == "official" and user.session.profile == "official"
+    screen = shown(app.segment_everything(empty_prompt(), request_, no_progress))
+    assert user.session.parts and screen["parts"] is not UNCHANGED
+    load(app, request_, example("chair"))  # the default: the segmenter's profile
+    assert app.store.get(request_.session_hash).session.profile == "improved"
