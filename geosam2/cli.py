@@ -59,8 +59,8 @@ def _add_profile(p) -> None:
     p.add_argument(
         "--profile",
         choices=PROFILES,
-        help="inference profile: official (the release's behaviour, default with GeoSAM2 weights) or "
-        "improved (the project's lifting, clean-up and completion; default of the other segmenters)",
+        help="inference profile: official (the release's behaviour throughout) or improved (the project's); "
+        "default: GeoSAM2's propagation and proposals as the release's, the project's lifting, clean-up and completion",
     )
 
 
@@ -183,7 +183,7 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _run_evaluate(args) -> None:
-    from .evaluation.policies import default_profile, make_method
+    from .evaluation.policies import make_method
     from .evaluation.runner import Predictions, prepare_out, run_evaluation
     from .evaluation.settings import evaluation_settings
 
@@ -202,7 +202,7 @@ def _run_evaluate(args) -> None:
             from .weights import resolve_checkpoint
 
             checkpoint = resolve_checkpoint(args.checkpoint)
-        profile = args.profile or default_profile(args.segmenter)
+        profile = args.profile or "default"  # recorded: None is Session's default
         if args.segmenter == "pieces":
             options = {}
         else:
@@ -210,7 +210,7 @@ def _run_evaluate(args) -> None:
         settings = evaluation_settings(args.segmenter, args.weighting, args.protocol, checkpoint, **options)
     prepare_out(args.out, settings, args.restart)  # before a network loads
     if not args.pred_dir:
-        method = make_method(args.segmenter, args.resolution, args.pa, checkpoint, profile, **prompting)
+        method = make_method(args.segmenter, args.resolution, args.pa, checkpoint, args.profile, **prompting)
     summary = run_evaluation(
         args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=settings
     )

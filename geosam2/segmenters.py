@@ -55,8 +55,8 @@ class Segmenter:
         True when the segmenter reads the mesh's faces (it cannot segment a point
         cloud); such a segmenter is given the mesh with :meth:`bind`.
     profile : str
-        Its inference profile (`geosam2.profiles`): the one a session uses unless
-        told otherwise, and the session sets it to the one it runs.
+        The inference profile of its own work (`geosam2.profiles`; GeoSAM2's
+        propagation and proposals); a session given a profile sets it.
     """
 
     name: str = "segmenter"

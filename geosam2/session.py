@@ -31,7 +31,7 @@ from .mesh import Mesh
 from .parts import Part, part_color, parts_with_stats
 from .partfilters import keep_automatic_parts
 from .pointcloud import PointCloud
-from .profiles import OFFICIAL, SEEN_UNCOVERED, check_profile
+from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
 from .prompts import MAX_AUTO_PROMPTS, Prompt, completion_prompts
 from .segmenters import Segmenter
 from .surface import Surface, surface_of
@@ -95,14 +95,16 @@ class Session:
         `samples_per_face`, `seed` and `views` are not used (its profile must be
         the session's).
     profile : "official", "improved" or None
-        The inference profile (`geosam2.profiles`), default the segmenter's
-        (GeoSAM2: "official", the release's behaviour; the geometry segmenter:
-        "improved"). It sets the segmenter's propagation and proposals, the
-        lifting and clean-up, and the automatic completion: "official" runs the
-        release's (its generator on the view opposite the prompt, or on view 0
-        then its opposite without a prompt; the filters of automatic parts; one
-        lifting of every part's masks, "seen, in no mask" becoming a part of its
-        own), "improved" the project's (see `auto_complete`).
+        The inference profile (`geosam2.profiles`). Given, it sets everything: the
+        segmenter's own work (GeoSAM2's propagation and proposals), the lifting and
+        clean-up, and the automatic completion. "official" runs the release's (its
+        generator on the view opposite the prompt, or on view 0 then its opposite
+        without a prompt; the filters of automatic parts; one lifting of every
+        part's masks, "seen, in no mask" becoming a part of its own), "improved" the
+        project's (see `auto_complete`). None (default): the segmenter keeps its
+        own profile (GeoSAM2: "official", the release's masks for its weights) and
+        the session lifts, cleans up and completes with "improved", which measures
+        better (README, "Compatibility with the official release").
 
     Attributes
     ----------
@@ -132,9 +134,10 @@ class Session:
         self.geometry = geometry
         self.mesh = None if isinstance(geometry, PointCloud) else geometry
         self.pa = pa
-        self.profile = check_profile(profile or segmenter.profile)
+        self.profile = check_profile(profile) if profile else IMPROVED
         segmenter.bind(geometry)
-        segmenter.profile = self.profile
+        if profile:
+            segmenter.profile = self.profile
         self.segmenter = segmenter
         if surface is None:
             surface = surface_of(geometry, resolution, samples_per_face, seed, views, self.profile)

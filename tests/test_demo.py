@@ -421,5 +421,5 @@ def test_segment_everything_and_the_profile_setting(app, request_):
     assert user.settings.profile == "official" and user.session.profile == "official"
     screen = shown(app.segment_everything(empty_prompt(), request_, no_progress))
     assert user.session.parts and screen["parts"] is not UNCHANGED
-    load(app, request_, example("chair"))  # the default: the segmenter's profile
+    load(app, request_, example("chair"))  # the default: the project's lifting, the segmenter's own profile
     assert app.store.get(request_.session_hash).session.profile == "improved"

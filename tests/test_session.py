@@ -290,10 +290,12 @@ class OfficialRecorder(LabelSegmenter):
         return [Prompt(view, points=[[x + 0.5, y + 0.5]]) for y, x in (np.argwhere(shown == p)[0] for p in np.unique(shown[shown >= 0]))]
 
 
-def test_the_session_takes_the_segmenters_profile_unless_told():
+def test_a_given_profile_sets_everything_the_default_keeps_the_segmenters_own():
     mesh = boxes_mesh(BOXES)
-    assert Session(mesh, GeometrySegmenter(), resolution=32).profile == "improved"
-    official = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32)
+    default = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32)
+    assert default.profile == "improved" and default.surface.profile == "improved"
+    assert default.segmenter.profile == "official"  # its own work stays the release's
+    official = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32, profile="official")
     assert official.profile == "official" and official.surface.profile == "official"
     improved = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32, profile="improved")
     assert improved.segmenter.profile == "improved"
@@ -304,7 +306,7 @@ def test_the_session_takes_the_segmenters_profile_unless_told():
 def test_official_completion_runs_the_release_passes_and_lifts_every_part_once():
     mesh = boxes_mesh(BOXES)
     segmenter = OfficialRecorder(np.arange(36) // 12)
-    session = Session(mesh, segmenter, resolution=RESOLUTION, pa=0.0)
+    session = Session(mesh, segmenter, resolution=RESOLUTION, pa=0.0, profile="official")
     prompt = click(session, box_faces(0))
     first = session.add_part(prompt)
     assert (first.labels[box_faces(0)] == 0).all() and (first.labels[box_faces(1)] == -1).all()

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import GeoSAM2Error, PromptError
-from ..profiles import IMPROVED, OFFICIAL
+from ..profiles import IMPROVED
 from ..prompts import Prompt, interior_point
 from ..render import Views
 from ..segmenters import PartMasks, Segmenter
@@ -134,7 +134,7 @@ class SimulatedUser:
     candidates, first_view : the candidate prompt views (see `candidate_views`).
     box, negative_clicks : see `simulate_prompts`.
     auto_complete : complete automatically after the clicks.
-    profile : the sessions' inference profile (default: the segmenter's).
+    profile : the sessions' inference profile (None: `Session`'s default).
     """
 
     def __init__(
@@ -151,7 +151,7 @@ class SimulatedUser:
         profile: str | None = None,
     ):
         self.segmenter = segmenter
-        self.profile = profile or segmenter.profile
+        self.profile = profile
         self.name = segmenter.name
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
         self.candidates, self.box, self.negative_clicks = candidates, box, negative_clicks
@@ -170,7 +170,8 @@ class SimulatedUser:
         return session.labels
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
-        return self.predict_on(gt, surface_of(_geometry(gt), self.resolution, self.samples_per_face, profile=self.profile))
+        surface = surface_of(_geometry(gt), self.resolution, self.samples_per_face, profile=self.profile or IMPROVED)
+        return self.predict_on(gt, surface)
 
     def predict_on(self, gt: GroundTruth, surface: Surface) -> np.ndarray:
         """`predict` on an already built surface of the object (its views at any resolution)."""
@@ -212,21 +213,14 @@ class Pieces:
 SEGMENTERS = ("oracle", "geometry", "geosam2", "pieces")
 
 
-def default_profile(name: str) -> str:
-    """The inference profile `make_method(name)` runs unless told otherwise: the release's
-    for GeoSAM2 (its weights give the paper's masks), the project's for the others."""
-    return OFFICIAL if name == "geosam2" else IMPROVED
-
-
 def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, profile: str | None = None, **kwargs):
     """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS), with the
-    inference `profile` (default: the segmenter's; the oracle's: "improved").
+    inference `profile` (None: as `Session`'s default; the oracle's: "improved").
 
     Other keyword arguments go to `SimulatedUser` (the oracle and the pieces ignore them).
     """
-    profile = profile or default_profile(name)
     if name == "oracle":
-        return Oracle(resolution, pa, profile=profile)
+        return Oracle(resolution, pa, profile=profile or IMPROVED)
     if name == "pieces":
         return Pieces()
     if name == "geometry":
