@@ -85,3 +85,49 @@ class Segmenter:
         or None when the segmenter has no proposals of its own (the default: the
         session then clicks in the region's uncovered pieces)."""
         return None
+
+
+class _Forwarding(Segmenter):
+    """A Segmenter around a duck-typed one (any object with ``segment``, e.g. a wrapper
+    that records calls): what it has of the protocol is forwarded, the rest takes the
+    defaults above."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = getattr(inner, "name", type(inner).__name__)
+        self.needs_faces = getattr(inner, "needs_faces", False)
+
+    @property
+    def profile(self) -> str:
+        return getattr(self.inner, "profile", IMPROVED)
+
+    @profile.setter
+    def profile(self, value: str) -> None:
+        self.inner.profile = value
+
+    def _forward(self, method: str, default, *args):
+        own = getattr(self.inner, method, None)
+        return default(*args) if own is None else own(*args)
+
+    def bind(self, geometry) -> "Segmenter":
+        self._forward("bind", super().bind, geometry)
+        return self
+
+    def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
+        return self.inner.segment(views, prompts)
+
+    def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
+        return self._forward("candidates", super().candidates, views, prompt)
+
+    def reset_sampling(self, num_faces: int) -> None:
+        self._forward("reset_sampling", super().reset_sampling, num_faces)
+
+    def propose_prompts(self, views: Views, view: int, region: np.ndarray) -> list[Prompt] | None:
+        return self._forward("propose_prompts", super().propose_prompts, views, view, region)
+
+
+def as_segmenter(segmenter) -> Segmenter:
+    """`segmenter` itself when it is a :class:`Segmenter`, else a Segmenter forwarding to
+    it (a duck-typed object with a ``segment`` method): the one place where what a
+    segmenter can do is looked up rather than declared."""
+    return segmenter if isinstance(segmenter, Segmenter) else _Forwarding(segmenter)

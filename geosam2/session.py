@@ -33,7 +33,7 @@ from .partfilters import keep_automatic_parts
 from .pointcloud import PointCloud
 from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
 from .prompts import MAX_AUTO_PROMPTS, Prompt, completion_prompts
-from .segmenters import Segmenter
+from .segmenters import Segmenter, as_segmenter
 from .surface import Surface, surface_of
 
 
@@ -78,8 +78,9 @@ class Session:
         The labelled elements are its faces, or its points.
     segmenter : Segmenter
         E.g. GeometrySegmenter or GeoSAM2Segmenter, bound to the geometry with
-        ``segmenter.bind`` (and used as given); one that needs faces is refused
-        for a point cloud.
+        ``segmenter.bind`` (and used as given; a duck-typed object with a
+        ``segment`` method is wrapped by ``as_segmenter``); one that needs faces is
+        refused for a point cloud.
     resolution : int
         Rendered (splatted) view size in pixels.
     pa : float
@@ -126,6 +127,7 @@ class Session:
         surface: Surface | None = None,
         profile: str | None = None,
     ):
+        segmenter = as_segmenter(segmenter)
         if segmenter.needs_faces and isinstance(geometry, PointCloud):
             raise GeoSAM2Error(
                 f"The {segmenter.name} segmenter needs a mesh (it reads the faces): segmenting a point cloud "

@@ -325,3 +325,21 @@ def test_official_completion_runs_the_release_passes_and_lifts_every_part_once()
     assert [v for v, _ in segmenter.asked][:1] == [0] and len(segmenter.asked) <= 2
     if len(segmenter.asked) == 2:
         assert segmenter.asked[1][0] == views.rig.opposite(0)
+
+
+def test_a_duck_typed_segmenter_is_used_with_the_protocols_defaults():
+    class OnlySegments:  # no Segmenter base class: name and segment only
+        name = "plain"
+
+        def __init__(self, labels):
+            self.exact = LabelSegmenter(labels)
+
+        def segment(self, views, prompts):
+            return self.exact.segment(views, prompts)
+
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, OnlySegments(np.arange(36) // 12), resolution=RESOLUTION)
+    update = session.add_part(click(session, box_faces(1)))
+    assert (update.labels[box_faces(1)] == 0).all() and (update.labels[box_faces(0)] == -1).all()
+    assert session.candidates(click(session, box_faces(1)))[0].shape[0] == 0  # the default: no candidates
+    assert (session.auto_complete().labels >= 0).all()  # completion by clicks, as for any segmenter without proposals
