@@ -105,7 +105,8 @@ class Session:
         project's (see `auto_complete`). None (default): the segmenter keeps its
         own profile (GeoSAM2: "official", the release's masks for its weights) and
         the session lifts, cleans up and completes with "improved", which measures
-        better (README, "Compatibility with the official release").
+        better (README, "Compatibility with the official release"). On a point
+        cloud (the release has none) only the segmenter takes the profile.
 
     Attributes
     ----------
@@ -136,14 +137,15 @@ class Session:
         self.geometry = geometry
         self.mesh = None if isinstance(geometry, PointCloud) else geometry
         self.pa = pa
-        self.profile = check_profile(profile) if profile else IMPROVED
         segmenter.bind(geometry)
         if profile:
-            segmenter.profile = self.profile
+            segmenter.profile = check_profile(profile)
         self.segmenter = segmenter
+        # the session's own stages: the release has no point-cloud path, so points always use the project's
+        self.profile = profile if profile and self.mesh is not None else IMPROVED
         if surface is None:
             surface = surface_of(geometry, resolution, samples_per_face, seed, views, self.profile)
-        elif self.mesh is not None and surface.profile != self.profile:
+        elif surface.profile != self.profile:
             raise GeoSAM2Error(f"The surface lifts with the {surface.profile} profile, the session runs {self.profile}: build one of it.")
         self.surface = surface
         self.views = self.surface.views

@@ -91,3 +91,12 @@ def test_geometry_segmenter_on_points_is_a_clear_error(boxes_cloud):
     cloud, _, _ = boxes_cloud
     with pytest.raises(GeoSAM2Error, match="needs a mesh.*GeoSAM2 weights"):
         Session(cloud, GeometrySegmenter(), resolution=RESOLUTION)
+
+
+def test_the_official_profile_reaches_the_segmenter_only_on_points(boxes_cloud):
+    cloud, box, _ = boxes_cloud
+    segmenter = LabelSegmenter(box)
+    session = Session(cloud, segmenter, resolution=RESOLUTION, profile="official")
+    assert segmenter.profile == "official" and session.profile == "improved" and session.surface.profile == "improved"
+    update = session.add_part(click(session, box == 1))
+    assert (update.labels[box == 1] == 0).mean() > 0.99 and (update.labels[box != 1] == -1).mean() > 0.99
