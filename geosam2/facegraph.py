@@ -64,6 +64,11 @@ class FaceGraph:
         matrix = self.adjacency if keep_edges is None else self.subgraph(keep_edges)
         return connected_components(matrix, directed=False)[1].astype(np.int32)
 
+    @functools.cached_property
+    def release_order(self) -> np.ndarray:
+        """(F, K) `release_neighbour_order` of this graph, computed once."""
+        return release_neighbour_order(self)
+
     def label_components(self, labels: np.ndarray) -> np.ndarray:
         """(F,) int32 ids of connected pieces of equal label (edges only between equal labels)."""
         return self.components(labels[self.pairs[:, 0]] == labels[self.pairs[:, 1]])

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .facegraph import FaceGraph, face_graph, release_neighbour_order, unwelded_face_graph
+from .facegraph import FaceGraph, face_graph, unwelded_face_graph
 from .mesh import Mesh
 from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
 
@@ -236,7 +236,8 @@ def clean_labels(
         under the threshold; on the benchmark's ground truth, oracle lifting
         scores 96.6 mIoU with the release's rule and 98.3 with this one).
     profile : "improved" or "official"
-        "official": the release's clean-up (module docstring): `graph`,
+        "official": the release's clean-up (module docstring) on `graph` taken as
+        the unwelded adjacency (``unwelded_face_graph(mesh)`` when None);
         `split_disconnected` and `keep_largest_piece` are not used (nothing is
         split, `sources` is the identity) and `SEEN_UNCOVERED` faces stay a part.
 
@@ -248,7 +249,7 @@ def clean_labels(
     if labels.shape != (mesh.num_faces,):
         raise ValueError(f"labels must have shape ({mesh.num_faces},), got {labels.shape}")
     if check_profile(profile) == OFFICIAL:
-        out = official_clean_labels(mesh, labels, pa, fill_unlabelled, max_sweeps, nearest_k).astype(np.int32)
+        out = official_clean_labels(mesh, labels, pa, fill_unlabelled, max_sweeps, nearest_k, graph).astype(np.int32)
         sources = np.arange(max(labels.max(initial=-1) + 1, 0), dtype=np.int32)
         return (out, sources) if return_sources else out
     graph = face_graph(mesh) if graph is None else graph
@@ -271,16 +272,18 @@ def official_clean_labels(
     fill_unlabelled: bool = True,
     max_sweeps: int = MAX_SWEEPS,
     nearest_k: int = NEAREST_K,
+    graph: FaceGraph | None = None,
 ) -> np.ndarray:
     """(F,) int64 the release's ``complete_labels`` of (F,) int `labels` (-1 unlabelled,
     `SEEN_UNCOVERED` a part): clear small pieces on the raw labels (unwelded
-    adjacency), first-neighbour fill, nearest fill with ties to the smallest
-    label, no split. See the module docstring."""
-    graph = unwelded_face_graph(mesh)
+    adjacency: `graph`, default ``unwelded_face_graph(mesh)``; pass it to reuse it
+    and its neighbour order across calls), first-neighbour fill, nearest fill with
+    ties to the smallest label, no split. See the module docstring."""
+    graph = unwelded_face_graph(mesh) if graph is None else graph
     seen = max(labels.max(initial=-1), -1) + 1  # SEEN_UNCOVERED as the largest label, as the release's 999
     work = np.where(labels == SEEN_UNCOVERED, seen, labels)
     cleared = clear_small_components(graph, work, mesh.face_areas, pa)
-    filled = fill_from_first_neighbour(release_neighbour_order(graph), cleared, cleared < 0, max_sweeps)
+    filled = fill_from_first_neighbour(graph.release_order, cleared, cleared < 0, max_sweeps)
     filled = fill_from_nearest(mesh.centroids, filled, filled < 0, nearest_k, nearest_first=False)
     if not fill_unlabelled:
         filled[labels == -1] = -1

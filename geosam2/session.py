@@ -384,6 +384,7 @@ class Session:
         state, views = self._state, self.views
         if passes is None:
             passes = [0, views.rig.opposite(0)]
+        prompted_ids = [part_id for part_id, _ in state.masks]
         prompted = [masks for _, masks in state.masks]
         kept = list(prompted)
         self.segmenter.reset_sampling(self.surface.num_elements)
@@ -403,10 +404,10 @@ class Session:
         lifted = self.surface.lift(np.stack(kept), priorities=[1] * len(prompted) + [0] * automatic)
         cleaned = self.surface.clean(lifted, self.pa)
         # prompted parts keep their ids; automatic parts and "seen, in no mask" get new ones
-        ids = [part_id for part_id, _ in state.masks] + list(range(state.next_id, state.next_id + automatic))
+        ids = prompted_ids + list(range(state.next_id, state.next_id + automatic))
         seen_id = state.next_id + automatic
         relabelled = np.where(cleaned == SEEN_UNCOVERED, seen_id, np.append(ids, -1)[np.where(cleaned >= 0, cleaned, -1)])
-        others = ~np.isin(state.labels, [part_id for part_id, _ in state.masks]) & (state.labels >= 0)
+        others = ~np.isin(state.labels, prompted_ids) & (state.labels >= 0)
         labels = np.where(others, state.labels, relabelled)
         new_ids = range(state.next_id, seen_id + 1)
         parts = state.parts + tuple(Part(i, f"part_{i}", part_color(i)) for i in new_ids)
