@@ -80,18 +80,43 @@ def _groups(labels: np.ndarray, parts: Sequence[Part]):
         yield UNLABELLED_NAME, None, unlabelled
 
 
+def preview_face_order(labels: np.ndarray, parts: Sequence[Part]) -> np.ndarray:
+    """(F,) int input face index of each face of the preview ``<name>_parts.glb``,
+    in the file's face order: the faces of each part in the order of `parts`
+    (parts without faces skipped), then the unlabelled faces, increasing inside
+    each. ``values[preview_face_order(...)] = file_values`` puts per-face values
+    read from the preview (nodes concatenated in file order) back in input order."""
+    return np.concatenate([faces for _, _, faces in _groups(labels, parts)])
+
+
 def write_colored_glb(path, mesh: Mesh, labels: np.ndarray, parts: Sequence[Part]) -> None:
-    """One mesh, every face coloured by its part, faces in the input order; a
-    vertex is duplicated once per part among the faces around it."""
-    rank = np.unique(labels, return_inverse=True)[1].reshape(-1)  # labels as 0..L-1
-    corner_keys = mesh.faces * (rank.max() + 1) + rank[:, None]  # (F, 3): one key per (vertex, part)
-    keys, corners = np.unique(corner_keys, return_inverse=True)
+    """The preview: one node per part owning faces, then ``unlabelled``, each with
+    the part's faces (see `preview_face_order`), a material named after the part
+    whose base colour is the part's, and vertex colours of the same colour. A
+    vertex is shared by the faces of one part and duplicated once per part among
+    the faces around it."""
+    scene = trimesh.Scene()
     colors = _face_colors(labels, parts)
-    vertex_colors = np.empty((len(keys), 4), np.uint8)
-    vertex_colors[corners.reshape(-1)] = np.repeat(colors, 3, axis=0)
-    vertices = mesh.file_vertices()[keys // (rank.max() + 1)]
-    geometry = trimesh.Trimesh(vertices, corners.reshape(-1, 3), vertex_colors=vertex_colors, process=False)
-    geometry.export(os.fspath(path), file_type="glb")
+    file_vertices = mesh.file_vertices()
+    for name, _, faces in _groups(labels, parts):
+        vertices, corners = np.unique(mesh.faces[faces], return_inverse=True)
+        visual = _color_material(name, colors[faces[0]])
+        visual.vertex_attributes["color"] = np.tile(colors[faces[0]], (len(vertices), 1))
+        geometry = trimesh.Trimesh(file_vertices[vertices], corners.reshape(-1, 3), visual=visual, process=False)
+        scene.add_geometry(geometry, node_name=name, geom_name=name)
+    scene.export(os.fspath(path), file_type="glb")
+
+
+def preview_face_colors(path, labels: np.ndarray, parts: Sequence[Part]) -> np.ndarray:
+    """(F, 4) uint8 colour of each face as the preview at `path`, written for
+    `labels` and `parts`, shows it in its vertex colours, in the input face order.
+    Nodes are found by name: trimesh lists them in another order than the file's."""
+    scene = trimesh.load_scene(os.fspath(path), process=False)
+    colors = np.empty((len(labels), 4), np.uint8)
+    for name, _, faces in _groups(labels, parts):
+        geometry = scene.geometry[scene.graph[name][1]]
+        colors[faces] = np.asarray(geometry.visual.vertex_attributes["color"], np.uint8)[geometry.faces[:, 0]]
+    return colors
 
 
 def _piece_visual(mesh: Mesh, piece: int, faces: np.ndarray, vertices: np.ndarray, name: str, color) -> trimesh.visual.Visuals:

@@ -18,7 +18,7 @@ from demo.browser import CHROMIUM, DemoPage, chromium, part_pixel, serve
 from demo.callbacks import DemoApp
 from demo.model import SharedModel
 from demo.state import Settings
-from geosam2.mesh import load_mesh
+from geosam2.export import preview_face_colors
 
 pytestmark = pytest.mark.browser
 RESOLUTION = Settings().resolution  # the page's default
@@ -33,9 +33,9 @@ def page_url(tmp_path_factory):
         yield app, url
 
 
-def face_colours(glb_path) -> np.ndarray:
-    """(F, 3) uint8 colour of each face of a coloured GLB."""
-    return load_mesh(glb_path).face_colors[:, :3]
+def face_colours(glb_path, session) -> np.ndarray:
+    """(F, 3) uint8 colour of each face of `session`'s mesh in a coloured GLB the demo wrote."""
+    return preview_face_colors(glb_path, session.labels, session.parts)[:, :3]
 
 
 def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path):
@@ -79,12 +79,12 @@ def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path)
         clicked_face = session.views.face_ids[view, int(y), int(x)]
         viewer_glb = tmp_path / "viewer.glb"
         viewer_glb.write_bytes(page.request.get(glb_url).body())
-        colours = face_colours(viewer_glb)
+        colours = face_colours(viewer_glb, session)
         assert (colours[clicked_face] == part.color[:3]).all()
         assert np.array_equal((colours == part.color[:3]).all(1), session.mesh.part_ids == head)
 
         downloaded = user.download("glb", tmp_path)
-        colours = face_colours(downloaded)
+        colours = face_colours(downloaded, session)
         assert np.array_equal((colours == part.color[:3]).all(1), session.mesh.part_ids == head)
         assert "Parts:** 1" not in page.locator("#status").inner_text()  # rendered markdown, not source
         assert "Parts: 1" in page.locator("#status").inner_text()

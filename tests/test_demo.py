@@ -26,7 +26,7 @@ from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_d
 from demo.memory import Limits
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from demo.state import empty_prompt
-from geosam2.mesh import load_mesh
+from geosam2.export import preview_face_colors
 
 RESOLUTION = 256
 MAX_FACES = 5_000  # the examples and two of the real meshes fit, the largest real mesh does not
@@ -80,9 +80,9 @@ def segment(app, request, prompt, part=None, refine=False, auto_complete=False) 
     return shown(app.segment(prompt, part, 0.02, auto_complete, refine, request, no_progress))
 
 
-def face_colours(glb_path) -> np.ndarray:
-    """(F, 3) uint8 colour of each face of a coloured GLB (the file's face order)."""
-    return load_mesh(glb_path).face_colors[:, :3]
+def face_colours(glb_path, session) -> np.ndarray:
+    """(F, 3) uint8 colour of each face of `session`'s mesh in a coloured GLB the demo wrote."""
+    return preview_face_colors(glb_path, session.labels, session.parts)[:, :3]
 
 
 def on_part(app, request, part: int) -> dict:
@@ -97,7 +97,7 @@ def test_load_example_shows_views_mesh_and_status(app, request_):
     screen = load(app, request_, example("chair"))
     assert len(screen["gallery"]) == 12
     assert screen["prompt_image"].size == (RESOLUTION, RESOLUTION)
-    assert len(face_colours(screen["viewer"])) == 72
+    assert len(face_colours(screen["viewer"], app.store.get(request_.session_hash).session)) == 72
     assert "chair, 72 faces, 12 views of 256 px" in screen["status"]
     assert "offline geometry segmenter" in screen["status"] and "cpu" in screen["status"]
     assert screen["prompt"] == {"view": 0, "clicks": [], "box": []}
@@ -127,7 +127,7 @@ def test_segment_click_labels_the_clicked_part_in_views_3d_and_list(app, request
     screen = segment(app, request_, prompt)
     (new,) = session.parts
     assert np.array_equal(session.labels == new.id, session.mesh.part_ids == head)
-    colours = face_colours(screen["viewer"])  # the selected new part in its own colour
+    colours = face_colours(screen["viewer"], session)  # the selected new part in its own colour
     assert (colours[session.mesh.part_ids == head] == new.color[:3]).all()
     assert not (colours[session.mesh.part_ids != head] == new.color[:3]).all(1).any()
     assert screen["parts"][0][:2] == [new.id, new.name] and screen["parts"][0][3] == round(100 * new.area_share, 1)
@@ -216,7 +216,7 @@ def test_undo_redo_reset(app, request_):
     screen = shown(app.reset(prompt, request_))
     assert (session.labels < 0).all() and screen["parts"][0][1] == "no parts yet"
     assert app.downloads(request_) == (None,) * len(DOWNLOADS) and app.chart(request_) is None  # nothing to show
-    assert len(face_colours(screen["viewer"])) == session.mesh.num_faces
+    assert len(face_colours(screen["viewer"], session)) == session.mesh.num_faces
     app.undo(prompt, request_)  # undo brings the parts back
     assert np.array_equal(session.labels, labelled)
     for _ in range(2):  # back to the start
@@ -234,10 +234,10 @@ def test_select_part_highlights_it_and_views_and_point_maps(app, request_):
     head_part, torso_part = session.parts
     torso_faces = session.labels == torso_part.id
     glb = shown(app.select_part(head_part.id, request_))["viewer"]
-    colours = face_colours(glb)
+    colours = face_colours(glb, session)
     assert (colours[session.labels == head_part.id] == head_part.color[:3]).all()
     assert not (colours[torso_faces] == torso_part.color[:3]).all(1).any()  # faded
-    colours = face_colours(shown(app.select_part(None, request_))["viewer"])
+    colours = face_colours(shown(app.select_part(None, request_))["viewer"], session)
     assert (colours[torso_faces] == torso_part.color[:3]).all()
     screen = shown(app.select_view(5, screen["prompt"], request_))
     assert screen["prompt"]["view"] == 5 and screen["gallery"] is not None
@@ -287,7 +287,7 @@ def test_chart_and_downloads_hold_the_labelled_parts(app, request_):
     assert sum(sunburst.values) == pytest.approx(100) and sunburst.values[0] == pytest.approx(100 * session.parts[0].area_share)
     paths = dict(zip(DOWNLOADS, app.downloads(request_)))
     for part in session.parts:
-        assert (face_colours(paths["glb"])[session.labels == part.id] == part.color[:3]).all()
+        assert (face_colours(paths["glb"], session)[session.labels == part.id] == part.color[:3]).all()
     record = json.loads(Path(paths["json"]).read_text())
     assert np.array_equal(record["labels"], session.labels) and [p["name"] for p in record["parts"]] == [p.name for p in session.parts]
     scene = trimesh.load(paths["scene"])
@@ -344,7 +344,7 @@ def test_uploaded_real_mesh_is_segmented_at_the_click(app, request_, dev_set):
     segment(app, request_, prompt)
     (new,) = session.parts
     assert session.labels[face_ids[int(y), int(x)]] == new.id
-    assert (face_colours(shown(app.select_part(None, request_))["viewer"])[session.labels == new.id] == new.color[:3]).all()
+    assert (face_colours(shown(app.select_part(None, request_))["viewer"], session)[session.labels == new.id] == new.color[:3]).all()
 
 
 def test_settings_reload_and_view_cache(app, request_):
@@ -409,7 +409,8 @@ def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_who
         assert "ball, 5,120 faces (parts found on a simplified copy of" in screen["status"]
         shown(app.auto_complete(screen["prompt"], request_, no_progress))
         paths = dict(zip(DOWNLOADS, app.downloads(request_)))
-        colours = face_colours(paths["glb"])
+        labels = np.array(json.loads(Path(paths["json"]).read_text())["labels"])  # of the full mesh
+        colours = preview_face_colors(paths["glb"], labels, session.parts)[:, :3]
         assert len(colours) == 5_120 and (colours != 160).any(axis=1).all()  # every full face has a part's colour
     finally:
         app.close()

@@ -11,8 +11,9 @@ import pytest
 import trimesh
 
 from conftest import make_box_mesh
-from geosam2.export import UNLABELLED_NAME, export_mesh
-from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
+from geosam2.export import UNLABELLED_NAME, export_mesh, preview_face_colors, preview_face_order
+from geosam2.mesh import from_arrays, load_mesh
+from geosam2.palette import UNLABELLED_COLOR
 from geosam2.parts import Part, part_color, parts_with_stats
 
 
@@ -37,24 +38,52 @@ def labelled():
     return mesh, labels, parts_with_stats(parts, labels, mesh.face_areas)
 
 
+def glb_json(path) -> dict:
+    """The JSON chunk of a GLB file (its first chunk, after the 12-byte header)."""
+    data = open(path, "rb").read()
+    length = int.from_bytes(data[12:16], "little")
+    return json.loads(data[20 : 20 + length])
+
+
 def file_triangles(mesh, faces):
     return mesh.file_vertices()[mesh.faces[faces]]
 
 
-def test_coloured_glb_round_trip(labelled, output_dir):
+def test_preview_has_one_node_and_material_per_part_with_matching_vertex_colours(labelled, output_dir):
+    mesh, labels, parts = labelled
+    labels = np.where(labels < 0, 3, labels)  # three parts, part 3 in two boxes
+    paths = export_mesh(mesh, labels, output_dir, parts)
+    preview = trimesh.load_scene(paths["glb"], process=False)
+    nodes = {"body": 0, "body_side_lid": 3, "wheel": 5}  # in the order of the parts list
+    assert [node["name"] for node in glb_json(paths["glb"])["nodes"]] == list(nodes)  # the file's order
+    order = preview_face_order(labels, parts)
+    assert np.array_equal(order, np.concatenate([np.flatnonzero(labels == part) for part in nodes.values()]))
+    by_id = {p.id: p for p in parts}
+    for (node, part), faces in zip(nodes.items(), np.split(order, np.cumsum([(labels == i).sum() for i in nodes.values()])[:-1])):
+        transform, geometry_name = preview.graph[node]
+        geometry = preview.geometry[geometry_name]
+        material = geometry.visual.material
+        assert material.name == node and tuple(material.baseColorFactor) == by_id[part].color
+        assert (geometry.visual.vertex_attributes["color"] == by_id[part].color).all()
+        assert len(geometry.vertices) == len(np.unique(mesh.faces[faces]))  # vertices shared inside the part
+        corners = trimesh.transform_points(geometry.vertices, transform)[geometry.faces]
+        assert np.allclose(corners, file_triangles(mesh, faces), atol=1e-4)  # faces increasing inside the part
+    colours = preview_face_colors(paths["glb"], labels, parts)
+    assert all((colours[labels == p.id] == p.color).all() for p in parts)
+
+
+def test_preview_round_trips_the_labels(labelled, output_dir):
     mesh, labels, parts = labelled
     paths = export_mesh(mesh, labels, output_dir, parts)
-    loaded = trimesh.load(paths["glb"], process=False, force="mesh")
-    assert len(loaded.faces) == mesh.num_faces
-    assert np.allclose(loaded.vertices[loaded.faces], file_triangles(mesh, np.arange(mesh.num_faces)), atol=1e-4)
-    colors = loaded.visual.vertex_colors[loaded.faces]  # (F, 3, 4)
-    assert (colors == colors[:, :1]).all()  # no blur: one colour per face
-    for p in parts:
-        assert (colors[labels == p.id, 0] == p.color).all()
-    # the project's own loader decodes the same partition
+    # the project's own loader reads one scene geometry per part: the labels come back exactly
     again = load_mesh(paths["glb"])
-    decoded = labels_from_colors(again.face_colors)
-    assert len(np.unique(np.c_[decoded, labels], axis=0)) == len(np.unique(labels)) == len(np.unique(decoded))
+    ids = {p["file_name"]: p["id"] for p in json.loads(open(paths["json"]).read())["parts"]} | {UNLABELLED_NAME: -1}
+    for node, name in enumerate(again.part_names):
+        faces = np.flatnonzero(labels == ids[name])
+        assert np.allclose(again.file_vertices()[again.faces[again.part_ids == node]], file_triangles(mesh, faces), atol=1e-4)
+    assert sorted(again.part_names) == sorted(ids)
+    grey = preview_face_colors(paths["glb"], labels, parts)[labels < 0]
+    assert (grey == UNLABELLED_COLOR).all()
 
 
 def test_scene_has_one_named_node_per_part_in_the_tree(labelled, output_dir):
@@ -110,8 +139,8 @@ def test_vertices_stay_shared_inside_a_part(labelled, output_dir):
     paths = export_mesh(mesh, labels, output_dir, parts)
     # preview: a box corner is duplicated once per part around it: box 0's 8 corners
     # plus the 4 of the side it shares with part 3, boxes 1 and 2 8 each
-    preview = trimesh.load(paths["glb"], process=False, force="mesh")
-    assert len(preview.vertices) == 8 + 4 + 8 + 8
+    preview = trimesh.load_scene(paths["glb"], process=False)
+    assert sum(len(g.vertices) for g in preview.geometry.values()) == 8 + 4 + 8 + 8
     with zipfile.ZipFile(paths["zip"]) as archive:
         wheel = trimesh.load(io.BytesIO(archive.read("wheel.glb")), file_type="glb", process=False, force="mesh")
         side = trimesh.load(io.BytesIO(archive.read("body_side_lid.glb")), file_type="glb", process=False, force="mesh")
