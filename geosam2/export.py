@@ -91,31 +91,30 @@ def preview_face_order(labels: np.ndarray, parts: Sequence[Part]) -> np.ndarray:
 
 def write_colored_glb(path, mesh: Mesh, labels: np.ndarray, parts: Sequence[Part]) -> None:
     """The preview: one node per part owning faces, then ``unlabelled``, each with
-    the part's faces (see `preview_face_order`), a material named after the part
-    whose base colour is the part's, and vertex colours of the same colour. A
-    vertex is shared by the faces of one part and duplicated once per part among
-    the faces around it."""
+    the part's faces (see `preview_face_order`) and a material named after the
+    part whose base colour is the part's. A vertex is shared by the faces of one
+    part and duplicated once per part among the faces around it. No vertex
+    colours: glTF viewers multiply them with the base colour (gradio's viewer
+    then shows a (242, 60, 60) part in (233, 21, 30) instead of (236, 72, 84))."""
     scene = trimesh.Scene()
     colors = _face_colors(labels, parts)
     file_vertices = mesh.file_vertices()
     for name, _, faces in _groups(labels, parts):
         vertices, corners = np.unique(mesh.faces[faces], return_inverse=True)
         visual = _color_material(name, colors[faces[0]])
-        visual.vertex_attributes["color"] = np.tile(colors[faces[0]], (len(vertices), 1))
         geometry = trimesh.Trimesh(file_vertices[vertices], corners.reshape(-1, 3), visual=visual, process=False)
         scene.add_geometry(geometry, node_name=name, geom_name=name)
     scene.export(os.fspath(path), file_type="glb")
 
 
 def preview_face_colors(path, labels: np.ndarray, parts: Sequence[Part]) -> np.ndarray:
-    """(F, 4) uint8 colour of each face as the preview at `path`, written for
-    `labels` and `parts`, shows it in its vertex colours, in the input face order.
+    """(F, 4) uint8 colour of each face in the preview at `path`, written for
+    `labels` and `parts` (its material's base colour), in the input face order.
     Nodes are found by name: trimesh lists them in another order than the file's."""
     scene = trimesh.load_scene(os.fspath(path), process=False)
     colors = np.empty((len(labels), 4), np.uint8)
     for name, _, faces in _groups(labels, parts):
-        geometry = scene.geometry[scene.graph[name][1]]
-        colors[faces] = np.asarray(geometry.visual.vertex_attributes["color"], np.uint8)[geometry.faces[:, 0]]
+        colors[faces] = scene.geometry[scene.graph[name][1]].visual.material.baseColorFactor
     return colors
 
 
