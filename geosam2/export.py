@@ -2,9 +2,12 @@
 
 Files (named after ``mesh.name``, see :func:`export_mesh`):
 
-- ``<name>_parts.glb``: the preview, the mesh coloured by part (vertex colours,
-  faces in the input order). A vertex is shared by the faces of one part and
-  duplicated only where parts meet, so colours never blur across part boundaries.
+- ``<name>_parts.glb``: the preview, the mesh coloured by part: one node per
+  part (then ``unlabelled``) named after the part, whose material, named after it
+  too, has the part's colour as base colour. A vertex is shared by the faces of
+  one part and duplicated only where parts meet. No vertex colours: glTF viewers
+  multiply them with the base colour. Faces are grouped by node, so they are not
+  in the input order: see :func:`preview_face_order` (the labels files are).
 - ``<name>_scene.glb``: a scene with one node per part, named after the part,
   nested as the parts tree (a refined part's node is a child of its parent's).
 - ``<name>_parts.zip``: per part ``<part>.glb``, and ``<part>.obj`` with its
