@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
 
 from conftest import make_box_mesh
+from geosam2.evaluation.readers import face_labels, transfer_face_labels
 from geosam2.export import UNLABELLED_NAME, export_mesh, preview_face_colors, preview_face_order
 from geosam2.mesh import from_arrays, load_mesh
 from geosam2.palette import UNLABELLED_COLOR
@@ -80,15 +82,25 @@ def test_preview_has_one_node_and_material_per_part(labelled, output_dir):
 def test_preview_round_trips_the_labels(labelled, output_dir):
     mesh, labels, parts = labelled
     paths = export_mesh(mesh, labels, output_dir, parts)
-    # the project's own loader reads one scene geometry per part: the labels come back exactly
-    again = load_mesh(paths["glb"])
     ids = {p["file_name"]: p["id"] for p in json.loads(open(paths["json"]).read())["parts"]} | {UNLABELLED_NAME: -1}
+    # a loader keeping the file's node order (three.js, Blender) gets the faces of preview_face_order
+    preview = trimesh.load_scene(paths["glb"], process=False)
+    names = [node["name"] for node in glb_json(paths["glb"])["nodes"]]
+    in_file_order = [preview.geometry[preview.graph[name][1]] for name in names]
+    order = preview_face_order(labels, parts)
+    assert np.allclose(np.concatenate([g.vertices[g.faces] for g in in_file_order]), file_triangles(mesh, order), atol=1e-4)
+    read = np.empty_like(labels)
+    read[order] = np.concatenate([np.full(len(g.faces), ids[name]) for name, g in zip(names, in_file_order)])
+    assert np.array_equal(read, labels)
+    assert (preview_face_colors(paths["glb"], labels, parts)[labels < 0] == UNLABELLED_COLOR).all()
+    # the project's own loader and the evaluation's reader: one scene geometry per part
+    again = load_mesh(paths["glb"])
+    assert sorted(again.part_names) == sorted(ids)
     for node, name in enumerate(again.part_names):
         faces = np.flatnonzero(labels == ids[name])
         assert np.allclose(again.file_vertices()[again.faces[again.part_ids == node]], file_triangles(mesh, faces), atol=1e-4)
-    assert sorted(again.part_names) == sorted(ids)
-    grey = preview_face_colors(paths["glb"], labels, parts)[labels < 0]
-    assert (grey == UNLABELLED_COLOR).all()
+    decoded = transfer_face_labels(again, face_labels(again, Path(paths["glb"])), mesh)
+    assert len(np.unique(np.c_[decoded, labels], axis=0)) == len(np.unique(labels)) == len(np.unique(decoded))
 
 
 def test_scene_has_one_named_node_per_part_in_the_tree(labelled, output_dir):
