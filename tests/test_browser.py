@@ -9,16 +9,19 @@ coloured-GLB download must hold it.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from demo.browser import CHROMIUM, DemoPage, chromium, part_pixel, serve
 from demo.callbacks import DemoApp
 from demo.model import SharedModel
 from demo.state import Settings
 from geosam2.export import preview_face_colors
+from geosam2.palette import UNLABELLED_COLOR
 
 pytestmark = pytest.mark.browser
 RESOLUTION = Settings().resolution  # the page's default
@@ -36,6 +39,13 @@ def page_url(tmp_path_factory):
 def face_colours(glb_path, session) -> np.ndarray:
     """(F, 3) uint8 colour of each face of `session`'s mesh in a coloured GLB the demo wrote."""
     return preview_face_colors(glb_path, session.labels, session.parts)[:, :3]
+
+
+def pixels_nearest(image, colours) -> np.ndarray:
+    """(len(colours),) count of the pixels of `image` (RGB) nearest to each of (K, 3) `colours`."""
+    pixels = np.asarray(image.convert("RGB"), float).reshape(-1, 1, 3)
+    nearest = np.argmin(np.linalg.norm(pixels - np.asarray(colours, float), axis=2), axis=1)
+    return np.bincount(nearest, minlength=len(colours))
 
 
 def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path):
@@ -82,6 +92,12 @@ def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path)
         colours = face_colours(viewer_glb, session)
         assert (colours[clicked_face] == part.color[:3]).all()
         assert np.array_equal((colours == part.color[:3]).all(1), session.mesh.part_ids == head)
+        # the 3D view draws the part in its colour, not in its colour times itself (what viewers
+        # show when a file carries the colour both as vertex colours and as material colour)
+        colour, grey = np.array(part.color[:3], float), UNLABELLED_COLOR[:3].astype(float)
+        shown = Image.open(io.BytesIO(page.locator("#viewer canvas").screenshot()))
+        counts = pixels_nearest(shown, [colour, colour * colour / 255, grey, grey * grey / 255, (255, 255, 255)])
+        assert counts[0] > 500 and counts[1] < counts[0] / 10, counts
 
         downloaded = user.download("glb", tmp_path)
         colours = face_colours(downloaded, session)
