@@ -286,8 +286,9 @@ def test_chart_and_downloads_hold_the_labelled_parts(app, request_):
     assert list(sunburst.ids) == [str(p.id) for p in session.parts] + ["unlabelled"]
     assert sum(sunburst.values) == pytest.approx(100) and sunburst.values[0] == pytest.approx(100 * session.parts[0].area_share)
     paths = dict(zip(DOWNLOADS, app.downloads(request_)))
+    colours = face_colours(paths["glb"], session)
     for part in session.parts:
-        assert (face_colours(paths["glb"], session)[session.labels == part.id] == part.color[:3]).all()
+        assert (colours[session.labels == part.id] == part.color[:3]).all()
     record = json.loads(Path(paths["json"]).read_text())
     assert np.array_equal(record["labels"], session.labels) and [p["name"] for p in record["parts"]] == [p.name for p in session.parts]
     scene = trimesh.load(paths["scene"])
@@ -344,7 +345,8 @@ def test_uploaded_real_mesh_is_segmented_at_the_click(app, request_, dev_set):
     segment(app, request_, prompt)
     (new,) = session.parts
     assert session.labels[face_ids[int(y), int(x)]] == new.id
-    assert (face_colours(shown(app.select_part(None, request_))["viewer"], session)[session.labels == new.id] == new.color[:3]).all()
+    colours = face_colours(shown(app.select_part(None, request_))["viewer"], session)
+    assert (colours[session.labels == new.id] == new.color[:3]).all()
 
 
 def test_settings_reload_and_view_cache(app, request_):
