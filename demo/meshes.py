@@ -8,13 +8,13 @@ features of its views are kept beside them, see `PreparedMesh.features`).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from geosam2.digest import file_sha256
 from geosam2.mesh import Mesh, load_mesh
 from geosam2.proxy import DEFAULT_FACE_BUDGET, proxy_or_mesh
 from geosam2.render import Views, render_views
@@ -87,7 +87,7 @@ class MeshCache:
         """The mesh in file `path` rendered at `resolution` px, prepared on first use
         (a second user asking meanwhile waits for it). Raises GeoSAM2Error for a
         file that is not a usable mesh."""
-        key = (file_digest(path), int(resolution))  # by content: Gradio copies a file anew for each page
+        key = (file_sha256(path), int(resolution))  # by content: Gradio copies a file anew for each page
         with self._lock:
             preparing = self._preparing.setdefault(key, threading.Lock())
         try:
@@ -127,11 +127,3 @@ class MeshCache:
         with self._lock:
             return sum(prepared.nbytes for prepared in self._meshes.values())
 
-
-def file_digest(path) -> str:
-    """SHA-256 hex digest of the file at `path`."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -10,6 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from ..digest import file_sha256
+
 
 def _git(source: Path, *args: str) -> str | None:
     """The output of `git args` run in `source`, None when git fails or is missing."""
@@ -37,11 +39,7 @@ def code_version() -> str:
 
 def checkpoint_identity(path: str | os.PathLike) -> dict:
     """What identifies a checkpoint file wherever it lies: its size and SHA-256."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            digest.update(block)
-    return {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+    return {"bytes": os.path.getsize(path), "sha256": file_sha256(path)}
 
 
 def evaluation_settings(method: str, weighting: str = "area", protocol: str = "geosam2", checkpoint=None, **options) -> dict:
