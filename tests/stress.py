@@ -3,7 +3,7 @@
 Each object targets one way in which real objects defeat lifting or segmenting
 (measured on hidden PartObjaverse-Tiny objects, issue 14):
 
-- ``knobs``: a body with 16 small parts (knobs, buttons, pegs), several below
+- ``knobs``: a body with 18 small parts (knobs, buttons, pegs, thin rods), several below
   0.5 % of the surface, each a separate piece sunk slightly into the body. Five
   random samples per face miss such faces, and a clean-up relative to the largest
   piece clears such parts.
@@ -76,37 +76,41 @@ def _cylinder(radius: float, height: float, base, axis: int, sign: int = 1, sect
 
 
 def knobs() -> StressObject:
-    """A 2 x 1.2 x 1 body (part 0) with 16 small parts: 6 knobs on top, 5 buttons in
-    front, 3 pegs on the right side, 2 knobs at the back, from 0.1 % to 1.5 % of the surface."""
-    body = _box((2.0, 1.2, 1.0), (0, 0, 0), subdivisions=3)
+    """A 2 x 1.2 x 1 body (part 0) with 18 small parts: 6 knobs on top, 5 buttons and a
+    finely tessellated ball in front, 3 pegs on the right side, a knob and a thin rail at the
+    back, a thin antenna on top; from 0.1 % to 1.8 % of the surface each."""
+    body = _box((2.0, 1.2, 1.0), (0, 0, 0), subdivisions=4)
     pieces = [(body, 0)]
     top = [(-0.7, -0.3, 0.05, 0.04), (-0.3, -0.3, 0.08, 0.05), (0.1, -0.3, 0.12, 0.08),
            (0.6, -0.2, 0.15, 0.1), (-0.6, 0.3, 0.04, 0.03), (0.2, 0.3, 0.06, 0.12)]  # x, y, radius, height
     for x, y, radius, height in top:
-        pieces.append((_cylinder(radius, height, (x, y, 0.5), axis=2), len(pieces)))
+        pieces.append((_cylinder(radius, height, (x, y, 0.5), axis=2, sections=8), len(pieces)))
     for k, size in enumerate((0.06, 0.08, 0.1, 0.14, 0.2)):  # buttons on the front (y = -0.6)
         x = -0.8 + 0.38 * k
-        pieces.append((_box((size, 0.05, size), (x, -0.6 - 0.025 + SINK, -0.1), subdivisions=1), len(pieces)))
+        pieces.append((_box((size, 0.05, size), (x, -0.6 - 0.025 + SINK, -0.1)), len(pieces)))
     for k, radius in enumerate((0.03, 0.05, 0.08)):  # pegs on the right side (x = 1)
-        pieces.append((_cylinder(radius, 0.1, (1.0, -0.3 + 0.3 * k, 0.1), axis=0), len(pieces)))
-    for x, radius in ((-0.4, 0.05), (0.5, 0.1)):  # knobs at the back (y = 0.6)
-        pieces.append((_cylinder(radius, 0.06, (x, 0.6, 0.2), axis=1), len(pieces)))
+        pieces.append((_cylinder(radius, 0.1, (1.0, -0.3 + 0.3 * k, 0.1), axis=0, sections=6), len(pieces)))
+    pieces.append((_cylinder(0.05, 0.06, (-0.4, 0.6, 0.2), axis=1, sections=8), len(pieces)))  # a knob at the back
+    pieces.append((_cylinder(0.012, 1.2, (-0.6, 0.6 + 0.012 - SINK, -0.2), axis=0, sections=6), len(pieces)))  # a rail
+    pieces.append((_cylinder(0.01, 0.5, (0.85, 0.45, 0.5), axis=2, sections=6), len(pieces)))  # an antenna on top
+    ball = trimesh.creation.icosphere(subdivisions=2, radius=0.06)  # finely tessellated
+    pieces.append((ball.apply_translation((-0.85, -0.6 - 0.06 + SINK, 0.3)), len(pieces)))
     return _assemble("knobs", pieces)
 
 
 def cart() -> StressObject:
     """A cart: body (part 0), 4 wheels (part 1), 12 bolts (part 2), 8 slats (part 3);
     every part but the body is made of separate pieces."""
-    pieces = [(_box((2.0, 1.0, 0.3), (0, 0, 0), subdivisions=3), 0)]
+    pieces = [(_box((2.0, 1.0, 0.3), (0, 0, 0), subdivisions=4), 0)]
     for x in (-0.7, 0.7):
         for side in (-1, 1):
             pieces.append((_cylinder(0.2, 0.1, (x, 0.5 * side, -0.15), axis=1, sign=side, sections=16), 1))
     for side in (-1, 1):  # bolts on the front and back ends (x = +-1), 3 x 2 each
         for y in (-0.3, 0.0, 0.3):
             for z in (-0.07, 0.07):
-                pieces.append((_cylinder(0.03, 0.04, (side, y, z), axis=0, sign=side, sections=8), 2))
+                pieces.append((_cylinder(0.03, 0.04, (side, y, z), axis=0, sign=side, sections=6), 2))
     for k in range(8):  # slats across the top (z = 0.15)
-        pieces.append((_box((0.12, 0.9, 0.04), (-0.84 + 0.24 * k, 0, 0.15 + 0.02 - SINK), subdivisions=1), 3))
+        pieces.append((_box((0.12, 0.9, 0.04), (-0.84 + 0.24 * k, 0, 0.15 + 0.02 - SINK)), 3))
     return _assemble("cart", pieces)
 
 
