@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # torch is imported only when torch masks are voted
     import torch
 
 OFFICIAL_DEPTH_TOLERANCE = 1e-3  # the release's |rendered depth - sample depth| bound (normalised units)
+INTERIOR_DEPTH = 3  # pixels: a pixel's vote weighs 1, 2, 3 at 1, 2, 3 or more pixels inside its mask's label region
+OFF_OBJECT = -2  # label-image value of pixels that show no face
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +75,51 @@ class VisibleSamples:
         """(n,) sample indices and (n,) flat pixel indices visible in view `v`."""
         lo, hi = self.offsets[v], self.offsets[v + 1]
         return self.samples[lo:hi], self.pixels[lo:hi]
+
+
+@dataclass(frozen=True, eq=False)
+class VisiblePixels:
+    """Which face each pixel of each view shows: the pixel-vote stage's geometry.
+
+    The entries of view ``v`` are ``faces[offsets[v]:offsets[v + 1]]`` and
+    ``pixels[offsets[v]:offsets[v + 1]]``.
+
+    Attributes
+    ----------
+    num_faces : int
+    faces : (M,) int64
+        Face shown by each pixel that shows one.
+    pixels : (M,) int64
+        Flat pixel index ``row * W + column`` of that pixel in its view.
+    offsets : (V + 1,) int64
+        Start of each view's entries in `faces` and `pixels`.
+    image_shape : (H, W)
+    """
+
+    num_faces: int
+    faces: np.ndarray
+    pixels: np.ndarray
+    offsets: np.ndarray
+    image_shape: tuple[int, int]
+
+    @property
+    def num_views(self) -> int:
+        return len(self.offsets) - 1
+
+    def view(self, v: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) faces and (n,) flat pixel indices of the pixels of view `v` that show a face."""
+        lo, hi = self.offsets[v], self.offsets[v + 1]
+        return self.faces[lo:hi], self.pixels[lo:hi]
+
+
+def visible_pixels(views: Views, num_faces: int) -> VisiblePixels:
+    """The pixels of `views` that show a face of a mesh of `num_faces` faces, read off the
+    face-id maps (every face owning a pixel centre, however small, is there)."""
+    flat = views.face_ids.reshape(views.num_views, -1)
+    pixels = [np.flatnonzero(ids >= 0) for ids in flat]
+    faces = [ids[p].astype(np.int64) for ids, p in zip(flat, pixels)]
+    offsets = np.cumsum([0] + [len(p) for p in pixels])
+    return VisiblePixels(num_faces, np.concatenate(faces), np.concatenate(pixels), offsets, tuple(views.face_ids.shape[1:]))
 
 
 def sample_points(mesh: Mesh, samples_per_face: int = 5, seed: int = 0) -> np.ndarray:
@@ -180,6 +227,15 @@ def _winner_order(priorities: np.ndarray, pixel_counts: np.ndarray) -> np.ndarra
     """Part indices, winner first: higher priority, then fewer pixels, then lower index."""
     index = np.arange(len(priorities))
     return np.lexsort((index, pixel_counts, -priorities))
+
+
+def _paint(arrays: _Arrays, covered, winner_first: np.ndarray):
+    """(n,) int64 label of n pixels covered by the (P, n) bool masks `covered`: the first
+    covering part of `winner_first`, -1 where no mask covers the pixel."""
+    label = arrays.full(covered.shape[1], -1, "int64")
+    for p in winner_first[::-1]:  # the winner paints last
+        label[covered[p]] = int(p)
+    return label
 
 
 class _VoteTable:
@@ -362,22 +418,24 @@ def lift_masks(
             visible = official_visible_samples(mesh, views, samples_per_face)
         masks = masks if isinstance(masks, np.ndarray) else masks.cpu().numpy()
         return official_vote_labels(visible, masks, priorities)
-    if visible is None:
+    if visible is None and depth_tolerance is None:
+        visible = visible_pixels(views, mesh.num_faces)
+    elif visible is None:
         visible = visible_samples(mesh, views, samples_per_face, seed, depth_tolerance)
     return vote_labels(visible, masks, priorities)
 
 
 def vote_labels(
-    visible: VisibleSamples,
+    visible: VisibleSamples | VisiblePixels,
     masks: np.ndarray | torch.Tensor,
     priorities: Sequence[int] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """The voting stage of :func:`lift_masks` on precomputed visible samples.
+    """The voting stage of :func:`lift_masks` on precomputed visible samples or pixels.
 
     Parameters
     ----------
-    visible : VisibleSamples
-    masks : (P, V, H, W) bool, numpy or torch (voted with torch on its device)
+    visible : VisibleSamples (:func:`_vote_samples`) or VisiblePixels (:func:`_vote_pixels`)
+    masks : (P, V, H, W) bool, numpy or torch (painted with torch on its device)
     priorities : (P,) int, optional
 
     Returns
@@ -387,12 +445,20 @@ def vote_labels(
     masks = np.asarray(masks, dtype=bool) if isinstance(masks, np.ndarray) else masks.bool()
     if masks.ndim != 4 or masks.shape[1] != visible.num_views:
         raise ValueError(f"masks must have shape (parts, {visible.num_views}, H, W), got {tuple(masks.shape)}")
-    num_parts, num_views = masks.shape[:2]
+    num_parts = masks.shape[0]
     if num_parts == 0:
         return np.full(visible.num_faces, -1, np.int32)
     priorities = np.zeros(num_parts, np.int64) if priorities is None else np.asarray(priorities, np.int64)
     if priorities.shape != (num_parts,):
         raise ValueError(f"priorities must have shape ({num_parts},), got {priorities.shape}")
+    vote = _vote_pixels if isinstance(visible, VisiblePixels) else _vote_samples
+    return vote(visible, masks, priorities)
+
+
+def _vote_samples(visible: VisibleSamples, masks, priorities: np.ndarray) -> np.ndarray:
+    """Label per sample = most frequent part over the views that see it, label per face =
+    most frequent over its samples (checked arguments of :func:`vote_labels`)."""
+    num_parts, num_views = masks.shape[:2]
     arrays = _Arrays(masks)
     pixel_counts = arrays.pixel_counts(masks)
     flat_masks = masks.reshape(num_parts, num_views, -1)  # (P, V, H * W)
@@ -402,10 +468,7 @@ def vote_labels(
     for v in range(num_views):
         lo, hi = visible.offsets[v], visible.offsets[v + 1]
         samples, pixels = all_samples[lo:hi], all_pixels[lo:hi]
-        covered = flat_masks[:, v, pixels]  # (P, n)
-        label = arrays.full(len(pixels), -1, "int64")
-        for p in _winner_order(priorities, pixel_counts[:, v])[::-1]:  # the winner paints last
-            label[covered[p]] = int(p)
+        label = _paint(arrays, flat_masks[:, v, pixels], _winner_order(priorities, pixel_counts[:, v]))
         hit = label >= 0
         per_sample.add(samples[hit], label[hit])  # a sample appears once per view
     sample_labels = per_sample.winners().reshape(visible.num_faces, visible.samples_per_face)
@@ -415,3 +478,62 @@ def vote_labels(
         hit = sample_labels[:, s] >= 0
         per_face.add(faces[hit], sample_labels[:, s][hit])
     return arrays.numpy(per_face.winners()).astype(np.int32)
+
+
+def interior_depth(label_image: np.ndarray, depth: int = INTERIOR_DEPTH) -> np.ndarray:
+    """(H, W) int64 how far inside its label region each pixel of an (H, W) label image lies.
+
+    1 on the pixels with a 4-neighbour of another label (both showing the object:
+    `OFF_OBJECT` pixels are no boundary, so the silhouette is not one), k on the
+    pixels k - 1 steps (4-connected) from such a pixel, `depth` from ``depth - 1``
+    steps on."""
+    shown = label_image != OFF_OBJECT
+    boundary = np.zeros(label_image.shape, bool)
+    for axis in (0, 1):
+        head = (slice(None),) * axis + (slice(1, None),)
+        tail = (slice(None),) * axis + (slice(None, -1),)
+        edge = (label_image[head] != label_image[tail]) & shown[head] & shown[tail]
+        boundary[head] |= edge
+        boundary[tail] |= edge
+    level = np.full(label_image.shape, depth, np.int64)
+    ring = boundary
+    for k in range(1, depth):
+        level[ring & (level > k)] = k
+        grown = ring.copy()
+        for axis in (0, 1):
+            head = (slice(None),) * axis + (slice(1, None),)
+            tail = (slice(None),) * axis + (slice(None, -1),)
+            grown[head] |= ring[tail]
+            grown[tail] |= ring[head]
+        ring = grown
+    return level
+
+
+def _vote_pixels(visible: VisiblePixels, masks, priorities: np.ndarray) -> np.ndarray:
+    """Label per face = the part with the most pixel votes over all views, each pixel
+    weighted by its :func:`interior_depth` in the view's painted labels (checked
+    arguments of :func:`vote_labels`)."""
+    num_parts, num_views = masks.shape[:2]
+    arrays = _Arrays(masks)
+    pixel_counts = arrays.pixel_counts(masks)
+    flat_masks = masks.reshape(num_parts, num_views, -1)  # (P, V, H * W)
+    overall = _winner_order(priorities, pixel_counts.sum(1))
+    column = np.empty_like(overall)  # part -> column of the vote table, winners first
+    column[overall] = np.arange(num_parts)
+    votes = np.zeros(visible.num_faces * num_parts)
+    on_device = arrays.put(visible.pixels)  # one copy to the device
+    image = np.empty(visible.image_shape[0] * visible.image_shape[1], np.int64)
+    for v in range(num_views):
+        lo, hi = visible.offsets[v], visible.offsets[v + 1]
+        faces, pixels = visible.view(v)
+        winners = _winner_order(priorities, pixel_counts[:, v])
+        label = arrays.numpy(_paint(arrays, flat_masks[:, v, on_device[lo:hi]], winners))
+        image.fill(OFF_OBJECT)
+        image[pixels] = label
+        weight = interior_depth(image.reshape(visible.image_shape)).reshape(-1)[pixels]
+        hit = label >= 0
+        votes += np.bincount(faces[hit] * num_parts + column[label[hit]], weights=weight[hit], minlength=len(votes))
+    votes = votes.reshape(visible.num_faces, num_parts)
+    best = overall[votes.argmax(1)]  # the first maximum: earliest in winner order (votes are exact integers)
+    best[~(votes > 0).any(1)] = -1
+    return best.astype(np.int32)

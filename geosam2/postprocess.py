@@ -48,7 +48,12 @@ NEAREST_K = 3
 
 
 def clear_small_components(
-    graph: FaceGraph, labels: np.ndarray, face_areas: np.ndarray, pa: float = 0.02, keep_largest_piece: bool = False
+    graph: FaceGraph,
+    labels: np.ndarray,
+    face_areas: np.ndarray,
+    pa: float = 0.02,
+    keep_largest_piece: bool = False,
+    keep_whole_pieces: bool = False,
 ) -> np.ndarray:
     """(F,) int64 copy of `labels` with small same-label components set to -1.
 
@@ -56,7 +61,9 @@ def clear_small_components(
     largest component AND less than ``pa`` times the area of the largest
     component (largest by faces and by area, each over labelled components).
     With `keep_largest_piece`, each label's largest-area component is kept
-    whatever its size, so only stray fragments are cleared.
+    whatever its size, so only stray fragments are cleared. With
+    `keep_whole_pieces`, so is a component holding more than half the area of its
+    connected piece of the mesh (a bolt, a knob, one wheel of four).
     """
     labels = np.asarray(labels, np.int64).copy()
     labelled = labels >= 0
@@ -73,6 +80,12 @@ def clear_small_components(
         order = np.lexsort((-areas, component_label))  # per label, largest first
         largest = order[np.r_[True, component_label[order][1:] != component_label[order][:-1]]]
         small[largest] = False
+    if keep_whole_pieces:
+        piece = graph.components()
+        piece_of_component = np.zeros(size, np.int64)
+        piece_of_component[component] = piece
+        piece_area = np.bincount(piece, weights=face_areas)
+        small &= areas <= 0.5 * piece_area[piece_of_component]
     labels[labelled & small[component]] = -1
     return labels
 
@@ -208,6 +221,7 @@ def clean_labels(
     max_sweeps: int = MAX_SWEEPS,
     nearest_k: int = NEAREST_K,
     profile: str = IMPROVED,
+    keep_whole_pieces: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The release's label clean-up (see the module docstring for the stages).
 
@@ -254,7 +268,7 @@ def clean_labels(
         return (out, sources) if return_sources else out
     graph = face_graph(mesh) if graph is None else graph
     filled = fill_labels(mesh, graph, labels, labels < 0, max_sweeps, nearest_k)
-    cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece)
+    cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece, keep_whole_pieces)
     cleaned = fill_labels(mesh, graph, cleared, cleared < 0, max_sweeps, nearest_k)
     if not fill_unlabelled:
         cleaned[labels < 0] = -1

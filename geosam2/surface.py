@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .facegraph import face_graph, unwelded_face_graph
-from .lift import official_visible_samples, official_vote_labels, visible_samples, vote_labels
+from .lift import official_visible_samples, official_vote_labels, visible_pixels, vote_labels
 from .mesh import Mesh
 from .pointcloud import PointCloud
 from .pointlift import clean_point_labels, knn_graph, surface_graph_of, visible_points
@@ -105,12 +105,14 @@ class MeshSurface(Surface):
         if self.profile == OFFICIAL:
             self.visible = official_visible_samples(mesh, self.views, samples_per_face)
         else:
-            self.visible = visible_samples(mesh, self.views, samples_per_face, seed)
+            self.visible = visible_pixels(self.views, mesh.num_faces)
         self.graph = unwelded_face_graph(mesh) if self.profile == OFFICIAL else face_graph(mesh)  # what `clean` runs on
         self.weights = mesh.face_areas
 
     def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
         options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
+        if self.profile == IMPROVED:
+            options["keep_whole_pieces"] = keep_largest_piece
         return clean_labels(self.geometry, labels, pa, graph=self.graph, profile=self.profile, **options)
 
 

@@ -213,9 +213,11 @@ def test_oracle_lifting_of_ground_truth_parts(dev_surfaces):
 
 
 def test_clean_up_repairs_noisy_masks(gt_paths):
-    """Boundaries eroded or dilated by up to 2 px, 0.5 % flipped pixels, one view dropped."""
+    """Boundaries eroded or dilated by up to 2 px, 0.5 % flipped pixels, one view dropped.
+    Before the pixel votes (5 samples per face): raw 71.5, neighbour fill 81.7, PA clean-up
+    (largest piece kept) 92.8 mIoU; the project's clean-up must stay above that."""
     rng = np.random.default_rng(0)
-    raw, fill_only, with_pa, keep_largest = [], [], [], []
+    raw, fill_only, with_pa, keep_largest, keep_pieces = [], [], [], [], []
     for path in gt_paths:
         mesh, truth, views = ground_truth(path, 256)
         masks = exact_masks(views, truth)
@@ -232,10 +234,15 @@ def test_clean_up_repairs_noisy_masks(gt_paths):
         with_pa.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, split_disconnected=False)))
         cleaned = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
         keep_largest.append(mesh_miou(mesh, truth, cleaned))
-    raw, fill_only, with_pa, keep_largest = (np.mean(x) for x in (raw, fill_only, with_pa, keep_largest))
+        cleaned = clean_labels(mesh, labels, keep_largest_piece=True, keep_whole_pieces=True, split_disconnected=False)
+        keep_pieces.append(mesh_miou(mesh, truth, cleaned))
+    raw, fill_only, with_pa, keep_largest, keep_pieces = (
+        100 * np.mean(x) for x in (raw, fill_only, with_pa, keep_largest, keep_pieces)
+    )
     print(
-        f"noisy masks mIoU: raw lift {100 * raw:.2f}, neighbour fill {100 * fill_only:.2f}, "
-        f"PA clean-up {100 * with_pa:.2f}, keeping each label's largest piece {100 * keep_largest:.2f}"
+        f"noisy masks mIoU: raw lift {raw:.2f}, neighbour fill {fill_only:.2f}, PA clean-up {with_pa:.2f}, "
+        f"keeping each label's largest piece {keep_largest:.2f}, and whole mesh pieces {keep_pieces:.2f}"
     )
     assert fill_only >= raw
-    assert with_pa >= fill_only + 0.05 and keep_largest >= fill_only + 0.05
+    assert min(with_pa, keep_largest, keep_pieces) >= fill_only + 3
+    assert keep_pieces >= 92.8
