@@ -1,14 +1,31 @@
 """Lift per-view part masks to per-face labels.
 
 :func:`lift_masks` runs two stages, public so that an interactive session can
-reuse the first one:
+reuse the first one (it depends on the views only, not on the masks):
 
-1. :func:`visible_samples` (geometry only, numpy): seeded random points on every
-   face, projected into every view, kept where the view sees them.
-2. :func:`vote_labels` (masks; numpy, or torch on the masks' device): each
-   visible sample reads the part label of its pixel in each view; label per
-   sample = most frequent part over views, label per face = most frequent over
-   its samples.
+1. :func:`visible_pixels` (geometry only): which face each pixel of each
+   face-id map shows.
+2. :func:`vote_labels` (masks; numpy, or torch on the masks' GPU): each pixel
+   that shows a face reads the part label painted there in its view and votes
+   for that face with a weight of 1, 2 or 3 by its depth inside the label's
+   region (:func:`interior_depth`: 1 next to another label, 3 from two pixels
+   inside); label per face = the part with the most votes over all views.
+
+Why every pixel: the renderer knows exactly which faces each view shows, so
+every face owning a pixel centre, however small, is labelled from what the
+masks say there, with evidence in proportion to how much of it the views show.
+The earlier lifting read 5 random samples per face, which miss small faces (a
+sample counts only where the pixel it falls in shows its face). Why the weight:
+mask errors sit at boundaries (a mask bleeding a few pixels into its neighbour),
+so a face's interior pixels are the better witnesses where votes disagree.
+Measured (`bench/bench_profiles.py`, 6 dev objects at 512², mIoU raw / cleaned
+up): exact masks 84.06 / 98.26 with samples, 86.29 / 98.23 with pixel votes;
+noisy masks (boundaries moved by up to 2 px, 0.5 % of pixels flipped, a view
+dropped) 77.05 / 93.88 with samples, 82.27 / 94.57 with pixel votes (unweighted
+82.07 / 94.22). A 200k-face torus at 1024² votes in 0.25 s, as fast as the samples.
+
+:func:`visible_samples` keeps the sample path: the release's depth test
+(`depth_tolerance`) needs points, and point clouds lift their points as samples.
 
 Where masks overlap on a pixel, the part with the higher priority wins (prompted
 parts over automatic ones), then the part whose mask covers fewer pixels in that
@@ -151,8 +168,9 @@ def visible_samples(
     interpenetrate, overlap or are thin shells. On the benchmark's ground truth
     (12 views at 1024², neighbour fill) oracle lifting scores 98.3 mIoU with the
     face-id test and 93.5 with the release's depth test; on a 200k-face torus it
-    mislabels 0.002 % instead of 0.16 % of the faces. The faces whose samples
-    never own a pixel centre (sub-pixel faces) are left to the post-process fill.
+    mislabels 0.002 % instead of 0.16 % of the faces. With the face-id test a
+    sample sees nothing that :func:`visible_pixels` does not, and misses the faces
+    whose samples all fall in pixels owned by other faces.
     """
     points = sample_points(mesh, samples_per_face, seed)
     sample_faces = np.repeat(np.arange(mesh.num_faces), samples_per_face)
@@ -184,13 +202,13 @@ def visible_samples(
 
 
 class _Arrays:
-    """The few array operations that differ between numpy and torch (on a device).
+    """The few array operations that differ between numpy and torch (on a GPU).
 
     Everything else in the voting stage (indexing, assignment, comparisons,
     ``+=`` at distinct indices, ``argmax``/``any`` along an axis) is written once
-    and runs on either, so numpy masks are voted with numpy (single-threaded,
-    steady on a shared CPU) and torch masks with torch on their device (torch
-    is imported only then).
+    and runs on either, so numpy masks (and torch masks on the CPU, viewed as
+    numpy) are voted with numpy (single-threaded, steady on a shared CPU) and
+    torch masks on a GPU with torch there (torch is imported only then).
     """
 
     def __init__(self, masks: np.ndarray | torch.Tensor):
@@ -218,7 +236,7 @@ class _Arrays:
 
     def pixel_counts(self, masks) -> np.ndarray:
         """(P, V) int64 pixels per mask of (P, V, H, W) bool `masks`."""
-        if self.device is None or self.device.type == "cpu":  # numpy counts bits about 10x faster
+        if self.device is None:
             return np.count_nonzero(np.asarray(masks).reshape(masks.shape[0], masks.shape[1], -1), axis=-1)
         return masks.flatten(2).sum(-1).cpu().numpy()
 
@@ -390,15 +408,17 @@ def lift_masks(
     mesh, views : the mesh and its rendered views.
     masks : (P, V, H, W) bool, numpy or torch
         Part masks on every view. Numpy arrays are voted with numpy, torch
-        tensors with torch on their device (CUDA included), with the same result.
+        tensors with torch on their GPU, with the same result.
     priorities : (P,) int, optional
         Higher wins where masks overlap (e.g. 1 for prompted parts, 0 for
         automatic ones). Default: all equal.
-    samples_per_face, seed, depth_tolerance : see :func:`visible_samples`.
-    visible : VisibleSamples, optional
-        Precomputed :func:`visible_samples` of these views (the mesh and the
-        sampling arguments are then not used); pass it to lift several mask sets
-        on the same views.
+    samples_per_face, seed, depth_tolerance : with a `depth_tolerance`, the
+        release's depth test on random samples (:func:`visible_samples`) instead
+        of the pixel votes; else not used.
+    visible : VisiblePixels or VisibleSamples, optional
+        Precomputed :func:`visible_pixels` (or :func:`visible_samples`) of these
+        views (the mesh and the sampling arguments are then not used); pass it
+        to lift several mask sets on the same views.
     profile : "improved" or "official"
         "official": the release's lifting (:func:`official_visible_samples` and
         :func:`official_vote_labels`; `seed` and `depth_tolerance` are not used,
@@ -406,7 +426,7 @@ def lift_masks(
 
     Returns
     -------
-    (F,) int32 labels in 0..P-1, -1 where no view saw any labelled sample;
+    (F,) int32 labels in 0..P-1, -1 where no view showed the face inside a mask;
     with the official profile also `SEEN_UNCOVERED` (seen, in no mask).
     """
     if tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
@@ -442,6 +462,8 @@ def vote_labels(
     -------
     (F,) int32 labels in 0..P-1 (F = ``visible.num_faces``), -1 without votes.
     """
+    if not isinstance(masks, np.ndarray) and masks.device.type == "cpu":
+        masks = masks.bool().numpy()  # no copy; numpy paints faster than torch on the CPU
     masks = np.asarray(masks, dtype=bool) if isinstance(masks, np.ndarray) else masks.bool()
     if masks.ndim != 4 or masks.shape[1] != visible.num_views:
         raise ValueError(f"masks must have shape (parts, {visible.num_views}, H, W), got {tuple(masks.shape)}")

@@ -75,6 +75,27 @@ def test_small_piece_is_kept_when_its_area_is_large():
     assert (cleaned[802:] == 1).all()  # few faces and small area: cleared, nearest labels are the big quad's
 
 
+def test_whole_mesh_pieces_are_kept_and_fragments_inside_pieces_cleared():
+    # a 20 x 20 grid (800 faces) labelled 0 with a 4-face fragment of label 1, and apart from it
+    # three small separate quads of label 1: label 1's largest piece is the first quad, the
+    # other two lie next to the grid
+    grid_v, grid_f = grid_mesh(20)
+    quad = np.array([[0, 1, 2], [0, 2, 3]])
+    corners = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    quads_v = [corners * size + [x, 0, 0] for x, size in ((60, 2.0), (21, 1.0), (23, 1.0))]  # the first far away
+    vertices = np.concatenate([grid_v] + quads_v)
+    faces = np.concatenate([grid_f] + [quad + len(grid_v) + 4 * k for k in range(3)])
+    mesh = from_arrays(vertices, faces)
+    labels = np.r_[np.zeros(800, int), np.ones(6, int)]
+    fragment = quad_faces(20, [5], [3, 4])
+    labels[fragment] = 1
+    largest_only = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
+    assert (largest_only[fragment] == 0).all() and (largest_only[800:802] == 1).all()
+    assert (largest_only[802:] == 0).all()  # the other quads were cleared and took the grid's label
+    whole = clean_labels(mesh, labels, keep_largest_piece=True, keep_whole_pieces=True, split_disconnected=False)
+    assert (whole[fragment] == 0).all() and (whole[800:] == 1).all()
+
+
 def test_neighbour_fill_takes_the_majority():
     n = 5
     mesh = from_arrays(*grid_mesh(n))
