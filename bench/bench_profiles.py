@@ -1,9 +1,9 @@
 """Lifting and clean-up under both inference profiles, on the same masks, in one run.
 
-For each ground-truth object (default: ../shared/data/partobjaverse_tiny_dev/GT), the
-exact per-view masks of its parts (the oracle) and a noisy copy of them (boundaries
-eroded or dilated by up to 2 px, 0.5 % of the pixels flipped, one view dropped, the
-same noise for every column) are lifted to faces and cleaned up by a `Session`'s
+For each ground-truth object (default: partobjaverse_tiny_dev/GT under
+$GEOSAM2_SHARED_DATA, else ../shared/data), the exact per-view masks of its parts
+(the oracle) and a noisy copy of them (boundaries eroded or dilated by up to 2 px,
+0.5 % of the pixels flipped, one view dropped, the same noise for every column) are lifted to faces and cleaned up by a `Session`'s
 surface with the "official" profile (the release's lifting and clean-up), with
 the "improved" one (the project's: every pixel of the face-id maps votes), and
 with the improved profile's earlier lifting for comparison ("samples": 5 random
@@ -19,6 +19,7 @@ stress set (small parts, parts of many pieces, a hidden part, welded parts).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +35,8 @@ from geosam2.profiles import IMPROVED, PROFILES, SEEN_UNCOVERED
 from geosam2.surface import MeshSurface
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_GT = REPO.parent / "shared" / "data" / "partobjaverse_tiny_dev" / "GT"
+SHARED_DATA = Path(os.environ.get("GEOSAM2_SHARED_DATA", REPO.parent / "shared" / "data"))
+DEV_GT = SHARED_DATA / "partobjaverse_tiny_dev" / "GT"
 sys.path.insert(0, str(REPO))  # the tests' stress set and exact-visibility bound
 from tests.stress import exact_visibility_labels, stress_objects  # noqa: E402
 
