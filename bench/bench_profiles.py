@@ -3,14 +3,15 @@
 For each ground-truth object (default: partobjaverse_tiny_dev/GT under
 $GEOSAM2_SHARED_DATA, else ../shared/data), the exact per-view masks of its parts
 (the oracle) and a noisy copy of them (boundaries eroded or dilated by up to 2 px,
-0.5 % of the pixels flipped, one view dropped, the same noise for every column) are lifted to faces and cleaned up by a `Session`'s
-surface with the "official" profile (the release's lifting and clean-up), with
-the "improved" one (the project's: every pixel of the face-id maps votes), and
-with the improved profile's earlier lifting for comparison ("samples": 5 random
-samples per face, the clean-up without keeping whole mesh pieces). Prints the
-class-agnostic mIoU (face-area weighted) of each, raw and cleaned, side by side,
-and the exact-visibility bound (every face the views show given its label, the
-rest filled; tests/stress.py). With --stress, the objects are the test suite's
+0.5 % of the pixels flipped, one view dropped, the same noise for every column)
+are lifted to faces and cleaned up by a `Session`'s surface with the "official"
+profile (the release's lifting and clean-up), with the "improved" one (the
+project's: every pixel of the face-id maps votes), and with the improved
+profile's earlier lifting for comparison ("samples": 5 random samples per face,
+the clean-up without keeping whole mesh pieces). Prints the class-agnostic mIoU
+(face-area weighted) of each, raw and cleaned, side by side, and the
+exact-visibility bound (every face the views show given its label, the rest
+filled; tests/stress.py). With --stress, the objects are the test suite's
 stress set (small parts, parts of many pieces, a hidden part, welded parts).
 
     python bench/bench_profiles.py [--resolution 512] [--stress] [GT_DIR]
