@@ -25,7 +25,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from geosam2.evaluation.metrics import class_agnostic_miou, face_weights
 from geosam2.evaluation.prompts import view_masks
@@ -39,20 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GEOSAM2_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEV_GT = SHARED_DATA / "partobjaverse_tiny_dev" / "GT"
 sys.path.insert(0, str(REPO))  # the tests' stress set and exact-visibility bound
-from tests.stress import exact_visibility_labels, stress_objects  # noqa: E402
-
-
-def noisy(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A copy of (P, V, H, W) bool `masks` with the noise of the module docstring."""
-    masks = masks.copy()
-    for index in np.ndindex(masks.shape[:2]):
-        step = int(rng.integers(-2, 3))
-        if step:
-            morph = ndimage.binary_dilation if step > 0 else ndimage.binary_erosion
-            masks[index] = morph(masks[index], iterations=abs(step))
-    masks ^= rng.random(masks.shape) < 0.005
-    masks[:, rng.integers(masks.shape[1])] = False
-    return masks
+from tests.stress import exact_visibility_labels, noisy_masks, stress_objects  # noqa: E402
 
 
 def miou(gt, labels: np.ndarray) -> float:
@@ -96,7 +82,7 @@ def main() -> None:
                 surface = MeshSurface(gt.mesh, resolution=args.resolution, profile=column)
             if exact is None:  # the same masks (and noise) for every column
                 exact = view_masks(surface.views, gt.labels)
-                corrupted = noisy(exact, rng)
+                corrupted = noisy_masks(exact, rng)
                 bound.append(miou(gt, exact_visibility_labels(gt.mesh, surface.views, gt.labels)))
             for kind, masks in (("oracle", exact), ("noisy", corrupted)):
                 lifted = surface.lift(masks)

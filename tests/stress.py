@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 import trimesh
+from scipy import ndimage
 
 from geosam2.mesh import Mesh, from_arrays
 
@@ -186,3 +187,18 @@ def exact_visibility_labels(mesh: Mesh, views, truth: np.ndarray) -> np.ndarray:
     labels = np.full(mesh.num_faces, -1, np.int64)
     labels[ids] = np.asarray(truth)[ids]
     return fill_labels(mesh, face_graph(mesh), labels, labels < 0)
+
+
+def noisy_masks(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of (P, V, H, W) bool `masks` with the errors of imperfect masks: each mask's
+    boundary eroded or dilated by 0-2 px (drawn from `rng`), 0.5 % of the pixels flipped,
+    one view dropped."""
+    masks = masks.copy()
+    for index in np.ndindex(masks.shape[:2]):
+        step = int(rng.integers(-2, 3))
+        if step:
+            morph = ndimage.binary_dilation if step > 0 else ndimage.binary_erosion
+            masks[index] = morph(masks[index], iterations=abs(step))
+    masks ^= rng.random(masks.shape) < 0.005
+    masks[:, rng.integers(masks.shape[1])] = False
+    return masks

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from scipy import ndimage
 
 from conftest import make_box_mesh, make_sphere_mesh
 from geosam2.evaluation.prompts import view_masks
@@ -25,7 +24,7 @@ from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
 from geosam2.postprocess import clean_labels
 from geosam2.render import render_views
 from tests.helpers import mesh_miou
-from tests.stress import exact_visibility_labels
+from tests.stress import exact_visibility_labels, noisy_masks
 
 
 def exact_masks(views, face_labels: np.ndarray) -> np.ndarray:
@@ -269,15 +268,7 @@ def test_clean_up_repairs_noisy_masks(gt_paths):
     raw, fill_only, with_pa, keep_largest, keep_pieces = [], [], [], [], []
     for path in gt_paths:
         mesh, truth, views = ground_truth(path, 256)
-        masks = exact_masks(views, truth)
-        for index in np.ndindex(masks.shape[:2]):
-            step = int(rng.integers(-2, 3))
-            morph = ndimage.binary_dilation if step > 0 else ndimage.binary_erosion
-            if step:
-                masks[index] = morph(masks[index], iterations=abs(step))
-        masks ^= rng.random(masks.shape) < 0.005
-        masks[:, rng.integers(views.num_views)] = False
-        labels = lift_masks(mesh, views, masks)
+        labels = lift_masks(mesh, views, noisy_masks(exact_masks(views, truth), rng))
         raw.append(mesh_miou(mesh, truth, labels))
         fill_only.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, pa=0, split_disconnected=False)))
         with_pa.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, split_disconnected=False)))
