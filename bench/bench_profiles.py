@@ -90,7 +90,8 @@ def main() -> None:
                 rows[(column, kind)].append(miou(gt, surface.clean(lifted, args.pa)))
         figures = "  ".join(f"{p} {k}: {v[-1]:.2f}" for (p, k), v in rows.items())
         print(gt.uid[:8], f"bound: {bound[-1]:.2f}", figures, flush=True)
-    print(f"\n{args.resolution} px, PA {args.pa}, mean over {len(bound)} objects, exact-visibility bound {np.mean(bound):.2f}:")
+    summary = f"mean over {len(bound)} objects, exact-visibility bound {np.mean(bound):.2f}"
+    print(f"\n{args.resolution} px, PA {args.pa}, {summary}:")
     print(f"{'':12s}" + "".join(f"{c:>10s}" for c in columns))
     for kind in ("oracle raw", "oracle", "noisy raw", "noisy"):
         print(f"{kind:12s}" + "".join(f"{np.mean(rows[(c, kind)]):10.2f}" for c in columns))

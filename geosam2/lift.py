@@ -136,7 +136,8 @@ def visible_pixels(views: Views, num_faces: int) -> VisiblePixels:
     pixels = [np.flatnonzero(ids >= 0) for ids in flat]
     faces = [ids[p].astype(np.int64) for ids, p in zip(flat, pixels)]
     offsets = np.cumsum([0] + [len(p) for p in pixels])
-    return VisiblePixels(num_faces, np.concatenate(faces), np.concatenate(pixels), offsets, tuple(views.face_ids.shape[1:]))
+    shape = tuple(views.face_ids.shape[1:])
+    return VisiblePixels(num_faces, np.concatenate(faces), np.concatenate(pixels), offsets, shape)
 
 
 def sample_points(mesh: Mesh, samples_per_face: int = 5, seed: int = 0) -> np.ndarray:
@@ -455,7 +456,7 @@ def vote_labels(
     Parameters
     ----------
     visible : VisibleSamples (:func:`_vote_samples`) or VisiblePixels (:func:`_vote_pixels`)
-    masks : (P, V, H, W) bool, numpy or torch (painted with torch on its device)
+    masks : (P, V, H, W) bool, numpy or torch (painted with torch when on a GPU)
     priorities : (P,) int, optional
 
     Returns

@@ -261,8 +261,9 @@ def clean_labels(
     profile : "improved" or "official"
         "official": the release's clean-up (module docstring) on `graph` taken as
         the unwelded adjacency (``unwelded_face_graph(mesh)`` when None);
-        `split_disconnected`, `keep_largest_piece` and `keep_whole_pieces` are not used (nothing is
-        split, `sources` is the identity) and `SEEN_UNCOVERED` faces stay a part.
+        `split_disconnected`, `keep_largest_piece` and `keep_whole_pieces` are not
+        used (nothing is split, `sources` is the identity) and `SEEN_UNCOVERED`
+        faces stay a part.
 
     Returns
     -------
