@@ -18,9 +18,9 @@ clean-up: "official" the release's (its face samples and depth-test visibility,
 "seen, in no mask" as a label of its own, `SEEN_UNCOVERED`; clear-then-fill on the
 unwelded adjacency), "improved" the project's (every pixel of the face-id maps
 votes for the face it shows, `geosam2.lift`; welded adjacency, fill before
-clearing, each label's largest piece and the label pieces that hold most of a
-separate mesh piece kept, `geosam2.postprocess`). The release has no point-cloud
-path: point clouds always use the project's.
+clearing, each label's largest piece and the label pieces that are whole pieces
+of the shape kept, `geosam2.postprocess`). The release has no point-cloud path:
+point clouds always use the project's.
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ class Surface:
         """(E,) int32 `labels` cleaned up on the element graph: stray pieces below the
         relative size `pa` cleared (each label's largest piece kept unless
         `keep_largest_piece` is False; on a mesh with the improved profile, so is a
-        label's piece holding most of a separate mesh piece), unlabelled elements
-        filled from their neighbours."""
+        label's piece that is a whole piece of the shape, see
+        :func:`geosam2.postprocess.clean_labels`), unlabelled elements filled from
+        their neighbours."""
         raise NotImplementedError
 
 

@@ -17,6 +17,8 @@ Each object targets one way in which real objects defeat lifting or segmenting
   own part: no connected piece separates the parts.
 - ``dumbbell``: two welded blocks joined by a thin bar (three parts): the bar is a
   neck, the only geometric cue.
+- ``panel``: a welded slab with studs on two sides, the studs of each side one part:
+  parts of many small pieces that are not separate pieces of the mesh.
 
 Everything is built in code, deterministically (no random numbers), with at most a
 few thousand faces, so that 12 views at 256-512² render in well under a second.
@@ -169,9 +171,20 @@ def dumbbell() -> StressObject:
     return voxel_surface("dumbbell", voxels)
 
 
+def panel() -> StressObject:
+    """A welded 24 x 16 x 3 voxel slab (part 0) with 12 one-voxel studs on top (part 1) and
+    6 on its front (part 2): parts of many small pieces, welded to the body at creases."""
+    voxels = np.full((24, 17, 4), -1)
+    voxels[:, 1:, :3] = 0
+    for x in range(2, 24, 4):
+        voxels[x, 4, 3] = voxels[x, 12, 3] = 1
+        voxels[x, 0, 1] = 2
+    return voxel_surface("panel", voxels)
+
+
 def stress_objects() -> list[StressObject]:
     """The stress set: (name, Mesh, (F,) int32 labels) of every object of the module docstring."""
-    return [knobs(), cart(), hidden(), table(), dumbbell()]
+    return [knobs(), cart(), hidden(), table(), dumbbell(), panel()]
 
 
 def exact_visibility_labels(mesh: Mesh, views, truth: np.ndarray) -> np.ndarray:

@@ -96,6 +96,27 @@ def test_whole_mesh_pieces_are_kept_and_fragments_inside_pieces_cleared():
     assert (whole[fragment] == 0).all() and (whole[800:] == 1).all()
 
 
+def test_welded_studs_bordered_by_concave_creases_are_kept():
+    # a welded 30 x 20 voxel slab (label 0) with three one-voxel studs on top (label 1)
+    from tests.stress import voxel_surface
+
+    voxels = np.full((30, 20, 2), -1)
+    voxels[:, :, 0] = 0
+    for x in (5, 15, 25):
+        voxels[x, 10, 1] = 1
+    mesh, truth = voxel_surface("studs", voxels)[1:]
+    top = (np.abs(mesh.face_normals[:, 2] - 1) < 1e-9) & (truth == 0)
+    corner = (mesh.centroids - mesh.centroids[top].min(0))[:, :2] * 30  # in voxels
+    fragment = top & (corner < 1.9).all(1)  # 2 x 2 quads in a corner of the top: flat and convex borders
+    assert fragment.sum() == 8
+    labels = truth.copy()
+    labels[fragment] = 1
+    largest_only = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
+    assert (largest_only[truth == 1] == 1).sum() == 10  # one stud of 5 quads kept, the two others cleared
+    whole = clean_labels(mesh, labels, keep_largest_piece=True, keep_whole_pieces=True, split_disconnected=False)
+    assert np.array_equal(whole, truth)
+
+
 def test_neighbour_fill_takes_the_majority():
     n = 5
     mesh = from_arrays(*grid_mesh(n))

@@ -45,6 +45,10 @@ def test_stress_set_is_what_it_says(stress_surfaces):
     assert not np.isin(surface.views.face_ids, np.flatnonzero(truth == 1)).any()
     assert pieces("table") == [1] * 5 and len(np.unique(face_graph(objects["table"][0]).components())) == 1
     assert pieces("dumbbell") == [1] * 3 and len(np.unique(face_graph(objects["dumbbell"][0]).components())) == 1
+    panel = face_graph(objects["panel"][0])
+    assert len(np.unique(panel.components())) == 1
+    studs = [len(np.unique(panel.label_components(objects["panel"][1])[objects["panel"][1] == p])) for p in (1, 2)]
+    assert studs == [12, 6]
 
 
 def test_exact_masks_lift_every_visible_face(stress_surfaces):
@@ -90,5 +94,5 @@ def test_clean_up_of_noisy_masks_removes_fragments_and_keeps_pieces(stress_surfa
         ", ".join(f"{n} {b:.2f} / {f:.2f} / {c:.2f}" for n, b, f, c in figures),
     )
     for name, bound, filled, cleaned in figures:
-        assert cleaned >= filled, name
-    assert np.mean([c for *_, c in figures]) >= np.mean([b for _, b, *_ in figures]) - 2
+        assert cleaned >= filled, name  # before whole pieces were kept: cart 74 < 82, panel 39 < 97
+    assert np.mean([c for *_, c in figures]) >= np.mean([f for _, _, f, _ in figures]) + 3
