@@ -4,9 +4,10 @@ Each object targets one way in which real objects defeat lifting or segmenting
 (measured on hidden PartObjaverse-Tiny objects, issue 14):
 
 - ``knobs``: a body with 18 small parts (knobs, buttons, pegs, thin rods), several below
-  0.5 % of the surface, each a separate piece sunk slightly into the body. Five
-  random samples per face miss such faces, and a clean-up relative to the largest
-  piece clears such parts.
+  0.5 % of the surface, each a separate piece sunk slightly into the body: small
+  parts must survive the lifting and a clean-up relative to the largest piece, and
+  under noisy masks a knob split between its own label and the body's must stay
+  the knob's.
 - ``cart``: parts made of many separate pieces: 4 wheels are one part, 12 bolts
   one part, 8 slats one part, the body another. Every piece but a part's largest
   is small, so a clean-up that keeps only a part's largest piece loses the rest.
@@ -21,7 +22,7 @@ Each object targets one way in which real objects defeat lifting or segmenting
   parts of many small pieces that are not separate pieces of the mesh.
 
 Everything is built in code, deterministically (no random numbers), with at most a
-few thousand faces, so that 12 views at 256-512² render in well under a second.
+few thousand faces, so that 12 views at 256-512² render in about a second or less.
 """
 
 from __future__ import annotations
