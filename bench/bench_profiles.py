@@ -1,44 +1,44 @@
 """Lifting and clean-up under both inference profiles, on the same masks, in one run.
 
-For each ground-truth object (default: ../shared/data/partobjaverse_tiny_dev/GT), the
-exact per-view masks of its parts (the oracle) and a noisy copy of them (boundaries
-eroded or dilated by up to 2 px, 0.5 % of the pixels flipped, one view dropped, the
-same noise for both profiles) are lifted to faces and cleaned up by a `Session`'s
-surface with the "official" profile (the release's lifting and clean-up) and with
-the "improved" one (the project's). Prints the class-agnostic mIoU (face-area
-weighted) of each, raw and cleaned, side by side.
+For each ground-truth object (default: partobjaverse_tiny_dev/GT under
+$GEOSAM2_SHARED_DATA, else ../shared/data), the exact per-view masks of its parts
+(the oracle) and a noisy copy of them (boundaries eroded or dilated by up to 2 px,
+0.5 % of the pixels flipped, one view dropped, the same noise for every column)
+are lifted to faces and cleaned up by a `Session`'s surface with the "official"
+profile (the release's lifting and clean-up), with the "improved" one (the
+project's: every pixel of the face-id maps votes), and with the improved
+profile's earlier lifting for comparison ("samples": 5 random samples per face,
+the clean-up without keeping whole mesh pieces). Prints the class-agnostic mIoU
+(face-area weighted) of each, raw and cleaned, side by side, and the
+exact-visibility bound (every face the views show given its label, the rest
+filled; tests/stress.py). With --stress, the objects are the test suite's
+stress set (small parts, parts of many pieces, a hidden part, welded parts).
 
-    python bench/bench_profiles.py [--resolution 512] [GT_DIR]
+    python bench/bench_profiles.py [--resolution 512] [--stress] [GT_DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from geosam2.evaluation.metrics import class_agnostic_miou, face_weights
 from geosam2.evaluation.prompts import view_masks
-from geosam2.evaluation.readers import read_ground_truth
-from geosam2.profiles import PROFILES, SEEN_UNCOVERED
+from geosam2.evaluation.readers import GroundTruth, read_ground_truth
+from geosam2.lift import visible_samples
+from geosam2.postprocess import clean_labels
+from geosam2.profiles import IMPROVED, PROFILES, SEEN_UNCOVERED
 from geosam2.surface import MeshSurface
 
-DEV_GT = Path(__file__).resolve().parents[2] / "shared" / "data" / "partobjaverse_tiny_dev" / "GT"
-
-
-def noisy(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A copy of (P, V, H, W) bool `masks` with the noise of the module docstring."""
-    masks = masks.copy()
-    for index in np.ndindex(masks.shape[:2]):
-        step = int(rng.integers(-2, 3))
-        if step:
-            morph = ndimage.binary_dilation if step > 0 else ndimage.binary_erosion
-            masks[index] = morph(masks[index], iterations=abs(step))
-    masks ^= rng.random(masks.shape) < 0.005
-    masks[:, rng.integers(masks.shape[1])] = False
-    return masks
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("GEOSAM2_SHARED_DATA", REPO.parent / "shared" / "data"))
+DEV_GT = SHARED_DATA / "partobjaverse_tiny_dev" / "GT"
+sys.path.insert(0, str(REPO))  # the tests' stress set and exact-visibility bound
+from tests.stress import exact_visibility_labels, noisy_masks, stress_objects  # noqa: E402
 
 
 def miou(gt, labels: np.ndarray) -> float:
@@ -46,30 +46,55 @@ def miou(gt, labels: np.ndarray) -> float:
     return 100 * class_agnostic_miou(gt.labels, np.where(labels == SEEN_UNCOVERED, -1, labels), face_weights(gt.mesh))
 
 
+class SampledSurface(MeshSurface):
+    """The improved profile's surface as it lifted before the pixel votes: 5 seeded random
+    samples per face, the clean-up keeping each label's largest piece only."""
+
+    def __init__(self, mesh, views):
+        super().__init__(mesh, views=views, profile=IMPROVED)
+        self.visible = visible_samples(mesh, views)
+
+    def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
+        options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
+        return clean_labels(self.geometry, labels, pa, graph=self.graph, **options)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("gt_dir", nargs="?", default=str(DEV_GT))
     parser.add_argument("--resolution", type=int, default=512)
     parser.add_argument("--pa", type=float, default=0.02)
+    parser.add_argument("--stress", action="store_true", help="the test suite's stress set instead of GT_DIR")
     args = parser.parse_args()
-    rows = {(profile, kind): [] for profile in PROFILES for kind in ("oracle raw", "oracle", "noisy raw", "noisy")}
-    for path in sorted(Path(args.gt_dir).glob("*.glb")):
-        gt = read_ground_truth(path)
+    if args.stress:
+        objects = (GroundTruth(name, mesh, labels) for name, mesh, labels in stress_objects())
+    else:
+        objects = (read_ground_truth(path) for path in sorted(Path(args.gt_dir).glob("*.glb")))
+    columns = PROFILES + ("samples",)
+    rows = {(column, kind): [] for column in columns for kind in ("oracle raw", "oracle", "noisy raw", "noisy")}
+    bound = []
+    for gt in objects:
         exact, rng = None, np.random.default_rng(0)
-        for profile in PROFILES:
-            surface = MeshSurface(gt.mesh, resolution=args.resolution, profile=profile)
-            if exact is None:  # the same masks (and noise) for both profiles
+        for column in columns:
+            if column == "samples":
+                surface = SampledSurface(gt.mesh, surface.views)
+            else:
+                surface = MeshSurface(gt.mesh, resolution=args.resolution, profile=column)
+            if exact is None:  # the same masks (and noise) for every column
                 exact = view_masks(surface.views, gt.labels)
-                corrupted = noisy(exact, rng)
+                corrupted = noisy_masks(exact, rng)
+                bound.append(miou(gt, exact_visibility_labels(gt.mesh, surface.views, gt.labels)))
             for kind, masks in (("oracle", exact), ("noisy", corrupted)):
                 lifted = surface.lift(masks)
-                rows[(profile, f"{kind} raw")].append(miou(gt, lifted))
-                rows[(profile, kind)].append(miou(gt, surface.clean(lifted, args.pa)))
-        print(path.stem[:8], "  ".join(f"{p} {k}: {v[-1]:.2f}" for (p, k), v in rows.items()), flush=True)
-    print(f"\n{args.resolution} px, PA {args.pa}, mean over {len(next(iter(rows.values())))} objects:")
-    print(f"{'':12s}" + "".join(f"{p:>10s}" for p in PROFILES))
+                rows[(column, f"{kind} raw")].append(miou(gt, lifted))
+                rows[(column, kind)].append(miou(gt, surface.clean(lifted, args.pa)))
+        figures = "  ".join(f"{p} {k}: {v[-1]:.2f}" for (p, k), v in rows.items())
+        print(gt.uid[:8], f"bound: {bound[-1]:.2f}", figures, flush=True)
+    summary = f"mean over {len(bound)} objects, exact-visibility bound {np.mean(bound):.2f}"
+    print(f"\n{args.resolution} px, PA {args.pa}, {summary}:")
+    print(f"{'':12s}" + "".join(f"{c:>10s}" for c in columns))
     for kind in ("oracle raw", "oracle", "noisy raw", "noisy"):
-        print(f"{kind:12s}" + "".join(f"{np.mean(rows[(p, kind)]):10.2f}" for p in PROFILES))
+        print(f"{kind:12s}" + "".join(f"{np.mean(rows[(c, kind)]):10.2f}" for c in columns))
 
 
 if __name__ == "__main__":

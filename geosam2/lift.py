@@ -1,14 +1,31 @@
 """Lift per-view part masks to per-face labels.
 
 :func:`lift_masks` runs two stages, public so that an interactive session can
-reuse the first one:
+reuse the first one (it depends on the views only, not on the masks):
 
-1. :func:`visible_samples` (geometry only, numpy): seeded random points on every
-   face, projected into every view, kept where the view sees them.
-2. :func:`vote_labels` (masks; numpy, or torch on the masks' device): each
-   visible sample reads the part label of its pixel in each view; label per
-   sample = most frequent part over views, label per face = most frequent over
-   its samples.
+1. :func:`visible_pixels` (geometry only): which face each pixel of each
+   face-id map shows.
+2. :func:`vote_labels` (masks; numpy, or torch on the masks' GPU): each pixel
+   that shows a face reads the part label painted there in its view and votes
+   for that face with a weight of 1, 2 or 3 by its depth inside the label's
+   region (:func:`interior_depth`: 1 next to another label, 3 from two pixels
+   inside); label per face = the part with the most votes over all views.
+
+Why every pixel: the renderer knows exactly which faces each view shows, so
+every face owning a pixel centre, however small, is labelled from what the
+masks say there, with evidence in proportion to how much of it the views show.
+The earlier lifting read 5 random samples per face, which miss small faces (a
+sample counts only where the pixel it falls in shows its face). Why the weight:
+mask errors sit at boundaries (a mask bleeding a few pixels into its neighbour),
+so a face's interior pixels are the better witnesses where votes disagree.
+Measured (`bench/bench_profiles.py`, 6 dev objects at 512², mIoU raw / cleaned
+up): exact masks 84.06 / 98.26 with samples, 86.29 / 98.23 with pixel votes;
+noisy masks (boundaries moved by up to 2 px, 0.5 % of pixels flipped, a view
+dropped) 77.05 / 93.88 with samples, 82.27 / 94.57 with pixel votes (unweighted
+82.07 / 94.22). A 200k-face torus at 1024² votes in 0.25 s, as fast as the samples.
+
+:func:`visible_samples` keeps the sample path: the release's depth test
+(`depth_tolerance`) needs points, and point clouds lift their points as samples.
 
 Where masks overlap on a pixel, the part with the higher priority wins (prompted
 parts over automatic ones), then the part whose mask covers fewer pixels in that
@@ -38,6 +55,8 @@ if TYPE_CHECKING:  # torch is imported only when torch masks are voted
     import torch
 
 OFFICIAL_DEPTH_TOLERANCE = 1e-3  # the release's |rendered depth - sample depth| bound (normalised units)
+INTERIOR_DEPTH = 3  # pixels: a pixel's vote weighs 1, 2, 3 at 1, 2, 3 or more pixels inside its mask's label region
+OFF_OBJECT = -2  # label-image value of pixels that show no face
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +94,52 @@ class VisibleSamples:
         return self.samples[lo:hi], self.pixels[lo:hi]
 
 
+@dataclass(frozen=True, eq=False)
+class VisiblePixels:
+    """Which face each pixel of each view shows: the pixel-vote stage's geometry.
+
+    The entries of view ``v`` are ``faces[offsets[v]:offsets[v + 1]]`` and
+    ``pixels[offsets[v]:offsets[v + 1]]``.
+
+    Attributes
+    ----------
+    num_faces : int
+    faces : (M,) int64
+        Face shown by each pixel that shows one.
+    pixels : (M,) int64
+        Flat pixel index ``row * W + column`` of that pixel in its view.
+    offsets : (V + 1,) int64
+        Start of each view's entries in `faces` and `pixels`.
+    image_shape : (H, W)
+    """
+
+    num_faces: int
+    faces: np.ndarray
+    pixels: np.ndarray
+    offsets: np.ndarray
+    image_shape: tuple[int, int]
+
+    @property
+    def num_views(self) -> int:
+        return len(self.offsets) - 1
+
+    def view(self, v: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) faces and (n,) flat pixel indices of the pixels of view `v` that show a face."""
+        lo, hi = self.offsets[v], self.offsets[v + 1]
+        return self.faces[lo:hi], self.pixels[lo:hi]
+
+
+def visible_pixels(views: Views, num_faces: int) -> VisiblePixels:
+    """The pixels of `views` that show a face of a mesh of `num_faces` faces, read off the
+    face-id maps (every face owning a pixel centre, however small, is there)."""
+    flat = views.face_ids.reshape(views.num_views, -1)
+    pixels = [np.flatnonzero(ids >= 0) for ids in flat]
+    faces = [ids[p].astype(np.int64) for ids, p in zip(flat, pixels)]
+    offsets = np.cumsum([0] + [len(p) for p in pixels])
+    shape = tuple(views.face_ids.shape[1:])
+    return VisiblePixels(num_faces, np.concatenate(faces), np.concatenate(pixels), offsets, shape)
+
+
 def sample_points(mesh: Mesh, samples_per_face: int = 5, seed: int = 0) -> np.ndarray:
     """(F * S, 3) float64 uniform random points on each face, face-major
     (point i on face i // S), reproducible from `seed`."""
@@ -104,8 +169,9 @@ def visible_samples(
     interpenetrate, overlap or are thin shells. On the benchmark's ground truth
     (12 views at 1024², neighbour fill) oracle lifting scores 98.3 mIoU with the
     face-id test and 93.5 with the release's depth test; on a 200k-face torus it
-    mislabels 0.002 % instead of 0.16 % of the faces. The faces whose samples
-    never own a pixel centre (sub-pixel faces) are left to the post-process fill.
+    mislabels 0.002 % instead of 0.16 % of the faces. With the face-id test a
+    sample sees nothing that :func:`visible_pixels` does not, and misses the faces
+    whose samples all fall in pixels owned by other faces.
     """
     points = sample_points(mesh, samples_per_face, seed)
     sample_faces = np.repeat(np.arange(mesh.num_faces), samples_per_face)
@@ -137,13 +203,13 @@ def visible_samples(
 
 
 class _Arrays:
-    """The few array operations that differ between numpy and torch (on a device).
+    """The few array operations that differ between numpy and torch (on a GPU).
 
     Everything else in the voting stage (indexing, assignment, comparisons,
     ``+=`` at distinct indices, ``argmax``/``any`` along an axis) is written once
-    and runs on either, so numpy masks are voted with numpy (single-threaded,
-    steady on a shared CPU) and torch masks with torch on their device (torch
-    is imported only then).
+    and runs on either, so numpy masks (and torch masks on the CPU, viewed as
+    numpy) are voted with numpy (single-threaded, steady on a shared CPU) and
+    torch masks on a GPU with torch there (torch is imported only then).
     """
 
     def __init__(self, masks: np.ndarray | torch.Tensor):
@@ -171,7 +237,7 @@ class _Arrays:
 
     def pixel_counts(self, masks) -> np.ndarray:
         """(P, V) int64 pixels per mask of (P, V, H, W) bool `masks`."""
-        if self.device is None or self.device.type == "cpu":  # numpy counts bits about 10x faster
+        if self.device is None:
             return np.count_nonzero(np.asarray(masks).reshape(masks.shape[0], masks.shape[1], -1), axis=-1)
         return masks.flatten(2).sum(-1).cpu().numpy()
 
@@ -180,6 +246,15 @@ def _winner_order(priorities: np.ndarray, pixel_counts: np.ndarray) -> np.ndarra
     """Part indices, winner first: higher priority, then fewer pixels, then lower index."""
     index = np.arange(len(priorities))
     return np.lexsort((index, pixel_counts, -priorities))
+
+
+def _paint(arrays: _Arrays, covered, winner_first: np.ndarray):
+    """(n,) int64 label of n pixels covered by the (P, n) bool masks `covered`: the first
+    covering part of `winner_first`, -1 where no mask covers the pixel."""
+    label = arrays.full(covered.shape[1], -1, "int64")
+    for p in winner_first[::-1]:  # the winner paints last
+        label[covered[p]] = int(p)
+    return label
 
 
 class _VoteTable:
@@ -334,15 +409,17 @@ def lift_masks(
     mesh, views : the mesh and its rendered views.
     masks : (P, V, H, W) bool, numpy or torch
         Part masks on every view. Numpy arrays are voted with numpy, torch
-        tensors with torch on their device (CUDA included), with the same result.
+        tensors with torch on their GPU, with the same result.
     priorities : (P,) int, optional
         Higher wins where masks overlap (e.g. 1 for prompted parts, 0 for
         automatic ones). Default: all equal.
-    samples_per_face, seed, depth_tolerance : see :func:`visible_samples`.
-    visible : VisibleSamples, optional
-        Precomputed :func:`visible_samples` of these views (the mesh and the
-        sampling arguments are then not used); pass it to lift several mask sets
-        on the same views.
+    samples_per_face, seed, depth_tolerance : with a `depth_tolerance`, the
+        release's depth test on random samples (:func:`visible_samples`) instead
+        of the pixel votes; else not used.
+    visible : VisiblePixels or VisibleSamples, optional
+        Precomputed :func:`visible_pixels` (or :func:`visible_samples`) of these
+        views (the mesh and the sampling arguments are then not used); pass it
+        to lift several mask sets on the same views.
     profile : "improved" or "official"
         "official": the release's lifting (:func:`official_visible_samples` and
         :func:`official_vote_labels`; `seed` and `depth_tolerance` are not used,
@@ -350,7 +427,7 @@ def lift_masks(
 
     Returns
     -------
-    (F,) int32 labels in 0..P-1, -1 where no view saw any labelled sample;
+    (F,) int32 labels in 0..P-1, -1 where no view showed the face inside a mask;
     with the official profile also `SEEN_UNCOVERED` (seen, in no mask).
     """
     if tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
@@ -362,37 +439,49 @@ def lift_masks(
             visible = official_visible_samples(mesh, views, samples_per_face)
         masks = masks if isinstance(masks, np.ndarray) else masks.cpu().numpy()
         return official_vote_labels(visible, masks, priorities)
-    if visible is None:
+    if visible is None and depth_tolerance is None:
+        visible = visible_pixels(views, mesh.num_faces)
+    elif visible is None:
         visible = visible_samples(mesh, views, samples_per_face, seed, depth_tolerance)
     return vote_labels(visible, masks, priorities)
 
 
 def vote_labels(
-    visible: VisibleSamples,
+    visible: VisibleSamples | VisiblePixels,
     masks: np.ndarray | torch.Tensor,
     priorities: Sequence[int] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """The voting stage of :func:`lift_masks` on precomputed visible samples.
+    """The voting stage of :func:`lift_masks` on precomputed visible samples or pixels.
 
     Parameters
     ----------
-    visible : VisibleSamples
-    masks : (P, V, H, W) bool, numpy or torch (voted with torch on its device)
+    visible : VisibleSamples (:func:`_vote_samples`) or VisiblePixels (:func:`_vote_pixels`)
+    masks : (P, V, H, W) bool, numpy or torch (painted with torch when on a GPU)
     priorities : (P,) int, optional
 
     Returns
     -------
     (F,) int32 labels in 0..P-1 (F = ``visible.num_faces``), -1 without votes.
     """
+    if not isinstance(masks, np.ndarray) and masks.device.type == "cpu":
+        masks = masks.bool().numpy()  # no copy; numpy paints faster than torch on the CPU
     masks = np.asarray(masks, dtype=bool) if isinstance(masks, np.ndarray) else masks.bool()
     if masks.ndim != 4 or masks.shape[1] != visible.num_views:
         raise ValueError(f"masks must have shape (parts, {visible.num_views}, H, W), got {tuple(masks.shape)}")
-    num_parts, num_views = masks.shape[:2]
+    num_parts = masks.shape[0]
     if num_parts == 0:
         return np.full(visible.num_faces, -1, np.int32)
     priorities = np.zeros(num_parts, np.int64) if priorities is None else np.asarray(priorities, np.int64)
     if priorities.shape != (num_parts,):
         raise ValueError(f"priorities must have shape ({num_parts},), got {priorities.shape}")
+    vote = _vote_pixels if isinstance(visible, VisiblePixels) else _vote_samples
+    return vote(visible, masks, priorities)
+
+
+def _vote_samples(visible: VisibleSamples, masks, priorities: np.ndarray) -> np.ndarray:
+    """Label per sample = most frequent part over the views that see it, label per face =
+    most frequent over its samples (checked arguments of :func:`vote_labels`)."""
+    num_parts, num_views = masks.shape[:2]
     arrays = _Arrays(masks)
     pixel_counts = arrays.pixel_counts(masks)
     flat_masks = masks.reshape(num_parts, num_views, -1)  # (P, V, H * W)
@@ -402,10 +491,7 @@ def vote_labels(
     for v in range(num_views):
         lo, hi = visible.offsets[v], visible.offsets[v + 1]
         samples, pixels = all_samples[lo:hi], all_pixels[lo:hi]
-        covered = flat_masks[:, v, pixels]  # (P, n)
-        label = arrays.full(len(pixels), -1, "int64")
-        for p in _winner_order(priorities, pixel_counts[:, v])[::-1]:  # the winner paints last
-            label[covered[p]] = int(p)
+        label = _paint(arrays, flat_masks[:, v, pixels], _winner_order(priorities, pixel_counts[:, v]))
         hit = label >= 0
         per_sample.add(samples[hit], label[hit])  # a sample appears once per view
     sample_labels = per_sample.winners().reshape(visible.num_faces, visible.samples_per_face)
@@ -415,3 +501,62 @@ def vote_labels(
         hit = sample_labels[:, s] >= 0
         per_face.add(faces[hit], sample_labels[:, s][hit])
     return arrays.numpy(per_face.winners()).astype(np.int32)
+
+
+def interior_depth(label_image: np.ndarray, depth: int = INTERIOR_DEPTH) -> np.ndarray:
+    """(H, W) int64 how far inside its label region each pixel of an (H, W) label image lies.
+
+    1 on the pixels with a 4-neighbour of another label (both showing the object:
+    `OFF_OBJECT` pixels are no boundary, so the silhouette is not one), k on the
+    pixels k - 1 steps (4-connected) from such a pixel, `depth` from ``depth - 1``
+    steps on."""
+    shown = label_image != OFF_OBJECT
+    boundary = np.zeros(label_image.shape, bool)
+    for axis in (0, 1):
+        head = (slice(None),) * axis + (slice(1, None),)
+        tail = (slice(None),) * axis + (slice(None, -1),)
+        edge = (label_image[head] != label_image[tail]) & shown[head] & shown[tail]
+        boundary[head] |= edge
+        boundary[tail] |= edge
+    level = np.full(label_image.shape, depth, np.int64)
+    ring = boundary
+    for k in range(1, depth):
+        level[ring & (level > k)] = k
+        grown = ring.copy()
+        for axis in (0, 1):
+            head = (slice(None),) * axis + (slice(1, None),)
+            tail = (slice(None),) * axis + (slice(None, -1),)
+            grown[head] |= ring[tail]
+            grown[tail] |= ring[head]
+        ring = grown
+    return level
+
+
+def _vote_pixels(visible: VisiblePixels, masks, priorities: np.ndarray) -> np.ndarray:
+    """Label per face = the part with the most pixel votes over all views, each pixel
+    weighted by its :func:`interior_depth` in the view's painted labels (checked
+    arguments of :func:`vote_labels`)."""
+    num_parts, num_views = masks.shape[:2]
+    arrays = _Arrays(masks)
+    pixel_counts = arrays.pixel_counts(masks)
+    flat_masks = masks.reshape(num_parts, num_views, -1)  # (P, V, H * W)
+    overall = _winner_order(priorities, pixel_counts.sum(1))
+    column = np.empty_like(overall)  # part -> column of the vote table, winners first
+    column[overall] = np.arange(num_parts)
+    votes = np.zeros(visible.num_faces * num_parts)
+    on_device = arrays.put(visible.pixels)  # one copy to the device
+    image = np.empty(visible.image_shape[0] * visible.image_shape[1], np.int64)
+    for v in range(num_views):
+        lo, hi = visible.offsets[v], visible.offsets[v + 1]
+        faces, pixels = visible.view(v)
+        winners = _winner_order(priorities, pixel_counts[:, v])
+        label = arrays.numpy(_paint(arrays, flat_masks[:, v, on_device[lo:hi]], winners))
+        image.fill(OFF_OBJECT)
+        image[pixels] = label
+        weight = interior_depth(image.reshape(visible.image_shape)).reshape(-1)[pixels]
+        hit = label >= 0
+        votes += np.bincount(faces[hit] * num_parts + column[label[hit]], weights=weight[hit], minlength=len(votes))
+    votes = votes.reshape(visible.num_faces, num_parts)
+    best = overall[votes.argmax(1)]  # the first maximum: earliest in winner order (votes are exact integers)
+    best[~(votes > 0).any(1)] = -1
+    return best.astype(np.int32)

@@ -16,9 +16,11 @@ Everything else in the pipeline is the same for both kinds of geometry.
 On a mesh, the inference profile (`geosam2.profiles`) chooses the lifting and the
 clean-up: "official" the release's (its face samples and depth-test visibility,
 "seen, in no mask" as a label of its own, `SEEN_UNCOVERED`; clear-then-fill on the
-unwelded adjacency), "improved" the project's (exact face-id visibility, welded
-adjacency, fill before clearing, each label's largest piece kept). The release has
-no point-cloud path: point clouds always use the project's.
+unwelded adjacency), "improved" the project's (every pixel of the face-id maps
+votes for the face it shows, `geosam2.lift`; welded adjacency, fill before
+clearing, each label's largest piece and the label pieces that are whole pieces
+of the shape kept, `geosam2.postprocess`). The release has no point-cloud path:
+point clouds always use the project's.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .facegraph import face_graph, unwelded_face_graph
-from .lift import official_visible_samples, official_vote_labels, visible_samples, vote_labels
+from .lift import official_visible_samples, official_vote_labels, visible_pixels, vote_labels
 from .mesh import Mesh
 from .pointcloud import PointCloud
 from .pointlift import clean_point_labels, knn_graph, surface_graph_of, visible_points
@@ -44,8 +46,10 @@ class Surface:
     geometry : Mesh or PointCloud
     views : Views
         The rendered (splatted) views; ``views.face_ids`` index the elements.
-    visible : geosam2.lift.VisibleSamples
-        Which element samples each view sees, and at which pixel.
+    visible : geosam2.lift.VisiblePixels or geosam2.lift.VisibleSamples
+        Which element each pixel of each view shows (meshes, improved profile), or
+        which element samples each view sees and at which pixel; computed once,
+        every lift reuses it.
     weights : (E,) float64
         Each element's weight in area shares (face areas, or ones for points).
     profile : str
@@ -72,20 +76,25 @@ class Surface:
     def clean(self, labels: np.ndarray, pa: float, split_disconnected: bool = False, keep_largest_piece: bool = True) -> np.ndarray:
         """(E,) int32 `labels` cleaned up on the element graph: stray pieces below the
         relative size `pa` cleared (each label's largest piece kept unless
-        `keep_largest_piece` is False), unlabelled elements filled from their neighbours."""
+        `keep_largest_piece` is False; on a mesh with the improved profile, so is a
+        label's piece that is a whole piece of the shape, see
+        :func:`geosam2.postprocess.clean_labels`), unlabelled elements filled from
+        their neighbours."""
         raise NotImplementedError
 
 
 class MeshSurface(Surface):
-    """The faces of a mesh: rendered views, random samples on every face, face-adjacency
-    clean-up, face areas as weights.
+    """The faces of a mesh: rendered views, the pixels showing each face (the release's
+    random samples on every face with the official profile), face-adjacency clean-up,
+    face areas as weights.
 
     Parameters
     ----------
     mesh : Mesh
     resolution : int, view size in pixels (when `views` is not given).
-    samples_per_face, seed : see :func:`geosam2.lift.visible_samples` (the official
-        profile draws the release's samples: `seed` is not used).
+    samples_per_face, seed : the official profile's samples per face (see
+        :func:`geosam2.lift.official_visible_samples`); the improved profile votes
+        with pixels and uses neither.
     views : Views, optional, already rendered views of `mesh`.
     profile : "improved" (default) or "official".
     """
@@ -105,12 +114,14 @@ class MeshSurface(Surface):
         if self.profile == OFFICIAL:
             self.visible = official_visible_samples(mesh, self.views, samples_per_face)
         else:
-            self.visible = visible_samples(mesh, self.views, samples_per_face, seed)
+            self.visible = visible_pixels(self.views, mesh.num_faces)
         self.graph = unwelded_face_graph(mesh) if self.profile == OFFICIAL else face_graph(mesh)  # what `clean` runs on
         self.weights = mesh.face_areas
 
     def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
         options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
+        if self.profile == IMPROVED:
+            options["keep_whole_pieces"] = keep_largest_piece
         return clean_labels(self.geometry, labels, pa, graph=self.graph, profile=self.profile, **options)
 
 

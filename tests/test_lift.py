@@ -6,15 +6,25 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from scipy import ndimage
 
 from conftest import make_box_mesh, make_sphere_mesh
 from geosam2.evaluation.prompts import view_masks
-from geosam2.lift import VisibleSamples, lift_masks, sample_points, visible_samples, vote_labels
+from geosam2.lift import (
+    OFF_OBJECT,
+    VisiblePixels,
+    VisibleSamples,
+    interior_depth,
+    lift_masks,
+    sample_points,
+    visible_pixels,
+    visible_samples,
+    vote_labels,
+)
 from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
 from geosam2.postprocess import clean_labels
 from geosam2.render import render_views
 from tests.helpers import mesh_miou
+from tests.stress import exact_visibility_labels, noisy_masks
 
 
 def exact_masks(views, face_labels: np.ndarray) -> np.ndarray:
@@ -117,6 +127,31 @@ def test_vote_ties_go_to_priority_then_the_smaller_part():
     assert vote_labels(visible, masks).tolist() == [1]
 
 
+def test_interior_depth_counts_steps_from_the_nearest_label_boundary():
+    image = np.zeros((3, 10), np.int64)
+    image[:, 5:] = 1
+    image[0] = OFF_OBJECT  # a row showing no face: the silhouette is not a boundary
+    assert interior_depth(image)[1:].tolist() == [[3, 3, 3, 2, 1, 1, 2, 3, 3, 3]] * 2
+    image[2, 1] = 2  # one pixel of another label
+    assert interior_depth(image)[1:, :3].tolist() == [[2, 1, 2], [1, 1, 1]]
+
+
+def test_interior_pixels_outweigh_more_boundary_pixels():
+    """Face 0 shows 5 pixels of part 0 in a thin strip of view 0 (depths 1 2 3 2 1) and
+    4 interior pixels of part 1 in view 1 (depth 3 each): 9 against 12 votes."""
+    faces = np.ones((2, 12), np.int64)  # (views, pixels) of a 1 x 12 image; face 1 elsewhere
+    faces[0, 2:7] = 0
+    faces[1, 4:8] = 0
+    visible = VisiblePixels(2, faces.ravel(), np.tile(np.arange(12), 2), np.array([0, 12, 24]), (1, 12))
+    masks = np.zeros((2, 2, 1, 12), bool)
+    masks[0, 0, 0, 2:7] = True
+    masks[1, 0, 0] = ~masks[0, 0, 0]
+    masks[1, 1, 0] = True
+    assert vote_labels(visible, masks).tolist() == [1, 1]
+    masks[0, 1, 0, 4:8], masks[1, 1, 0, 4:8] = True, False  # view 1 agrees with view 0
+    assert vote_labels(visible, masks).tolist() == [0, 1]
+
+
 def test_faces_no_view_sees_stay_unlabelled():
     outer, inner = make_box_mesh((1, 1, 1)), make_box_mesh((0.5, 0.5, 0.5))
     tm = trimesh.util.concatenate([outer, inner])
@@ -155,17 +190,23 @@ def test_torch_masks_give_the_numpy_result(rng):
         assert np.array_equal(on_gpu, expected)
 
 
-def test_precomputed_visible_samples_give_the_same_labels():
+def test_precomputed_visible_pixels_and_samples_give_the_same_labels():
     mesh, sides = cube_and_sides()
     views = render_views(mesh, resolution=64)
-    visible = visible_samples(mesh, views, samples_per_face=3, seed=1)
-    assert visible.num_views == views.num_views and visible.samples.max() < 3 * mesh.num_faces
     masks = exact_masks(views, sides)
-    expected = lift_masks(mesh, views, masks, samples_per_face=3, seed=1)
-    assert np.array_equal(lift_masks(mesh, views, masks, visible=visible), expected)
-    assert np.array_equal(vote_labels(visible, masks), expected)
-    with pytest.raises(ValueError, match="masks must have shape"):
-        vote_labels(visible, masks[:, :-1])
+    pixels = visible_pixels(views, mesh.num_faces)
+    assert pixels.num_views == views.num_views and len(pixels.faces) == (views.face_ids >= 0).sum()
+    expected = lift_masks(mesh, views, masks)
+    assert np.array_equal(expected, sides)
+    assert np.array_equal(lift_masks(mesh, views, masks, visible=pixels), expected)
+    assert np.array_equal(vote_labels(pixels, masks), expected)
+    samples = visible_samples(mesh, views, samples_per_face=3, seed=1)
+    assert samples.num_views == views.num_views and samples.samples.max() < 3 * mesh.num_faces
+    assert np.array_equal(vote_labels(samples, masks), expected)
+    assert np.array_equal(lift_masks(mesh, views, masks, visible=samples), expected)
+    for visible in (pixels, samples):
+        with pytest.raises(ValueError, match="masks must have shape"):
+            vote_labels(visible, masks[:, :-1])
 
 
 def test_no_parts_and_bad_shapes():
@@ -192,50 +233,56 @@ def ground_truth(path, resolution):
 def test_oracle_lifting_of_ground_truth_parts(dev_surfaces):
     """Exact per-view masks of the ground-truth parts, lifted back with the official
     12-view rig at 1024²: what the rig can see. GT parts may be disconnected (four
-    wheels are one part), so pieces are not split here."""
+    wheels are one part), so pieces are not split here. The exact-visibility bound
+    (every seen face labelled, the rest filled) scores 98.13 mIoU (issue 14); the
+    session's clean-up (`Surface.clean`) with 5 samples per face scored 98.27."""
     assert len(dev_surfaces) == 6
-    fill_only, with_pa, keep_largest = [], [], []
+    bound, fill_only, with_pa, keep_largest, project = [], [], [], [], []
     for gt, surface in dev_surfaces.values():
         mesh, truth = gt.mesh, gt.labels
         labels = surface.lift(view_masks(surface.views, truth))
+        bound.append(mesh_miou(mesh, truth, exact_visibility_labels(mesh, surface.views, truth)))
         fill_only.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, pa=0, split_disconnected=False)))
         with_pa.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, split_disconnected=False)))
         cleaned = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
         keep_largest.append(mesh_miou(mesh, truth, cleaned))
-    print(
-        f"oracle lifting mIoU: neighbour fill {100 * np.mean(fill_only):.2f}, with PA 0.02 "
-        f"{100 * np.mean(with_pa):.2f}, PA keeping each label's largest piece {100 * np.mean(keep_largest):.2f}"
+        project.append(mesh_miou(mesh, truth, surface.clean(labels, 0.02)))
+    bound, fill_only, with_pa, keep_largest, project = (
+        100 * np.mean(x) for x in (bound, fill_only, with_pa, keep_largest, project)
     )
-    print("per object (fill, PA):", [f"{a:.3f}/{b:.3f}" for a, b in zip(fill_only, with_pa)])
-    assert np.mean(fill_only) >= 0.97
-    assert np.mean(with_pa) >= 0.95  # one object loses a true part under 2 % of the largest
-    assert np.mean(keep_largest) >= np.mean(fill_only) - 1e-3
+    print(
+        f"oracle lifting mIoU: exact-visibility bound {bound:.2f}, neighbour fill {fill_only:.2f}, with PA 0.02 "
+        f"{with_pa:.2f}, PA keeping each label's largest piece {keep_largest:.2f}, the surface's clean-up {project:.2f}"
+    )
+    assert fill_only >= bound - 0.5 and fill_only >= 97
+    assert with_pa >= 95  # one object loses a true part under 2 % of the largest
+    assert keep_largest >= fill_only - 0.1
+    assert project >= 98.27 - 0.01
 
 
 def test_clean_up_repairs_noisy_masks(gt_paths):
-    """Boundaries eroded or dilated by up to 2 px, 0.5 % flipped pixels, one view dropped."""
+    """Boundaries eroded or dilated by up to 2 px, 0.5 % flipped pixels, one view dropped.
+    Before the pixel votes (5 samples per face): raw 71.5, neighbour fill 81.7, PA clean-up
+    (largest piece kept) 92.8 mIoU; the project's clean-up must stay above that."""
     rng = np.random.default_rng(0)
-    raw, fill_only, with_pa, keep_largest = [], [], [], []
+    raw, fill_only, with_pa, keep_largest, keep_pieces = [], [], [], [], []
     for path in gt_paths:
         mesh, truth, views = ground_truth(path, 256)
-        masks = exact_masks(views, truth)
-        for index in np.ndindex(masks.shape[:2]):
-            step = int(rng.integers(-2, 3))
-            morph = ndimage.binary_dilation if step > 0 else ndimage.binary_erosion
-            if step:
-                masks[index] = morph(masks[index], iterations=abs(step))
-        masks ^= rng.random(masks.shape) < 0.005
-        masks[:, rng.integers(views.num_views)] = False
-        labels = lift_masks(mesh, views, masks)
+        labels = lift_masks(mesh, views, noisy_masks(exact_masks(views, truth), rng))
         raw.append(mesh_miou(mesh, truth, labels))
         fill_only.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, pa=0, split_disconnected=False)))
         with_pa.append(mesh_miou(mesh, truth, clean_labels(mesh, labels, split_disconnected=False)))
         cleaned = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
         keep_largest.append(mesh_miou(mesh, truth, cleaned))
-    raw, fill_only, with_pa, keep_largest = (np.mean(x) for x in (raw, fill_only, with_pa, keep_largest))
+        cleaned = clean_labels(mesh, labels, keep_largest_piece=True, keep_whole_pieces=True, split_disconnected=False)
+        keep_pieces.append(mesh_miou(mesh, truth, cleaned))
+    raw, fill_only, with_pa, keep_largest, keep_pieces = (
+        100 * np.mean(x) for x in (raw, fill_only, with_pa, keep_largest, keep_pieces)
+    )
     print(
-        f"noisy masks mIoU: raw lift {100 * raw:.2f}, neighbour fill {100 * fill_only:.2f}, "
-        f"PA clean-up {100 * with_pa:.2f}, keeping each label's largest piece {100 * keep_largest:.2f}"
+        f"noisy masks mIoU: raw lift {raw:.2f}, neighbour fill {fill_only:.2f}, PA clean-up {with_pa:.2f}, "
+        f"keeping each label's largest piece {keep_largest:.2f}, and whole mesh pieces {keep_pieces:.2f}"
     )
     assert fill_only >= raw
-    assert with_pa >= fill_only + 0.05 and keep_largest >= fill_only + 0.05
+    assert min(with_pa, keep_largest, keep_pieces) >= fill_only + 3
+    assert keep_pieces >= 92.8

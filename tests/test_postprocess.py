@@ -75,6 +75,48 @@ def test_small_piece_is_kept_when_its_area_is_large():
     assert (cleaned[802:] == 1).all()  # few faces and small area: cleared, nearest labels are the big quad's
 
 
+def test_whole_mesh_pieces_are_kept_and_fragments_inside_pieces_cleared():
+    # a 20 x 20 grid (800 faces) labelled 0 with a 4-face fragment of label 1, and apart from it
+    # three small separate quads of label 1: label 1's largest piece is the first quad, the
+    # other two lie next to the grid
+    grid_v, grid_f = grid_mesh(20)
+    quad = np.array([[0, 1, 2], [0, 2, 3]])
+    corners = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    quads_v = [corners * size + [x, 0, 0] for x, size in ((60, 2.0), (21, 1.0), (23, 1.0))]  # the first far away
+    vertices = np.concatenate([grid_v] + quads_v)
+    faces = np.concatenate([grid_f] + [quad + len(grid_v) + 4 * k for k in range(3)])
+    mesh = from_arrays(vertices, faces)
+    labels = np.r_[np.zeros(800, int), np.ones(6, int)]
+    fragment = quad_faces(20, [5], [3, 4])
+    labels[fragment] = 1
+    largest_only = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
+    assert (largest_only[fragment] == 0).all() and (largest_only[800:802] == 1).all()
+    assert (largest_only[802:] == 0).all()  # the other quads were cleared and took the grid's label
+    whole = clean_labels(mesh, labels, keep_largest_piece=True, keep_whole_pieces=True, split_disconnected=False)
+    assert (whole[fragment] == 0).all() and (whole[800:] == 1).all()
+
+
+def test_welded_studs_bordered_by_concave_creases_are_kept():
+    # a welded 30 x 20 voxel slab (label 0) with three one-voxel studs on top (label 1)
+    from tests.stress import voxel_surface
+
+    voxels = np.full((30, 20, 2), -1)
+    voxels[:, :, 0] = 0
+    for x in (5, 15, 25):
+        voxels[x, 10, 1] = 1
+    mesh, truth = voxel_surface("studs", voxels)[1:]
+    top = (np.abs(mesh.face_normals[:, 2] - 1) < 1e-9) & (truth == 0)
+    corner = (mesh.centroids - mesh.centroids[top].min(0))[:, :2] * 30  # in voxels
+    fragment = top & (corner < 1.9).all(1)  # 2 x 2 quads in a corner of the top: flat and convex borders
+    assert fragment.sum() == 8
+    labels = truth.copy()
+    labels[fragment] = 1
+    largest_only = clean_labels(mesh, labels, keep_largest_piece=True, split_disconnected=False)
+    assert (largest_only[truth == 1] == 1).sum() == 10  # one stud of 5 quads kept, the two others cleared
+    whole = clean_labels(mesh, labels, keep_largest_piece=True, keep_whole_pieces=True, split_disconnected=False)
+    assert np.array_equal(whole, truth)
+
+
 def test_neighbour_fill_takes_the_majority():
     n = 5
     mesh = from_arrays(*grid_mesh(n))
