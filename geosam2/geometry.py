@@ -21,12 +21,15 @@ from .errors import GeoSAM2Error, PromptError
 from .facegraph import FaceGraph, face_graph
 from .mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
+from .regions import closest_labels, concavity_lengths, congruent_families, region_signatures, split_between_seeds
 from .render import Views
 from .segmenters import PartMasks, Segmenter
 
 DEFAULT_CREASE_ANGLE_DEG = 60.0  # cylinders of 7+ segments stay whole; right-angle folds split
 MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this share of their pixels in it
 TOUCH_TOLERANCE = 0.01  # normalised units: connected parts this close in bounding box "touch"
+SMALL_PART = 0.5  # completion: a region below this share of the smallest part is a detail of its neighbour
+SMALL_SHARE = 0.01  # completion without parts: a region below this share of the surface is a detail
 
 
 def geometric_parts(
@@ -67,12 +70,15 @@ class GeometricScales:
     touching: np.ndarray
 
 
-def geometric_scales(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True) -> GeometricScales:
-    """Compute the crease, connected and touching levels of `mesh` (one face graph)."""
+def geometric_scales(
+    mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True, graph: FaceGraph | None = None
+) -> GeometricScales:
+    """Compute the crease, connected and touching levels of `mesh` (one face graph,
+    `face_graph(mesh)` unless given)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    graph = face_graph(mesh)
+    graph = face_graph(mesh) if graph is None else graph
     connected = graph.components()
     count = int(connected.max(initial=-1)) + 1
     lo = np.full((count, 3), np.inf)
@@ -124,6 +130,7 @@ class GeometrySegmenter(Segmenter):
         self.crease_angle_deg = crease_angle_deg
         self.concave_only = concave_only
         self.mesh: Mesh | None = None
+        self.graph: FaceGraph | None = None
         self.scales: GeometricScales | None = None
         if mesh is not None:
             self.bind(mesh)
@@ -131,7 +138,11 @@ class GeometrySegmenter(Segmenter):
     def bind(self, mesh: Mesh) -> "GeometrySegmenter":
         """Segment `mesh` from now on (parts are recomputed only for a new mesh)."""
         if mesh is not self.mesh:
-            self.mesh, self.scales = mesh, geometric_scales(mesh, self.crease_angle_deg, self.concave_only)
+            graph = face_graph(mesh)
+            self.mesh, self.graph = mesh, graph
+            self.scales = geometric_scales(mesh, self.crease_angle_deg, self.concave_only, graph)
+            self._lengths = concavity_lengths(mesh, graph)
+            self._signatures = (region_signatures(mesh, self.scales.crease), region_signatures(mesh, self.scales.connected))
         return self
 
     @property
@@ -215,17 +226,157 @@ class GeometrySegmenter(Segmenter):
                 best = (iou, ids, selected)
         return best[1], best[2]
 
-    def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
-        """One mask per prompt on every view: the pixels of the parts it selects.
+    def _seeds(self, views: Views, prompt: Prompt) -> np.ndarray:
+        """(S,) int64 faces under the positive clicks of `prompt`."""
+        points = prompt.points[prompt.labels == 1]
+        height, width = views.face_ids.shape[1:]
+        columns = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
+        rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
+        faces = views.face_ids[prompt.view, rows, columns]
+        return faces[faces >= 0].astype(np.int64)
 
-        Returns PartMasks with masks (P, V, H, W) bool and scores (P, V) float32,
-        1 where the mask is non-empty (the masks are exact), else 0.
+    def select_faces(self, views: Views, prompts: Sequence[Prompt]) -> np.ndarray:
+        """(P, F) bool faces each prompt selects, the prompts answered together.
+
+        Each prompt selects whole regions (`_selection`: crease parts under its
+        clicks, or the regions its box or mask covers), seen or not; a crease part
+        in which clicks of several prompts fall is divided between those clicks
+        (`geosam2.regions.split_between_seeds`: nearest click along the surface,
+        concave folds costing extra).
         """
-        masks = np.stack([self._masks(views.face_ids, *self._selection(views, p)) for p in prompts]) if prompts else (
-            np.zeros((0,) + views.face_ids.shape, bool)
-        )
+        self._scales()
+        selected = np.zeros((len(prompts), self.mesh.num_faces), bool)
+        seeds, owners = [], []
+        for p, prompt in enumerate(prompts):
+            ids, chosen = self._selection(views, prompt)
+            selected[p] = np.isin(ids, chosen)
+            clicked = self._seeds(views, prompt)
+            seeds.append(clicked)
+            owners.append(np.full(len(clicked), p))
+        seeds, owners = np.concatenate(seeds), np.concatenate(owners)
+        self._split_shared_parts(selected, seeds, owners)
+        return selected
+
+    def _split_shared_parts(self, selected: np.ndarray, seeds: np.ndarray, owners: np.ndarray) -> None:
+        """Divide in place each crease part holding clicks of several prompts between them."""
+        crease = self.parts
+        shared = [k for k in np.unique(crease[seeds]) if len(np.unique(owners[crease[seeds] == k])) > 1]
+        for k in shared:
+            region = crease == k
+            inside = crease[seeds] == k
+            owner = split_between_seeds(self.graph, self._lengths, region, seeds[inside], owners[inside])
+            selected[:, region] = owner[region][None] == np.arange(len(selected))[:, None]
+
+    def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
+        """One answer per prompt (see `select_faces`): its faces, and on every view the
+        pixels showing them.
+
+        Returns PartMasks with masks (P, V, H, W) bool, scores (P, V) float32, 1
+        where the mask is non-empty (the masks are exact), else 0, and faces (P, F) bool.
+        """
+        if not prompts:
+            return PartMasks.none(views)
+        faces = self.select_faces(views, prompts)
+        shown = np.concatenate([faces, np.zeros((len(faces), 1), bool)], axis=1)  # last column: background
+        masks = shown[:, views.face_ids]
         scores = masks.reshape(len(masks), views.num_views, -1).any(-1).astype(np.float32)
-        return PartMasks(masks, scores)
+        return PartMasks(masks, scores, faces=faces)
+
+    def complete(self, labels: np.ndarray, free: np.ndarray) -> np.ndarray:
+        """Label the `free` faces in 3-D (the session's automatic completion).
+
+        - a free face in a connected piece where one part of `labels` has faces
+          joins that part (nothing said to split the piece);
+        - the rest is cut into units: the free faces of a piece with no part, or the
+          free faces of each crease part of a piece shared by several parts (or of
+          the one piece all the rest lies in);
+        - a unit congruent to a region (crease part or piece) lying in one part,
+          when all such regions lie in the same part, joins it (a hidden wheel
+          joins the wheels);
+        - a unit smaller than SMALL_PART times the smallest part of `labels`
+          (SMALL_SHARE of the surface when there is none) is a detail: it joins
+          the part closest to it (touching it, or nearest across a gap), the new
+          parts included;
+        - every other unit is a new part; congruent units in separate pieces that
+          no part's region matches make one part together (repeated pieces of one
+          kind), unless they are all the units (then each copy is a part).
+
+        Parameters and returns as `Segmenter.complete`.
+        """
+        scales = self._scales()
+        labels, free = np.asarray(labels, np.int64), np.asarray(free, bool)
+        result = np.full(len(labels), -1, np.int64)
+        if not free.any():
+            return result
+        pieces, crease, areas = scales.connected, scales.crease, self.mesh.face_areas
+        owned = labels >= 0
+        piece_parts = np.unique(np.stack([pieces[owned], labels[owned]], axis=1), axis=0)
+        parts_in_piece = np.bincount(piece_parts[:, 0], minlength=pieces.max() + 1)
+        only_part = np.full(len(parts_in_piece), -1, np.int64)
+        only_part[piece_parts[:, 0]] = piece_parts[:, 1]
+        joins_piece = free & (parts_in_piece[pieces] == 1)
+        result[joins_piece] = only_part[pieces[joins_piece]]
+
+        rest = free & ~joins_piece
+        if not rest.any():
+            return result
+        one_piece = len(np.unique(pieces[rest])) == 1  # then its crease parts are the finest split
+        key = np.where((parts_in_piece[pieces] == 0) & ~one_piece, pieces, len(parts_in_piece) + crease)
+        units = np.full(len(labels), -1, np.int64)
+        units[rest] = np.unique(key[rest], return_inverse=True)[1]
+        unit_signatures = region_signatures(self.mesh, units)
+        unit_areas = unit_signatures[:, 0]
+        count = len(unit_areas)
+
+        # regions lying in one part: crease parts and pieces, with that part
+        unit_piece = np.zeros(count, np.int64)
+        unit_piece[units[rest]] = pieces[rest]
+        references, reference_parts, reference_pieces = [], [], []
+        for ids, signatures in zip((crease, pieces), self._signatures):
+            lowest = np.full(ids.max() + 1, np.iinfo(np.int64).max)
+            highest = np.full(ids.max() + 1, -1, np.int64)
+            np.minimum.at(lowest, ids, labels)
+            np.maximum.at(highest, ids, labels)
+            chosen = np.flatnonzero((lowest == highest) & (lowest >= 0))
+            piece_of = np.zeros(ids.max() + 1, np.int64)
+            piece_of[ids] = pieces
+            references.append(signatures[chosen])
+            reference_parts.append(lowest[chosen])
+            reference_pieces.append(piece_of[chosen])
+        references, reference_parts = np.concatenate(references), np.concatenate(reference_parts)
+        reference_pieces = np.concatenate(reference_pieces)
+        families = congruent_families(np.concatenate([unit_signatures, references]))
+        unit_family, reference_family = families[:count], families[count:]
+
+        next_id = int(labels.max(initial=-1)) + 1
+        unit_label = np.full(count, -1, np.int64)
+        matched = np.zeros(count, bool)
+        for u in range(count):  # copies lie in other pieces: the sides of one box are not copies
+            copies = (reference_family == unit_family[u]) & (reference_pieces != unit_piece[u])
+            known = np.unique(reference_parts[copies])
+            if len(known) == 1:
+                unit_label[u] = known[0]
+            matched[u] = len(known) > 0
+        part_areas = np.bincount(labels[owned], areas[owned])
+        smallest = part_areas[part_areas > 0].min() if owned.any() else SMALL_SHARE / SMALL_PART * areas.sum()
+        small = (unit_areas < min(SMALL_PART * smallest, unit_areas.max())) & (unit_label < 0)
+        new = (unit_label < 0) & ~small
+        # new copies of one kind make one part, unless they are instances of labelled
+        # regions or share a piece
+        group = np.where(matched, count + np.arange(count), unit_family)
+        for family in np.unique(unit_family[new]):
+            members = new & (unit_family == family)
+            if len(np.unique(unit_piece[members])) < members.sum() or members.all():  # all copies: they are the parts
+                group[members] = count + np.flatnonzero(members)
+        _, new_index = np.unique(group[new], return_inverse=True)
+        unit_label[new] = next_id + new_index
+        result[rest] = unit_label[units[rest]]
+        if small.any():
+            details = np.where(rest & small[np.maximum(units, 0)], units, -1)
+            context = np.where(result >= 0, result, labels)
+            closest = closest_labels(self.mesh, np.where(details >= 0, -1, context), details)
+            result[details >= 0] = closest[details[details >= 0]]
+        return result
 
     def propose_prompts(
         self, views: Views, view: int, region: np.ndarray, min_pixels: int = MIN_PROMPT_PIXELS, max_prompts: int = MAX_AUTO_PROMPTS
