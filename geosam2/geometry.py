@@ -293,13 +293,14 @@ class GeometrySegmenter(Segmenter):
         - a unit congruent to a region (crease part or piece) lying in one part,
           when all such regions lie in the same part, joins it (a hidden wheel
           joins the wheels);
-        - a unit smaller than SMALL_PART times the smallest part of `labels`
-          (SMALL_SHARE of the surface when there is none) is a detail: it joins
-          the part closest to it (touching it, or nearest across a gap), the new
-          parts included;
-        - every other unit is a new part; congruent units in separate pieces that
-          no part's region matches make one part together (repeated pieces of one
-          kind), unless they are all the units (then each copy is a part).
+        - congruent units in separate pieces that no part's region matches are a
+          group (repeated pieces of one kind), unless they are all the units (then
+          each copy is a part); any other unit is a group of its own;
+        - a group smaller than SMALL_PART times the smallest part of `labels`
+          (SMALL_SHARE of the surface when there is none, the largest group
+          excepted) is a detail: each of its units joins the part closest to it
+          (touching it, or nearest across a gap), the new parts included;
+        - every other group is a new part.
 
         Parameters and returns as `Segmenter.complete`.
         """
@@ -357,17 +358,22 @@ class GeometrySegmenter(Segmenter):
             if len(known) == 1:
                 unit_label[u] = known[0]
             matched[u] = len(known) > 0
-        part_areas = np.bincount(labels[owned], areas[owned])
-        smallest = part_areas[part_areas > 0].min() if owned.any() else SMALL_SHARE / SMALL_PART * areas.sum()
-        small = (unit_areas < min(SMALL_PART * smallest, unit_areas.max())) & (unit_label < 0)
-        new = (unit_label < 0) & ~small
-        # new copies of one kind make one part, unless they are instances of labelled
-        # regions or share a piece
+        # copies of one kind no part's region matches are judged and made a part together,
+        # unless they share a piece or are all there is
+        open_units = unit_label < 0
         group = np.where(matched, count + np.arange(count), unit_family)
-        for family in np.unique(unit_family[new]):
-            members = new & (unit_family == family)
-            if len(np.unique(unit_piece[members])) < members.sum() or members.all():  # all copies: they are the parts
+        for family in np.unique(unit_family[open_units]):
+            members = open_units & (unit_family == family)
+            if len(np.unique(unit_piece[members])) < members.sum() or members.all():
                 group[members] = count + np.flatnonzero(members)
+        group_area = np.bincount(group, unit_areas)[group]
+        if owned.any():
+            part_areas = np.bincount(labels[owned], areas[owned])
+            threshold = SMALL_PART * part_areas[part_areas > 0].min()
+        else:  # no part to compare with: the largest unit is a part
+            threshold = min(SMALL_SHARE * areas.sum(), group_area.max())
+        small = open_units & (group_area < threshold)
+        new = open_units & ~small
         _, new_index = np.unique(group[new], return_inverse=True)
         unit_label[new] = next_id + new_index
         result[rest] = unit_label[units[rest]]

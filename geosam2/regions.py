@@ -10,8 +10,8 @@ this holds for translated, rotated and mirrored copies.
 
 Where several seeds fall in one region, the region is divided by a geodesic
 Voronoi partition of its face graph: every face goes to the seed closest along the
-surface, and crossing a concave edge costs extra in proportion to its fold, so that
-boundaries settle in concave valleys (the minima rule of part perception; cf.
+surface, and crossing a concave edge costs extra in proportion to its fold angle, so
+that boundaries settle in concave valleys (the minima rule of part perception; cf.
 Katz & Tal's concavity-weighted distances).
 """
 
@@ -23,7 +23,7 @@ from .facegraph import FaceGraph
 from .mesh import Mesh
 
 CONGRUENCE_TOLERANCE = 0.03  # relative difference of area and of each principal extent
-CONCAVITY_COST = 10.0  # extra length factor of an edge folded by 90 degrees inwards (1 - cos = 1)
+CONCAVITY_COST = 0.5  # normalised units of extra length per radian of inward fold crossed
 
 
 def region_signatures(mesh: Mesh, regions: np.ndarray) -> np.ndarray:
@@ -69,14 +69,16 @@ def congruent_families(signatures: np.ndarray, tolerance: float = CONGRUENCE_TOL
 
 
 def concavity_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
-    """(E,) float64 length of each face-graph edge: the distance between the two faces'
-    centroids, times 1 + CONCAVITY_COST * (1 - cos dihedral) where the edge folds inwards."""
+    """(E,) float64 length of each face-graph edge (normalised units): the distance
+    between the two faces' centroids, plus CONCAVITY_COST times the fold angle (radians)
+    where the edge folds inwards. The folds crossed add up to the turn of the surface,
+    whatever its tessellation: a valley costs the same however finely it is meshed."""
     i, j = graph.pairs.T
     centroids = mesh.centroids
     step = centroids[j] - centroids[i]
-    length = np.linalg.norm(step, axis=1)
     concave = np.einsum("ij,ij->i", mesh.face_normals[i] - mesh.face_normals[j], step) > 1e-12
-    return length * (1 + CONCAVITY_COST * concave * (1 - graph.cos_dihedral))
+    fold = np.arccos(np.clip(graph.cos_dihedral, -1.0, 1.0))
+    return np.linalg.norm(step, axis=1) + CONCAVITY_COST * concave * fold
 
 
 def split_between_seeds(graph: FaceGraph, lengths: np.ndarray, faces: np.ndarray, seeds: np.ndarray, owners: np.ndarray) -> np.ndarray:

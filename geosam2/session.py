@@ -327,6 +327,8 @@ class Session:
         answer becomes a part; the clean-up then gives the faces left over (e.g.
         unseen from that view) to neighbouring parts (inside a part: to its new
         children, or the part keeps them). Faces outside the region never change.
+        A segmenter that completes in 3-D (``Segmenter.complete``, e.g. the geometry
+        segmenter) labels those faces directly instead, no view prompted.
         """
         state, views = self._state, self.views
         if parent is None:
