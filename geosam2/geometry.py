@@ -160,14 +160,20 @@ class GeometrySegmenter(Segmenter):
             raise GeoSAM2Error("These views were rendered from another mesh than the one bound to the geometry segmenter.")
         prompt.check_image(views.num_views, *views.face_ids.shape[1:])
 
-    def _clicked(self, views: Views, prompt: Prompt, ids: np.ndarray, positive: bool) -> set[int]:
-        """Part ids (in `ids`) under the positive or negative clicks of `prompt`."""
+    @staticmethod
+    def _clicked_faces(views: Views, prompt: Prompt, positive: bool) -> np.ndarray:
+        """(C,) face ids (-1 = background) under the positive or negative clicks of `prompt`."""
         points = prompt.points[prompt.labels == (1 if positive else 0)]
         height, width = views.face_ids.shape[1:]
         columns = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
         rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
-        faces = views.face_ids[prompt.view, rows, columns]
+        return views.face_ids[prompt.view, rows, columns]
+
+    def _clicked(self, views: Views, prompt: Prompt, ids: np.ndarray, positive: bool) -> set[int]:
+        """Part ids (in `ids`) under the positive or negative clicks of `prompt`."""
+        faces = self._clicked_faces(views, prompt, positive)
         if positive and (faces < 0).any():
+            points = prompt.points[prompt.labels == 1]
             x, y = points[np.argmax(faces < 0)]
             raise PromptError(f"The click at ({x:.0f}, {y:.0f}) on view {prompt.view} is on the background: click on the object.")
         return {int(ids[f]) for f in faces if f >= 0}
@@ -226,15 +232,6 @@ class GeometrySegmenter(Segmenter):
                 best = (iou, ids, selected)
         return best[1], best[2]
 
-    def _seeds(self, views: Views, prompt: Prompt) -> np.ndarray:
-        """(S,) int64 faces under the positive clicks of `prompt`."""
-        points = prompt.points[prompt.labels == 1]
-        height, width = views.face_ids.shape[1:]
-        columns = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
-        rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
-        faces = views.face_ids[prompt.view, rows, columns]
-        return faces[faces >= 0].astype(np.int64)
-
     def select_faces(self, views: Views, prompts: Sequence[Prompt]) -> np.ndarray:
         """(P, F) bool faces each prompt selects, the prompts answered together.
 
@@ -250,11 +247,12 @@ class GeometrySegmenter(Segmenter):
         for p, prompt in enumerate(prompts):
             ids, chosen = self._selection(views, prompt)
             selected[p] = np.isin(ids, chosen)
-            clicked = self._seeds(views, prompt)
+            clicked = self._clicked_faces(views, prompt, positive=True).astype(np.int64)  # on the object: checked
             seeds.append(clicked)
             owners.append(np.full(len(clicked), p))
         seeds, owners = np.concatenate(seeds), np.concatenate(owners)
-        self._split_shared_parts(selected, seeds, owners)
+        kept = selected[owners, seeds]  # a click whose part its own negative click removed seeds nothing
+        self._split_shared_parts(selected, seeds[kept], owners[kept])
         return selected
 
     def _split_shared_parts(self, selected: np.ndarray, seeds: np.ndarray, owners: np.ndarray) -> None:
@@ -290,9 +288,9 @@ class GeometrySegmenter(Segmenter):
         - the rest is cut into units: the free faces of a piece with no part, or the
           free faces of each crease part of a piece shared by several parts (or of
           the one piece all the rest lies in);
-        - a unit congruent to a region (crease part or piece) lying in one part,
-          when all such regions lie in the same part, joins it (a hidden wheel
-          joins the wheels);
+        - a unit congruent to a region (crease part or piece) lying in one part
+          (with the faces joined above), when all such regions in other pieces lie
+          in the same part, joins it (a hidden wheel joins the wheels);
         - congruent units in separate pieces that no part's region matches are a
           group (repeated pieces of one kind), unless they are all the units (then
           each copy is a part); any other unit is a group of its own;
@@ -332,12 +330,13 @@ class GeometrySegmenter(Segmenter):
         # regions lying in one part: crease parts and pieces, with that part
         unit_piece = np.zeros(count, np.int64)
         unit_piece[units[rest]] = pieces[rest]
+        known = np.where(joins_piece, result, labels)  # the parts with their whole pieces
         references, reference_parts, reference_pieces = [], [], []
         for ids, signatures in zip((crease, pieces), self._signatures):
             lowest = np.full(ids.max() + 1, np.iinfo(np.int64).max)
             highest = np.full(ids.max() + 1, -1, np.int64)
-            np.minimum.at(lowest, ids, labels)
-            np.maximum.at(highest, ids, labels)
+            np.minimum.at(lowest, ids, known)
+            np.maximum.at(highest, ids, known)
             chosen = np.flatnonzero((lowest == highest) & (lowest >= 0))
             piece_of = np.zeros(ids.max() + 1, np.int64)
             piece_of[ids] = pieces

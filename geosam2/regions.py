@@ -54,15 +54,14 @@ def congruent_families(signatures: np.ndarray, tolerance: float = CONGRUENCE_TOL
 
     count = len(signatures)
     scale = np.maximum(signatures, tolerance * signatures[:, 1:2])  # flat regions: a zero extent is not compared relatively
-    order = np.argsort(signatures[:, 0])
+    order = np.argsort(signatures[:, 0], kind="stable")
+    areas = signatures[order, 0]
+    ends = np.searchsorted(areas, areas * (1 + tolerance), side="right")  # areas sorted: candidates follow closely
     pairs = []
-    for rank, k in enumerate(order):  # areas sorted: only the next few regions can be congruent
-        for other in order[rank + 1 :]:
-            if signatures[other, 0] > signatures[k, 0] * (1 + tolerance):
-                break
-            difference = np.abs(signatures[k] - signatures[other]) / np.maximum(scale[k], scale[other])
-            if (difference <= tolerance).all():
-                pairs.append((k, other))
+    for rank, k in enumerate(order):
+        others = order[rank + 1 : ends[rank]]
+        difference = np.abs(signatures[others] - signatures[k]) / np.maximum(scale[others], scale[k])
+        pairs += [(k, other) for other in others[(difference <= tolerance).all(axis=1)]]
     i, j = np.array(pairs, np.int64).reshape(-1, 2).T
     graph = coo_matrix((np.ones(len(i), bool), (i, j)), shape=(count, count))
     return connected_components(graph, directed=False)[1].astype(np.int32)
