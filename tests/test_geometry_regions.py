@@ -113,14 +113,14 @@ def test_closest_labels_joins_touching_units_and_the_nearest_across_a_gap():
 
 
 def test_click_selects_hidden_faces_of_its_region():
-    # a box with a smaller box inside it, welded to nothing: the inner box is never seen,
-    # a click on the outer box returns all of the outer box's faces, and only them
-    mesh, piece = assemble([box((1, 1, 1), (0, 0, 0)), box((0.3, 0.3, 0.3), (0, 0, 0))])
+    # a cube sunk into a plate: its bottom is inside the plate, no view sees it; a click
+    # on the cube returns every face of the cube, the bottom too, and only them
+    mesh, piece = assemble([box((2, 2, 0.2), (0, 0, 0)), box((0.5, 0.5, 0.5), (0, 0, 0.34))])
     session = Session(mesh, GeometrySegmenter(), resolution=RESOLUTION)
-    assert not np.isin(np.flatnonzero(piece == 1), session.views.face_ids).any()
-    outer = session.segmenter.segment(session.views, [click(session, piece == 0)])
-    assert (outer.faces[0] == (piece == 0)).all()
-    assert (session.add_part(click(session, piece == 0)).labels == np.where(piece == 0, 0, -1)).all()
+    assert not np.isin(np.flatnonzero((piece == 1) & (mesh.face_normals[:, 2] < -0.9)), session.views.face_ids).any()
+    answer = session.segmenter.segment(session.views, [click(session, piece == 1)])
+    assert (answer.faces[0] == (piece == 1)).all()
+    assert (session.add_part(click(session, piece == 1)).labels == np.where(piece == 1, 0, -1)).all()
 
 
 def test_two_clicks_in_one_welded_region_split_it_and_the_earlier_wins_a_shared_face():
