@@ -6,8 +6,10 @@ cross a sharp concave crease (a dihedral angle above a threshold, the surface
 folding inwards), so that fused single-surface meshes still split into sensible
 pieces: parts meet along concave creases (a leg welded under a seat), while the
 convex edges of a box or a cylinder's rim belong to one part. A click selects the part
-of the face under it; the segmenter answers, for every view, the pixels showing
-that part.
+of the face under it; the segmenter answers in 3-D, with all the part's faces (seen
+or not) and, for every view, the pixels showing them. Clicks of several prompts in
+one part split it between them (`geosam2.regions`), and the automatic completion
+labels the remaining faces directly (`GeometrySegmenter.complete`).
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ class GeometrySegmenter(Segmenter):
     """A Segmenter without weights: each prompt selects whole geometric parts.
 
     - positive clicks select the part of the face under each click (a click on
-      the background is a PromptError);
+      the background is a PromptError); a part clicked by several prompts of one
+      call is divided between their clicks (`select_faces`);
     - a box selects the parts with more than half of their pixels on that view
       inside the box (the part with the largest share if none has half);
     - a mask prompt selects the parts more than half covered by it (likewise), at

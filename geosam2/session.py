@@ -16,7 +16,9 @@ Prompts become faces in three steps: the segmenter's masks on every view, the
 lift of the masks to faces (against the complement of the masks on the
 silhouette, so that faces seen outside every mask vote "none of these parts"),
 and the clean-up on the face graph (stray fragments cleared, unseen faces filled
-from their neighbours).
+from their neighbours). A segmenter that answers in 3-D (`PartMasks.faces`, e.g.
+the geometry segmenter) gives the faces itself, and may complete in 3-D too
+(`Segmenter.complete`); the official profile lifts its masks all the same.
 """
 
 from __future__ import annotations
