@@ -23,7 +23,7 @@ from .errors import GeoSAM2Error, PromptError
 from .facegraph import FaceGraph, face_graph
 from .mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
-from .regions import closest_labels, concavity_lengths, congruent_families, region_signatures, split_between_seeds
+from .regions import closest_labels, concavity_lengths, congruent_families, region_signatures, shared_edge_lengths, split_between_seeds
 from .render import Views
 from .segmenters import PartMasks, Segmenter
 
@@ -145,6 +145,7 @@ class GeometrySegmenter(Segmenter):
             self.mesh, self.graph = mesh, graph
             self.scales = geometric_scales(mesh, self.crease_angle_deg, self.concave_only, graph)
             self._lengths = concavity_lengths(mesh, graph)
+            self._conductance = shared_edge_lengths(mesh, graph) / self._lengths
             self._signatures = (region_signatures(mesh, self.scales.crease), region_signatures(mesh, self.scales.connected))
         return self
 
@@ -241,8 +242,8 @@ class GeometrySegmenter(Segmenter):
         Each prompt selects whole regions (`_selection`: crease parts under its
         clicks, or the regions its box or mask covers), seen or not; a crease part
         in which clicks of several prompts fall is divided between those clicks
-        (`geosam2.regions.split_between_seeds`: nearest click along the surface,
-        concave folds costing extra).
+        (`geosam2.regions.split_between_seeds`: where the surface narrows or folds
+        inwards between them).
         """
         self._scales()
         selected = np.zeros((len(prompts), self.mesh.num_faces), bool)
@@ -265,7 +266,7 @@ class GeometrySegmenter(Segmenter):
         for k in shared:
             region = crease == k
             inside = crease[seeds] == k
-            owner = split_between_seeds(self.graph, self._lengths, region, seeds[inside], owners[inside])
+            owner = split_between_seeds(self.graph, self._lengths, self._conductance, region, seeds[inside], owners[inside])
             selected[:, region] = owner[region][None] == np.arange(len(selected))[:, None]
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:

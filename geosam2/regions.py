@@ -8,22 +8,28 @@ principal extents (the square roots of the eigenvalues of the area-weighted
 covariance of their faces' centroids, sorted) agree within a relative tolerance;
 this holds for translated, rotated and mirrored copies.
 
-Where several seeds fall in one region, the region is divided by a geodesic
-Voronoi partition of its face graph: every face goes to the seed closest along the
-surface, and crossing a concave edge costs extra in proportion to its fold angle, so
-that boundaries settle in concave valleys (the minima rule of part perception; cf.
-Katz & Tal's concavity-weighted distances).
+Where seeds of several owners (clicks of several prompts) fall in one region, the
+region is divided between them: each owner first takes its core, the faces far
+nearer to its seeds than to any other's along the surface, where crossing a concave
+edge costs extra in proportion to its fold angle; then a random walk from the cores
+(Grady's random walker on the face graph, with the conductance of each edge its
+shared length over that same cost) gives the contested band to the owner a walk
+most probably reaches first. Resistance piles up where the surface narrows (a neck)
+or folds inwards (the minima rule of part perception; cf. Katz & Tal's
+concavity-weighted distances, Lai et al.'s random walks for mesh segmentation), so
+boundaries settle there rather than halfway between the clicks.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .facegraph import FaceGraph
+from .facegraph import FaceGraph, weld_vertices
 from .mesh import Mesh
 
 CONGRUENCE_TOLERANCE = 0.03  # relative difference of area and of each principal extent
 CONCAVITY_COST = 0.5  # normalised units of extra length per radian of inward fold crossed
+CORE_RATIO = 0.3  # a face over three times nearer to one owner's seeds than to any other's is that owner's
 
 
 def region_signatures(mesh: Mesh, regions: np.ndarray) -> np.ndarray:
@@ -80,34 +86,98 @@ def concavity_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
     return np.linalg.norm(step, axis=1) + CONCAVITY_COST * concave * fold
 
 
-def split_between_seeds(graph: FaceGraph, lengths: np.ndarray, faces: np.ndarray, seeds: np.ndarray, owners: np.ndarray) -> np.ndarray:
-    """Divide the faces `faces` ((F,) bool) between seed faces: the geodesic Voronoi
-    partition over the edges inside `faces`, with (E,) edge `lengths`.
+def shared_edge_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
+    """(E,) float64 length of the edge each face-graph pair shares (normalised units;
+    0 where the two faces share fewer than two welded vertices)."""
+    welded = weld_vertices(mesh.vertices, mesh.faces)
+    first, second = welded[graph.pairs[:, 0]], welded[graph.pairs[:, 1]]
+    shared = (first[:, :, None] == second[:, None, :]).any(axis=2)  # (E, 3): first's corners also in second
+    corners = mesh.vertices[mesh.faces[graph.pairs[:, 0]]]  # (E, 3, 3)
+    order = np.argsort(~shared, axis=1, kind="stable")[:, :2]  # the two shared corners first
+    ends = np.take_along_axis(corners, order[:, :, None], axis=1)
+    return np.where(shared.sum(1) >= 2, np.linalg.norm(ends[:, 0] - ends[:, 1], axis=1), 0.0)
+
+
+def random_walk_split(graph: FaceGraph, conductance: np.ndarray, faces: np.ndarray, seeds: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """Divide the faces `faces` ((F,) bool) between seed faces by random walks: each face
+    goes to the owner whose seeds a random walk from it most probably reaches first,
+    over the edges inside `faces` with (E,) `conductance` (the harmonic field of each
+    owner, seeds held at 1 for it and 0 for the others; Grady's random walker).
+    Resistance piles up where the surface is narrow (a neck) or folds inwards, so the
+    boundaries settle there rather than halfway between the seeds.
 
     Parameters
     ----------
     graph : FaceGraph
-    lengths : (E,) float64, e.g. `concavity_lengths`.
+    conductance : (E,) float64 >= 0, e.g. shared edge length / `concavity_lengths`.
     faces : (F,) bool, the faces to divide.
     seeds : (S,) int, seed faces (inside `faces`).
     owners : (S,) int, the label each seed spreads.
 
     Returns
     -------
-    (F,) int64: the owner of the closest seed for each face of `faces` that a seed
-    reaches (of the first seed listed, for a face seeded twice), -1 elsewhere.
+    (F,) int64: the owner reached most probably from each face of `faces` connected to a
+    seed (the first seed listed wins a face seeded twice), -1 elsewhere.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.linalg import splu
+
+    seeds, owners = np.asarray(seeds, np.int64), np.asarray(owners, np.int64)
+    keep = faces[graph.pairs[:, 0]] & faces[graph.pairs[:, 1]]
+    i, j = graph.pairs[keep].T
+    weights = np.maximum(conductance[keep], 1e-12)
+    matrix = sp.csr_matrix((np.r_[weights, weights], (np.r_[i, j], np.r_[j, i])), shape=(graph.num_faces,) * 2)
+    component = connected_components(matrix, directed=False)[1]
+    reached = faces & np.isin(component, component[seeds])
+    result = np.full(graph.num_faces, -1, np.int64)
+    first = np.unique(seeds, return_index=True)[1]  # a face seeded twice: the first owner
+    seeds, owners = seeds[first], owners[first]
+    result[seeds] = owners
+    free = np.flatnonzero(reached & (result < 0))
+    if len(free) == 0:
+        return result
+    names, columns = np.unique(owners, return_inverse=True)
+    laplacian = sp.diags(np.asarray(matrix.sum(axis=1)).ravel()) - matrix
+    boundary = np.zeros((len(seeds), len(names)))
+    boundary[np.arange(len(seeds)), columns] = 1.0
+    inner = laplacian[free][:, free].tocsc() + sp.identity(len(free), format="csc") * 1e-12
+    right = -(laplacian[free][:, seeds] @ boundary)
+    probability = splu(inner).solve(np.asarray(right))
+    result[free] = names[np.argmax(probability.reshape(len(free), -1), axis=1)]
+    return result
+
+
+def split_between_seeds(
+    graph: FaceGraph, lengths: np.ndarray, conductance: np.ndarray, faces: np.ndarray, seeds: np.ndarray, owners: np.ndarray
+) -> np.ndarray:
+    """Divide the faces `faces` ((F,) bool) between seed faces: each owner first takes its
+    core, the faces much nearer to its seeds than to any other owner's along the surface
+    (distance below CORE_RATIO times the distance to the nearest other owner, over
+    (E,) edge `lengths`), then a random walk (`random_walk_split`, (E,) `conductance`)
+    from the cores divides the contested band between them. A single clicked face
+    alone would hold almost no random-walk potential; the cores scale with the
+    spacing of the clicks.
+
+    Returns (F,) int64 owners as `random_walk_split`.
     """
     import scipy.sparse as sp
     from scipy.sparse.csgraph import dijkstra
 
+    seeds, owners = np.asarray(seeds, np.int64), np.asarray(owners, np.int64)
+    names = np.unique(owners)
+    if len(names) < 2:
+        return random_walk_split(graph, conductance, faces, seeds, owners)
     keep = faces[graph.pairs[:, 0]] & faces[graph.pairs[:, 1]]
     i, j = graph.pairs[keep].T
-    weights = np.maximum(lengths[keep], 1e-12)  # a zero weight would read as no edge
-    matrix = sp.csr_matrix((weights, (i, j)), shape=(graph.num_faces,) * 2)
-    _, _, sources = dijkstra(matrix, directed=False, indices=np.asarray(seeds), min_only=True, return_predecessors=True)
-    owner_of_face = np.full(graph.num_faces, -1, np.int64)
-    owner_of_face[np.asarray(seeds)[::-1]] = np.asarray(owners)[::-1]  # a face seeded twice: the first owner
-    return np.where((sources >= 0) & faces, owner_of_face[np.maximum(sources, 0)], -1)
+    matrix = sp.csr_matrix((np.maximum(lengths[keep], 1e-12), (i, j)), shape=(graph.num_faces,) * 2)
+    distance = np.stack([dijkstra(matrix, directed=False, indices=seeds[owners == name], min_only=True) for name in names])
+    order = np.argsort(distance, axis=0)
+    nearest, second = np.take_along_axis(distance, order[:2], axis=0)
+    core = faces & np.isfinite(nearest) & (nearest < CORE_RATIO * second)
+    core_faces = np.r_[seeds, np.flatnonzero(core)]  # the clicked faces first: they keep their owners
+    core_owners = np.r_[owners, names[order[0, core]]]
+    return random_walk_split(graph, conductance, faces, core_faces, core_owners)
 
 
 def closest_labels(mesh: Mesh, labels: np.ndarray, units: np.ndarray) -> np.ndarray:
