@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import GeoSAM2Error, PromptError
-from .facegraph import FaceGraph, face_graph
+from .facegraph import WELD_TOLERANCE, FaceGraph, face_graph
 from .mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
 from .regions import closest_labels, concavity_lengths, congruent_families, region_signatures, shared_edge_lengths, split_between_seeds
@@ -145,7 +145,7 @@ class GeometrySegmenter(Segmenter):
             self.mesh, self.graph = mesh, graph
             self.scales = geometric_scales(mesh, self.crease_angle_deg, self.concave_only, graph)
             self._lengths = concavity_lengths(mesh, graph)
-            self._conductance = shared_edge_lengths(mesh, graph) / self._lengths
+            self._conductance = shared_edge_lengths(mesh, graph) / np.maximum(self._lengths, WELD_TOLERANCE)  # coincident faces
             self._signatures = (region_signatures(mesh, self.scales.crease), region_signatures(mesh, self.scales.connected))
         return self
 

@@ -214,3 +214,18 @@ def test_clicks_on_a_welded_table_split_it_at_the_legs():
     assert (session.segmenter.parts == 0).all()
     update = session.add_parts([click(session, truth == k) for k in range(5)])
     assert mesh_miou(mesh, truth, update.labels) > 0.75  # by the nearest click alone: 0.58
+
+
+def test_coincident_faces_split_like_the_others():
+    # a face repeated at the same place (common in artist meshes): zero distance between
+    # the two copies must not make an infinite conductance
+    import warnings
+
+    bar = welded_bar()
+    mesh = from_arrays(bar.vertices, np.concatenate([bar.faces, bar.faces[:1]]))
+    x = mesh.centroids[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        session = Session(mesh, GeometrySegmenter(), resolution=RESOLUTION)
+        update = session.add_parts([click(session, x < -0.4), click(session, x > 0.4)])
+    assert (update.labels[x < -0.2] == 0).all() and (update.labels[x > 0.2] == 1).all()
