@@ -292,9 +292,10 @@ class GeometrySegmenter(Segmenter):
         - the rest is cut into units: the free faces of a piece with no part, or the
           free faces of each crease part of a piece shared by several parts (or of
           the one piece all the rest lies in);
-        - a unit congruent to a region (crease part or piece) lying in one part
-          (with the faces joined above), when all such regions in other pieces lie
-          in the same part, joins it (a hidden wheel joins the wheels);
+        - a unit congruent to regions (crease parts or pieces) lying in one part
+          each (with the faces joined above), some in other pieces than the unit's,
+          joins that part when they all lie in the same one (a hidden wheel joins
+          the wheels; copies in several parts are instances);
         - congruent units in separate pieces that no part's region matches are a
           group (repeated pieces of one kind), unless they are all the units (then
           each copy is a part); any other unit is a group of its own;
@@ -331,44 +332,20 @@ class GeometrySegmenter(Segmenter):
         unit_areas = unit_signatures[:, 0]
         count = len(unit_areas)
 
-        # regions lying in one part: crease parts and pieces, with that part
         unit_piece = np.zeros(count, np.int64)
         unit_piece[units[rest]] = pieces[rest]
         known = np.where(joins_piece, result, labels)  # the parts with their whole pieces
-        references, reference_parts, reference_pieces = [], [], []
-        for ids, signatures in zip((crease, pieces), self._signatures):
-            lowest = np.full(ids.max() + 1, np.iinfo(np.int64).max)
-            highest = np.full(ids.max() + 1, -1, np.int64)
-            np.minimum.at(lowest, ids, known)
-            np.maximum.at(highest, ids, known)
-            chosen = np.flatnonzero((lowest == highest) & (lowest >= 0))
-            piece_of = np.zeros(ids.max() + 1, np.int64)
-            piece_of[ids] = pieces
-            references.append(signatures[chosen])
-            reference_parts.append(lowest[chosen])
-            reference_pieces.append(piece_of[chosen])
-        references, reference_parts = np.concatenate(references), np.concatenate(reference_parts)
-        reference_pieces = np.concatenate(reference_pieces)
-        families = congruent_families(np.concatenate([unit_signatures, references]))
-        unit_family, reference_family = families[:count], families[count:]
-
-        next_id = int(labels.max(initial=-1)) + 1
-        unit_label = np.full(count, -1, np.int64)
-        matched = np.zeros(count, bool)
-        for u in range(count):  # copies lie in other pieces: the sides of one box are not copies
-            copies = (reference_family == unit_family[u]) & (reference_pieces != unit_piece[u])
-            known = np.unique(reference_parts[copies])
-            if len(known) == 1:
-                unit_label[u] = known[0]
-            matched[u] = len(known) > 0
+        references = self._regions_in_one_part(known)
+        families = congruent_families(np.concatenate([unit_signatures, references[0]]))
+        unit_family = families[:count]
+        unit_label, matched = _parts_of_copies(unit_family, unit_piece, families[count:], *references[1:])
         # copies of one kind no part's region matches are judged and made a part together,
         # unless they share a piece or are all there is
         open_units = unit_label < 0
-        group = np.where(matched, count + np.arange(count), unit_family)
-        for family in np.unique(unit_family[open_units]):
-            members = open_units & (unit_family == family)
-            if len(np.unique(unit_piece[members])) < members.sum() or members.all():
-                group[members] = count + np.flatnonzero(members)
+        family_pieces = np.unique(np.stack([unit_family[open_units], unit_piece[open_units]], axis=1), axis=0)
+        members = np.bincount(unit_family[open_units], minlength=len(families))
+        apart = (np.bincount(family_pieces[:, 0], minlength=len(families)) < members) | (members == count)
+        group = np.where(matched | apart[unit_family], count + np.arange(count), unit_family)
         group_area = np.bincount(group, unit_areas)[group]
         if owned.any():
             part_areas = np.bincount(labels[owned], areas[owned])
@@ -378,7 +355,7 @@ class GeometrySegmenter(Segmenter):
         small = open_units & (group_area < threshold)
         new = open_units & ~small
         _, new_index = np.unique(group[new], return_inverse=True)
-        unit_label[new] = next_id + new_index
+        unit_label[new] = int(labels.max(initial=-1)) + 1 + new_index
         result[rest] = unit_label[units[rest]]
         if small.any():
             details = np.where(rest & small[np.maximum(units, 0)], units, -1)
@@ -386,6 +363,24 @@ class GeometrySegmenter(Segmenter):
             closest = closest_labels(self.mesh, np.where(details >= 0, -1, context), details)
             result[details >= 0] = closest[details[details >= 0]]
         return result
+
+    def _regions_in_one_part(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The crease parts and pieces whose faces all lie in one part of (F,) `labels`:
+        their (R, 4) `region_signatures`, (R,) part and (R,) piece."""
+        pieces = self._scales().connected
+        signatures, parts, their_pieces = [], [], []
+        for ids, level_signatures in zip((self.parts, pieces), self._signatures):
+            lowest = np.full(ids.max() + 1, np.iinfo(np.int64).max)
+            highest = np.full(ids.max() + 1, -1, np.int64)
+            np.minimum.at(lowest, ids, labels)
+            np.maximum.at(highest, ids, labels)
+            chosen = np.flatnonzero((lowest == highest) & (lowest >= 0))
+            piece_of = np.zeros(ids.max() + 1, np.int64)
+            piece_of[ids] = pieces
+            signatures.append(level_signatures[chosen])
+            parts.append(lowest[chosen])
+            their_pieces.append(piece_of[chosen])
+        return np.concatenate(signatures), np.concatenate(parts), np.concatenate(their_pieces)
 
     def propose_prompts(
         self, views: Views, view: int, region: np.ndarray, min_pixels: int = MIN_PROMPT_PIXELS, max_prompts: int = MAX_AUTO_PROMPTS
@@ -412,3 +407,29 @@ class GeometrySegmenter(Segmenter):
         masks = np.stack([self._masks(views.face_ids, ids, self.select(views, prompt, ids)) for ids in levels])
         scores = masks.reshape(3, views.num_views, -1).any(-1).astype(np.float32)
         return PartMasks(masks, scores)
+
+
+def _parts_of_copies(
+    unit_family: np.ndarray, unit_piece: np.ndarray, reference_family: np.ndarray, reference_parts: np.ndarray, reference_pieces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part each unit is a copy of, from the congruence families of (U,) units and of
+    (R,) reference regions lying in one part each. Copies lie in other pieces (the sides
+    of one box are not copies of each other): a unit matches when its family has
+    references outside its own piece, and is a copy of their part when they all lie
+    in one part (else they are instances of several).
+
+    Returns (U,) int64 part per unit (-1 for none) and (U,) bool matched."""
+    families = int(max(unit_family.max(initial=-1), reference_family.max(initial=-1))) + 1
+    stride = int(max(unit_piece.max(initial=0), reference_pieces.max(initial=0))) + 1
+    keys, in_piece = np.unique(reference_family * stride + reference_pieces, return_counts=True)
+    unit_key = unit_family * stride + unit_piece
+    own_piece = np.zeros(len(unit_family), np.int64)  # references of the unit's family in the unit's piece
+    if len(keys):
+        found = np.minimum(np.searchsorted(keys, unit_key), len(keys) - 1)
+        own_piece = np.where(keys[found] == unit_key, in_piece[found], 0)
+    matched = np.bincount(reference_family, minlength=families)[unit_family] > own_piece
+    family_parts = np.unique(np.stack([reference_family, reference_parts], axis=1), axis=0)
+    the_part = np.full(families, -1, np.int64)
+    the_part[family_parts[:, 0]] = family_parts[:, 1]
+    one_part = np.bincount(family_parts[:, 0], minlength=families) == 1
+    return np.where(matched & one_part[unit_family], the_part[unit_family], -1), matched
