@@ -58,19 +58,23 @@ def congruent_families(signatures: np.ndarray, tolerance: float = CONGRUENCE_TOL
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    count = len(signatures)
-    scale = np.maximum(signatures, tolerance * signatures[:, 1:2])  # flat regions: a zero extent is not compared relatively
-    order = np.argsort(signatures[:, 0], kind="stable")
-    areas = signatures[order, 0]
+    # exact copies (equal signatures up to rounding) are compared once, through one representative
+    keys = np.round(np.log(np.maximum(signatures, 1e-30)) * 1e6).astype(np.int64)
+    _, representative, copy_of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    unique = signatures[representative]
+    count = len(unique)
+    scale = np.maximum(unique, tolerance * unique[:, 1:2])  # flat regions: a zero extent is not compared relatively
+    order = np.argsort(unique[:, 0], kind="stable")
+    areas = unique[order, 0]
     ends = np.searchsorted(areas, areas * (1 + tolerance), side="right")  # areas sorted: candidates follow closely
     pairs = []
     for rank, k in enumerate(order):
         others = order[rank + 1 : ends[rank]]
-        difference = np.abs(signatures[others] - signatures[k]) / np.maximum(scale[others], scale[k])
+        difference = np.abs(unique[others] - unique[k]) / np.maximum(scale[others], scale[k])
         pairs += [(k, other) for other in others[(difference <= tolerance).all(axis=1)]]
     i, j = np.array(pairs, np.int64).reshape(-1, 2).T
     graph = coo_matrix((np.ones(len(i), bool), (i, j)), shape=(count, count))
-    return connected_components(graph, directed=False)[1].astype(np.int32)
+    return connected_components(graph, directed=False)[1].astype(np.int32)[copy_of.reshape(-1)]
 
 
 def concavity_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
