@@ -296,14 +296,12 @@ class GeometrySegmenter(Segmenter):
           each (with the faces joined above), some in other pieces than the unit's,
           joins that part when they all lie in the same one (a hidden wheel joins
           the wheels; copies in several parts are instances);
-        - congruent units in separate pieces that no part's region matches are a
-          group (repeated pieces of one kind), unless they are all the units (then
-          each copy is a part); any other unit is a group of its own;
-        - a group smaller than SMALL_PART times the smallest part of `labels`
-          (SMALL_SHARE of the surface when there is none, the largest group
-          excepted) is a detail: each of its units joins the part closest to it
-          (touching it, or nearest across a gap), the new parts included;
-        - every other group is a new part.
+        - a unit smaller than SMALL_PART times the smallest part of `labels`
+          (SMALL_SHARE of the surface when there is none, the largest unit
+          excepted) is a detail: it joins the part closest to it (touching it, or
+          nearest across a gap), the new parts included;
+        - every other unit is a new part (unclicked copies of one another too: a
+          wrong merge of instances costs more than a wrong split of one part).
 
         Parameters and returns as `Segmenter.complete`.
         """
@@ -338,24 +336,15 @@ class GeometrySegmenter(Segmenter):
         references = self._regions_in_one_part(known)
         families = congruent_families(np.concatenate([unit_signatures, references[0]]))
         unit_family = families[:count]
-        unit_label, matched = _parts_of_copies(unit_family, unit_piece, families[count:], *references[1:])
-        # copies of one kind no part's region matches are judged and made a part together,
-        # unless they share a piece or are all there is
-        open_units = unit_label < 0
-        family_pieces = np.unique(np.stack([unit_family[open_units], unit_piece[open_units]], axis=1), axis=0)
-        members = np.bincount(unit_family[open_units], minlength=len(families))
-        apart = (np.bincount(family_pieces[:, 0], minlength=len(families)) < members) | (members == count)
-        group = np.where(matched | apart[unit_family], count + np.arange(count), unit_family)
-        group_area = np.bincount(group, unit_areas)[group]
+        unit_label = _parts_of_copies(unit_family, unit_piece, families[count:], *references[1:])
         if owned.any():
             part_areas = np.bincount(labels[owned], areas[owned])
             threshold = SMALL_PART * part_areas[part_areas > 0].min()
         else:  # no part to compare with: the largest unit is a part
-            threshold = min(SMALL_SHARE * areas.sum(), group_area.max())
-        small = open_units & (group_area < threshold)
-        new = open_units & ~small
-        _, new_index = np.unique(group[new], return_inverse=True)
-        unit_label[new] = int(labels.max(initial=-1)) + 1 + new_index
+            threshold = min(SMALL_SHARE * areas.sum(), unit_areas.max())
+        small = (unit_label < 0) & (unit_areas < threshold)
+        new = (unit_label < 0) & ~small
+        unit_label[new] = int(labels.max(initial=-1)) + 1 + np.arange(new.sum())
         result[rest] = unit_label[units[rest]]
         if small.any():
             details = np.where(rest & small[np.maximum(units, 0)], units, -1)
@@ -418,7 +407,7 @@ def _parts_of_copies(
     references outside its own piece, and is a copy of their part when they all lie
     in one part (else they are instances of several).
 
-    Returns (U,) int64 part per unit (-1 for none) and (U,) bool matched."""
+    Returns (U,) int64 part per unit, -1 for none."""
     families = int(max(unit_family.max(initial=-1), reference_family.max(initial=-1))) + 1
     stride = int(max(unit_piece.max(initial=0), reference_pieces.max(initial=0))) + 1
     keys, in_piece = np.unique(reference_family * stride + reference_pieces, return_counts=True)
@@ -432,4 +421,4 @@ def _parts_of_copies(
     the_part = np.full(families, -1, np.int64)
     the_part[family_parts[:, 0]] = family_parts[:, 1]
     one_part = np.bincount(family_parts[:, 0], minlength=families) == 1
-    return np.where(matched & one_part[unit_family], the_part[unit_family], -1), matched
+    return np.where(matched & one_part[unit_family], the_part[unit_family], -1)
