@@ -30,8 +30,8 @@ from .segmenters import PartMasks, Segmenter
 DEFAULT_CREASE_ANGLE_DEG = 60.0  # cylinders of 7+ segments stay whole; right-angle folds split
 MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this share of their pixels in it
 TOUCH_TOLERANCE = 0.01  # normalised units: connected parts this close in bounding box "touch"
-SMALL_PART = 0.5  # completion: a region below this share of the smallest part is a detail of its neighbour
-SMALL_SHARE = 0.01  # completion without parts: a region below this share of the surface is a detail
+SMALL_PART = 0.5  # completion: a detail is below this share of the smallest part made by the user
+SMALL_SHARE = 0.01  # completion: a detail is below this share of the surface
 
 
 def geometric_parts(
@@ -296,9 +296,9 @@ class GeometrySegmenter(Segmenter):
           each (with the faces joined above), some in other pieces than the unit's,
           joins that part when they all lie in the same one (a hidden wheel joins
           the wheels; copies in several parts are instances);
-        - a unit smaller than SMALL_PART times the smallest part of `labels`
-          (SMALL_SHARE of the surface when there is none, the largest unit
-          excepted) is a detail: it joins the part closest to it (touching it, or
+        - a unit smaller than SMALL_SHARE of the surface and than SMALL_PART times
+          the smallest part of `labels` (the user's scale), the largest unit
+          excepted, is a detail: it joins the part closest to it (touching it, or
           nearest across a gap), the new parts included;
         - every other unit is a new part (unclicked copies of one another too: a
           wrong merge of instances costs more than a wrong split of one part).
@@ -337,11 +337,10 @@ class GeometrySegmenter(Segmenter):
         families = congruent_families(np.concatenate([unit_signatures, references[0]]))
         unit_family = families[:count]
         unit_label = _parts_of_copies(unit_family, unit_piece, families[count:], *references[1:])
+        threshold = min(SMALL_SHARE * areas.sum(), unit_areas.max())  # the largest unit is never a detail
         if owned.any():
             part_areas = np.bincount(labels[owned], areas[owned])
-            threshold = SMALL_PART * part_areas[part_areas > 0].min()
-        else:  # no part to compare with: the largest unit is a part
-            threshold = min(SMALL_SHARE * areas.sum(), unit_areas.max())
+            threshold = min(threshold, SMALL_PART * part_areas[part_areas > 0].min())
         small = (unit_label < 0) & (unit_areas < threshold)
         new = (unit_label < 0) & ~small
         unit_label[new] = int(labels.max(initial=-1)) + 1 + np.arange(new.sum())
