@@ -6,8 +6,10 @@ cross a sharp concave crease (a dihedral angle above a threshold, the surface
 folding inwards), so that fused single-surface meshes still split into sensible
 pieces: parts meet along concave creases (a leg welded under a seat), while the
 convex edges of a box or a cylinder's rim belong to one part. A click selects the part
-of the face under it; the segmenter answers, for every view, the pixels showing
-that part.
+of the face under it; the segmenter answers in 3-D, with all the part's faces (seen
+or not) and, for every view, the pixels showing them. Clicks of several prompts in
+one part split it between them (`geosam2.regions`), and the automatic completion
+labels the remaining faces directly (`GeometrySegmenter.complete`).
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from typing import Sequence
 import numpy as np
 
 from .errors import GeoSAM2Error, PromptError
-from .facegraph import FaceGraph, face_graph
+from .facegraph import WELD_TOLERANCE, FaceGraph, face_graph
 from .mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
+from .regions import closest_labels, concavity_lengths, congruent_families, region_signatures, shared_edge_lengths, split_between_seeds
 from .render import Views
 from .segmenters import PartMasks, Segmenter
 
 DEFAULT_CREASE_ANGLE_DEG = 60.0  # cylinders of 7+ segments stay whole; right-angle folds split
 MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this share of their pixels in it
 TOUCH_TOLERANCE = 0.01  # normalised units: connected parts this close in bounding box "touch"
+SMALL_PART = 0.5  # completion: a detail is below this share of the smallest part made by the user
+SMALL_SHARE = 0.01  # completion: a detail is below this share of the surface
 
 
 def geometric_parts(
@@ -67,12 +72,15 @@ class GeometricScales:
     touching: np.ndarray
 
 
-def geometric_scales(mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True) -> GeometricScales:
-    """Compute the crease, connected and touching levels of `mesh` (one face graph)."""
+def geometric_scales(
+    mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True, graph: FaceGraph | None = None
+) -> GeometricScales:
+    """Compute the crease, connected and touching levels of `mesh` (one face graph,
+    `face_graph(mesh)` unless given)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    graph = face_graph(mesh)
+    graph = face_graph(mesh) if graph is None else graph
     connected = graph.components()
     count = int(connected.max(initial=-1)) + 1
     lo = np.full((count, 3), np.inf)
@@ -95,7 +103,8 @@ class GeometrySegmenter(Segmenter):
     """A Segmenter without weights: each prompt selects whole geometric parts.
 
     - positive clicks select the part of the face under each click (a click on
-      the background is a PromptError);
+      the background is a PromptError); a part clicked by several prompts of one
+      call is divided between their clicks (`select_faces`);
     - a box selects the parts with more than half of their pixels on that view
       inside the box (the part with the largest share if none has half);
     - a mask prompt selects the parts more than half covered by it (likewise), at
@@ -124,6 +133,7 @@ class GeometrySegmenter(Segmenter):
         self.crease_angle_deg = crease_angle_deg
         self.concave_only = concave_only
         self.mesh: Mesh | None = None
+        self.graph: FaceGraph | None = None
         self.scales: GeometricScales | None = None
         if mesh is not None:
             self.bind(mesh)
@@ -131,7 +141,12 @@ class GeometrySegmenter(Segmenter):
     def bind(self, mesh: Mesh) -> "GeometrySegmenter":
         """Segment `mesh` from now on (parts are recomputed only for a new mesh)."""
         if mesh is not self.mesh:
-            self.mesh, self.scales = mesh, geometric_scales(mesh, self.crease_angle_deg, self.concave_only)
+            graph = face_graph(mesh)
+            self.mesh, self.graph = mesh, graph
+            self.scales = geometric_scales(mesh, self.crease_angle_deg, self.concave_only, graph)
+            self._lengths = concavity_lengths(mesh, graph)
+            self._conductance = shared_edge_lengths(mesh, graph) / np.maximum(self._lengths, WELD_TOLERANCE)  # coincident faces
+            self._signatures = (region_signatures(mesh, self.scales.crease), region_signatures(mesh, self.scales.connected))
         return self
 
     @property
@@ -149,14 +164,20 @@ class GeometrySegmenter(Segmenter):
             raise GeoSAM2Error("These views were rendered from another mesh than the one bound to the geometry segmenter.")
         prompt.check_image(views.num_views, *views.face_ids.shape[1:])
 
-    def _clicked(self, views: Views, prompt: Prompt, ids: np.ndarray, positive: bool) -> set[int]:
-        """Part ids (in `ids`) under the positive or negative clicks of `prompt`."""
+    @staticmethod
+    def _clicked_faces(views: Views, prompt: Prompt, positive: bool) -> np.ndarray:
+        """(C,) face ids (-1 = background) under the positive or negative clicks of `prompt`."""
         points = prompt.points[prompt.labels == (1 if positive else 0)]
         height, width = views.face_ids.shape[1:]
         columns = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
         rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
-        faces = views.face_ids[prompt.view, rows, columns]
+        return views.face_ids[prompt.view, rows, columns]
+
+    def _clicked(self, views: Views, prompt: Prompt, ids: np.ndarray, positive: bool) -> set[int]:
+        """Part ids (in `ids`) under the positive or negative clicks of `prompt`."""
+        faces = self._clicked_faces(views, prompt, positive)
         if positive and (faces < 0).any():
+            points = prompt.points[prompt.labels == 1]
             x, y = points[np.argmax(faces < 0)]
             raise PromptError(f"The click at ({x:.0f}, {y:.0f}) on view {prompt.view} is on the background: click on the object.")
         return {int(ids[f]) for f in faces if f >= 0}
@@ -215,17 +236,139 @@ class GeometrySegmenter(Segmenter):
                 best = (iou, ids, selected)
         return best[1], best[2]
 
-    def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
-        """One mask per prompt on every view: the pixels of the parts it selects.
+    def select_faces(self, views: Views, prompts: Sequence[Prompt]) -> np.ndarray:
+        """(P, F) bool faces each prompt selects, the prompts answered together.
 
-        Returns PartMasks with masks (P, V, H, W) bool and scores (P, V) float32,
-        1 where the mask is non-empty (the masks are exact), else 0.
+        Each prompt selects whole regions (`_selection`: crease parts under its
+        clicks, or the regions its box or mask covers), seen or not; a crease part
+        in which clicks of several prompts fall is divided between those clicks
+        (`geosam2.regions.split_between_seeds`: where the surface narrows or folds
+        inwards between them).
         """
-        masks = np.stack([self._masks(views.face_ids, *self._selection(views, p)) for p in prompts]) if prompts else (
-            np.zeros((0,) + views.face_ids.shape, bool)
-        )
+        self._scales()
+        selected = np.zeros((len(prompts), self.mesh.num_faces), bool)
+        seeds, owners = [], []
+        for p, prompt in enumerate(prompts):
+            ids, chosen = self._selection(views, prompt)
+            selected[p] = np.isin(ids, chosen)
+            clicked = self._clicked_faces(views, prompt, positive=True).astype(np.int64)  # on the object: checked
+            seeds.append(clicked)
+            owners.append(np.full(len(clicked), p))
+        seeds, owners = np.concatenate(seeds), np.concatenate(owners)
+        kept = selected[owners, seeds]  # a click whose part its own negative click removed seeds nothing
+        self._split_shared_parts(selected, seeds[kept], owners[kept])
+        return selected
+
+    def _split_shared_parts(self, selected: np.ndarray, seeds: np.ndarray, owners: np.ndarray) -> None:
+        """Divide in place each crease part holding clicks of several prompts between them."""
+        crease = self.parts
+        shared = [k for k in np.unique(crease[seeds]) if len(np.unique(owners[crease[seeds] == k])) > 1]
+        for k in shared:
+            region = crease == k
+            inside = crease[seeds] == k
+            owner = split_between_seeds(self.graph, self._lengths, self._conductance, region, seeds[inside], owners[inside])
+            selected[:, region] = owner[region][None] == np.arange(len(selected))[:, None]
+
+    def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
+        """One answer per prompt (see `select_faces`): its faces, and on every view the
+        pixels showing them.
+
+        Returns PartMasks with masks (P, V, H, W) bool, scores (P, V) float32, 1
+        where the mask is non-empty (the masks are exact), else 0, and faces (P, F) bool.
+        """
+        if not prompts:
+            return PartMasks.none(views)
+        faces = self.select_faces(views, prompts)
+        shown = np.concatenate([faces, np.zeros((len(faces), 1), bool)], axis=1)  # last column: background
+        masks = shown[:, views.face_ids]
         scores = masks.reshape(len(masks), views.num_views, -1).any(-1).astype(np.float32)
-        return PartMasks(masks, scores)
+        return PartMasks(masks, scores, faces=faces)
+
+    def complete(self, labels: np.ndarray, free: np.ndarray) -> np.ndarray:
+        """Label the `free` faces in 3-D (the session's automatic completion).
+
+        - a free face in a connected piece where one part of `labels` has faces
+          joins that part (nothing said to split the piece);
+        - the rest is cut into units: the free faces of a piece with no part, or the
+          free faces of each crease part of a piece shared by several parts (or of
+          the one piece all the rest lies in);
+        - a unit congruent to regions (crease parts or pieces) lying in one part
+          each (with the faces joined above), some in other pieces than the unit's,
+          joins that part when they all lie in the same one (a hidden wheel joins
+          the wheels; copies in several parts are instances);
+        - a unit smaller than SMALL_SHARE of the surface and than SMALL_PART times
+          the smallest part of `labels` (the user's scale), the largest unit
+          excepted, is a detail: it joins the part closest to it (touching it, or
+          nearest across a gap), the new parts included;
+        - every other unit is a new part (unclicked copies of one another too: a
+          wrong merge of instances costs more than a wrong split of one part).
+
+        Parameters and returns as `Segmenter.complete`.
+        """
+        scales = self._scales()
+        labels, free = np.asarray(labels, np.int64), np.asarray(free, bool)
+        result = np.full(len(labels), -1, np.int64)
+        if not free.any():
+            return result
+        pieces, crease, areas = scales.connected, scales.crease, self.mesh.face_areas
+        owned = labels >= 0
+        piece_parts = np.unique(np.stack([pieces[owned], labels[owned]], axis=1), axis=0)
+        parts_in_piece = np.bincount(piece_parts[:, 0], minlength=pieces.max() + 1)
+        only_part = np.full(len(parts_in_piece), -1, np.int64)
+        only_part[piece_parts[:, 0]] = piece_parts[:, 1]
+        joins_piece = free & (parts_in_piece[pieces] == 1)
+        result[joins_piece] = only_part[pieces[joins_piece]]
+
+        rest = free & ~joins_piece
+        if not rest.any():
+            return result
+        one_piece = len(np.unique(pieces[rest])) == 1  # then its crease parts are the finest split
+        key = np.where((parts_in_piece[pieces] == 0) & ~one_piece, pieces, len(parts_in_piece) + crease)
+        units = np.full(len(labels), -1, np.int64)
+        units[rest] = np.unique(key[rest], return_inverse=True)[1]
+        unit_signatures = region_signatures(self.mesh, units)
+        unit_areas = unit_signatures[:, 0]
+        count = len(unit_areas)
+
+        unit_piece = np.zeros(count, np.int64)
+        unit_piece[units[rest]] = pieces[rest]
+        known = np.where(joins_piece, result, labels)  # the parts with their whole pieces
+        references = self._regions_in_one_part(known)
+        families = congruent_families(np.concatenate([unit_signatures, references[0]]))
+        unit_family = families[:count]
+        unit_label = _parts_of_copies(unit_family, unit_piece, families[count:], *references[1:])
+        threshold = min(SMALL_SHARE * areas.sum(), unit_areas.max())  # the largest unit is never a detail
+        if owned.any():
+            part_areas = np.bincount(labels[owned], areas[owned])
+            threshold = min(threshold, SMALL_PART * part_areas[part_areas > 0].min())
+        small = (unit_label < 0) & (unit_areas < threshold)
+        new = (unit_label < 0) & ~small
+        unit_label[new] = int(labels.max(initial=-1)) + 1 + np.arange(new.sum())
+        result[rest] = unit_label[units[rest]]
+        if small.any():
+            details = np.where(rest & small[np.maximum(units, 0)], units, -1)
+            context = np.where(result >= 0, result, labels)
+            closest = closest_labels(self.mesh, np.where(details >= 0, -1, context), details)
+            result[details >= 0] = closest[details[details >= 0]]
+        return result
+
+    def _regions_in_one_part(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The crease parts and pieces whose faces all lie in one part of (F,) `labels`:
+        their (R, 4) `region_signatures`, (R,) part and (R,) piece."""
+        pieces = self._scales().connected
+        signatures, parts, their_pieces = [], [], []
+        for ids, level_signatures in zip((self.parts, pieces), self._signatures):
+            lowest = np.full(ids.max() + 1, np.iinfo(np.int64).max)
+            highest = np.full(ids.max() + 1, -1, np.int64)
+            np.minimum.at(lowest, ids, labels)
+            np.maximum.at(highest, ids, labels)
+            chosen = np.flatnonzero((lowest == highest) & (lowest >= 0))
+            piece_of = np.zeros(ids.max() + 1, np.int64)
+            piece_of[ids] = pieces
+            signatures.append(level_signatures[chosen])
+            parts.append(lowest[chosen])
+            their_pieces.append(piece_of[chosen])
+        return np.concatenate(signatures), np.concatenate(parts), np.concatenate(their_pieces)
 
     def propose_prompts(
         self, views: Views, view: int, region: np.ndarray, min_pixels: int = MIN_PROMPT_PIXELS, max_prompts: int = MAX_AUTO_PROMPTS
@@ -252,3 +395,29 @@ class GeometrySegmenter(Segmenter):
         masks = np.stack([self._masks(views.face_ids, ids, self.select(views, prompt, ids)) for ids in levels])
         scores = masks.reshape(3, views.num_views, -1).any(-1).astype(np.float32)
         return PartMasks(masks, scores)
+
+
+def _parts_of_copies(
+    unit_family: np.ndarray, unit_piece: np.ndarray, reference_family: np.ndarray, reference_parts: np.ndarray, reference_pieces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part each unit is a copy of, from the congruence families of (U,) units and of
+    (R,) reference regions lying in one part each. Copies lie in other pieces (the sides
+    of one box are not copies of each other): a unit matches when its family has
+    references outside its own piece, and is a copy of their part when they all lie
+    in one part (else they are instances of several).
+
+    Returns (U,) int64 part per unit, -1 for none."""
+    families = int(max(unit_family.max(initial=-1), reference_family.max(initial=-1))) + 1
+    stride = int(max(unit_piece.max(initial=0), reference_pieces.max(initial=0))) + 1
+    keys, in_piece = np.unique(reference_family * stride + reference_pieces, return_counts=True)
+    unit_key = unit_family * stride + unit_piece
+    own_piece = np.zeros(len(unit_family), np.int64)  # references of the unit's family in the unit's piece
+    if len(keys):
+        found = np.minimum(np.searchsorted(keys, unit_key), len(keys) - 1)
+        own_piece = np.where(keys[found] == unit_key, in_piece[found], 0)
+    matched = np.bincount(reference_family, minlength=families)[unit_family] > own_piece
+    family_parts = np.unique(np.stack([reference_family, reference_parts], axis=1), axis=0)
+    the_part = np.full(families, -1, np.int64)
+    the_part[family_parts[:, 0]] = family_parts[:, 1]
+    one_part = np.bincount(family_parts[:, 0], minlength=families) == 1
+    return np.where(matched & one_part[unit_family], the_part[unit_family], -1)

@@ -32,11 +32,16 @@ class PartMasks:
         The release's stability score of each mask (`geosam2.partfilters`), read by
         the official profile's filters of automatic parts; None when the segmenter
         does not score it (its masks then count as stable).
+    faces : (P, F) bool or None
+        The faces of each part, seen or not, when the segmenter answers in 3-D (the
+        masks then show them); None when it answers with masks only (the session
+        lifts them).
     """
 
     masks: np.ndarray
     scores: np.ndarray
     stability: np.ndarray | None = None
+    faces: np.ndarray | None = None
 
     @staticmethod
     def none(views: Views) -> "PartMasks":
@@ -86,6 +91,23 @@ class Segmenter:
         session then clicks in the region's uncovered pieces)."""
         return None
 
+    def complete(self, labels: np.ndarray, free: np.ndarray) -> np.ndarray | None:
+        """Label the `free` faces directly in 3-D (automatic completion), or None when the
+        segmenter cannot (the default: the session prompts views instead).
+
+        Parameters
+        ----------
+        labels : (F,) int, the parts the free faces may join (-1 = none).
+        free : (F,) bool, the faces to label.
+
+        Returns
+        -------
+        (F,) int64: for each free face, the id of the part of `labels` it joins, or a
+        new part id above every id of `labels` (faces sharing one make one new part),
+        or -1 to leave it as it is; -1 outside `free`.
+        """
+        return None
+
 
 class _Forwarding(Segmenter):
     """A Segmenter around a duck-typed one (any object with ``segment``, e.g. a wrapper
@@ -124,6 +146,9 @@ class _Forwarding(Segmenter):
 
     def propose_prompts(self, views: Views, view: int, region: np.ndarray) -> list[Prompt] | None:
         return self._forward("propose_prompts", super().propose_prompts, views, view, region)
+
+    def complete(self, labels: np.ndarray, free: np.ndarray) -> np.ndarray | None:
+        return self._forward("complete", super().complete, labels, free)
 
 
 def as_segmenter(segmenter) -> Segmenter:

@@ -16,7 +16,9 @@ Prompts become faces in three steps: the segmenter's masks on every view, the
 lift of the masks to faces (against the complement of the masks on the
 silhouette, so that faces seen outside every mask vote "none of these parts"),
 and the clean-up on the face graph (stray fragments cleared, unseen faces filled
-from their neighbours).
+from their neighbours). A segmenter that answers in 3-D (`PartMasks.faces`, e.g.
+the geometry segmenter) gives the faces itself, and may complete in 3-D too
+(`Segmenter.complete`); the official profile lifts its masks all the same.
 """
 
 from __future__ import annotations
@@ -202,8 +204,12 @@ class Session:
         they come from: the segmenter's masks of all prompts at once, lifted
         together against the silhouette outside every mask (a label of lower
         priority; the official lifting's "seen, in no mask"), cleaned up; an
-        element goes to at most one prompt."""
-        masks = np.asarray(self.segmenter.segment(self.views, prompts).masks, bool)  # (P, V, H, W)
+        element goes to at most one prompt. A segmenter answering with faces (in
+        3-D) is taken at its word (improved profile): nothing to lift or clean up."""
+        found = self.segmenter.segment(self.views, prompts)
+        masks = np.asarray(found.masks, bool)  # (P, V, H, W)
+        if found.faces is not None and self.profile != OFFICIAL:
+            return _one_owner(np.asarray(found.faces, bool)), masks
         if self.profile == OFFICIAL:
             lifted = self.surface.lift(masks, priorities=[1] * len(prompts))
         else:
@@ -323,6 +329,8 @@ class Session:
         answer becomes a part; the clean-up then gives the faces left over (e.g.
         unseen from that view) to neighbouring parts (inside a part: to its new
         children, or the part keeps them). Faces outside the region never change.
+        A segmenter that completes in 3-D (``Segmenter.complete``, e.g. the geometry
+        segmenter) labels those faces directly instead, no view prompted.
         """
         state, views = self._state, self.views
         if parent is None:
@@ -340,6 +348,10 @@ class Session:
         free = state.labels == (-1 if parent is None else parent)
         if not free.any():
             return self._commit(state.labels, state.parts, state.next_id)
+        joinable = state.labels if parent is None else np.where(np.isin(state.labels, self._descendants(parent)), state.labels, -1)
+        completed = self.segmenter.complete(joinable, free) if self.mesh is not None else None
+        if completed is not None:
+            return self._commit_completion(parent, free, np.where(free, completed, -1), int(joinable.max(initial=-1)) + 1)
         proposed = np.where(free, self._proposed_labels(free, view), -1)
         pieces = np.unique(proposed[proposed >= 0])
         if len(pieces) == 0 and parent is not None:
@@ -358,6 +370,31 @@ class Session:
         labels = np.where(labels >= state.next_id, renumber[np.maximum(labels, 0)], labels)
         ids = range(state.next_id, state.next_id + len(new_ids))
         new_parts = tuple(Part(i, f"part_{i}", part_color(i), parent) for i in ids)
+        return self._commit(labels, state.parts + new_parts, state.next_id + len(new_ids))
+
+    def _descendants(self, part_id: int) -> list[int]:
+        """Ids of the parts refined from `part_id`, at any depth."""
+        found, frontier = [], [part_id]
+        while frontier:
+            frontier = [p.id for p in self.parts if p.parent in frontier]
+            found += frontier
+        return found
+
+    def _commit_completion(self, parent: int | None, free: np.ndarray, completed: np.ndarray, first_new: int) -> Update:
+        """Commit the segmenter's 3-D completion (`Segmenter.complete`) of the `free` faces:
+        (F,) `completed` ids below `first_new` join those parts, ids from `first_new` on
+        become new parts (children of `parent`), -1 leaves a face as it was."""
+        state = self._state
+        new_ids = np.unique(completed[completed >= first_new])
+        if parent is not None and len(new_ids) < 2 and not (free & (completed >= 0) & (completed < first_new)).any():
+            raise PromptError(f"No part was found inside part {parent}: click on the sub-parts you want instead.")
+        renumber = dict(zip(new_ids.tolist(), range(state.next_id, state.next_id + len(new_ids))))
+        labels = state.labels.copy()
+        for old, new in renumber.items():
+            labels[completed == old] = new
+        joins = (completed >= 0) & (completed < first_new)
+        labels[joins] = completed[joins]
+        new_parts = tuple(Part(i, f"part_{i}", part_color(i), parent) for i in renumber.values())
         return self._commit(labels, state.parts + new_parts, state.next_id + len(new_ids))
 
     def segment_everything(self) -> Update:
@@ -468,3 +505,16 @@ class Session:
     @property
     def can_redo(self) -> bool:
         return self._position < len(self._history) - 1
+
+
+def _one_owner(faces: np.ndarray) -> np.ndarray:
+    """(P, F) bool `faces` with each face kept only in the smallest of the answers
+    claiming it (as the lifting's vote, where the smaller mask wins)."""
+    sizes = faces.sum(1)
+    order = np.argsort(sizes, kind="stable")
+    taken = np.zeros(faces.shape[1], bool)
+    kept = np.zeros_like(faces)
+    for p in order:
+        kept[p] = faces[p] & ~taken
+        taken |= faces[p]
+    return kept

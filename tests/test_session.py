@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import make_box_mesh
 from geosam2.errors import GeoSAM2Error, PromptError
 from geosam2.evaluation.policies import LabelSegmenter
 from geosam2.geometry import GeometrySegmenter
-from geosam2.mesh import load_mesh
+from geosam2.mesh import from_arrays, load_mesh
 from geosam2.prompts import Prompt
 from geosam2.session import Session
 from geosam2.segmenters import Segmenter
@@ -126,8 +127,16 @@ def test_merge_moves_faces_and_children_to_the_first_part():
         session.merge([0])
 
 
+def unequal_boxes():
+    """Three separate boxes at BOXES, none a copy of another (heights 1, 1.2, 1.4); box k
+    owns faces 12k..12k+11."""
+    boxes = [make_box_mesh((1.0, 1.0, 1.0 + 0.2 * k)) for k in range(len(BOXES))]
+    vertices = np.concatenate([b.vertices + offset for b, offset in zip(boxes, BOXES)])
+    return from_arrays(vertices, np.concatenate([b.faces + 8 * k for k, b in enumerate(boxes)]))
+
+
 def test_auto_complete_labels_the_rest_by_geometric_parts():
-    mesh = boxes_mesh(BOXES)
+    mesh = unequal_boxes()
     session = Session(mesh, GeometrySegmenter(crease_angle_deg=180.0), resolution=RESOLUTION)
     before = session.add_part(click(session, box_faces(0)))
     update = session.auto_complete()
@@ -144,11 +153,15 @@ def test_auto_complete_labels_the_rest_by_geometric_parts():
 
 
 class ProposingSegmenter(GeometrySegmenter):
-    """The geometry segmenter, recording where it was asked for proposals."""
+    """The geometry segmenter completing on views (no 3-D completion), recording where
+    it was asked for proposals."""
 
     def propose_prompts(self, views, view, region):
         self.asked = (view, region.copy())
         return super().propose_prompts(views, view, region)
+
+    def complete(self, labels, free):
+        return None
 
 
 class ClicksOnly(Segmenter):
