@@ -74,10 +74,7 @@ class Mesh:
     @functools.cached_property
     def face_normals(self) -> np.ndarray:
         """(F, 3) float64 unit normals by the right-hand rule (zero for degenerate faces)."""
-        t = self.triangles
-        n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-        norm = np.linalg.norm(n, axis=1, keepdims=True)
-        return np.divide(n, norm, out=np.zeros_like(n), where=norm > 0)
+        return triangle_normals(self.triangles)
 
     @functools.cached_property
     def face_areas(self) -> np.ndarray:
@@ -118,6 +115,14 @@ def face_limit(environ=os.environ) -> int:
     if limit < 1:
         raise GeoSAM2Error(f"{MAX_FACES_ENV}={text!r} is not a positive whole number of faces: set it to e.g. 3000000 or unset it.")
     return limit
+
+
+def triangle_normals(triangles: np.ndarray) -> np.ndarray:
+    """(T, 3) float64 unit normal of each of (T, 3, 3) `triangles` by the right-hand
+    rule (zero for a degenerate one)."""
+    n = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.divide(n, norm, out=np.zeros_like(n), where=norm > 0)
 
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -66,6 +66,29 @@ def test_closest_face_is_found_on_a_large_triangle_far_from_its_centroid():
     assert closest_faces(triangles, points, k=2).tolist() == [0, 0, 1]
 
 
+def test_coincident_surfaces_facing_apart_keep_their_own_labels():
+    """A puck resting on a slab: the puck's bottom lies in the slab's top face (a
+    common modelling shortcut). Distance alone cannot tell them apart; the face
+    facing the same way can, in the decimation's part ids and in the transfer."""
+    slab = trimesh.creation.box((2.0, 2.0, 0.2)).subdivide().subdivide()
+    slab.apply_translation((0, 0, -0.1))
+    puck = trimesh.creation.cylinder(radius=0.5, height=0.1, sections=48).subdivide()
+    puck.apply_translation((0, 0, 0.05))
+    vertices = np.concatenate([slab.vertices, puck.vertices])
+    faces = np.concatenate([slab.faces, puck.faces + len(slab.vertices)])
+    mesh = from_arrays(vertices, faces, np.repeat([0, 1], [len(slab.faces), len(puck.faces)]))
+    proxy = decimate(mesh, mesh.num_faces // 3)
+    bottom = (mesh.part_ids == 1) & (mesh.face_normals[:, 2] < -0.99)
+    assert bottom.sum() > 50
+    down = proxy.face_normals[:, 2] < -0.99  # the puck's bottom, and the slab's, the lowest plane
+    assert np.array_equal(proxy.part_ids[down], (proxy.centroids[down, 2] > proxy.vertices[:, 2].min() + 1e-6).astype(int))
+    labels = transfer_labels(proxy, proxy.part_ids, mesh)
+    assert np.array_equal(labels, mesh.part_ids)
+    points = mesh.centroids[bottom]
+    found = closest_faces(mesh.triangles, points + 1e-9, normals=mesh.face_normals[bottom])
+    assert (mesh.part_ids[found] == 1).all()
+
+
 def test_labels_carry_to_every_face_with_their_boundary(two_spheres):
     proxy = decimate(two_spheres, 1000)
     # parts: the left sphere, the right sphere's top half, its bottom half left unlabelled
