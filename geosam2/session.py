@@ -18,7 +18,8 @@ silhouette, so that faces seen outside every mask vote "none of these parts"),
 and the clean-up on the face graph (stray fragments cleared, unseen faces filled
 from their neighbours). A segmenter that answers in 3-D (`PartMasks.faces`, e.g.
 the geometry segmenter) gives the faces itself, and may complete in 3-D too
-(`Segmenter.complete`); the official profile lifts its masks all the same.
+(`Segmenter.complete`); the official profile lifts its masks all the same and
+completes by prompting views, as the release.
 """
 
 from __future__ import annotations
@@ -329,8 +330,9 @@ class Session:
         answer becomes a part; the clean-up then gives the faces left over (e.g.
         unseen from that view) to neighbouring parts (inside a part: to its new
         children, or the part keeps them). Faces outside the region never change.
-        A segmenter that completes in 3-D (``Segmenter.complete``, e.g. the geometry
-        segmenter) labels those faces directly instead, no view prompted.
+        With the improved profile, a segmenter that completes in 3-D
+        (``Segmenter.complete``, e.g. the geometry segmenter) labels those faces
+        directly instead, no view prompted.
         """
         state, views = self._state, self.views
         if parent is None:
@@ -349,7 +351,8 @@ class Session:
         if not free.any():
             return self._commit(state.labels, state.parts, state.next_id)
         joinable = state.labels if parent is None else np.where(np.isin(state.labels, self._descendants(parent)), state.labels, -1)
-        completed = self.segmenter.complete(joinable, free) if self.mesh is not None else None
+        in_3d = self.mesh is not None and self.profile != OFFICIAL  # the release prompts views
+        completed = self.segmenter.complete(joinable, free) if in_3d else None
         if completed is not None:
             return self._commit_completion(parent, free, np.where(free, completed, -1), int(joinable.max(initial=-1)) + 1)
         proposed = np.where(free, self._proposed_labels(free, view), -1)
