@@ -88,15 +88,18 @@ class Session:
         Rendered (splatted) view size in pixels.
     pa : float
         Relative size threshold of the clean-up (see ``Surface.clean``).
-    samples_per_face, seed : see ``geosam2.lift.visible_samples`` (meshes only:
-        a point is its own single sample, see ``geosam2.pointlift.visible_points``).
+    samples_per_face : int
+        The official profile's random samples per face (its lifting,
+        ``geosam2.lift.official_visible_samples``); the improved profile votes with
+        every pixel of the face-id maps (``geosam2.lift.visible_pixels``) and a
+        point cloud with its points (``geosam2.pointlift.visible_points``).
     views : Views, optional
         Already rendered views of a mesh, or ``splat_views`` of a point cloud
         (then `resolution` is not used).
     surface : Surface, optional
         An already built ``surface_of(geometry, ...)`` (views, visibility, graph),
         shared by several sessions over the same geometry; then `resolution`,
-        `samples_per_face`, `seed` and `views` are not used (its profile must be
+        `samples_per_face` and `views` are not used (its profile must be
         the session's).
     profile : "official", "improved" or None
         The inference profile (`geosam2.profiles`). Given, it sets everything: the
@@ -126,7 +129,6 @@ class Session:
         resolution: int = 1024,
         pa: float = 0.02,
         samples_per_face: int = 5,
-        seed: int = 0,
         views=None,
         surface: Surface | None = None,
         profile: str | None = None,
@@ -147,7 +149,7 @@ class Session:
         # the session's own stages: the release has no point-cloud path, so points always use the project's
         self.profile = profile if profile and self.mesh is not None else IMPROVED
         if surface is None:
-            surface = surface_of(geometry, resolution, samples_per_face, seed, views, self.profile)
+            surface = surface_of(geometry, resolution, samples_per_face, views, self.profile)
         elif surface.profile != self.profile:
             raise GeoSAM2Error(f"The surface lifts with the {surface.profile} profile, the session runs {self.profile}: build one of it.")
         self.surface = surface
