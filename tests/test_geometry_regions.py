@@ -19,6 +19,7 @@ from geosam2.regions import (
     split_between_seeds,
 )
 from geosam2.session import Session
+from tests import stress
 from tests.helpers import pixel_of_face
 
 RESOLUTION = 128
@@ -26,21 +27,12 @@ RESOLUTION = 128
 
 def assemble(pieces):
     """One mesh of separate trimesh pieces (own vertices); returns it and (F,) piece index per face."""
-    vertices, faces, owner, offset = [], [], [], 0
-    for k, piece in enumerate(pieces):
-        vertices.append(piece.vertices)
-        faces.append(piece.faces + offset)
-        owner.append(np.full(len(piece.faces), k))
-        offset += len(piece.vertices)
-    return from_arrays(np.concatenate(vertices), np.concatenate(faces)), np.concatenate(owner)
+    built = stress.assemble("pieces", [(piece, k) for k, piece in enumerate(pieces)])
+    return built.mesh, built.labels
 
 
 def box(extents, centre, subdivisions=1):
-    mesh = trimesh.creation.box(extents=extents)
-    for _ in range(subdivisions):
-        mesh = mesh.subdivide()
-    mesh.apply_translation(centre)
-    return mesh
+    return stress.box(extents, centre, subdivisions)
 
 
 def stool():
