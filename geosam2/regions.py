@@ -190,7 +190,7 @@ def closest_labels(mesh: Mesh, labels: np.ndarray, units: np.ndarray) -> np.ndar
 
     count = int(units.max(initial=-1)) + 1
     labelled = np.flatnonzero(labels >= 0)
-    if len(labelled) == 0:
+    if len(labelled) == 0 or count == 0:
         return np.full(count, -1, np.int64)
 
     def points(faces):
