@@ -331,7 +331,9 @@ class GeometrySegmenter(Segmenter):
         - a unit smaller than SMALL_SHARE of the surface and than SMALL_PART times
           the smallest part of `labels` (the user's scale), the largest unit
           excepted, is a detail: it joins the part closest to it (touching it, or
-          nearest across a gap), the new parts included;
+          nearest across a gap), the new parts included, when it is also below
+          SMALL_PART times that part (a piece beside others of its size, a brick
+          among bricks, is a part of its own);
         - every other unit is a new part (unclicked copies of one another too: a
           wrong merge of instances costs more than a wrong split of one part).
 
@@ -374,15 +376,35 @@ class GeometrySegmenter(Segmenter):
             part_areas = np.bincount(labels[owned], areas[owned])
             threshold = min(threshold, SMALL_PART * part_areas[part_areas > 0].min())
         small = (unit_label < 0) & (unit_areas < threshold)
-        new = (unit_label < 0) & ~small
-        unit_label[new] = int(labels.max(initial=-1)) + 1 + np.arange(new.sum())
+        first_new = int(labels.max(initial=-1)) + 1
+        unit_label[(unit_label < 0) & ~small] = first_new + np.arange(((unit_label < 0) & ~small).sum())
         result[rest] = unit_label[units[rest]]
-        if small.any():
-            details = np.where(rest & small[np.maximum(units, 0)], units, -1)
-            context = np.where(result >= 0, result, labels)
-            closest = closest_labels(self.mesh, np.where(details >= 0, -1, context), details)
-            result[details >= 0] = closest[details[details >= 0]]
+        if not small.any():
+            return result
+        details, context, closest = self._closest_parts(units, small, np.where(result >= 0, result, labels))
+        # a unit as large as half the part it would join is a part of its own (a brick among bricks)
+        context_areas = np.bincount(context[context >= 0], areas[context >= 0], minlength=closest.max() + 1)
+        alone = small & (closest >= 0) & (unit_areas >= SMALL_PART * context_areas[np.maximum(closest, 0)])
+        if alone.any():
+            unit_label[alone] = max(first_new, int(unit_label.max()) + 1) + np.arange(alone.sum())
+            small &= ~alone
+            result[rest] = unit_label[units[rest]]
+            details, _, closest = self._closest_parts(units, small, np.where(result >= 0, result, labels))
+        result[details >= 0] = closest[details[details >= 0]]
         return result
+
+    def _closest_parts(self, units: np.ndarray, small: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The part of (F,) `labels` closest to each unit of (F,) `units` (-1 = none)
+        flagged in (U,) bool `small` (`geosam2.regions.closest_labels`).
+
+        Returns (F,) the unit of each face of those units (-1 elsewhere), (F,) `labels`
+        without their faces, and (U,) the closest part per unit (-1 for the others)."""
+        details = np.where((units >= 0) & small[np.maximum(units, 0)], units, -1)
+        context = np.where(details >= 0, -1, labels)
+        closest = np.full(len(small), -1, np.int64)
+        found = closest_labels(self.mesh, context, details)
+        closest[: len(found)] = found
+        return details, context, np.where(small, closest, -1)
 
     def _regions_in_one_part(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The crease parts and pieces whose faces all lie in one part of (F,) `labels`:
