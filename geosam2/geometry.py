@@ -77,7 +77,8 @@ def overlapping_groups(lo: np.ndarray, hi: np.ndarray, tolerance: float = 0.0, m
     while start < count:
         stop = max(int(np.searchsorted(first_pair, first_pair[start] + max_pairs, side="right")) - 1, start + 1)
         ranks = np.repeat(np.arange(start, stop), later[start:stop])
-        others = ranks + 1 + np.arange(len(ranks)) - np.repeat(first_pair[start:stop] - first_pair[start], later[start:stop])
+        offset_in_chunk = np.repeat(first_pair[start:stop] - first_pair[start], later[start:stop])
+        others = ranks + 1 + np.arange(len(ranks)) - offset_in_chunk
         i, j = order[ranks], order[others]
         touch = ((lo[i] <= hi[j]) & (lo[j] <= hi[i])).all(axis=1)
         representative = np.zeros(count, np.int64)
@@ -393,7 +394,9 @@ class GeometrySegmenter(Segmenter):
         result[details >= 0] = closest[details[details >= 0]]
         return result
 
-    def _closest_parts(self, units: np.ndarray, small: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _closest_parts(
+        self, units: np.ndarray, small: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The part of (F,) `labels` closest to each unit of (F,) `units` (-1 = none)
         flagged in (U,) bool `small` (`geosam2.regions.closest_labels`).
 
