@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import connected_components
 from .mesh import Mesh
 
 WELD_TOLERANCE = 1e-6  # relative to the longest bbox edge (1 after normalisation)
+CREASE_ANGLE_DEG = 60.0  # cylinders of 7+ segments have no crease; right-angle folds are creases
 
 
 def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tolerance: float = WELD_TOLERANCE) -> np.ndarray:
@@ -102,6 +103,23 @@ def face_graph(mesh: Mesh, tolerance: float = WELD_TOLERANCE) -> FaceGraph:
     normals = mesh.face_normals
     cos = np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]])
     return FaceGraph(len(faces), pairs.astype(np.int64), cos)
+
+
+def valleys(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
+    """(E,) bool which face pairs of `graph` fold inwards (concave), as where a leg
+    meets a seat: each face lies in front of the other's plane,
+    (n_i - n_j) . (c_j - c_i) > 0 with unit normals n and centroids c."""
+    first, second = graph.pairs.T
+    step = mesh.centroids[second] - mesh.centroids[first]
+    return np.einsum("ij,ij->i", mesh.face_normals[first] - mesh.face_normals[second], step) > 1e-12
+
+
+def creases(mesh: Mesh, graph: FaceGraph, angle_deg: float = CREASE_ANGLE_DEG, concave_only: bool = True) -> np.ndarray:
+    """(E,) bool which face pairs of `graph` fold by more than `angle_deg` (degrees,
+    between the normals), with `concave_only` only those that are `valleys`: the
+    project's one definition of a (concave) crease."""
+    sharp = graph.cos_dihedral < np.cos(np.radians(angle_deg)) - 1e-9
+    return sharp & valleys(mesh, graph) if concave_only else sharp
 
 
 def unwelded_face_graph(mesh: Mesh) -> FaceGraph:

@@ -20,14 +20,14 @@ from typing import Sequence
 import numpy as np
 
 from .errors import GeoSAM2Error, PromptError
-from .facegraph import WELD_TOLERANCE, FaceGraph, face_graph
+from .facegraph import CREASE_ANGLE_DEG, WELD_TOLERANCE, FaceGraph, creases, face_graph
 from .mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
 from .regions import closest_labels, concavity_lengths, congruent_families, region_signatures, shared_edge_lengths, split_between_seeds
 from .render import Views
 from .segmenters import PartMasks, Segmenter
 
-DEFAULT_CREASE_ANGLE_DEG = 60.0  # cylinders of 7+ segments stay whole; right-angle folds split
+DEFAULT_CREASE_ANGLE_DEG = CREASE_ANGLE_DEG  # cylinders of 7+ segments stay whole; right-angle folds split
 MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this share of their pixels in it
 TOUCH_TOLERANCE = 0.01  # normalised units: connected parts this close in bounding box "touch"
 SMALL_PART = 0.5  # completion: a detail is below this share of the smallest part made by the user
@@ -39,17 +39,56 @@ def geometric_parts(
 ) -> np.ndarray:
     """(F,) int32 geometric part id per face, ids 0..K-1.
 
-    Faces are connected through welded shared edges whose dihedral angle (between
-    face normals) is at most `crease_angle_deg` or, with `concave_only`, whose
-    fold is convex; 180 keeps every edge (connected pieces only).
+    Faces are connected through welded shared edges that are not
+    `geosam2.facegraph.creases`: whose dihedral angle (between face normals) is at
+    most `crease_angle_deg` or, with `concave_only`, whose fold is convex; 180
+    keeps every edge (connected pieces only).
     """
     graph = face_graph(mesh) if graph is None else graph
-    cut = graph.cos_dihedral < np.cos(np.radians(crease_angle_deg)) - 1e-9
-    if concave_only:  # each face in front of the other's plane: (n_i - n_j) . (c_j - c_i) > 0
-        i, j = graph.pairs.T
-        centroids = mesh.triangles.mean(axis=1)
-        cut &= np.einsum("ij,ij->i", mesh.face_normals[i] - mesh.face_normals[j], centroids[j] - centroids[i]) > 1e-12
-    return graph.components(~cut)
+    return graph.components(~creases(mesh, graph, crease_angle_deg, concave_only))
+
+
+def overlapping_groups(lo: np.ndarray, hi: np.ndarray, tolerance: float = 0.0, max_pairs: int = 1 << 22) -> np.ndarray:
+    """(K,) int64 group per box of (K, 3) corners `lo` <= `hi`: boxes overlapping within
+    `tolerance` (normalised units; on every axis each starts at most `tolerance` after
+    the other ends) share a group, transitively.
+
+    Sort and sweep: the boxes sorted by their start on the axis where they overlap
+    least, each box is tested only against those starting before it ends there, at
+    most `max_pairs` pairs at a time (memory), the groups found so far kept as one
+    edge from each box to a box of its group. Near-linear in K unless many boxes
+    overlap on every axis (10,000 pieces: 0.2 s, where comparing every pair took 4 s
+    and 400 MB).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    count = len(lo)
+    hi = hi + tolerance
+    candidates = []  # per axis: (K,) boxes starting after each box (sorted by start) and before its end
+    for axis in range(3):
+        order = np.argsort(lo[:, axis], kind="stable")
+        ends = np.searchsorted(lo[order, axis], hi[order, axis], side="right")
+        candidates.append((order, np.maximum(ends - np.arange(count) - 1, 0)))
+    order, later = min(candidates, key=lambda candidate: candidate[1].sum())
+    groups = np.arange(count)
+    first_pair = np.r_[0, np.cumsum(later)]
+    start = 0
+    while start < count:
+        stop = max(int(np.searchsorted(first_pair, first_pair[start] + max_pairs, side="right")) - 1, start + 1)
+        ranks = np.repeat(np.arange(start, stop), later[start:stop])
+        offset_in_chunk = np.repeat(first_pair[start:stop] - first_pair[start], later[start:stop])
+        others = ranks + 1 + np.arange(len(ranks)) - offset_in_chunk
+        i, j = order[ranks], order[others]
+        touch = ((lo[i] <= hi[j]) & (lo[j] <= hi[i])).all(axis=1)
+        representative = np.zeros(count, np.int64)
+        representative[groups] = np.arange(count)  # one box of each group found so far
+        rows = np.r_[i[touch], np.arange(count)]
+        columns = np.r_[j[touch], representative[groups]]
+        graph = coo_matrix((np.ones(len(rows), bool), (rows, columns)), shape=(count, count))
+        groups = connected_components(graph, directed=False)[1]
+        start = stop
+    return groups
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,9 +116,6 @@ def geometric_scales(
 ) -> GeometricScales:
     """Compute the crease, connected and touching levels of `mesh` (one face graph,
     `face_graph(mesh)` unless given)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     graph = face_graph(mesh) if graph is None else graph
     connected = graph.components()
     count = int(connected.max(initial=-1)) + 1
@@ -88,10 +124,7 @@ def geometric_scales(
     corners = mesh.triangles  # (F, 3, 3)
     np.minimum.at(lo, connected, corners.min(axis=1))
     np.maximum.at(hi, connected, corners.max(axis=1))
-    # pairwise box overlap, O(K^2) over pieces (not faces): a few thousand pieces at most
-    overlap = ((lo[:, None] <= hi[None] + TOUCH_TOLERANCE) & (lo[None] <= hi[:, None] + TOUCH_TOLERANCE)).all(-1)
-    i, j = np.nonzero(overlap)
-    groups = connected_components(coo_matrix((np.ones(len(i), bool), (i, j)), shape=(count, count)), directed=False)[1]
+    groups = overlapping_groups(lo, hi, TOUCH_TOLERANCE)
     return GeometricScales(
         crease=geometric_parts(mesh, crease_angle_deg, graph, concave_only),
         connected=connected,
@@ -299,7 +332,9 @@ class GeometrySegmenter(Segmenter):
         - a unit smaller than SMALL_SHARE of the surface and than SMALL_PART times
           the smallest part of `labels` (the user's scale), the largest unit
           excepted, is a detail: it joins the part closest to it (touching it, or
-          nearest across a gap), the new parts included;
+          nearest across a gap), the new parts included, when it is also below
+          SMALL_PART times that part (a piece beside others of its size, a brick
+          among bricks, is a part of its own);
         - every other unit is a new part (unclicked copies of one another too: a
           wrong merge of instances costs more than a wrong split of one part).
 
@@ -342,15 +377,37 @@ class GeometrySegmenter(Segmenter):
             part_areas = np.bincount(labels[owned], areas[owned])
             threshold = min(threshold, SMALL_PART * part_areas[part_areas > 0].min())
         small = (unit_label < 0) & (unit_areas < threshold)
-        new = (unit_label < 0) & ~small
-        unit_label[new] = int(labels.max(initial=-1)) + 1 + np.arange(new.sum())
+        first_new = int(labels.max(initial=-1)) + 1
+        unit_label[(unit_label < 0) & ~small] = first_new + np.arange(((unit_label < 0) & ~small).sum())
         result[rest] = unit_label[units[rest]]
-        if small.any():
-            details = np.where(rest & small[np.maximum(units, 0)], units, -1)
-            context = np.where(result >= 0, result, labels)
-            closest = closest_labels(self.mesh, np.where(details >= 0, -1, context), details)
-            result[details >= 0] = closest[details[details >= 0]]
+        if not small.any():
+            return result
+        details, context, closest = self._closest_parts(units, small, np.where(result >= 0, result, labels))
+        # a unit as large as half the part it would join is a part of its own (a brick among bricks)
+        context_areas = np.bincount(context[context >= 0], areas[context >= 0], minlength=closest.max() + 1)
+        alone = small & (closest >= 0) & (unit_areas >= SMALL_PART * context_areas[np.maximum(closest, 0)])
+        if alone.any():
+            unit_label[alone] = max(first_new, int(unit_label.max()) + 1) + np.arange(alone.sum())
+            small &= ~alone
+            result[rest] = unit_label[units[rest]]
+            details, _, closest = self._closest_parts(units, small, np.where(result >= 0, result, labels))
+        result[details >= 0] = closest[details[details >= 0]]
         return result
+
+    def _closest_parts(
+        self, units: np.ndarray, small: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The part of (F,) `labels` closest to each unit of (F,) `units` (-1 = none)
+        flagged in (U,) bool `small` (`geosam2.regions.closest_labels`).
+
+        Returns (F,) the unit of each face of those units (-1 elsewhere), (F,) `labels`
+        without their faces, and (U,) the closest part per unit (-1 for the others)."""
+        details = np.where((units >= 0) & small[np.maximum(units, 0)], units, -1)
+        context = np.where(details >= 0, -1, labels)
+        closest = np.full(len(small), -1, np.int64)
+        found = closest_labels(self.mesh, context, details)
+        closest[: len(found)] = found
+        return details, context, np.where(small, closest, -1)
 
     def _regions_in_one_part(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The crease parts and pieces whose faces all lie in one part of (F,) `labels`:

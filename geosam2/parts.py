@@ -6,12 +6,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .palette import part_palette
+from .palette import palette_color
 
 
 def part_color(part_id: int) -> tuple[int, int, int, int]:
     """RGBA uint8 colour of a part id (distinct for the first 500 ids)."""
-    return tuple(int(c) for c in part_palette(part_id + 1)[part_id])
+    return tuple(int(c) for c in palette_color(part_id))  # one colour: thousands of parts stay linear
 
 
 @dataclass(frozen=True)

@@ -52,22 +52,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .facegraph import FaceGraph, face_graph, unwelded_face_graph
+from .facegraph import FaceGraph, creases, face_graph, unwelded_face_graph
 from .mesh import Mesh
 from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
 
 MAX_SWEEPS = 64
 NEAREST_K = 3
-CREASE_ANGLE_DEG = 60.0  # a fold between faces sharper than this is a crease (a 7+ segment cylinder has none)
-
-
-def concave_creases(mesh: Mesh, graph: FaceGraph, angle_deg: float = CREASE_ANGLE_DEG) -> np.ndarray:
-    """(E,) bool which edges of `graph` (face pairs of `mesh`) fold by more than `angle_deg`
-    into a valley: each face lies in front of the other's plane, as where a leg meets a seat."""
-    first, second = graph.pairs.T
-    centroids = mesh.centroids
-    valley = np.einsum("ij,ij->i", mesh.face_normals[first] - mesh.face_normals[second], centroids[second] - centroids[first])
-    return (graph.cos_dihedral < np.cos(np.radians(angle_deg))) & (valley > 0)
 
 
 def clear_small_components(
@@ -76,7 +66,7 @@ def clear_small_components(
     face_areas: np.ndarray,
     pa: float = 0.02,
     keep_largest_piece: bool = False,
-    creases: np.ndarray | None = None,
+    crease_edges: np.ndarray | None = None,
 ) -> np.ndarray:
     """(F,) int64 copy of `labels` with small same-label components set to -1.
 
@@ -85,9 +75,9 @@ def clear_small_components(
     component (largest by faces and by area, each over labelled components).
     With `keep_largest_piece`, each label's largest-area component is kept
     whatever its size, so only stray fragments are cleared. With (E,) bool
-    `creases` (e.g. :func:`concave_creases` of `graph`'s edges), so is a component
-    that is a whole piece of the shape (see `_whole_pieces`: a bolt, a knob, one
-    wheel of four, a welded stud).
+    `crease_edges` (e.g. :func:`geosam2.facegraph.creases` of `graph`'s edges),
+    so is a component that is a whole piece of the shape (see `_whole_pieces`: a
+    bolt, a knob, one wheel of four, a welded stud).
     """
     labels = np.asarray(labels, np.int64).copy()
     labelled = labels >= 0
@@ -104,8 +94,8 @@ def clear_small_components(
         component_label[component[labelled]] = labels[labelled]
         order = np.lexsort((-areas, component_label))  # per label, largest first
         protected[order[np.r_[True, component_label[order][1:] != component_label[order][:-1]]]] = True
-    if creases is not None:
-        protected |= _whole_pieces(graph, labels, component, face_areas, areas, creases, protected)
+    if crease_edges is not None:
+        protected |= _whole_pieces(graph, labels, component, face_areas, areas, crease_edges, protected)
     labels[labelled & small[component] & ~protected[component]] = -1
     return labels
 
@@ -116,7 +106,7 @@ def _whole_pieces(
     component: np.ndarray,
     face_areas: np.ndarray,
     areas: np.ndarray,
-    creases: np.ndarray,
+    crease_edges: np.ndarray,
     protected: np.ndarray,
 ) -> np.ndarray:
     """(C,) bool which of the C same-label components of (F,) `component` (areas (C,)
@@ -127,7 +117,7 @@ def _whole_pieces(
       small piece shared by a label that lives there and a stray fragment of
       another goes to the former, as the clean-up without this rule does);
     - or bordered by other labels mostly (more than half of the border edges)
-      along (E,) bool `creases` of the graph's edges.
+      along (E,) bool `crease_edges` of the graph's edges.
     """
     size = len(areas)
     piece = graph.components()
@@ -139,7 +129,7 @@ def _whole_pieces(
     first, second = graph.pairs.T
     border = labels[first] != labels[second]
     sides = np.concatenate([component[first[border]], component[second[border]]])
-    on_crease = np.bincount(sides, weights=np.tile(creases[border], 2), minlength=size)
+    on_crease = np.bincount(sides, weights=np.tile(crease_edges[border], 2), minlength=size)
     return (most_of_a_piece & ~shared) | (on_crease > 0.5 * np.bincount(sides, minlength=size))
 
 
@@ -326,8 +316,8 @@ def clean_labels(
         return (out, sources) if return_sources else out
     graph = face_graph(mesh) if graph is None else graph
     filled = fill_labels(mesh, graph, labels, labels < 0, max_sweeps, nearest_k)
-    creases = concave_creases(mesh, graph) if keep_whole_pieces else None
-    cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece, creases)
+    crease_edges = creases(mesh, graph) if keep_whole_pieces else None
+    cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece, crease_edges)
     cleaned = fill_labels(mesh, graph, cleared, cleared < 0, max_sweeps, nearest_k)
     if not fill_unlabelled:
         cleaned[labels < 0] = -1

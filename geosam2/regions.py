@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .facegraph import FaceGraph, weld_vertices
+from .facegraph import FaceGraph, valleys, weld_vertices
 from .mesh import Mesh
 
 CONGRUENCE_TOLERANCE = 0.03  # relative difference of area and of each principal extent
@@ -80,14 +80,11 @@ def congruent_families(signatures: np.ndarray, tolerance: float = CONGRUENCE_TOL
 def concavity_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
     """(E,) float64 length of each face-graph edge (normalised units): the distance
     between the two faces' centroids, plus CONCAVITY_COST times the fold angle (radians)
-    where the edge folds inwards. The folds crossed add up to the turn of the surface,
+    where the edge folds inwards (`geosam2.facegraph.valleys`). The folds crossed add up to the turn of the surface,
     whatever its tessellation: a valley costs the same however finely it is meshed."""
     i, j = graph.pairs.T
-    centroids = mesh.centroids
-    step = centroids[j] - centroids[i]
-    concave = np.einsum("ij,ij->i", mesh.face_normals[i] - mesh.face_normals[j], step) > 1e-12
     fold = np.arccos(np.clip(graph.cos_dihedral, -1.0, 1.0))
-    return np.linalg.norm(step, axis=1) + CONCAVITY_COST * concave * fold
+    return np.linalg.norm(mesh.centroids[j] - mesh.centroids[i], axis=1) + CONCAVITY_COST * valleys(mesh, graph) * fold
 
 
 def shared_edge_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
@@ -193,7 +190,7 @@ def closest_labels(mesh: Mesh, labels: np.ndarray, units: np.ndarray) -> np.ndar
 
     count = int(units.max(initial=-1)) + 1
     labelled = np.flatnonzero(labels >= 0)
-    if len(labelled) == 0:
+    if len(labelled) == 0 or count == 0:
         return np.full(count, -1, np.int64)
 
     def points(faces):

@@ -18,7 +18,8 @@ silhouette, so that faces seen outside every mask vote "none of these parts"),
 and the clean-up on the face graph (stray fragments cleared, unseen faces filled
 from their neighbours). A segmenter that answers in 3-D (`PartMasks.faces`, e.g.
 the geometry segmenter) gives the faces itself, and may complete in 3-D too
-(`Segmenter.complete`); the official profile lifts its masks all the same.
+(`Segmenter.complete`); the official profile lifts its masks all the same and
+completes by prompting views, as the release.
 """
 
 from __future__ import annotations
@@ -87,15 +88,18 @@ class Session:
         Rendered (splatted) view size in pixels.
     pa : float
         Relative size threshold of the clean-up (see ``Surface.clean``).
-    samples_per_face, seed : see ``geosam2.lift.visible_samples`` (meshes only:
-        a point is its own single sample, see ``geosam2.pointlift.visible_points``).
+    samples_per_face : int
+        The official profile's random samples per face (its lifting,
+        ``geosam2.lift.official_visible_samples``); the improved profile votes with
+        every pixel of the face-id maps (``geosam2.lift.visible_pixels``) and a
+        point cloud with its points (``geosam2.pointlift.visible_points``).
     views : Views, optional
         Already rendered views of a mesh, or ``splat_views`` of a point cloud
         (then `resolution` is not used).
     surface : Surface, optional
         An already built ``surface_of(geometry, ...)`` (views, visibility, graph),
         shared by several sessions over the same geometry; then `resolution`,
-        `samples_per_face`, `seed` and `views` are not used (its profile must be
+        `samples_per_face` and `views` are not used (its profile must be
         the session's).
     profile : "official", "improved" or None
         The inference profile (`geosam2.profiles`). Given, it sets everything: the
@@ -125,7 +129,6 @@ class Session:
         resolution: int = 1024,
         pa: float = 0.02,
         samples_per_face: int = 5,
-        seed: int = 0,
         views=None,
         surface: Surface | None = None,
         profile: str | None = None,
@@ -146,7 +149,7 @@ class Session:
         # the session's own stages: the release has no point-cloud path, so points always use the project's
         self.profile = profile if profile and self.mesh is not None else IMPROVED
         if surface is None:
-            surface = surface_of(geometry, resolution, samples_per_face, seed, views, self.profile)
+            surface = surface_of(geometry, resolution, samples_per_face, views, self.profile)
         elif surface.profile != self.profile:
             raise GeoSAM2Error(f"The surface lifts with the {surface.profile} profile, the session runs {self.profile}: build one of it.")
         self.surface = surface
@@ -329,8 +332,9 @@ class Session:
         answer becomes a part; the clean-up then gives the faces left over (e.g.
         unseen from that view) to neighbouring parts (inside a part: to its new
         children, or the part keeps them). Faces outside the region never change.
-        A segmenter that completes in 3-D (``Segmenter.complete``, e.g. the geometry
-        segmenter) labels those faces directly instead, no view prompted.
+        With the improved profile, a segmenter that completes in 3-D
+        (``Segmenter.complete``, e.g. the geometry segmenter) labels those faces
+        directly instead, no view prompted.
         """
         state, views = self._state, self.views
         if parent is None:
@@ -349,7 +353,8 @@ class Session:
         if not free.any():
             return self._commit(state.labels, state.parts, state.next_id)
         joinable = state.labels if parent is None else np.where(np.isin(state.labels, self._descendants(parent)), state.labels, -1)
-        completed = self.segmenter.complete(joinable, free) if self.mesh is not None else None
+        in_3d = self.mesh is not None and self.profile != OFFICIAL  # the release prompts views
+        completed = self.segmenter.complete(joinable, free) if in_3d else None
         if completed is not None:
             return self._commit_completion(parent, free, np.where(free, completed, -1), int(joinable.max(initial=-1)) + 1)
         proposed = np.where(free, self._proposed_labels(free, view), -1)

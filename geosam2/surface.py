@@ -92,9 +92,9 @@ class MeshSurface(Surface):
     ----------
     mesh : Mesh
     resolution : int, view size in pixels (when `views` is not given).
-    samples_per_face, seed : the official profile's samples per face (see
+    samples_per_face : the official profile's samples per face (see
         :func:`geosam2.lift.official_visible_samples`); the improved profile votes
-        with pixels and uses neither.
+        with pixels (:func:`geosam2.lift.visible_pixels`) and does not use it.
     views : Views, optional, already rendered views of `mesh`.
     profile : "improved" (default) or "official".
     """
@@ -104,7 +104,6 @@ class MeshSurface(Surface):
         mesh: Mesh,
         resolution: int = 1024,
         samples_per_face: int = 5,
-        seed: int = 0,
         views: Views | None = None,
         profile: str = IMPROVED,
     ):
@@ -153,7 +152,6 @@ def surface_of(
     geometry: Mesh | PointCloud,
     resolution: int = 1024,
     samples_per_face: int = 5,
-    seed: int = 0,
     views: Views | None = None,
     profile: str = IMPROVED,
 ) -> Surface:
@@ -161,4 +159,4 @@ def surface_of(
     project's lifting whatever the profile)."""
     if isinstance(geometry, PointCloud):
         return PointSurface(geometry, resolution, views)
-    return MeshSurface(geometry, resolution, samples_per_face, seed, views, profile)
+    return MeshSurface(geometry, resolution, samples_per_face, views, profile)

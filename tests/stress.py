@@ -46,7 +46,7 @@ class StressObject(NamedTuple):
     labels: np.ndarray
 
 
-def _assemble(name: str, pieces: list[tuple[trimesh.Trimesh, int]]) -> StressObject:
+def assemble(name: str, pieces: list[tuple[trimesh.Trimesh, int]]) -> StressObject:
     """One mesh of separate (trimesh, part label) pieces, each keeping its own vertices."""
     vertices, faces, labels, offset = [], [], [], 0
     for piece, label in pieces:
@@ -58,7 +58,7 @@ def _assemble(name: str, pieces: list[tuple[trimesh.Trimesh, int]]) -> StressObj
     return StressObject(name, mesh, np.concatenate(labels))
 
 
-def _box(extents, centre, subdivisions: int = 0) -> trimesh.Trimesh:
+def box(extents, centre, subdivisions: int = 0) -> trimesh.Trimesh:
     """An axis-aligned box, its faces split 4 ways `subdivisions` times."""
     box = trimesh.creation.box(extents=extents)
     for _ in range(subdivisions):
@@ -83,7 +83,7 @@ def knobs() -> StressObject:
     """A 2 x 1.2 x 1 body (part 0) with 18 small parts: 6 knobs on top, 5 buttons and a
     finely tessellated ball in front, 3 pegs on the right side, a knob and a thin rail at the
     back, a thin antenna on top; from 0.1 % to 1.8 % of the surface each."""
-    body = _box((2.0, 1.2, 1.0), (0, 0, 0), subdivisions=4)
+    body = box((2.0, 1.2, 1.0), (0, 0, 0), subdivisions=4)
     pieces = [(body, 0)]
     top = [(-0.7, -0.3, 0.05, 0.04), (-0.3, -0.3, 0.08, 0.05), (0.1, -0.3, 0.12, 0.08),
            (0.6, -0.2, 0.15, 0.1), (-0.6, 0.3, 0.04, 0.03), (0.2, 0.3, 0.06, 0.12)]  # x, y, radius, height
@@ -91,7 +91,7 @@ def knobs() -> StressObject:
         pieces.append((_cylinder(radius, height, (x, y, 0.5), axis=2, sections=8), len(pieces)))
     for k, size in enumerate((0.06, 0.08, 0.1, 0.14, 0.2)):  # buttons on the front (y = -0.6)
         x = -0.8 + 0.38 * k
-        pieces.append((_box((size, 0.05, size), (x, -0.6 - 0.025 + SINK, -0.1)), len(pieces)))
+        pieces.append((box((size, 0.05, size), (x, -0.6 - 0.025 + SINK, -0.1)), len(pieces)))
     for k, radius in enumerate((0.03, 0.05, 0.08)):  # pegs on the right side (x = 1)
         pieces.append((_cylinder(radius, 0.1, (1.0, -0.3 + 0.3 * k, 0.1), axis=0, sections=6), len(pieces)))
     pieces.append((_cylinder(0.05, 0.06, (-0.4, 0.6, 0.2), axis=1, sections=8), len(pieces)))  # a knob at the back
@@ -99,13 +99,13 @@ def knobs() -> StressObject:
     pieces.append((_cylinder(0.01, 0.5, (0.85, 0.45, 0.5), axis=2, sections=6), len(pieces)))  # an antenna on top
     ball = trimesh.creation.icosphere(subdivisions=2, radius=0.06)  # finely tessellated
     pieces.append((ball.apply_translation((-0.85, -0.6 - 0.06 + SINK, 0.3)), len(pieces)))
-    return _assemble("knobs", pieces)
+    return assemble("knobs", pieces)
 
 
 def cart() -> StressObject:
     """A cart: body (part 0), 4 wheels (part 1), 12 bolts (part 2), 8 slats (part 3);
     every part but the body is made of separate pieces."""
-    pieces = [(_box((2.0, 1.0, 0.3), (0, 0, 0), subdivisions=4), 0)]
+    pieces = [(box((2.0, 1.0, 0.3), (0, 0, 0), subdivisions=4), 0)]
     for x in (-0.7, 0.7):
         for side in (-1, 1):
             pieces.append((_cylinder(0.2, 0.1, (x, 0.5 * side, -0.15), axis=1, sign=side, sections=16), 1))
@@ -114,16 +114,16 @@ def cart() -> StressObject:
             for z in (-0.07, 0.07):
                 pieces.append((_cylinder(0.03, 0.04, (side, y, z), axis=0, sign=side, sections=6), 2))
     for k in range(8):  # slats across the top (z = 0.15)
-        pieces.append((_box((0.12, 0.9, 0.04), (-0.84 + 0.24 * k, 0, 0.15 + 0.02 - SINK)), 3))
-    return _assemble("cart", pieces)
+        pieces.append((box((0.12, 0.9, 0.04), (-0.84 + 0.24 * k, 0, 0.15 + 0.02 - SINK)), 3))
+    return assemble("cart", pieces)
 
 
 def hidden() -> StressObject:
     """A box (part 0) enclosing a smaller box (part 1) that no view sees, with a handle (part 2) on top."""
-    outer = _box((1.0, 1.0, 1.0), (0, 0, 0), subdivisions=2)
-    inner = _box((0.4, 0.4, 0.4), (0, 0, 0), subdivisions=1)
-    handle = _box((0.6, 0.1, 0.1), (0, 0, 0.55 - SINK), subdivisions=1)
-    return _assemble("hidden", [(outer, 0), (inner, 1), (handle, 2)])
+    outer = box((1.0, 1.0, 1.0), (0, 0, 0), subdivisions=2)
+    inner = box((0.4, 0.4, 0.4), (0, 0, 0), subdivisions=1)
+    handle = box((0.6, 0.1, 0.1), (0, 0, 0.55 - SINK), subdivisions=1)
+    return assemble("hidden", [(outer, 0), (inner, 1), (handle, 2)])
 
 
 def voxel_surface(name: str, voxels: np.ndarray) -> StressObject:

@@ -172,3 +172,11 @@ def test_parts_without_appearance_get_their_colour_as_material(labelled, output_
         node = p.name.replace(" ", "_").replace("/", "_")  # the file-safe name
         material = scene.geometry[scene.graph[node][1]].visual.material
         assert tuple(material.baseColorFactor) == p.color and material.name == node
+
+
+def test_a_part_colour_is_its_entry_of_the_palette():
+    from geosam2.palette import part_palette
+
+    palette = part_palette(600)
+    assert [part_color(i) for i in range(600)] == [tuple(int(c) for c in row) for row in palette]
+    assert len({part_color(i) for i in range(500)}) == 500  # distinct for the first 500 ids

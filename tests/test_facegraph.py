@@ -1,10 +1,11 @@
 """Face adjacency on welded vertices: components, creases, de-indexed meshes."""
 
 import numpy as np
+import pytest
 import trimesh
 
 from conftest import make_box_mesh
-from geosam2.facegraph import face_graph, weld_vertices
+from geosam2.facegraph import creases, face_graph, valleys, weld_vertices
 from geosam2.mesh import from_arrays
 
 
@@ -57,3 +58,17 @@ def test_non_manifold_edge_connects_all_its_faces():
     faces = np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4]])  # three faces on edge 0-1
     graph = face_graph(from_arrays(vertices, faces))
     assert sorted(map(tuple, graph.pairs.tolist())) == [(0, 1), (0, 2), (1, 2)]
+
+
+@pytest.mark.parametrize("wall_z, concave", [(1.0, True), (-1.0, False)])
+def test_creases_are_sharp_folds_and_concave_ones_valleys(wall_z, concave):
+    # a floor (normal +z) and a wall on its edge y = 0, going up (a valley, normal +y)
+    # or down (a box's convex edge, normal -y), consistently oriented: a 90 degree fold
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0.5, 1, 0], [0.5, 0, wall_z]], float)
+    mesh = from_arrays(vertices, np.array([[0, 1, 2], [1, 0, 3]]))
+    graph = face_graph(mesh)
+    assert len(graph.pairs) == 1
+    assert valleys(mesh, graph).tolist() == [concave]
+    assert creases(mesh, graph).tolist() == [concave]
+    assert creases(mesh, graph, concave_only=False).tolist() == [True]
+    assert not creases(mesh, graph, angle_deg=100.0, concave_only=False).any()

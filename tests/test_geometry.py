@@ -8,7 +8,7 @@ import pytest
 
 from conftest import make_box_mesh
 from geosam2.errors import GeoSAM2Error, PromptError
-from geosam2.geometry import GeometrySegmenter, geometric_parts
+from geosam2.geometry import GeometrySegmenter, geometric_parts, overlapping_groups
 from geosam2.mesh import from_arrays
 from geosam2.prompts import Prompt
 from geosam2.render import render_views
@@ -160,3 +160,23 @@ def test_parts_are_computed_once_per_mesh():
     scales = segmenter.scales
     assert segmenter.bind(mesh).scales is scales
     assert segmenter.bind(boxes_mesh([(0, 0, 0)])).scales is not scales
+
+
+@pytest.mark.parametrize("max_pairs", [1, 7, 1 << 22])
+def test_overlapping_groups_equal_those_of_every_pair_compared(max_pairs):
+    rng = np.random.default_rng(4)
+    for count, size in ((0, 0.1), (1, 0.1), (300, 0.05), (300, 0.3)):
+        lo = rng.uniform(0, 1, (count, 3))
+        hi = lo + rng.uniform(0, size, (count, 3)) * (rng.uniform(size=(count, 1)) < 0.9)  # some flat boxes
+        lo[: count // 10] = lo[count // 10 : 2 * (count // 10)]  # equal starts
+        tolerance = 0.01
+        overlap = ((lo[:, None] <= hi[None] + tolerance) & (lo[None] <= hi[:, None] + tolerance)).all(-1)
+        from scipy.sparse.csgraph import connected_components
+
+        expected = connected_components(overlap, directed=False)[1]
+        groups = overlapping_groups(lo, hi, tolerance, max_pairs=max_pairs)
+        assert len(groups) == count
+        # the same partition: each group of one maps to exactly one group of the other
+        pairs = np.unique(np.stack([groups, expected], 1), axis=0)
+        assert len(pairs) == len(np.unique(groups)) == len(np.unique(expected))
+        assert count < 300 or 1 < len(np.unique(groups)) < count  # the draw tests something

@@ -19,6 +19,7 @@ from geosam2.regions import (
     split_between_seeds,
 )
 from geosam2.session import Session
+from tests import stress
 from tests.helpers import pixel_of_face
 
 RESOLUTION = 128
@@ -26,21 +27,12 @@ RESOLUTION = 128
 
 def assemble(pieces):
     """One mesh of separate trimesh pieces (own vertices); returns it and (F,) piece index per face."""
-    vertices, faces, owner, offset = [], [], [], 0
-    for k, piece in enumerate(pieces):
-        vertices.append(piece.vertices)
-        faces.append(piece.faces + offset)
-        owner.append(np.full(len(piece.faces), k))
-        offset += len(piece.vertices)
-    return from_arrays(np.concatenate(vertices), np.concatenate(faces)), np.concatenate(owner)
+    built = stress.assemble("pieces", [(piece, k) for k, piece in enumerate(pieces)])
+    return built.mesh, built.labels
 
 
 def box(extents, centre, subdivisions=1):
-    mesh = trimesh.creation.box(extents=extents)
-    for _ in range(subdivisions):
-        mesh = mesh.subdivide()
-    mesh.apply_translation(centre)
-    return mesh
+    return stress.box(extents, centre, subdivisions)
 
 
 def stool():
@@ -132,6 +124,7 @@ def test_closest_labels_joins_touching_units_and_the_nearest_across_a_gap():
     units = np.where(piece >= 2, piece - 2, -1)
     assert closest_labels(mesh, labels, units).tolist() == [0, 10]
     assert closest_labels(mesh, np.full(mesh.num_faces, -1), units).tolist() == [-1, -1]
+    assert closest_labels(mesh, labels, np.full(mesh.num_faces, -1)).tolist() == []  # no unit
 
 
 def test_click_selects_hidden_faces_of_its_region():
@@ -210,6 +203,16 @@ def test_segment_everything_makes_each_piece_a_part_and_details_join():
     parts = [np.unique(update.labels[piece == k]) for k in range(5)]  # the seat and each leg
     assert all(len(p) == 1 for p in parts) and len({int(p[0]) for p in parts}) == 5
     assert (update.labels[piece == 5] == parts[0][0]).all()  # the bolt: a detail of the seat
+
+
+def test_segment_everything_keeps_many_small_pieces_of_similar_size_apart():
+    # 150 separate boxes, each under 1 % of the surface: none is a detail of another
+    rng = np.random.default_rng(0)
+    centres = [(x * 2.0, y * 2.0, 0) for x in range(15) for y in range(10)]
+    mesh, piece = assemble([box(rng.uniform(0.8, 1.2, 3), centre, subdivisions=0) for centre in centres])
+    session = Session(mesh, GeometrySegmenter(), resolution=RESOLUTION)
+    labels = session.segment_everything().labels
+    assert len(np.unique(np.stack([labels, piece], 1), axis=0)) == len(np.unique(labels)) == len(centres)
 
 
 def test_clicks_on_a_welded_table_split_it_at_the_legs():

@@ -111,6 +111,20 @@ def test_segment_everything_inside_a_part_makes_its_children():
         session.auto_complete(parent=7)
 
 
+def test_the_official_profile_completes_inside_a_part_by_prompting_views_not_in_3d():
+    class NoCompletion(GeometrySegmenter):
+        def complete(self, labels, free):
+            raise AssertionError("the release has no 3-D completion")
+
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, LabelSegmenter(np.zeros(36, int)), resolution=RESOLUTION, profile="official")
+    session.add_part(click(session, box_faces(1)))
+    session.segmenter = NoCompletion(mesh, crease_angle_deg=180.0)
+    inside = session.auto_complete(parent=0)
+    check_consistent(session, inside)
+    assert len(session.children(0)) == 3
+
+
 def test_merge_moves_faces_and_children_to_the_first_part():
     mesh = boxes_mesh(BOXES)
     session = Session(mesh, GeometrySegmenter(crease_angle_deg=180.0), resolution=RESOLUTION)
