@@ -326,9 +326,10 @@ class GeometrySegmenter(Segmenter):
           free faces of each crease part of a piece shared by several parts (or of
           the one piece all the rest lies in);
         - a unit congruent to regions (crease parts or pieces) lying in one part
-          each (with the faces joined above), some in other pieces than the unit's,
-          joins that part when they all lie in the same one (a hidden wheel joins
-          the wheels; copies in several parts are instances);
+          each (with the faces joined above) joins that part when they all lie in
+          the same one: a hidden wheel joins the wheels, a stud welded on a panel
+          (a crease part of the panel's piece) the clicked studs; copies in several
+          parts are instances;
         - a unit smaller than SMALL_SHARE of the surface and than SMALL_PART times
           the smallest part of `labels` (the user's scale), the largest unit
           excepted, is a detail: it joins the part closest to it (touching it, or
@@ -365,13 +366,10 @@ class GeometrySegmenter(Segmenter):
         unit_areas = unit_signatures[:, 0]
         count = len(unit_areas)
 
-        unit_piece = np.zeros(count, np.int64)
-        unit_piece[units[rest]] = pieces[rest]
         known = np.where(joins_piece, result, labels)  # the parts with their whole pieces
-        references = self._regions_in_one_part(known)
-        families = congruent_families(np.concatenate([unit_signatures, references[0]]))
-        unit_family = families[:count]
-        unit_label = _parts_of_copies(unit_family, unit_piece, families[count:], *references[1:])
+        reference_signatures, reference_parts = self._regions_in_one_part(known)
+        families = congruent_families(np.concatenate([unit_signatures, reference_signatures]))
+        unit_label = _parts_of_copies(families[:count], families[count:], reference_parts)
         threshold = min(SMALL_SHARE * areas.sum(), unit_areas.max())  # the largest unit is never a detail
         if owned.any():
             part_areas = np.bincount(labels[owned], areas[owned])
@@ -409,23 +407,19 @@ class GeometrySegmenter(Segmenter):
         closest[: len(found)] = found
         return details, context, np.where(small, closest, -1)
 
-    def _regions_in_one_part(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _regions_in_one_part(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The crease parts and pieces whose faces all lie in one part of (F,) `labels`:
-        their (R, 4) `region_signatures`, (R,) part and (R,) piece."""
-        pieces = self._scales().connected
-        signatures, parts, their_pieces = [], [], []
-        for ids, level_signatures in zip((self.parts, pieces), self._signatures):
+        their (R, 4) `region_signatures` and (R,) part."""
+        signatures, parts = [], []
+        for ids, level_signatures in zip((self.parts, self._scales().connected), self._signatures):
             lowest = np.full(ids.max() + 1, np.iinfo(np.int64).max)
             highest = np.full(ids.max() + 1, -1, np.int64)
             np.minimum.at(lowest, ids, labels)
             np.maximum.at(highest, ids, labels)
             chosen = np.flatnonzero((lowest == highest) & (lowest >= 0))
-            piece_of = np.zeros(ids.max() + 1, np.int64)
-            piece_of[ids] = pieces
             signatures.append(level_signatures[chosen])
             parts.append(lowest[chosen])
-            their_pieces.append(piece_of[chosen])
-        return np.concatenate(signatures), np.concatenate(parts), np.concatenate(their_pieces)
+        return np.concatenate(signatures), np.concatenate(parts)
 
     def propose_prompts(
         self, views: Views, view: int, region: np.ndarray, min_pixels: int = MIN_PROMPT_PIXELS, max_prompts: int = MAX_AUTO_PROMPTS
@@ -454,27 +448,18 @@ class GeometrySegmenter(Segmenter):
         return PartMasks(masks, scores)
 
 
-def _parts_of_copies(
-    unit_family: np.ndarray, unit_piece: np.ndarray, reference_family: np.ndarray, reference_parts: np.ndarray, reference_pieces: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _parts_of_copies(unit_family: np.ndarray, reference_family: np.ndarray, reference_parts: np.ndarray) -> np.ndarray:
     """The part each unit is a copy of, from the congruence families of (U,) units and of
-    (R,) reference regions lying in one part each. Copies lie in other pieces (the sides
-    of one box are not copies of each other): a unit matches when its family has
-    references outside its own piece, and is a copy of their part when they all lie
-    in one part (else they are instances of several).
+    (R,) reference regions lying in one part each: a unit whose family has references
+    is a copy of their part when they all lie in one part (else they are instances of
+    several). Copies may share a piece: with concave creases only, a piece's crease
+    parts are features set apart by valleys (studs welded on a panel), not the sides
+    of one box.
 
     Returns (U,) int64 part per unit, -1 for none."""
     families = int(max(unit_family.max(initial=-1), reference_family.max(initial=-1))) + 1
-    stride = int(max(unit_piece.max(initial=0), reference_pieces.max(initial=0))) + 1
-    keys, in_piece = np.unique(reference_family * stride + reference_pieces, return_counts=True)
-    unit_key = unit_family * stride + unit_piece
-    own_piece = np.zeros(len(unit_family), np.int64)  # references of the unit's family in the unit's piece
-    if len(keys):
-        found = np.minimum(np.searchsorted(keys, unit_key), len(keys) - 1)
-        own_piece = np.where(keys[found] == unit_key, in_piece[found], 0)
-    matched = np.bincount(reference_family, minlength=families)[unit_family] > own_piece
     family_parts = np.unique(np.stack([reference_family, reference_parts], axis=1), axis=0)
     the_part = np.full(families, -1, np.int64)
     the_part[family_parts[:, 0]] = family_parts[:, 1]
     one_part = np.bincount(family_parts[:, 0], minlength=families) == 1
-    return np.where(matched & one_part[unit_family], the_part[unit_family], -1)
+    return np.where(one_part[unit_family], the_part[unit_family], -1)

@@ -159,6 +159,23 @@ def test_completion_joins_leg_copies_to_the_clicked_leg_and_the_bolt_to_the_seat
     assert (update.labels[np.isin(piece, [1, 2, 3, 4])] == 1).all()
 
 
+def test_completion_joins_studs_welded_on_a_panel_to_the_clicked_stud():
+    # one welded surface: a slab (0) with 8 one-voxel studs on top (1); each stud is a crease
+    # part of the slab's piece, a copy of the clicked one in the same piece
+    voxels = np.full((16, 8, 4), -1)
+    voxels[:, :, :3] = 0
+    voxels[2:16:4, 2, 3] = voxels[2:16:4, 5, 3] = 1
+    _, mesh, truth = stress.voxel_surface("panel", voxels)
+    session = Session(mesh, GeometrySegmenter(), resolution=RESOLUTION)
+    assert session.segmenter.scales.connected.max() == 0  # welded
+    regions = session.segmenter.parts
+    first_stud = regions == regions[np.flatnonzero(truth == 1)[0]]
+    assert first_stud.sum() < (truth == 1).sum() / 4
+    session.add_parts([click(session, truth == 0), click(session, first_stud)])
+    update = session.auto_complete()
+    assert len(update.parts) == 2 and np.array_equal(update.labels, truth)
+
+
 def test_completion_keeps_instances_and_unclicked_copies_apart():
     mesh, piece = stool()
     session = Session(mesh, GeometrySegmenter(), resolution=RESOLUTION)
