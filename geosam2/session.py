@@ -369,7 +369,13 @@ class Session:
         labels = np.where(free, self.surface.clean(combined, self.pa), state.labels)
         if parent is not None:  # a face of the part that no child took stays the part's
             labels = np.where(free & (labels < state.next_id), parent, labels)
-        new_ids = np.unique(labels[free & (labels >= state.next_id)])
+        return self._commit_new_parts(labels, parent)
+
+    def _commit_new_parts(self, labels: np.ndarray, parent: int | None) -> Update:
+        """Commit (F,) `labels` in which the ids from ``next_id`` on are new parts
+        (children of `parent`), numbered consecutively from ``next_id`` in their order."""
+        state = self._state
+        new_ids = np.unique(labels[labels >= state.next_id])
         renumber = np.full(int(new_ids.max(initial=state.next_id)) + 1, -1)
         renumber[new_ids] = state.next_id + np.arange(len(new_ids))
         labels = np.where(labels >= state.next_id, renumber[np.maximum(labels, 0)], labels)
@@ -390,17 +396,12 @@ class Session:
         (F,) `completed` ids below `first_new` join those parts, ids from `first_new` on
         become new parts (children of `parent`), -1 leaves a face as it was."""
         state = self._state
-        new_ids = np.unique(completed[completed >= first_new])
-        if parent is not None and len(new_ids) < 2 and not (free & (completed >= 0) & (completed < first_new)).any():
-            raise PromptError(f"No part was found inside part {parent}: click on the sub-parts you want instead.")
-        renumber = dict(zip(new_ids.tolist(), range(state.next_id, state.next_id + len(new_ids))))
-        labels = state.labels.copy()
-        for old, new in renumber.items():
-            labels[completed == old] = new
         joins = (completed >= 0) & (completed < first_new)
-        labels[joins] = completed[joins]
-        new_parts = tuple(Part(i, f"part_{i}", part_color(i), parent) for i in renumber.values())
-        return self._commit(labels, state.parts + new_parts, state.next_id + len(new_ids))
+        if parent is not None and len(np.unique(completed[completed >= first_new])) < 2 and not (free & joins).any():
+            raise PromptError(f"No part was found inside part {parent}: click on the sub-parts you want instead.")
+        labels = np.where(joins, completed, state.labels)
+        labels = np.where(completed >= first_new, completed - first_new + state.next_id, labels)
+        return self._commit_new_parts(labels, parent)
 
     def segment_everything(self) -> Update:
         """Parts for the whole geometry without any prompt: the release's fully automatic
