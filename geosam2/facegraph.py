@@ -60,6 +60,11 @@ class FaceGraph:
         data = np.ones(2 * len(i), bool)
         return sp.csr_matrix((data, (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(self.num_faces,) * 2)
 
+    @functools.cached_property
+    def pieces(self) -> np.ndarray:
+        """(F,) int32 connected piece per face over all edges (`components()`), computed once."""
+        return self.components()
+
     def components(self, keep_edges: np.ndarray | None = None) -> np.ndarray:
         """(F,) int32 connected-component id per face over the kept edges (all by default)."""
         matrix = self.adjacency if keep_edges is None else self.subgraph(keep_edges)

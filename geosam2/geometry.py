@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import GeoSAM2Error, PromptError
-from .facegraph import CREASE_ANGLE_DEG, WELD_TOLERANCE, FaceGraph, creases, face_graph
+from .facegraph import CREASE_ANGLE_DEG, WELD_TOLERANCE, FaceGraph, creases
 from .mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
 from .regions import closest_labels, concavity_lengths, congruent_families, region_signatures, shared_edge_lengths, split_between_seeds
@@ -44,7 +44,7 @@ def geometric_parts(
     most `crease_angle_deg` or, with `concave_only`, whose fold is convex; 180
     keeps every edge (connected pieces only).
     """
-    graph = face_graph(mesh) if graph is None else graph
+    graph = mesh.graph if graph is None else graph
     return graph.components(~creases(mesh, graph, crease_angle_deg, concave_only))
 
 
@@ -115,9 +115,9 @@ def geometric_scales(
     mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True, graph: FaceGraph | None = None
 ) -> GeometricScales:
     """Compute the crease, connected and touching levels of `mesh` (one face graph,
-    `face_graph(mesh)` unless given)."""
-    graph = face_graph(mesh) if graph is None else graph
-    connected = graph.components()
+    ``mesh.graph`` unless given)."""
+    graph = mesh.graph if graph is None else graph
+    connected = graph.pieces
     count = int(connected.max(initial=-1)) + 1
     lo = np.full((count, 3), np.inf)
     hi = np.full((count, 3), -np.inf)
@@ -174,7 +174,7 @@ class GeometrySegmenter(Segmenter):
     def bind(self, mesh: Mesh) -> "GeometrySegmenter":
         """Segment `mesh` from now on (parts are recomputed only for a new mesh)."""
         if mesh is not self.mesh:
-            graph = face_graph(mesh)
+            graph = mesh.graph
             self.mesh, self.graph = mesh, graph
             self.scales = geometric_scales(mesh, self.crease_angle_deg, self.concave_only, graph)
             self._lengths = concavity_lengths(mesh, graph)

@@ -67,6 +67,14 @@ class Mesh:
         return len(self.faces)
 
     @functools.cached_property
+    def graph(self):
+        """The welded face adjacency (`geosam2.facegraph.face_graph`), built once: the
+        session's surface, the geometry segmenter and the clean-up share it."""
+        from .facegraph import face_graph
+
+        return face_graph(self)
+
+    @functools.cached_property
     def triangles(self) -> np.ndarray:
         """(F, 3, 3) float64 corner positions per face."""
         return self.vertices[self.faces]

@@ -52,7 +52,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .facegraph import FaceGraph, creases, face_graph, unwelded_face_graph
+from .facegraph import FaceGraph, creases, unwelded_face_graph
 from .mesh import Mesh
 from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
 
@@ -120,7 +120,7 @@ def _whole_pieces(
       along (E,) bool `crease_edges` of the graph's edges.
     """
     size = len(areas)
-    piece = graph.components()
+    piece = graph.pieces
     piece_of_component = np.zeros(size, np.int64)
     piece_of_component[component] = piece
     most_of_a_piece = areas > 0.5 * np.bincount(piece, weights=face_areas)[piece_of_component]
@@ -283,7 +283,7 @@ def clean_labels(
         Renumber so that each connected piece of a label is its own part.
         When False, the input's label numbering is kept.
     graph : FaceGraph, optional
-        ``face_graph(mesh)``, to reuse across calls.
+        Default ``mesh.graph`` (the welded adjacency, built once per mesh).
     return_sources : bool
         Also return (K,) int32 ``sources``: the input label each output label
         came from (the identity when `split_disconnected` is False).
@@ -314,7 +314,7 @@ def clean_labels(
         out = official_clean_labels(mesh, labels, pa, fill_unlabelled, max_sweeps, nearest_k, graph).astype(np.int32)
         sources = np.arange(max(labels.max(initial=-1) + 1, 0), dtype=np.int32)
         return (out, sources) if return_sources else out
-    graph = face_graph(mesh) if graph is None else graph
+    graph = mesh.graph if graph is None else graph
     filled = fill_labels(mesh, graph, labels, labels < 0, max_sweeps, nearest_k)
     crease_edges = creases(mesh, graph) if keep_whole_pieces else None
     cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece, crease_edges)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .facegraph import face_graph, unwelded_face_graph
+from .facegraph import unwelded_face_graph
 from .lift import official_visible_samples, official_vote_labels, visible_pixels, vote_labels
 from .mesh import Mesh
 from .pointcloud import PointCloud
@@ -114,7 +114,7 @@ class MeshSurface(Surface):
             self.visible = official_visible_samples(mesh, self.views, samples_per_face)
         else:
             self.visible = visible_pixels(self.views, mesh.num_faces)
-        self.graph = unwelded_face_graph(mesh) if self.profile == OFFICIAL else face_graph(mesh)  # what `clean` runs on
+        self.graph = unwelded_face_graph(mesh) if self.profile == OFFICIAL else mesh.graph  # what `clean` runs on
         self.weights = mesh.face_areas
 
     def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):

@@ -205,9 +205,7 @@ class Pieces:
             from ..pointlift import knn_graph
 
             return knn_graph(gt.cloud).components()
-        from ..facegraph import face_graph
-
-        return face_graph(gt.mesh).components()
+        return gt.mesh.graph.pieces
 
 
 SEGMENTERS = ("oracle", "geometry", "geosam2", "pieces")
