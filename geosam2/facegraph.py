@@ -54,11 +54,12 @@ class FaceGraph:
         """(F, F) symmetric boolean sparse adjacency matrix."""
         return self.subgraph(np.ones(len(self.pairs), bool))
 
-    def subgraph(self, keep_edges: np.ndarray) -> sp.csr_matrix:
-        """(F, F) symmetric sparse adjacency with only the edges where (E,) `keep_edges`."""
+    def subgraph(self, keep_edges: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
+        """(F, F) symmetric sparse adjacency with only the edges where (E,) `keep_edges`,
+        valued by their (E,) `weights` (True when None)."""
         i, j = self.pairs[keep_edges].T
-        data = np.ones(2 * len(i), bool)
-        return sp.csr_matrix((data, (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(self.num_faces,) * 2)
+        data = np.ones(len(i), bool) if weights is None else np.asarray(weights)[keep_edges]
+        return sp.csr_matrix((np.r_[data, data], (np.r_[i, j], np.r_[j, i])), shape=(self.num_faces,) * 2)
 
     @functools.cached_property
     def pieces(self) -> np.ndarray:

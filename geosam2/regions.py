@@ -126,9 +126,7 @@ def random_walk_split(graph: FaceGraph, conductance: np.ndarray, faces: np.ndarr
 
     seeds, owners = np.asarray(seeds, np.int64), np.asarray(owners, np.int64)
     keep = faces[graph.pairs[:, 0]] & faces[graph.pairs[:, 1]]
-    i, j = graph.pairs[keep].T
-    weights = np.maximum(conductance[keep], 1e-12)
-    matrix = sp.csr_matrix((np.r_[weights, weights], (np.r_[i, j], np.r_[j, i])), shape=(graph.num_faces,) * 2)
+    matrix = graph.subgraph(keep, np.maximum(conductance, 1e-12))  # a zero weight would read as no edge
     component = connected_components(matrix, directed=False)[1]
     reached = faces & np.isin(component, component[seeds])
     result = np.full(graph.num_faces, -1, np.int64)
@@ -162,7 +160,6 @@ def split_between_seeds(
 
     Returns (F,) int64 owners as `random_walk_split`.
     """
-    import scipy.sparse as sp
     from scipy.sparse.csgraph import dijkstra
 
     seeds, owners = np.asarray(seeds, np.int64), np.asarray(owners, np.int64)
@@ -170,8 +167,7 @@ def split_between_seeds(
     if len(names) < 2:
         return random_walk_split(graph, conductance, faces, seeds, owners)
     keep = faces[graph.pairs[:, 0]] & faces[graph.pairs[:, 1]]
-    i, j = graph.pairs[keep].T
-    matrix = sp.csr_matrix((np.maximum(lengths[keep], 1e-12), (i, j)), shape=(graph.num_faces,) * 2)
+    matrix = graph.subgraph(keep, np.maximum(lengths, 1e-12))
     distance = np.stack([dijkstra(matrix, directed=False, indices=seeds[owners == name], min_only=True) for name in names])
     order = np.argsort(distance, axis=0)
     nearest, second = np.take_along_axis(distance, order[:2], axis=0)
