@@ -197,18 +197,9 @@ class GeometrySegmenter(Segmenter):
             raise GeoSAM2Error("These views were rendered from another mesh than the one bound to the geometry segmenter.")
         prompt.check_image(views.num_views, *views.face_ids.shape[1:])
 
-    @staticmethod
-    def _clicked_faces(views: Views, prompt: Prompt, positive: bool) -> np.ndarray:
-        """(C,) face ids (-1 = background) under the positive or negative clicks of `prompt`."""
-        points = prompt.points[prompt.labels == (1 if positive else 0)]
-        height, width = views.face_ids.shape[1:]
-        columns = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
-        rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
-        return views.face_ids[prompt.view, rows, columns]
-
     def _clicked(self, views: Views, prompt: Prompt, ids: np.ndarray, positive: bool) -> set[int]:
         """Part ids (in `ids`) under the positive or negative clicks of `prompt`."""
-        faces = self._clicked_faces(views, prompt, positive)
+        faces = prompt.under_clicks(views.face_ids[prompt.view], positive)
         if positive and (faces < 0).any():
             points = prompt.points[prompt.labels == 1]
             x, y = points[np.argmax(faces < 0)]
@@ -284,7 +275,7 @@ class GeometrySegmenter(Segmenter):
         for p, prompt in enumerate(prompts):
             ids, chosen = self._selection(views, prompt)
             selected[p] = np.isin(ids, chosen)
-            clicked = self._clicked_faces(views, prompt, positive=True).astype(np.int64)  # on the object: checked
+            clicked = prompt.under_clicks(views.face_ids[prompt.view]).astype(np.int64)  # on the object: checked
             seeds.append(clicked)
             owners.append(np.full(len(clicked), p))
         seeds, owners = np.concatenate(seeds), np.concatenate(owners)

@@ -56,6 +56,16 @@ class Prompt:
         object.__setattr__(self, "box", box)
         object.__setattr__(self, "mask", mask)
 
+    def under_clicks(self, image: np.ndarray, positive: bool = True) -> np.ndarray:
+        """(C,) the values of an (H, W) `image` of the prompted view (e.g. its face ids)
+        under the positive (or negative) clicks: at row floor(y), column floor(x),
+        clipped to the image."""
+        points = self.points[self.labels == (1 if positive else 0)]
+        height, width = image.shape
+        columns = np.clip(np.floor(points[:, 0]).astype(int), 0, width - 1)
+        rows = np.clip(np.floor(points[:, 1]).astype(int), 0, height - 1)
+        return image[rows, columns]
+
     def check_image(self, num_views: int, height: int, width: int) -> None:
         """Raise PromptError if the prompt does not fit a rig of `num_views` (H, W) views."""
         if not 0 <= self.view < num_views:

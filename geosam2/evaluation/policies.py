@@ -53,10 +53,9 @@ class LabelSegmenter(Segmenter):
 
     def _part(self, views: Views, prompt: Prompt) -> int:
         shown = views.pixel_labels(self.labels, prompt.view)  # (H, W), -1 background
-        positive = prompt.points[prompt.labels == 1]
-        if len(positive):
-            x, y = np.clip(np.floor(positive[0]).astype(int), 0, views.resolution - 1)
-            return int(shown[y, x])
+        under = prompt.under_clicks(shown)
+        if len(under):
+            return int(under[0])
         if prompt.mask is None:
             raise PromptError("The label segmenter reads a positive click or a mask prompt.")
         inside = shown[prompt.mask & (shown >= 0)]
