@@ -106,11 +106,12 @@ def closest_candidate(triangles: np.ndarray, points: np.ndarray, candidates: np.
     """(P,) int64 the triangle among each point's (P, k) `candidates` closest to it
     (with (P, 3) unit `normals`: the distance plus `FACING_WEIGHT` times the
     difference of the normals, see :func:`closest_faces`)."""
+    facing = None if normals is None else triangle_normals(triangles)  # once, not per candidate column
     distances = []
     for c in candidates.T:
         distance = _point_triangle_distance(points, triangles[c])
         if normals is not None:
-            distance += FACING_WEIGHT * np.linalg.norm(normals - triangle_normals(triangles[c]), axis=1)
+            distance += FACING_WEIGHT * np.linalg.norm(normals - facing[c], axis=1)
         distances.append(distance)
     return candidates[np.arange(len(points)), np.argmin(np.stack(distances, axis=1), axis=1)]
 
