@@ -1,6 +1,6 @@
 """Demo speed in a real browser (headless Chromium), offline geometry segmenter, 512 px views.
 
-Run: python bench/bench_demo.py [--repeats 3]
+Run: python -m bench.bench_demo [--repeats 3]
 
 The server starts as app.py does (the preloaded official drill example is rendered
 once, at start; its views are cached by file content and shared by all users).
@@ -20,17 +20,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from demo.browser import DemoPage, chromium, part_pixel, serve  # noqa: E402
-from demo.callbacks import DemoApp  # noqa: E402
-from demo.model import SharedModel  # noqa: E402
+from tests.browser import DemoPage, chromium, part_pixel, serve
+from demo.callbacks import DemoApp
+from demo.model import SharedModel
 
 
 def best_view(session, part: int) -> int:

@@ -1,6 +1,6 @@
 """Memory of a demo server under API loads of distinct meshes without heartbeats (issue 16, case 3).
 
-Run: python bench/bench_demo_memory.py [--loads 30] [--resolution 1024]
+Run: python -m bench.bench_demo_memory [--loads 30] [--resolution 1024]
 
 Starts `python app.py` (offline geometry segmenter, default memory limits unless
 GEOSAM2_DEMO_* are set) on a free 127.0.0.1 port, with its temporary folders in a
@@ -30,11 +30,10 @@ import numpy as np
 import trimesh
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from demo.browser import free_port  # noqa: E402
-from demo.layout import EXAMPLES_DIR  # noqa: E402
-from demo.model import GEOMETRY  # noqa: E402
+from tests.browser import free_port
+from demo.layout import EXAMPLES_DIR
+from demo.model import GEOMETRY
 
 GB = 1 << 30
 

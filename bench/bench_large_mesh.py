@@ -1,6 +1,6 @@
 """Large meshes through a decimated proxy: time, peak memory and label agreement.
 
-Run: python bench/bench_large_mesh.py [--faces 2000000] [--agreement-faces 300000]
+Run: python -m bench.bench_large_mesh [--faces 2000000] [--agreement-faces 300000]
 
 The mesh is an assembly of primitives (a table with legs, a lamp, a ball, a vase)
 subdivided until it has about `--faces` faces, written to a GLB and loaded as a
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,17 +35,16 @@ import numpy as np
 import trimesh
 from scipy.optimize import linear_sum_assignment
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geosam2.evaluation.policies import Oracle  # noqa: E402
-from geosam2.evaluation.readers import GroundTruth  # noqa: E402
-from geosam2.export import export_mesh  # noqa: E402
-from geosam2.facegraph import face_graph  # noqa: E402
-from geosam2.geometry import GeometrySegmenter  # noqa: E402
-from geosam2.mesh import load_mesh  # noqa: E402
-from geosam2.prompts import Prompt, interior_point  # noqa: E402
-from geosam2.proxy import closest_faces, decimate, transfer_labels  # noqa: E402
-from geosam2.session import Session  # noqa: E402
+from geosam2.evaluation.policies import Oracle
+from geosam2.evaluation.readers import GroundTruth
+from geosam2.io.export import export_mesh
+from geosam2.geometry.facegraph import face_graph
+from geosam2.segmenters.geometry import GeometrySegmenter
+from geosam2.io.mesh import load_mesh
+from geosam2.segmenters.prompts import Prompt, interior_point
+from geosam2.geometry.proxy import closest_faces, decimate, transfer_labels
+from geosam2.pipeline.session import Session
 
 
 def column(radius: float, height: float, sections: int, top_radius: float | None = None) -> trimesh.Trimesh:

@@ -7,7 +7,7 @@ The improved lifting's pixel votes (every pixel of the face-id maps) are timed
 beside the earlier 5 random samples per face, and run twice: numpy masks (the
 CPU path) and torch masks on the device present (CUDA when available, else
 CPU), with their ratio and whether both give the same labels.
-Usage: python bench/bench_lift.py [--repeats 3] [--faces 200000] [--parts 16]
+Usage: python -m bench.bench_lift [--repeats 3] [--faces 200000] [--parts 16]
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from bench_render import torus_mesh
-from geosam2.facegraph import face_graph
-from geosam2.lift import lift_masks, visible_pixels, visible_samples, vote_labels
-from geosam2.postprocess import clean_labels
+from geosam2.geometry.facegraph import face_graph
+from geosam2.lifting.lift import lift_masks, visible_pixels, visible_samples, vote_labels
+from geosam2.lifting.cleanup import clean_labels
 from geosam2.render import render_views
 
 TARGET_SECONDS = 3.0

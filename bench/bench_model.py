@@ -10,8 +10,8 @@ Peak memory is the process's maximum resident set size (ru_maxrss: torch
 allocates outside Python's heap, so tracemalloc would not see it); run one
 resolution per process.
 
-    python bench/bench_model.py --resolution 1024 --repeats 1
-    python bench/bench_model.py --resolution 512 --repeats 2
+    python -m bench.bench_model --resolution 1024 --repeats 1
+    python -m bench.bench_model --resolution 512 --repeats 2
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ import numpy as np
 import torch
 import trimesh
 
-from geosam2.mesh import from_arrays
+from geosam2.io.mesh import from_arrays
 from geosam2.model import build_geosam2
-from geosam2.predictor import GeoSAM2Segmenter
-from geosam2.prompts import Prompt
+from geosam2.segmenters.geosam2 import GeoSAM2Segmenter
+from geosam2.segmenters.prompts import Prompt
 from geosam2.render import render_views
-from geosam2.views import official_rig
+from geosam2.render.rig import official_rig
 
 
 def peak_rss_gib() -> float:

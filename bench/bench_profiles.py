@@ -14,14 +14,13 @@ exact-visibility bound (every face the views show given its label, the rest
 filled; tests/stress.py). With --stress, the objects are the test suite's
 stress set (small parts, parts of many pieces, a hidden part, welded parts).
 
-    python bench/bench_profiles.py [--resolution 512] [--stress] [GT_DIR]
+    python -m bench.bench_profiles [--resolution 512] [--stress] [GT_DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +28,15 @@ import numpy as np
 from geosam2.evaluation.metrics import class_agnostic_miou, face_weights
 from geosam2.evaluation.prompts import view_masks
 from geosam2.evaluation.readers import GroundTruth, read_ground_truth
-from geosam2.lift import visible_samples
-from geosam2.postprocess import clean_labels
+from geosam2.lifting.lift import visible_samples
+from geosam2.lifting.cleanup import clean_labels
 from geosam2.profiles import IMPROVED, PROFILES, SEEN_UNCOVERED
-from geosam2.surface import MeshSurface
+from geosam2.lifting.surface import MeshSurface
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GEOSAM2_SHARED_DATA", REPO.parent / "shared" / "data"))
 DEV_GT = SHARED_DATA / "partobjaverse_tiny_dev" / "GT"
-sys.path.insert(0, str(REPO))  # the tests' stress set and exact-visibility bound
-from tests.stress import exact_visibility_labels, noisy_masks, stress_objects  # noqa: E402
+from tests.stress import exact_visibility_labels, noisy_masks, stress_objects
 
 
 def miou(gt, labels: np.ndarray) -> float:

@@ -10,7 +10,7 @@ faster) and the share of pixels whose face / point id both backends agree on.
 
 CPU ray casting targets on a 2-core machine, 12 views of a 100k-face mesh:
 under 6 s at 1024², under 1.5 s at 512² (`--faces 100000 --resolutions 512 1024 --cpu-only`).
-Usage: python bench/bench_render.py [--repeats 3] [--faces N] [--points N] [--resolutions R ...] [--cpu-only]
+Usage: python -m bench.bench_render [--repeats 3] [--faces N] [--points N] [--resolutions R ...] [--cpu-only]
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import numpy as np
 import trimesh
 
 from bench_splat import torus_cloud
-from geosam2.mesh import from_arrays
+from geosam2.io.mesh import from_arrays
 from geosam2.render import describe_backend, render_views
 from geosam2.render.backends import cuda_device_name
 from geosam2.render.splat import splat_views
-from geosam2.views import official_rig
-from timing import median_seconds
+from geosam2.render.rig import official_rig
+from bench.timing import median_seconds
 
 CPU_TARGETS = {1024: 6.0, 512: 1.5}  # seconds, ray casting of 100k faces
 

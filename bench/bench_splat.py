@@ -8,7 +8,7 @@ footprint's corner cells, against the former two passes over all cells, on the
 shared 2-core machine (load ~6, so noisy): 20k points 3.5 s vs 8.0-12.7 s at 512²,
 16.4 s vs 23-36 s at 1024²; 100k points 7.6-8.5 s vs 16.7-18.0 s at 512²,
 17.6-27.3 s vs 38.9-47.4 s at 1024².
-Usage: python bench/bench_splat.py [--repeats 3] [--points 20000 100000] [--resolutions 512 1024]
+Usage: python -m bench.bench_splat [--repeats 3] [--points 20000 100000] [--resolutions 512 1024]
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import argparse
 
 import numpy as np
 
-from geosam2.pointcloud import point_cloud_from_arrays
+from geosam2.io.pointcloud import point_cloud_from_arrays
 from geosam2.render.splat import splat_ids, splat_radii, splat_views
-from geosam2.views import official_rig
-from timing import median_seconds
+from geosam2.render.rig import official_rig
+from bench.timing import median_seconds
 
 
 def torus_cloud(num_points: int, seed: int = 0):

@@ -1,4 +1,4 @@
-"""Timing shared by the benchmark scripts (run them as `python bench/<script>.py`)."""
+"""Timing shared by the benchmark scripts (run them from the repository as `python -m bench.<script>`)."""
 
 from __future__ import annotations
 

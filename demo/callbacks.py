@@ -1,4 +1,4 @@
-"""What the page's events do: thin calls into geosam2.session, returning what to show.
+"""What the page's events do: thin calls into geosam2.pipeline.session, returning what to show.
 
 Every event handler of the page is a method of ``DemoApp`` and returns one value
 per name in ``OUTPUTS`` (``gr.skip()`` for what it leaves unchanged), except
@@ -23,11 +23,11 @@ import gradio as gr
 import numpy as np
 
 from geosam2.errors import GeoSAM2Error, PromptError
-from geosam2.export import export_mesh, write_colored_glb
-from geosam2.prompts import Prompt
-from geosam2.proxy import labels_of_full_mesh
+from geosam2.io.export import export_mesh, write_colored_glb
+from geosam2.segmenters.prompts import Prompt
+from geosam2.geometry.proxy import labels_of_full_mesh
 from geosam2.render import describe_backend
-from geosam2.session import Session
+from geosam2.pipeline.session import Session
 
 from .chart import parts_sunburst
 from .images import base_images, draw_prompts, hex_colour, overlay_labels, overlay_mask

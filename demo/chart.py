@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from geosam2.palette import UNLABELLED_COLOR
+from geosam2.io.palette import UNLABELLED_COLOR
 
 from .images import hex_colour
 
 
 def parts_sunburst(parts, unlabelled_share: float) -> go.Figure:
-    """Sunburst of `parts` (geosam2.session.Part), children inside their parent's ring.
+    """Sunburst of `parts` (geosam2.pipeline.session.Part), children inside their parent's ring.
 
     Each wedge's own value is the part's area share in percent (children add
     theirs on top); the faces no part owns yet form a grey "unlabelled" wedge.

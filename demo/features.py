@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geosam2.predictor import GeoSAM2Segmenter, ViewFeatures, encode_views
+from geosam2.segmenters.geosam2 import GeoSAM2Segmenter, ViewFeatures, encode_views
 
 
 class SharedFeaturesSegmenter(GeoSAM2Segmenter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from geosam2.encode import normal_image_uint8
+from geosam2.model.encode import normal_image_uint8
 from geosam2.render import Views
 
 POSITIVE, NEGATIVE, BOX, CANDIDATE = (40, 200, 60), (220, 40, 40), (250, 200, 20), (30, 110, 255)

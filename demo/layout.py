@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from geosam2.mesh import MESH_EXTENSIONS
+from geosam2.io.mesh import MESH_EXTENSIONS
 
 from .callbacks import DOWNLOADS, LOAD_OUTPUTS, MODES, OUTPUTS, PARTS_HEADERS, POSITIVE, DemoApp
 from .chart import parts_sunburst

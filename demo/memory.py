@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields, is_dataclass
 
 import numpy as np
 
-from geosam2.proxy import DEFAULT_FACE_BUDGET, FACE_BUDGET_ENV, face_budget
+from geosam2.geometry.proxy import DEFAULT_FACE_BUDGET, FACE_BUDGET_ENV, face_budget
 
 MB = 1 << 20
 _OWN_MODULES = ("geosam2", "demo", "scipy.sparse")  # objects whose attributes are followed

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geosam2.digest import file_sha256
-from geosam2.mesh import Mesh, load_mesh
-from geosam2.proxy import DEFAULT_FACE_BUDGET, proxy_or_mesh
+from geosam2.io.digest import file_sha256
+from geosam2.io.mesh import Mesh, load_mesh
+from geosam2.geometry.proxy import DEFAULT_FACE_BUDGET, proxy_or_mesh
 from geosam2.render import Views, render_views
 
 from .images import base_images
@@ -70,9 +70,9 @@ class MeshCache:
         Least recently used meshes are dropped while the cache holds more (the
         most recent one is always kept). Users working on a dropped mesh keep it.
     max_faces : int
-        Largest mesh accepted (see `geosam2.mesh.load_mesh`).
+        Largest mesh accepted (see `geosam2.io.mesh.load_mesh`).
     face_budget : int
-        Meshes with more faces are segmented on a proxy (see `geosam2.proxy.proxy_or_mesh`).
+        Meshes with more faces are segmented on a proxy (see `geosam2.geometry.proxy.proxy_or_mesh`).
     """
 
     def __init__(self, max_bytes: int, max_faces: int, face_budget: int = DEFAULT_FACE_BUDGET):

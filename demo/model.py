@@ -1,6 +1,6 @@
 """The model the demo shares between all users: GeoSAM2 when its weights load, else none.
 
-The checkpoint is found as everywhere in the project (`geosam2.weights`:
+The checkpoint is found as everywhere in the project (`geosam2.io.weights`:
 GEOSAM2_CHECKPOINT, else the Hugging Face Hub's cache, else a download when the Hub
 answers within 2 s), so that an offline server starts at once. Without weights the demo runs the offline
 geometry segmenter and its status line says why GeoSAM2 is not there; other
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geosam2.errors import GeoSAM2Error
-from geosam2.geometry import GeometrySegmenter
+from geosam2.segmenters.geometry import GeometrySegmenter
 
 GEOSAM2, GEOMETRY = "GeoSAM2", "Offline geometry"
 

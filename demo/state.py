@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from geosam2.errors import GeoSAM2Error
-from geosam2.session import Session
+from geosam2.pipeline.session import Session
 
 from .memory import Limits, held_bytes
 
@@ -51,7 +51,7 @@ class Settings:
         Complete the unlabelled rest automatically after each new part.
     profile : str or None
         Inference profile ("official" or "improved"; None: the segmenter's, see
-        geosam2.session.Session).
+        geosam2.pipeline.session.Session).
     """
 
     pa: float = 0.02
@@ -86,7 +86,7 @@ class UserState:
 
     Attributes
     ----------
-    session : geosam2.session.Session
+    session : geosam2.pipeline.session.Session
     settings : Settings used to build the session
     source : str, the loaded mesh file
     folder : Path, this user's temporary folder (viewer GLBs, downloads)

@@ -18,7 +18,7 @@ import numpy as np
 from .errors import GeoSAM2Error, PromptError
 from .evaluation.policies import SEGMENTERS
 from .profiles import PROFILES
-from .mesh import MAX_FACES_ENV
+from .io.mesh import MAX_FACES_ENV
 
 RESOLUTIONS = (16, 4096)  # pixels: smaller views show nothing, larger ones exhaust memory (12 views)
 NUMBER_LIST_OPTIONS = ("--click", "--negative", "--box")  # their values may start with "-"
@@ -96,10 +96,10 @@ def _add_render(sub) -> None:
 def _run_render(args) -> None:
     from PIL import Image
 
-    from .encode import normal_image_uint8
-    from .mesh import load_mesh
+    from .model.encode import normal_image_uint8
+    from .io.mesh import load_mesh
     from .render import render_views
-    from .views import official_rig
+    from .render.rig import official_rig
 
     mesh = load_mesh(args.mesh, args.max_faces)
     rig = official_rig(mesh.bbox_size, args.resolution, args.views, args.start_azimuth)
@@ -199,7 +199,7 @@ def _run_evaluate(args) -> None:
         settings = evaluation_settings(method.name, args.weighting, args.protocol)
     else:
         if args.segmenter == "geosam2":
-            from .weights import resolve_checkpoint
+            from .io.weights import resolve_checkpoint
 
             checkpoint = resolve_checkpoint(args.checkpoint)
         profile = args.profile or "default"  # recorded: None is Session's default
@@ -325,17 +325,17 @@ POINT_CLOUD_NEEDS_WEIGHTS = (
 def _segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = False):
     """The segmenter of `geosam2 segment`; without a name, GeoSAM2 if it loads, else
     geometry (for a mesh; a point cloud needs GeoSAM2: the geometry segmenter reads faces)."""
-    from .geometry import GeometrySegmenter
+    from .segmenters.geometry import GeometrySegmenter
 
     if name == "geometry" and point_cloud:
         raise GeoSAM2Error(f"The input is a point cloud and {POINT_CLOUD_NEEDS_WEIGHTS}.")
     if name == "geometry":
         return GeometrySegmenter()
     try:
-        from .weights import resolve_checkpoint
+        from .io.weights import resolve_checkpoint
 
         path = resolve_checkpoint(checkpoint)  # in a second, before torch and SAM2 load (~10 s)
-        from .predictor import GeoSAM2Segmenter, load_geosam2
+        from .segmenters.geosam2 import GeoSAM2Segmenter, load_geosam2
 
         return GeoSAM2Segmenter(load_geosam2(path))
     except (ImportError, GeoSAM2Error) as exc:
@@ -350,8 +350,8 @@ def _segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = Fal
 def _segment_prompts(args) -> list[tuple[str, object]]:
     """The prompts of `geosam2 segment`, each with a name for messages ("click 2 at
     (5, 7)", "the box"), checked against the rig's views before anything is loaded."""
-    from .prompts import Prompt
-    from .views import official_rig
+    from .segmenters.prompts import Prompt
+    from .render.rig import official_rig
 
     negatives = [list(xy) for xy in args.negative]
     named = [
@@ -374,13 +374,13 @@ def _segment_prompts(args) -> list[tuple[str, object]]:
 def _run_segment(args) -> None:
     from tqdm import tqdm
 
-    from .export import export_mesh
-    from .pointcloud import PointCloud
-    from .pointexport import export_point_cloud
-    from .pointreaders import load_geometry
-    from .proxy import face_budget, labels_of_full_mesh, proxy_or_mesh
+    from .io.export import export_mesh
+    from .io.pointcloud import PointCloud
+    from .io.pointexport import export_point_cloud
+    from .io.pointreaders import load_geometry
+    from .geometry.proxy import face_budget, labels_of_full_mesh, proxy_or_mesh
     from .render import describe_backend
-    from .session import Session
+    from .pipeline.session import Session
 
     named = _segment_prompts(args)
     geometry = load_geometry(args.mesh, args.max_faces)
@@ -451,8 +451,8 @@ def _add_segment_many(sub) -> None:
 
 
 def _run_segment_many(args) -> None:
-    from .batch import print_record, segment_many, torchrun_shard
-    from .proxy import face_budget
+    from .pipeline.batch import print_record, segment_many, torchrun_shard
+    from .geometry.proxy import face_budget
 
     shard = args.shard or torchrun_shard()
     budget = face_budget(args.face_budget)

@@ -10,9 +10,8 @@ import pytest
 import torch
 import trimesh
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("GEOSAM2_SHARED_DATA", REPO.parent / "shared" / "data"))
-PARTOBJAVERSE_DEV = SHARED_DATA / "partobjaverse_tiny_dev"
+from tests.factories import PARTOBJAVERSE_DEV, REPO, make_box_mesh
+
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
@@ -35,7 +34,7 @@ def dev_surfaces(gt_paths) -> dict:
     """{uid: (GroundTruth, MeshSurface)} of the six dev objects at 1024 px (the official
     views, 5 samples per face), rendered once per test run for every test that needs them."""
     from geosam2.evaluation.readers import read_ground_truth
-    from geosam2.surface import MeshSurface
+    from geosam2.lifting.surface import MeshSurface
 
     objects = {}
     for path in gt_paths:
@@ -48,7 +47,7 @@ def dev_surfaces(gt_paths) -> dict:
 def boxes_cloud():
     """(cloud, box, upper): points sampled on three separate unit boxes, (N,) box
     index of each point and (N,) bool whether it lies in its box's upper half."""
-    from geosam2.pointcloud import point_cloud_from_arrays
+    from geosam2.io.pointcloud import point_cloud_from_arrays
 
     offsets = [(0, 0, 0), (2, 0, 0), (0, 2, 0)]
     boxes = [trimesh.creation.box(extents=(1, 1, 1)) for _ in offsets]
@@ -77,7 +76,7 @@ def offline(monkeypatch, tmp_path):
 def two_boxes(output_dir):
     """A PLY file of two separate boxes along x; returns its path, the loaded mesh,
     (F,) bool faces of the box at negative x, and the rendered views."""
-    from geosam2.mesh import load_mesh
+    from geosam2.io.mesh import load_mesh
     from geosam2.render import render_views
     from tests.helpers import CLI_RESOLUTION
 
@@ -105,16 +104,6 @@ def output_dir(request) -> Path:
     path = REPO / "test-output" / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def make_box_mesh(extents=(1.0, 1.0, 1.0)) -> trimesh.Trimesh:
-    """An axis-aligned box centred at the origin (12 faces)."""
-    return trimesh.creation.box(extents=extents)
-
-
-def make_sphere_mesh(radius: float = 0.5, subdivisions: int = 4) -> trimesh.Trimesh:
-    """An icosphere centred at the origin."""
-    return trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
 
 
 @pytest.fixture

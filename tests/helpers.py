@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from geosam2.mesh import from_arrays
-from tests.conftest import make_box_mesh
+from geosam2.io.mesh import from_arrays
+from tests.factories import make_box_mesh
 
 CLI_RESOLUTION = 96  # view size of the CLI tests' two_boxes fixture
 

@@ -33,7 +33,7 @@ import numpy as np
 import trimesh
 from scipy import ndimage
 
-from geosam2.mesh import Mesh, from_arrays
+from geosam2.io.mesh import Mesh, from_arrays
 
 SINK = 0.005  # how deep small parts are sunk into the body they touch (file units)
 
@@ -194,8 +194,8 @@ def exact_visibility_labels(mesh: Mesh, views, truth: np.ndarray) -> np.ndarray:
     face adjacency (then from the nearest labelled faces), nothing is cleaned up.
 
     Returns (F,) int64 labels."""
-    from geosam2.facegraph import face_graph
-    from geosam2.postprocess import fill_labels
+    from geosam2.geometry.facegraph import face_graph
+    from geosam2.lifting.cleanup import fill_labels
 
     ids = views.face_ids[views.face_ids >= 0]
     labels = np.full(mesh.num_faces, -1, np.int64)

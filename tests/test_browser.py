@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from demo.browser import CHROMIUM, DemoPage, chromium, part_pixel, serve
+from tests.browser import CHROMIUM, DemoPage, chromium, part_pixel, serve
 from demo.callbacks import DemoApp
 from demo.model import SharedModel
 from demo.state import Settings
-from geosam2.export import preview_face_colors
-from geosam2.palette import UNLABELLED_COLOR
+from geosam2.io.export import preview_face_colors
+from geosam2.io.palette import UNLABELLED_COLOR
 
 pytestmark = pytest.mark.browser
 RESOLUTION = Settings().resolution  # the page's default

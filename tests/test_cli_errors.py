@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import make_box_mesh
-from geosam2 import session
+from tests.factories import make_box_mesh
+from geosam2.pipeline import session
 from geosam2.cli import main
 from geosam2.evaluation import runner
 from tests.helpers import CLI_RESOLUTION as RESOLUTION, centre_pixel

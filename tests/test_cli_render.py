@@ -5,7 +5,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from conftest import make_box_mesh
+from tests.factories import make_box_mesh
 from geosam2.cli import main
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from conftest import make_box_mesh
+from tests.factories import make_box_mesh
 from geosam2 import cli
 from geosam2.cli import main
-from geosam2.mesh import load_mesh
-from geosam2.pointreaders import load_geometry
+from geosam2.io.mesh import load_mesh
+from geosam2.io.pointreaders import load_geometry
 from geosam2.render import render_views
 from geosam2.render.splat import splat_views
 from geosam2.evaluation.policies import LabelSegmenter

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import trimesh
 
-from geosam2.facegraph import face_graph
-from geosam2.mesh import from_arrays, load_mesh
+from geosam2.geometry.facegraph import face_graph
+from geosam2.io.mesh import from_arrays, load_mesh
 from geosam2.training.curate import curate_directory, curate_mesh, split_far_chunks, triangle_quality
 
 

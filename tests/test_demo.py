@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 import trimesh
 
-from demo.browser import part_pixel
+from tests.browser import part_pixel
 from demo.callbacks import BOX, DOWNLOADS, LOAD_OUTPUTS, NEGATIVE, OUTPUTS, POSITIVE, TREE_BRANCH, DemoApp
 from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
 from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_decorator, launch_options
 from demo.memory import Limits
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from demo.state import empty_prompt
-from geosam2.export import preview_face_colors
+from geosam2.io.export import preview_face_colors
 
 RESOLUTION = 256
 MAX_FACES = 5_000  # the examples and two of the real meshes fit, the largest real mesh does not

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
-from demo.browser import part_pixel, serve
+from tests.browser import part_pixel, serve
 from demo.callbacks import DemoApp
 from demo.layout import EXAMPLES_DIR, PUBLIC_API
 from demo.memory import Limits

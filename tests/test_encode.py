@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from conftest import make_box_mesh
-from geosam2.encode import IMAGENET_MEAN, IMAGENET_STD, encode_normals, encode_points, normal_image_uint8
-from geosam2.mesh import from_arrays
+from tests.factories import make_box_mesh
+from geosam2.model.encode import IMAGENET_MEAN, IMAGENET_STD, encode_normals, encode_points, normal_image_uint8
+from geosam2.io.mesh import from_arrays
 from geosam2.render import render_views
 
 

@@ -21,13 +21,13 @@ from geosam2.evaluation.readers import (
     transfer_face_labels,
 )
 from geosam2.evaluation.runner import Predictions, run_evaluation, score, shard_of
-from geosam2.geometry import GeometrySegmenter
-from geosam2.mesh import from_arrays, transform_points
-from geosam2.prompts import completion_prompts, interior_point
+from geosam2.segmenters.geometry import GeometrySegmenter
+from geosam2.io.mesh import from_arrays, transform_points
+from geosam2.segmenters.prompts import completion_prompts, interior_point
 from geosam2.render import Views, render_views
-from geosam2.session import Session
-from geosam2.surface import MeshSurface
-from tests.conftest import make_box_mesh
+from geosam2.pipeline.session import Session
+from geosam2.lifting.surface import MeshSurface
+from tests.factories import make_box_mesh
 
 METHODS = ("Ours", "SAMesh", "Partfield", "SAMPart3D", "Find3D")
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import trimesh
 
-from conftest import make_box_mesh
+from tests.factories import make_box_mesh
 from geosam2.evaluation.readers import face_labels, transfer_face_labels
-from geosam2.export import UNLABELLED_NAME, export_mesh, preview_face_colors, preview_face_order
-from geosam2.mesh import from_arrays, load_mesh
-from geosam2.palette import UNLABELLED_COLOR
-from geosam2.parts import Part, part_color, parts_with_stats
+from geosam2.io.export import UNLABELLED_NAME, export_mesh, preview_face_colors, preview_face_order
+from geosam2.io.mesh import from_arrays, load_mesh
+from geosam2.io.palette import UNLABELLED_COLOR
+from geosam2.pipeline.parts import Part, part_color, parts_with_stats
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ def test_parts_without_appearance_get_their_colour_as_material(labelled, output_
 
 
 def test_a_part_colour_is_its_entry_of_the_palette():
-    from geosam2.palette import part_palette
+    from geosam2.io.palette import part_palette
 
     palette = part_palette(600)
     assert [part_color(i) for i in range(600)] == [tuple(int(c) for c in row) for row in palette]

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from conftest import make_box_mesh
-from geosam2.facegraph import creases, face_graph, valleys, weld_vertices
-from geosam2.mesh import from_arrays
+from tests.factories import make_box_mesh
+from geosam2.geometry.facegraph import creases, face_graph, valleys, weld_vertices
+from geosam2.io.mesh import from_arrays
 
 
 def deindexed(tm: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:

@@ -6,11 +6,11 @@ import numpy as np
 import trimesh
 import pytest
 
-from conftest import make_box_mesh
+from tests.factories import make_box_mesh
 from geosam2.errors import GeoSAM2Error, PromptError
-from geosam2.geometry import GeometrySegmenter, geometric_parts, overlapping_groups
-from geosam2.mesh import from_arrays
-from geosam2.prompts import Prompt
+from geosam2.segmenters.geometry import GeometrySegmenter, geometric_parts, overlapping_groups
+from geosam2.io.mesh import from_arrays
+from geosam2.segmenters.prompts import Prompt
 from geosam2.render import render_views
 from tests.helpers import boxes_mesh, pixel_of_face
 
@@ -75,7 +75,7 @@ def test_concave_crease_loop_separates_a_column_from_its_base():
 
 
 def test_smooth_sphere_is_one_part():
-    from conftest import make_sphere_mesh
+    from tests.factories import make_sphere_mesh
 
     sphere = make_sphere_mesh()
     mesh = from_arrays(sphere.vertices, sphere.faces)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from geosam2.facegraph import face_graph
-from geosam2.geometry import GeometrySegmenter
-from geosam2.mesh import from_arrays
-from geosam2.prompts import Prompt
-from geosam2.regions import (
+from geosam2.geometry.facegraph import face_graph
+from geosam2.segmenters.geometry import GeometrySegmenter
+from geosam2.io.mesh import from_arrays
+from geosam2.segmenters.prompts import Prompt
+from geosam2.geometry.regions import (
     closest_labels,
     concavity_lengths,
     congruent_families,
@@ -18,7 +18,7 @@ from geosam2.regions import (
     shared_edge_lengths,
     split_between_seeds,
 )
-from geosam2.session import Session
+from geosam2.pipeline.session import Session
 from tests import stress
 from tests.helpers import pixel_of_face
 

@@ -4,7 +4,7 @@ CLI, the demo's callbacks and exports); checked in a fresh interpreter."""
 import subprocess
 import sys
 
-GEOMETRY_MODULES = ("geosam2.export", "geosam2.session", "geosam2.geometry", "geosam2.training.curate", "geosam2.cli")
+GEOMETRY_MODULES = ("geosam2.io.export", "geosam2.pipeline.session", "geosam2.segmenters.geometry", "geosam2.training.curate", "geosam2.cli")
 
 
 def test_geometry_modules_leave_torch_out():

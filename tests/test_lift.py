@@ -7,9 +7,9 @@ import pytest
 import torch
 import trimesh
 
-from conftest import make_box_mesh, make_sphere_mesh
+from tests.factories import make_box_mesh, make_sphere_mesh
 from geosam2.evaluation.prompts import view_masks
-from geosam2.lift import (
+from geosam2.lifting.lift import (
     OFF_OBJECT,
     VisiblePixels,
     VisibleSamples,
@@ -20,8 +20,8 @@ from geosam2.lift import (
     visible_samples,
     vote_labels,
 )
-from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
-from geosam2.postprocess import clean_labels
+from geosam2.io.mesh import from_arrays, labels_from_colors, load_mesh
+from geosam2.lifting.cleanup import clean_labels
 from geosam2.render import render_views
 from tests.helpers import mesh_miou
 from tests.stress import exact_visibility_labels, noisy_masks

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from conftest import make_box_mesh
+from tests.factories import make_box_mesh
 from geosam2.errors import EmptyMeshError, GeoSAM2Error, MeshLoadError, MeshTooLargeError
-from geosam2.mesh import from_arrays, labels_from_colors, load_mesh
+from geosam2.io.mesh import from_arrays, labels_from_colors, load_mesh
 
 
 def skewed_mesh() -> trimesh.Trimesh:

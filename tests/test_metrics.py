@@ -13,8 +13,8 @@ from geosam2.evaluation.metrics import (
     part_ious,
     protocol_miou,
 )
-from geosam2.mesh import from_arrays
-from tests.conftest import make_box_mesh
+from geosam2.io.mesh import from_arrays
+from tests.factories import make_box_mesh
 
 GT = np.array([0, 0, 0, 0, 1, 1, 2, 2])
 

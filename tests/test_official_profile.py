@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from geosam2.facegraph import release_neighbour_order, unwelded_face_graph
-from geosam2.lift import VisibleSamples, official_sample_points, official_vote_labels, release_mode
-from geosam2.mesh import from_arrays
-from geosam2.partfilters import keep_automatic_parts, opened_logits, stability_score
-from geosam2.postprocess import clean_labels, fill_from_first_neighbour
-from geosam2.predictor import GeoSAM2Segmenter, logical_frames, propagate, single_view_mask
+from geosam2.geometry.facegraph import release_neighbour_order, unwelded_face_graph
+from geosam2.lifting.lift import VisibleSamples, official_sample_points, official_vote_labels, release_mode
+from geosam2.io.mesh import from_arrays
+from geosam2.segmenters.partfilters import keep_automatic_parts, opened_logits, stability_score
+from geosam2.lifting.cleanup import clean_labels, fill_from_first_neighbour
+from geosam2.segmenters.geosam2 import GeoSAM2Segmenter, logical_frames, propagate, single_view_mask
 from geosam2.profiles import SEEN_UNCOVERED, ProfileError, check_profile
-from geosam2.prompts import Prompt
-from geosam2.proposals import ProposalSettings, release_sampling
-from test_predictor import SIZE, click, model, views  # noqa: F401 (fixtures)
+from geosam2.segmenters.prompts import Prompt
+from geosam2.segmenters.proposals import ProposalSettings, release_sampling
+from tests.test_predictor import SIZE, click, model, views  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest
 
@@ -191,7 +191,7 @@ def test_official_frame_numbers_wrap_after_the_last_view():
 def test_official_numbering_changes_only_the_views_before_the_seed(model, views):
     """Views from the seed on see the same memories and pointers under both numberings;
     the views before the seed lose the prompted frame's pointer (and view 0 every pointer)."""
-    from geosam2.predictor import encode_views
+    from geosam2.segmenters.geosam2 import encode_views
 
     features = encode_views(model, views)
     prompt = click(views, 3)

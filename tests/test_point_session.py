@@ -12,12 +12,12 @@ import trimesh
 
 from geosam2.errors import GeoSAM2Error, PromptError
 from geosam2.evaluation.policies import LabelSegmenter
-from geosam2.geometry import GeometrySegmenter
-from geosam2.pointcloud import point_cloud_from_arrays
-from geosam2.pointexport import export_point_cloud
-from geosam2.pointreaders import load_point_cloud
-from geosam2.prompts import Prompt
-from geosam2.session import Session
+from geosam2.segmenters.geometry import GeometrySegmenter
+from geosam2.io.pointcloud import point_cloud_from_arrays
+from geosam2.io.pointexport import export_point_cloud
+from geosam2.io.pointreaders import load_point_cloud
+from geosam2.segmenters.prompts import Prompt
+from geosam2.pipeline.session import Session
 from tests.helpers import pixel_of_face
 
 RESOLUTION = 128

@@ -7,15 +7,15 @@ import pytest
 from scipy.ndimage import binary_erosion
 
 from geosam2.errors import EmptyMeshError, MeshLoadError
-from geosam2.mesh import labels_from_colors, load_mesh
+from geosam2.io.mesh import labels_from_colors, load_mesh
 from geosam2.errors import GeoSAM2Error
-from geosam2.mesh import Mesh
-from geosam2.pointcloud import PointCloud, point_cloud_from_arrays
-from geosam2.pointreaders import load_geometry, load_point_cloud
-from geosam2.pointlift import clean_point_labels, knn_graph, lift_point_masks, visible_points
+from geosam2.io.mesh import Mesh
+from geosam2.io.pointcloud import PointCloud, point_cloud_from_arrays
+from geosam2.io.pointreaders import load_geometry, load_point_cloud
+from geosam2.lifting.pointlift import clean_point_labels, knn_graph, lift_point_masks, visible_points
 from geosam2.render.splat import splat_views
-from geosam2.segmenters import Segmenter
-from geosam2.views import official_rig
+from geosam2.segmenters.base import Segmenter
+from geosam2.render.rig import official_rig
 
 
 def sphere_points(n: int, radius: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -403,7 +403,7 @@ def test_export_round_trip(tmp_path, small_cloud):
 
     import trimesh
 
-    from geosam2.pointexport import export_point_cloud
+    from geosam2.io.pointexport import export_point_cloud
 
     points, normals, _ = small_cloud
     cloud = point_cloud_from_arrays(points, normals, name="thing")
@@ -440,7 +440,7 @@ def test_clean_splits_separate_clusters_of_one_label():
 
 
 def test_knn_pairs_hand_derived():
-    from geosam2.normals import knn_pairs
+    from geosam2.geometry.normals import knn_pairs
 
     # nearest neighbours on a line at 0, 1, 3, 7: 0<->1, 3->1, 7->3
     points = np.array([[0.0, 0, 0], [1.0, 0, 0], [3.0, 0, 0], [7.0, 0, 0]])
@@ -458,7 +458,7 @@ class _HemisphereSegmenter(Segmenter):
         self.cloud = cloud
 
     def segment(self, views, prompts):
-        from geosam2.segmenters import PartMasks
+        from geosam2.segmenters.base import PartMasks
 
         ids = views.face_ids
         upper = self.cloud.points[np.maximum(ids, 0), 2] > 0
@@ -471,8 +471,8 @@ class _HemisphereSegmenter(Segmenter):
 
 
 def test_a_session_on_a_point_cloud_runs_the_whole_flow():
-    from geosam2.prompts import Prompt
-    from geosam2.session import Session
+    from geosam2.segmenters.prompts import Prompt
+    from geosam2.pipeline.session import Session
 
     points = sphere_points(10_000)
     cloud = point_cloud_from_arrays(points, normals=points)

@@ -7,10 +7,10 @@ import tracemalloc
 import numpy as np
 import trimesh
 
-from conftest import make_box_mesh
-from geosam2.facegraph import face_graph
-from geosam2.mesh import from_arrays
-from geosam2.postprocess import clean_labels, fill_from_nearest, fill_from_neighbours, split_components
+from tests.factories import make_box_mesh
+from geosam2.geometry.facegraph import face_graph
+from geosam2.io.mesh import from_arrays
+from geosam2.lifting.cleanup import clean_labels, fill_from_nearest, fill_from_neighbours, split_components
 
 
 def grid_mesh(n: int, offset=(0.0, 0.0)):

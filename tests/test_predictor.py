@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_box_mesh
+from tests.factories import make_box_mesh
 from geosam2.errors import PromptError
-from geosam2.mesh import from_arrays
+from geosam2.io.mesh import from_arrays
 from geosam2.model import build_geosam2
-from geosam2.predictor import GeoSAM2Segmenter, ViewFeatures, network_inputs, prompt_inputs, propagate, ring_order, seed_candidates
-from geosam2.prompts import Prompt
+from geosam2.segmenters.geosam2 import GeoSAM2Segmenter, ViewFeatures, network_inputs, prompt_inputs, propagate, ring_order, seed_candidates
+from geosam2.segmenters.prompts import Prompt
 from geosam2.render import render_views
-from geosam2.views import official_rig
+from geosam2.render.rig import official_rig
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from geosam2.mesh import load_mesh
+from geosam2.io.mesh import load_mesh
 from geosam2.model import build_geosam2
-from geosam2.predictor import encode_views
-from geosam2.proposals import ProposalSettings, propose_masks, proposed_prompts, remove_small_regions
+from geosam2.segmenters.geosam2 import encode_views
+from geosam2.segmenters.proposals import ProposalSettings, propose_masks, proposed_prompts, remove_small_regions
 from geosam2.render import render_views
-from tests.conftest import REPO
+from tests.factories import REPO
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest
 
@@ -85,8 +85,8 @@ def test_proposed_prompts_click_inside_their_masks(network):
 
 
 def test_session_auto_complete_with_the_network_labels_every_face(network):
-    from geosam2.predictor import GeoSAM2Segmenter
-    from geosam2.session import Session
+    from geosam2.segmenters.geosam2 import GeoSAM2Segmenter
+    from geosam2.pipeline.session import Session
 
     model, views, _ = network
     mesh = load_mesh(REPO / "assets" / "examples" / "chair.glb")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from conftest import make_sphere_mesh
+from tests.factories import make_sphere_mesh
 from geosam2.cli import main
 from geosam2.errors import GeoSAM2Error
-from geosam2.mesh import from_arrays
-from geosam2.proxy import (
+from geosam2.io.mesh import from_arrays
+from geosam2.geometry.proxy import (
     DEFAULT_FACE_BUDGET,
     FACE_BUDGET_ENV,
     closest_faces,

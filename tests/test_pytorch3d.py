@@ -14,13 +14,13 @@ import pytest
 import torch
 import trimesh
 
-from geosam2.lift import lift_masks
-from geosam2.mesh import labels_from_colors, load_mesh
-from geosam2.pointcloud import point_cloud_from_arrays
-from geosam2.pointlift import lift_point_masks
+from geosam2.lifting.lift import lift_masks
+from geosam2.io.mesh import labels_from_colors, load_mesh
+from geosam2.io.pointcloud import point_cloud_from_arrays
+from geosam2.lifting.pointlift import lift_point_masks
 from geosam2.render import describe_backend, render_views
 from geosam2.render.splat import splat_radii, splat_views
-from geosam2.views import official_rig
+from geosam2.render.rig import official_rig
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # two torch threads on a busy 2-core machine: 5x slower
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

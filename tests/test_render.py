@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, make_box_mesh, make_sphere_mesh
-from geosam2.mesh import Mesh, from_arrays, transform_points
+from tests.factories import REPO, make_box_mesh, make_sphere_mesh
+from geosam2.io.mesh import Mesh, from_arrays, transform_points
 from geosam2.render import describe_backend, render_views
-from geosam2.views import official_rig
+from geosam2.render.rig import official_rig
 
 RESOLUTION = 96
 
@@ -164,7 +164,7 @@ def test_unknown_point_backend_is_refused():
 
 
 def test_render_and_lift_import_without_torch():
-    code = "import sys, geosam2.render, geosam2.render.splat, geosam2.lift, geosam2.pointlift; print('torch' in sys.modules)"
+    code = "import sys, geosam2.render, geosam2.render.splat, geosam2.lifting.lift, geosam2.lifting.pointlift; print('torch' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert result.stdout.strip() == "False"

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from conftest import make_box_mesh, make_sphere_mesh
-from geosam2.batch import mesh_files, torchrun_shard
+from tests.factories import make_box_mesh, make_sphere_mesh
+from geosam2.pipeline.batch import mesh_files, torchrun_shard
 from geosam2.cli import main
-from geosam2.mesh import load_mesh
+from geosam2.io.mesh import load_mesh
 
 ARGS = ["--auto", "--segmenter", "geometry", "--resolution", "64"]
 

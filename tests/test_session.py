@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import make_box_mesh
+from tests.factories import make_box_mesh
 from geosam2.errors import GeoSAM2Error, PromptError
 from geosam2.evaluation.policies import LabelSegmenter
-from geosam2.geometry import GeometrySegmenter
-from geosam2.mesh import from_arrays, load_mesh
-from geosam2.prompts import Prompt
-from geosam2.session import Session
-from geosam2.segmenters import Segmenter
+from geosam2.segmenters.geometry import GeometrySegmenter
+from geosam2.io.mesh import from_arrays, load_mesh
+from geosam2.segmenters.prompts import Prompt
+from geosam2.pipeline.session import Session
+from geosam2.segmenters.base import Segmenter
 from tests.helpers import boxes_mesh, pixel_of_face
 
 RESOLUTION = 128

@@ -8,8 +8,8 @@ import pytest
 from geosam2.evaluation.policies import Oracle
 from geosam2.evaluation.prompts import view_masks
 from geosam2.evaluation.readers import GroundTruth
-from geosam2.facegraph import face_graph
-from geosam2.surface import MeshSurface
+from geosam2.geometry.facegraph import face_graph
+from geosam2.lifting.surface import MeshSurface
 from tests.helpers import mesh_miou
 from tests.stress import exact_visibility_labels, noisy_masks, stress_objects
 
@@ -79,7 +79,7 @@ def test_clean_up_of_noisy_masks_removes_fragments_and_keeps_pieces(stress_surfa
     """Noisy masks (tests.stress.noisy_masks): the clean-up clears the fragments the
     noise leaves (better than only filling the unseen faces) and keeps the small parts
     and the pieces of multi-piece parts (close to the exact masks' result)."""
-    from geosam2.postprocess import clean_labels
+    from geosam2.lifting.cleanup import clean_labels
 
     rng = np.random.default_rng(0)
     figures = []

@@ -11,10 +11,10 @@ import pytest
 import trimesh
 from PIL import Image
 
-from conftest import SHARED_DATA
-from geosam2.export import export_mesh
-from geosam2.mesh import load_mesh
-from geosam2.parts import Part, part_color, parts_with_stats
+from tests.factories import SHARED_DATA
+from geosam2.io.export import export_mesh
+from geosam2.io.mesh import load_mesh
+from geosam2.pipeline.parts import Part, part_color, parts_with_stats
 
 DRILL = SHARED_DATA / "official_examples" / "drill.glb"
 

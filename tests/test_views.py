@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from geosam2.views import OFFICIAL_FOV_X, look_at, official_rig
+from geosam2.render.rig import OFFICIAL_FOV_X, look_at, official_rig
 
 
 def test_official_rig_layout():

@@ -20,7 +20,7 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from ..mesh import Mesh
+from ..io.mesh import Mesh
 
 WEIGHTINGS = ("area", "count")
 PROTOCOLS = ("geosam2", "partfield", "sampart3d")

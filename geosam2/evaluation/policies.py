@@ -1,7 +1,7 @@
 """Evaluated methods as prompt policies: simulated users that drive `Session`s.
 
 Every prompted figure of `geosam2 evaluate` comes from the product's own pipeline:
-a policy builds a :class:`~geosam2.session.Session` on the ground-truth object,
+a policy builds a :class:`~geosam2.pipeline.session.Session` on the ground-truth object,
 gives it prompts through the session's operations (``add_parts``,
 ``auto_complete``) and scores the session's labels. The policies choose prompts;
 they never lift or clean up masks themselves.
@@ -24,11 +24,11 @@ import numpy as np
 
 from ..errors import GeoSAM2Error, PromptError
 from ..profiles import IMPROVED
-from ..prompts import Prompt, interior_point
+from ..segmenters.prompts import Prompt, interior_point
 from ..render import Views
-from ..segmenters import PartMasks, Segmenter
-from ..session import Session
-from ..surface import Surface, surface_of
+from ..segmenters.base import PartMasks, Segmenter
+from ..pipeline.session import Session
+from ..lifting.surface import Surface, surface_of
 from .metrics import dense_labels
 from .prompts import candidate_views, simulate_prompts, view_masks
 from .readers import GroundTruth
@@ -201,7 +201,7 @@ class Pieces:
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
         if gt.mesh is None:
-            from ..pointlift import knn_graph
+            from ..lifting.pointlift import knn_graph
 
             return knn_graph(gt.cloud).components()
         return gt.mesh.graph.pieces
@@ -221,12 +221,12 @@ def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint:
     if name == "pieces":
         return Pieces()
     if name == "geometry":
-        from ..geometry import GeometrySegmenter
+        from ..segmenters.geometry import GeometrySegmenter
 
         return SimulatedUser(GeometrySegmenter(), resolution, pa, profile=profile, **kwargs)
     if name == "geosam2":
         try:
-            from ..predictor import GeoSAM2Segmenter, load_geosam2
+            from ..segmenters.geosam2 import GeoSAM2Segmenter, load_geosam2
         except ImportError as exc:
             raise GeoSAM2Error(f"The GeoSAM2 network is not available in this installation ({exc}).") from exc
         return SimulatedUser(GeoSAM2Segmenter(load_geosam2(checkpoint)), resolution, pa, profile=profile, **kwargs)

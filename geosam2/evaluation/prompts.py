@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..prompts import MIN_PROMPT_PIXELS, Prompt, interior_point
+from ..segmenters.prompts import MIN_PROMPT_PIXELS, Prompt, interior_point
 from ..render import Views
 
 

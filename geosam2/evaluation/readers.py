@@ -5,7 +5,7 @@ Supported ways of storing parts on a mesh file `<uid>.<ext>` (tried in this orde
 1. per-point labels: `<uid>.points.npy` (N, 3) points in the mesh file's frame and
    `<uid>.npy` (N,) integer labels beside the mesh (-1 = unlabelled);
 2. per-face labels: `<uid>.npy` (F,) integers beside the mesh, in the face order
-   of `geosam2.mesh.load_mesh` (-1 = unlabelled);
+   of `geosam2.io.mesh.load_mesh` (-1 = unlabelled);
 3. colours: every distinct face/vertex colour is a part (raw decoding, as the
    reference scores of ../shared/data are computed);
 4. scenes: one geometry per part (`Mesh.part_ids`).
@@ -37,9 +37,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..errors import GeoSAM2Error, MeshLoadError
-from ..mesh import MESH_EXTENSIONS, Mesh, labels_from_colors, load_mesh, transform_points
-from ..pointcloud import PointCloud
-from ..pointreaders import load_point_cloud
+from ..io.mesh import MESH_EXTENSIONS, Mesh, labels_from_colors, load_mesh, transform_points
+from ..io.pointcloud import PointCloud
+from ..io.pointreaders import load_point_cloud
 
 SAME_GEOMETRY_TOLERANCE = 1e-5  # normalised units: max centroid distance for "same faces, same order"
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ..digest import file_sha256
+from ..io.digest import file_sha256
 
 
 def _git(source: Path, *args: str) -> str | None:

@@ -1,5 +1,5 @@
 """GeoSAM2 checkpoints in the official layout: load, save, and start from SAM2.1
-(where the file is: `geosam2.weights`).
+(where the file is: `geosam2.io.weights`).
 
 A checkpoint file is ``{"model": state_dict}`` as the release reads it
 (``torch.load(path, weights_only=True)["model"]``). Ours also carry
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ..errors import GeoSAM2Error
-from ..weights import hub_file, local_file, resolve_checkpoint
+from ..io.weights import hub_file, local_file, resolve_checkpoint
 from .build import build_geosam2
 from .network import GeoSAM2
 

@@ -48,7 +48,7 @@ class GeoSAM2(SAM2VideoPredictor):
         ----------
         img_batch : (B, 6, S, S) float
             Channels 0-2: the normal-map input, 3-5: the point-map input (see
-            `geosam2.encode`), S = ``image_size``.
+            `geosam2.model.encode`), S = ``image_size``.
 
         Returns
         -------

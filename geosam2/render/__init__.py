@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mesh import Mesh
-from ..views import Rig, official_rig
+from ..io.mesh import Mesh
+from .rig import Rig, official_rig
 from .backends import MESH_BACKENDS, describe_backend, resolve_backend
-from .views_data import Views
+from .views import Views
 
 BACKENDS = MESH_BACKENDS
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..mesh import Mesh
-from ..pointcloud import PointCloud
-from ..views import Rig
+from ..io.mesh import Mesh
+from ..io.pointcloud import PointCloud
+from .rig import Rig
 from .backends import cuda_device_name
 from .splat import camera_surfels, disc_hit
 

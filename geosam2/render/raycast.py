@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import trimesh
 
-from ..mesh import Mesh
-from ..views import Rig
+from ..io.mesh import Mesh
+from .rig import Rig
 
 try:
     from trimesh.ray.ray_pyembree import RayMeshIntersector as _Intersector

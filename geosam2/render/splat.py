@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..pointcloud import PointCloud
-from ..views import Rig, official_rig
+from ..io.pointcloud import PointCloud
+from .rig import Rig, official_rig
 from .backends import resolve_backend
-from .views_data import Views
+from .views import Views
 
 RADIUS_SCALE = 1.0  # disc radius = scale * distance to the 16th nearest neighbour
 DEPTH_TOLERANCE = 0.25  # discs this close (in disc radii) to the front depth count as one surface

@@ -23,8 +23,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..errors import GeoSAM2Error
-from ..facegraph import FaceGraph, face_graph
-from ..mesh import MESH_EXTENSIONS, Mesh, load_mesh
+from ..geometry.facegraph import FaceGraph, face_graph
+from ..io.mesh import MESH_EXTENSIONS, Mesh, load_mesh
 
 MAX_PARTS = 15
 THIN_QUALITY = 0.1  # triangle quality 4*sqrt(3)*area / sum(edge^2) below this = a sliver
@@ -253,7 +253,7 @@ def curate_mesh(
 def preview_image(mesh: Mesh, labels: np.ndarray, resolution: int = 128, views=(0, 3, 6, 9)) -> np.ndarray:
     """(resolution, len(views) * resolution, 3) uint8: normal-shaded renders coloured by part."""
     from ..render import render_views
-    from ..views import official_rig
+    from ..render.rig import official_rig
 
     rig = official_rig(mesh.bbox_size, resolution=resolution)
     rendered = render_views(mesh, rig)

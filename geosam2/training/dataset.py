@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..encode import encode_normals, encode_points
+from ..model.encode import encode_normals, encode_points
 from ..errors import GeoSAM2Error
-from ..mesh import load_mesh
-from ..prompts import Prompt
+from ..io.mesh import load_mesh
+from ..segmenters.prompts import Prompt
 from ..render import Views, render_views
-from ..views import official_rig
+from ..render.rig import official_rig
 
 PROMPT_TYPES = ("click", "box", "mask")
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GeoSAM2Error
-from ..predictor import prompt_inputs
+from ..segmenters.geosam2 import prompt_inputs
 from .dataset import PROMPT_TYPES, CuratedViews, Sample, collate_samples, curated_objects
 from .loss import LossWeights, frame_loss, mask_iou
 
@@ -234,7 +234,7 @@ def validation_miou(model, dataset: CuratedViews, device, out: Path, options: Tr
     if options.val_runner:
         from ..evaluation.policies import SimulatedUser
         from ..evaluation.runner import run_evaluation
-        from ..predictor import GeoSAM2Segmenter
+        from ..segmenters.geosam2 import GeoSAM2Segmenter
 
         gt_dir = out / "val_gt"
         gt_dir.mkdir(parents=True, exist_ok=True)

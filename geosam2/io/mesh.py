@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import trimesh
 
-from .errors import EmptyMeshError, GeoSAM2Error, MeshLoadError, MeshTooLargeError
+from ..errors import EmptyMeshError, GeoSAM2Error, MeshLoadError, MeshTooLargeError
 
 MESH_EXTENSIONS = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
 Y_UP_EXTENSIONS = (".glb", ".gltf", ".obj")  # rotated Y-up -> Z-up on load
@@ -68,9 +68,9 @@ class Mesh:
 
     @functools.cached_property
     def graph(self):
-        """The welded face adjacency (`geosam2.facegraph.face_graph`), built once: the
+        """The welded face adjacency (`geosam2.geometry.facegraph.face_graph`), built once: the
         session's surface, the geometry segmenter and the clean-up share it."""
-        from .facegraph import face_graph
+        from ..geometry.facegraph import face_graph
 
         return face_graph(self)
 

@@ -19,10 +19,10 @@ import os
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .errors import GeoSAM2Error
+from ..errors import GeoSAM2Error
 from .facegraph import weld_vertices
-from .mesh import Mesh, triangle_normals
-from .postprocess import clean_labels
+from ..io.mesh import Mesh, triangle_normals
+from ..lifting.cleanup import clean_labels
 
 DEFAULT_FACE_BUDGET = 500_000
 FACE_BUDGET_ENV = "GEOSAM2_FACE_BUDGET"

@@ -7,7 +7,7 @@ policies driving sessions) all call its operations.
 
 Each part has a stable integer id; ``labels[f]`` is the id of the part owning
 face f (-1 = not labelled yet). On a point cloud the elements are points (see
-:mod:`geosam2.surface`, the seam between the two kinds of geometry). Refining
+:mod:`geosam2.lifting.surface`, the seam between the two kinds of geometry). Refining
 inside a part (``add_part(prompt, parent=p)``) carves a child part out of p's
 faces, so the parts form a tree: a hierarchical segmentation. A part owns only the
 faces not given to its children.
@@ -29,15 +29,15 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import GeoSAM2Error, PromptError
-from .mesh import Mesh
+from ..errors import GeoSAM2Error, PromptError
+from ..io.mesh import Mesh
 from .parts import Part, part_color, parts_with_stats
-from .partfilters import keep_automatic_parts
-from .pointcloud import PointCloud
-from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
-from .prompts import MAX_AUTO_PROMPTS, Prompt, completion_prompts
-from .segmenters import Segmenter, as_segmenter
-from .surface import Surface, surface_of
+from ..segmenters.partfilters import keep_automatic_parts
+from ..io.pointcloud import PointCloud
+from ..profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
+from ..segmenters.prompts import MAX_AUTO_PROMPTS, Prompt, completion_prompts
+from ..segmenters.base import Segmenter, as_segmenter
+from ..lifting.surface import Surface, surface_of
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,9 @@ class Session:
         Relative size threshold of the clean-up (see ``Surface.clean``).
     samples_per_face : int
         The official profile's random samples per face (its lifting,
-        ``geosam2.lift.official_visible_samples``); the improved profile votes with
-        every pixel of the face-id maps (``geosam2.lift.visible_pixels``) and a
-        point cloud with its points (``geosam2.pointlift.visible_points``).
+        ``geosam2.lifting.lift.official_visible_samples``); the improved profile votes with
+        every pixel of the face-id maps (``geosam2.lifting.lift.visible_pixels``) and a
+        point cloud with its points (``geosam2.lifting.pointlift.visible_points``).
     views : Views, optional
         Already rendered views of a mesh, or ``splat_views`` of a point cloud
         (then `resolution` is not used).
@@ -267,7 +267,7 @@ class Session:
 
         The prompts are segmented together and their masks lifted together, so
         where two prompts claim the same faces the smaller mask wins (see
-        ``geosam2.lift.vote_labels``). Without `parent` the new parts take every
+        ``geosam2.lifting.lift.vote_labels``). Without `parent` the new parts take every
         face they select; with `parent`, only the faces the parent owns (children
         of `parent`). Prompts that select no face make no part and are listed in
         ``Update.skipped``; PromptError when none selects a face.

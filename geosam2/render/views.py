@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..views import Rig
+from .rig import Rig
 
 
 @dataclass(frozen=True, eq=False)

@@ -38,7 +38,7 @@ import trimesh
 
 from .mesh import Mesh
 from .palette import UNLABELLED_COLOR
-from .parts import Part, part_color, parts_with_stats
+from ..pipeline.parts import Part, part_color, parts_with_stats
 
 UNLABELLED_NAME = "unlabelled"
 ENCODER_SETTINGS = {"JPEG": {"quality": "keep"}, "PNG": {"compress_level": 1}}

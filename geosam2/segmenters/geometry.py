@@ -8,7 +8,7 @@ pieces: parts meet along concave creases (a leg welded under a seat), while the
 convex edges of a box or a cylinder's rim belong to one part. A click selects the part
 of the face under it; the segmenter answers in 3-D, with all the part's faces (seen
 or not) and, for every view, the pixels showing them. Clicks of several prompts in
-one part split it between them (`geosam2.regions`), and the automatic completion
+one part split it between them (`geosam2.geometry.regions`), and the automatic completion
 labels the remaining faces directly (`GeometrySegmenter.complete`).
 """
 
@@ -19,13 +19,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import GeoSAM2Error, PromptError
-from .facegraph import CREASE_ANGLE_DEG, WELD_TOLERANCE, FaceGraph, creases
-from .mesh import Mesh
+from ..errors import GeoSAM2Error, PromptError
+from ..geometry.facegraph import CREASE_ANGLE_DEG, WELD_TOLERANCE, FaceGraph, creases
+from ..io.mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
-from .regions import closest_labels, concavity_lengths, congruent_families, region_signatures, shared_edge_lengths, split_between_seeds
-from .render import Views
-from .segmenters import PartMasks, Segmenter
+from ..geometry.regions import closest_labels, concavity_lengths, congruent_families, region_signatures, shared_edge_lengths, split_between_seeds
+from ..render import Views
+from .base import PartMasks, Segmenter
 
 DEFAULT_CREASE_ANGLE_DEG = CREASE_ANGLE_DEG  # cylinders of 7+ segments stay whole; right-angle folds split
 MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this share of their pixels in it
@@ -40,7 +40,7 @@ def geometric_parts(
     """(F,) int32 geometric part id per face, ids 0..K-1.
 
     Faces are connected through welded shared edges that are not
-    `geosam2.facegraph.creases`: whose dihedral angle (between face normals) is at
+    `geosam2.geometry.facegraph.creases`: whose dihedral angle (between face normals) is at
     most `crease_angle_deg` or, with `concave_only`, whose fold is convex; 180
     keeps every edge (connected pieces only).
     """
@@ -266,7 +266,7 @@ class GeometrySegmenter(Segmenter):
         Each prompt selects whole regions (`_selection`: crease parts under its
         clicks, or the regions its box or mask covers), seen or not; a crease part
         in which clicks of several prompts fall is divided between those clicks
-        (`geosam2.regions.split_between_seeds`: where the surface narrows or folds
+        (`geosam2.geometry.regions.split_between_seeds`: where the surface narrows or folds
         inwards between them).
         """
         self._scales()
@@ -387,7 +387,7 @@ class GeometrySegmenter(Segmenter):
         self, units: np.ndarray, small: np.ndarray, labels: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The part of (F,) `labels` closest to each unit of (F,) `units` (-1 = none)
-        flagged in (U,) bool `small` (`geosam2.regions.closest_labels`).
+        flagged in (U,) bool `small` (`geosam2.geometry.regions.closest_labels`).
 
         Returns (F,) the unit of each face of those units (-1 elsewhere), (F,) `labels`
         without their faces, and (U,) the closest part per unit (-1 for the others)."""

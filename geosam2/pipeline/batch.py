@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .evaluation.runner import shard_of
-from .export import export_mesh
-from .mesh import MESH_EXTENSIONS, load_mesh
-from .proxy import labels_of_full_mesh, proxy_or_mesh
+from ..evaluation.runner import shard_of
+from ..io.export import export_mesh
+from ..io.mesh import MESH_EXTENSIONS, load_mesh
+from ..geometry.proxy import labels_of_full_mesh, proxy_or_mesh
 from .session import Session
 
 

@@ -17,9 +17,9 @@ On a mesh, the inference profile (`geosam2.profiles`) chooses the lifting and th
 clean-up: "official" the release's (its face samples and depth-test visibility,
 "seen, in no mask" as a label of its own, `SEEN_UNCOVERED`; clear-then-fill on the
 unwelded adjacency), "improved" the project's (every pixel of the face-id maps
-votes for the face it shows, `geosam2.lift`; welded adjacency, fill before
+votes for the face it shows, `geosam2.lifting.lift`; welded adjacency, fill before
 clearing, each label's largest piece and the label pieces that are whole pieces
-of the shape kept, `geosam2.postprocess`). The release has no point-cloud path:
+of the shape kept, `geosam2.lifting.cleanup`). The release has no point-cloud path:
 point clouds always use the project's.
 """
 
@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .facegraph import unwelded_face_graph
+from ..geometry.facegraph import unwelded_face_graph
 from .lift import official_visible_samples, official_vote_labels, visible_pixels, vote_labels
-from .mesh import Mesh
-from .pointcloud import PointCloud
+from ..io.mesh import Mesh
+from ..io.pointcloud import PointCloud
 from .pointlift import clean_point_labels, knn_graph, surface_graph_of, visible_points
-from .postprocess import clean_labels
-from .profiles import IMPROVED, OFFICIAL, check_profile
-from .render import Views, render_views
-from .render.splat import splat_views
+from .cleanup import clean_labels
+from ..profiles import IMPROVED, OFFICIAL, check_profile
+from ..render import Views, render_views
+from ..render.splat import splat_views
 
 
 class Surface:
@@ -46,7 +46,7 @@ class Surface:
     geometry : Mesh or PointCloud
     views : Views
         The rendered (splatted) views; ``views.face_ids`` index the elements.
-    visible : geosam2.lift.VisiblePixels or geosam2.lift.VisibleSamples
+    visible : geosam2.lifting.lift.VisiblePixels or geosam2.lifting.lift.VisibleSamples
         Which element each pixel of each view shows (meshes, improved profile), or
         which element samples each view sees and at which pixel; computed once,
         every lift reuses it.
@@ -68,7 +68,7 @@ class Surface:
     def lift(self, masks: np.ndarray, priorities=None) -> np.ndarray:
         """(E,) int32 labels in 0..P-1 from (P, V, H, W) bool `masks` (-1: no view saw
         the element inside a mask; official profile: `SEEN_UNCOVERED` for elements
-        seen mostly outside every mask); see :func:`geosam2.lift.lift_masks`."""
+        seen mostly outside every mask); see :func:`geosam2.lifting.lift.lift_masks`."""
         if self.profile == OFFICIAL:
             return official_vote_labels(self.visible, np.asarray(masks, bool), priorities)
         return vote_labels(self.visible, masks, priorities)
@@ -78,7 +78,7 @@ class Surface:
         relative size `pa` cleared (each label's largest piece kept unless
         `keep_largest_piece` is False; on a mesh with the improved profile, so is a
         label's piece that is a whole piece of the shape, see
-        :func:`geosam2.postprocess.clean_labels`), unlabelled elements filled from
+        :func:`geosam2.lifting.cleanup.clean_labels`), unlabelled elements filled from
         their neighbours."""
         raise NotImplementedError
 
@@ -93,8 +93,8 @@ class MeshSurface(Surface):
     mesh : Mesh
     resolution : int, view size in pixels (when `views` is not given).
     samples_per_face : the official profile's samples per face (see
-        :func:`geosam2.lift.official_visible_samples`); the improved profile votes
-        with pixels (:func:`geosam2.lift.visible_pixels`) and does not use it.
+        :func:`geosam2.lifting.lift.official_visible_samples`); the improved profile votes
+        with pixels (:func:`geosam2.lifting.lift.visible_pixels`) and does not use it.
     views : Views, optional, already rendered views of `mesh`.
     profile : "improved" (default) or "official".
     """

@@ -11,7 +11,7 @@ import os
 import socket
 from pathlib import Path
 
-from .errors import WeightsNotFoundError
+from ..errors import WeightsNotFoundError
 
 HUB_REPO = "VAST-AI/GeoSAM2"
 HUB_FILE = "geosam2.pt"

@@ -62,12 +62,12 @@ def chromium(viewport=(1600, 1200)):
 
 def part_pixel(face_ids: np.ndarray, face_part: np.ndarray, part: int) -> tuple[float, float]:
     """(x, y) pixel centre inside the region of one view showing `part`, farthest from its border
-    (`geosam2.prompts.interior_point`).
+    (`geosam2.segmenters.prompts.interior_point`).
 
     face_ids : (H, W) int, face per pixel (-1 background); face_part : (F,) part of each face;
     part -1 gives the background pixel farthest from the object and the image border.
     """
-    from geosam2.prompts import interior_point
+    from geosam2.segmenters.prompts import interior_point
 
     point = interior_point(np.append(face_part, -1)[face_ids] == part)
     if point is None:

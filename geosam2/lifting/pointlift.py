@@ -1,13 +1,13 @@
 """Per-view masks -> per-point labels, and clean-up on a k-nearest-neighbour graph.
 
-The point-cloud versions of :mod:`geosam2.lift` and :mod:`geosam2.postprocess`,
+The point-cloud versions of :mod:`geosam2.lifting.lift` and :mod:`geosam2.lifting.cleanup`,
 built on their stages rather than beside them:
 
 - lifting: each point is its own (single) sample; it is visible in a view when
   its disc wins a pixel of the splatted point-id map (see :func:`visible_points`). The votes
-  are counted by :func:`geosam2.lift.vote_labels` (the same overlap and tie
+  are counted by :func:`geosam2.lifting.lift.vote_labels` (the same overlap and tie
   rules as for meshes).
-- clean-up: the stages of :func:`geosam2.postprocess.clean_labels` in its order
+- clean-up: the stages of :func:`geosam2.lifting.cleanup.clean_labels` in its order
   (fill unseen, clear small pieces, refill, split), run on :class:`FaceGraph`
   records whose nodes are points: pieces are measured on the k-NN graph, labels
   are filled along a surface-following k-NN graph (points have no connectivity:
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .facegraph import FaceGraph
+from ..geometry.facegraph import FaceGraph
 from .lift import VisibleSamples, vote_labels
-from .normals import knn_pairs
-from .pointcloud import PointCloud
-from .postprocess import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, fill_from_neighbours, split_components
-from .render.splat import SplatViews
+from ..geometry.normals import knn_pairs
+from ..io.pointcloud import PointCloud
+from .cleanup import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, fill_from_neighbours, split_components
+from ..render.splat import SplatViews
 
 if TYPE_CHECKING:
     import torch
@@ -81,7 +81,7 @@ def lift_point_masks(
     cloud, views : the point cloud and its splatted views.
     masks : (P, V, H, W) bool, numpy or torch
     priorities : (P,) int, optional
-        Higher wins where masks overlap (see :func:`geosam2.lift.vote_labels`).
+        Higher wins where masks overlap (see :func:`geosam2.lifting.lift.vote_labels`).
     visible : VisibleSamples, optional
         Precomputed :func:`visible_points`, to lift several mask sets on the same views.
 
@@ -148,7 +148,7 @@ def clean_point_labels(
     max_sweeps: int = MAX_SWEEPS,
     nearest_k: int = NEAREST_K,
 ) -> np.ndarray:
-    """The release's label clean-up (:func:`geosam2.postprocess.clean_labels`) on points.
+    """The release's label clean-up (:func:`geosam2.lifting.cleanup.clean_labels`) on points.
 
     Parameters
     ----------
@@ -164,7 +164,7 @@ def clean_point_labels(
         Number each connected piece of a label (on the k-NN graph) as its own part.
     keep_largest_piece : bool
         Never clear a label's largest piece, so small parts survive the clearing
-        and only stray fragments go (see :func:`geosam2.postprocess.clear_small_components`).
+        and only stray fragments go (see :func:`geosam2.lifting.cleanup.clear_small_components`).
     graph : FaceGraph, optional
         ``knn_graph(cloud)`` (pieces for clearing and splitting), to reuse across calls.
     surface_graph : FaceGraph, optional

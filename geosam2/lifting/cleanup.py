@@ -52,9 +52,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .facegraph import FaceGraph, creases, unwelded_face_graph
-from .mesh import Mesh
-from .profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
+from ..geometry.facegraph import FaceGraph, creases, unwelded_face_graph
+from ..io.mesh import Mesh
+from ..profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
 
 MAX_SWEEPS = 64
 NEAREST_K = 3
@@ -75,7 +75,7 @@ def clear_small_components(
     component (largest by faces and by area, each over labelled components).
     With `keep_largest_piece`, each label's largest-area component is kept
     whatever its size, so only stray fragments are cleared. With (E,) bool
-    `crease_edges` (e.g. :func:`geosam2.facegraph.creases` of `graph`'s edges),
+    `crease_edges` (e.g. :func:`geosam2.geometry.facegraph.creases` of `graph`'s edges),
     so is a component that is a whole piece of the shape (see `_whole_pieces`: a
     bolt, a knob, one wheel of four, a welded stud).
     """
@@ -176,7 +176,7 @@ def fill_from_neighbours(
 def fill_from_first_neighbour(order: np.ndarray, labels: np.ndarray, targets: np.ndarray, max_sweeps: int = MAX_SWEEPS) -> np.ndarray:
     """(F,) int64 copy of `labels` where (F,) bool `targets` faces that are -1 take the
     label of their first labelled neighbour in (F, K) `order` (-1 padded, see
-    `geosam2.facegraph.release_neighbour_order`), sweep after sweep (at most
+    `geosam2.geometry.facegraph.release_neighbour_order`), sweep after sweep (at most
     `max_sweeps`, each reading the labels of the previous one): the release's fill."""
     labels = np.asarray(labels, np.int64).copy()
     for _ in range(max_sweeps):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .errors import PromptError
+from ..errors import PromptError
 
 MIN_PROMPT_PIXELS = 16  # a region (part) showing fewer pixels on a view gets no automatic (simulated) click
 MAX_AUTO_PROMPTS = 16  # most automatic clicks in one completion of a view

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .palette import palette_color
+from ..io.palette import palette_color
 
 
 def part_color(part_id: int) -> tuple[int, int, int, int]:

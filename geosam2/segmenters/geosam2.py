@@ -42,15 +42,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .encode import encode_normals, encode_points
+from ..model.encode import encode_normals, encode_points
 from .masks import small_regions
-from .model import GeoSAM2, load_geosam2
+from ..model import GeoSAM2, load_geosam2
 from .partfilters import opened_logits, stability_score
-from .profiles import IMPROVED, OFFICIAL, check_profile
+from ..profiles import IMPROVED, OFFICIAL, check_profile
 from .prompts import Prompt
 from .proposals import OFFICIAL_SAMPLES_PER_FACE, ProposalSettings, proposed_prompts, release_sampling
-from .render import Views
-from .segmenters import PartMasks, Segmenter
+from ..render import Views
+from .base import PartMasks, Segmenter
 
 __all__ = [
     "GeoSAM2Segmenter",
@@ -378,7 +378,7 @@ def single_view_mask(model: GeoSAM2, features: ViewFeatures, prompt: Prompt, res
 
 
 class GeoSAM2Segmenter(Segmenter):
-    """The Segmenter of the GeoSAM2 network (see `geosam2.segmenters.Segmenter`).
+    """The Segmenter of the GeoSAM2 network (see `geosam2.segmenters.base.Segmenter`).
 
     Keeps the fused features of the last `Views` it saw, so every later prompt on
     the same views only runs the propagation. One segmenter per user / mesh; the
@@ -395,7 +395,7 @@ class GeoSAM2Segmenter(Segmenter):
     profile : "official" (default) or "improved"
         "official" reproduces the release (module docstring): its frame
         numbering, its two-stage clicks, and its automatic proposals
-        (`geosam2.proposals`): the GeoSAM2 weights give the paper's masks.
+        (`geosam2.segmenters.proposals`): the GeoSAM2 weights give the paper's masks.
         "improved": every view gets the prompted frame's pointer, clicks
         condition the full propagation directly, the project's generator.
     """
@@ -414,7 +414,7 @@ class GeoSAM2Segmenter(Segmenter):
 
     def reset_sampling(self, num_faces: int, samples_per_face: int = OFFICIAL_SAMPLES_PER_FACE) -> None:
         """Restart the official generator's random stream as the release starts a run on a
-        mesh of `num_faces` faces (`geosam2.proposals.release_sampling`): a session
+        mesh of `num_faces` faces (`geosam2.segmenters.proposals.release_sampling`): a session
         calls this once per mesh, before its first `propose_prompts`."""
         self._sampling = release_sampling(num_faces, samples_per_face)
 
@@ -503,9 +503,9 @@ class GeoSAM2Segmenter(Segmenter):
 
     def propose_prompts(self, views: Views, view: int, region: np.ndarray, settings: ProposalSettings = ProposalSettings()) -> list:
         """Automatic part prompts in `region` ((H, W) bool) of `view`: SAM2's automatic
-        mask generator on the cached features (see `geosam2.proposals`), one click per
+        mask generator on the cached features (see `geosam2.segmenters.proposals`), one click per
         kept mask. `Session.auto_complete` calls this on the view opposite the prompts.
-        With the official profile, the release's generator (`geosam2.proposals`),
+        With the official profile, the release's generator (`geosam2.segmenters.proposals`),
         and `segment` later propagates these clicks directly (as the release)."""
         if self.profile == OFFICIAL and self._sampling is None:  # no session said which mesh: assume its last face is seen
             self.reset_sampling(int(views.face_ids.max()) + 1)

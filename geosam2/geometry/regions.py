@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .facegraph import FaceGraph, valleys, weld_vertices
-from .mesh import Mesh
+from ..io.mesh import Mesh
 
 CONGRUENCE_TOLERANCE = 0.03  # relative difference of area and of each principal extent
 CONCAVITY_COST = 0.5  # normalised units of extra length per radian of inward fold crossed
@@ -80,7 +80,7 @@ def congruent_families(signatures: np.ndarray, tolerance: float = CONGRUENCE_TOL
 def concavity_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
     """(E,) float64 length of each face-graph edge (normalised units): the distance
     between the two faces' centroids, plus CONCAVITY_COST times the fold angle (radians)
-    where the edge folds inwards (`geosam2.facegraph.valleys`). The folds crossed add up to the turn of the surface,
+    where the edge folds inwards (`geosam2.geometry.facegraph.valleys`). The folds crossed add up to the turn of the surface,
     whatever its tessellation: a valley costs the same however finely it is meshed."""
     i, j = graph.pairs.T
     fold = np.arccos(np.clip(graph.cos_dihedral, -1.0, 1.0))

@@ -6,7 +6,7 @@ vertices), ``.pcd`` (ASCII or binary, fields ``x y z [normal_x normal_y normal_z
 [rgb|rgba]``), ``.xyz`` / ``.xyzn`` / ``.xyzrgb`` text (columns x y z, then normals
 for ``.xyzn`` or colours for ``.xyzrgb``; a plain ``.xyz`` with 6+ columns reads
 columns 3-5 as normals), ``.npy`` ((N, 3) positions or (N, 6) positions + normals).
-Missing normals are estimated (see :mod:`geosam2.normals`). :func:`load_geometry`
+Missing normals are estimated (see :mod:`geosam2.geometry.normals`). :func:`load_geometry`
 loads either kind of file: a mesh when it has faces, else a point cloud.
 """
 
@@ -16,9 +16,9 @@ import os
 
 import numpy as np
 
-from .errors import MeshLoadError
+from ..errors import MeshLoadError
 from .mesh import MESH_EXTENSIONS, Mesh, check_input_file, load_mesh, ply_face_count
-from .normals import NORMAL_NEIGHBOURS
+from ..geometry.normals import NORMAL_NEIGHBOURS
 from .pointcloud import DEFAULT_MAX_POINTS, PointCloud, point_cloud_from_arrays
 
 POINT_CLOUD_EXTENSIONS = (".ply", ".pcd", ".xyz", ".xyzn", ".xyzrgb", ".npy")
@@ -168,11 +168,11 @@ def load_geometry(path: str | os.PathLike, max_faces: int | None = None) -> Mesh
     """Load a mesh or a point cloud, whichever the file holds.
 
     PLY files with faces and the other mesh formats (GLB, OBJ, ...) give a
-    :class:`~geosam2.mesh.Mesh` (see :func:`~geosam2.mesh.load_mesh`); PLY files
+    :class:`~geosam2.io.mesh.Mesh` (see :func:`~geosam2.io.mesh.load_mesh`); PLY files
     without faces, PCD, XYZ and NPY give a :class:`PointCloud` (see
     :func:`load_point_cloud`). Both are in the normalised frame.
 
-    `max_faces` is the mesh loader's face limit (default: ``geosam2.mesh.face_limit()``).
+    `max_faces` is the mesh loader's face limit (default: ``geosam2.io.mesh.face_limit()``).
     Raises MeshLoadError for a missing, unsupported or corrupt file (or a folder),
     EmptyMeshError and MeshTooLargeError as the loaders do.
     """

@@ -1,10 +1,10 @@
 """Point clouds: a point set with oriented normals, normalised like meshes.
 
-A :class:`PointCloud` lives in the same normalised frame as :class:`~geosam2.mesh.Mesh`
+A :class:`PointCloud` lives in the same normalised frame as :class:`~geosam2.io.mesh.Mesh`
 (Z up, bounding-box centre at the origin, longest edge 1) and keeps the file's
 point order, so per-point labels computed here index the file's own points.
-Files are read by :mod:`geosam2.pointreaders`, normals estimated by
-:mod:`geosam2.normals`, labelled clouds written by :mod:`geosam2.pointexport`.
+Files are read by :mod:`geosam2.io.pointreaders`, normals estimated by
+:mod:`geosam2.geometry.normals`, labelled clouds written by :mod:`geosam2.io.pointexport`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .errors import EmptyMeshError, MeshLoadError, MeshTooLargeError
+from ..errors import EmptyMeshError, MeshLoadError, MeshTooLargeError
 from .mesh import Y_UP_TO_Z_UP, normalising_transform, transform_points
-from .normals import NORMAL_NEIGHBOURS, estimate_normals
+from ..geometry.normals import NORMAL_NEIGHBOURS, estimate_normals
 
 DEFAULT_MAX_POINTS = 5_000_000
 SPACING_NEIGHBOURS = 16  # k of the local spacing (splat radius, point area)

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import trimesh
 from scipy.sparse.csgraph import connected_components
 
-from .mesh import Mesh
+from ..io.mesh import Mesh
 
 WELD_TOLERANCE = 1e-6  # relative to the longest bbox edge (1 after normalisation)
 CREASE_ANGLE_DEG = 60.0  # cylinders of 7+ segments have no crease; right-angle folds are creases

@@ -9,7 +9,7 @@ that differs takes a ``profile`` keyword and documents what it changes.
 
 from __future__ import annotations
 
-from .errors import GeoSAM2Error
+from ..errors import GeoSAM2Error
 
 OFFICIAL = "official"
 IMPROVED = "improved"
@@ -17,15 +17,15 @@ PROFILES = (OFFICIAL, IMPROVED)
 
 OFFICIAL_NUMPY_SEED = 3
 """The release seeds numpy's global generator with 3 (``inference.init_env``); its face
-samples (`geosam2.lift.official_sample_points`), then its generator's clicks
-(`geosam2.proposals.release_sampling`) are drawn from that one stream."""
+samples (`geosam2.lifting.lift.official_sample_points`), then its generator's clicks
+(`geosam2.segmenters.proposals.release_sampling`) are drawn from that one stream."""
 
 SEEN_UNCOVERED = -2
 """Face label "seen by the views, in no mask" (the release's label 999).
 
-Only the official profile produces it (`geosam2.lift.lift_masks`): there it votes
+Only the official profile produces it (`geosam2.lifting.lift.lift_masks`): there it votes
 like a part, so a face seen mostly outside every mask gets it, and the clean-up
-keeps it as a part of its own (`geosam2.postprocess.clean_labels`). -1 stays
+keeps it as a part of its own (`geosam2.lifting.cleanup.clean_labels`). -1 stays
 "no view voted" (the release's 0)."""
 
 

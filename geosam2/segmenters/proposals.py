@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torchvision.ops import masks_to_boxes, nms
 
 from .masks import small_regions
-from .profiles import IMPROVED, OFFICIAL, OFFICIAL_NUMPY_SEED, check_profile
+from ..profiles import IMPROVED, OFFICIAL, OFFICIAL_NUMPY_SEED, check_profile
 from .prompts import Prompt, interior_point
 
 __all__ = ["ProposalSettings", "Proposals", "propose_masks", "proposed_prompts", "release_sampling", "remove_small_regions"]
@@ -254,7 +254,7 @@ def propose_masks(
     Parameters
     ----------
     model : GeoSAM2 in eval mode
-    features : geosam2.predictor.ViewFeatures of the views
+    features : geosam2.segmenters.geosam2.ViewFeatures of the views
     view : int
     region : (H, W) bool
         Pixels of the view where clicks are sampled (H = W = the views' resolution).

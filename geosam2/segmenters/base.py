@@ -13,9 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .profiles import IMPROVED
+from ..profiles import IMPROVED
 from .prompts import Prompt
-from .render import Views
+from ..render import Views
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class PartMasks:
     scores : (P, V) float32
         Confidence of each mask in [0, 1] (predicted IoU, or 1 for exact masks).
     stability : (P, V) float32 or None
-        The release's stability score of each mask (`geosam2.partfilters`), read by
+        The release's stability score of each mask (`geosam2.segmenters.partfilters`), read by
         the official profile's filters of automatic parts; None when the segmenter
         does not score it (its masks then count as stable).
     faces : (P, F) bool or None

@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .mesh import Mesh
-from .profiles import IMPROVED, OFFICIAL, OFFICIAL_NUMPY_SEED, SEEN_UNCOVERED, check_profile
-from .render import Views
+from ..io.mesh import Mesh
+from ..profiles import IMPROVED, OFFICIAL, OFFICIAL_NUMPY_SEED, SEEN_UNCOVERED, check_profile
+from ..render import Views
 
 if TYPE_CHECKING:  # torch is imported only when torch masks are voted
     import torch

@@ -1,0 +1,1 @@
+"""Input and output: meshes, point clouds and their readers, exports, weights, file digests."""

@@ -1,0 +1,1 @@
+"""The pipeline: the session (prompts -> parts), the parts tree, batch segmentation."""
