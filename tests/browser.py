@@ -34,7 +34,7 @@ def free_port() -> int:
 def serve(app, **build_options):
     """Launch `build_demo(app)` on 127.0.0.1 at a free port; yields its URL. Closes the
     server and `app` (its temporary folders) at the end."""
-    from .layout import build_demo
+    from demo.layout import build_demo
 
     demo = build_demo(app, **build_options)
     port = free_port()
