@@ -212,3 +212,17 @@ def test_a_glb_whose_buffer_is_shorter_than_declared_is_corrupt(tmp_path):
     with pytest.raises(MeshLoadError, match="corrupt"):
         load_mesh(path)
     assert os.path.getsize(path) < 10_000
+
+
+def test_a_gltf_referring_outside_its_folder_is_refused(tmp_path):
+    """A .gltf naming ../file would read (and export back) any file of the server."""
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    trimesh.creation.box().export(inner / "box.gltf")
+    document = json.loads((inner / "box.gltf").read_text())
+    for buffer in document["buffers"]:
+        (inner / buffer["uri"]).rename(tmp_path / buffer["uri"])
+        buffer["uri"] = "../" + buffer["uri"]
+    (inner / "box.gltf").write_text(json.dumps(document))
+    with pytest.raises(MeshLoadError, match="outside its folder"):
+        load_mesh(inner / "box.gltf")
