@@ -47,7 +47,7 @@ class GltfFile:
 
 
 def _corrupt(name: str, what: str) -> MeshLoadError:
-    return MeshLoadError(f"'{name}' {what}: the file is corrupt; export it again from your 3D tool.")
+    return MeshLoadError(f"Could not read '{name}': it {what}; the file is corrupt, export it again from your 3D tool.")
 
 
 def _parse(path: str) -> GltfFile:

@@ -209,8 +209,8 @@ def _check_text(path: str) -> None:
         head = f.read(TEXT_PROBE_BYTES)
     if b"\0" in head:
         raise MeshLoadError(
-            f"'{os.path.basename(path)}' holds binary data where a text {os.path.splitext(path)[1]} file is expected: "
-            "the file is corrupt or not in that format; export it again from your 3D tool."
+            f"Could not read '{os.path.basename(path)}': it holds binary data where a text {os.path.splitext(path)[1]} file "
+            "is expected; the file is corrupt or not in that format, export it again from your 3D tool."
         )
 
 

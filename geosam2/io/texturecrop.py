@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import trimesh
-from PIL import Image, ImageDraw, ImageFilter, JpegImagePlugin
+from PIL import Image, ImageDraw, JpegImagePlugin
 
 CROP_MARGIN = 2  # texels kept around a part's UV triangles (bilinear filtering, mipmaps)  # settings: moves to geosam2/settings.py
 PBR_FIELDS = ("name", "emissiveFactor", "emissiveTexture", "baseColorFactor", "metallicFactor", "roughnessFactor",
@@ -51,7 +51,16 @@ def _coverage(uv: np.ndarray, faces: np.ndarray, size: tuple[int, int], box: tup
     pixels = np.c_[uv[:, 0] * size[0] - x0, (1 - uv[:, 1]) * size[1] - y0]
     for triangle in pixels[faces]:
         draw.polygon([tuple(p) for p in triangle], fill=255, outline=255)
-    return mask.filter(ImageFilter.MaxFilter(2 * CROP_MARGIN + 1))
+    covered = np.asarray(mask) > 0
+    for axis in (0, 1):  # widen by CROP_MARGIN texels (a square max filter, separable; PIL's took 50 ms a part)
+        grown = covered.copy()
+        for shift in range(1, CROP_MARGIN + 1):
+            ahead, behind = [slice(None)] * 2, [slice(None)] * 2
+            ahead[axis], behind[axis] = slice(shift, None), slice(None, -shift)
+            grown[tuple(ahead)] |= covered[tuple(behind)]
+            grown[tuple(behind)] |= covered[tuple(ahead)]
+        covered = grown
+    return Image.fromarray(covered.astype(np.uint8) * 255)
 
 
 def _crop(image: Image.Image, box: tuple, mask: Image.Image) -> Image.Image:
