@@ -10,8 +10,9 @@ Files (named after ``mesh.name``, see :func:`export_mesh`):
   in the input order: see :func:`preview_face_order` (the labels files are).
 - ``<name>_scene.glb``: a scene with one node per part, named after the part,
   nested as the parts tree (a refined part's node is a child of its parent's).
-- ``<name>_parts.zip``: per part ``<part>.glb``, and ``<part>.obj`` with its
-  ``<part>.mtl`` and textures (``<part>_<material>.<ext>``).
+- ``<name>_parts.zip``: per part ``<part>.glb`` (its textures cropped to the
+  texels its faces use, `geosam2.io.texturecrop`), and ``<part>.obj`` with its
+  ``<part>.mtl``; the OBJs share one file per texture (``texture_<k>.<ext>``).
 - ``<name>_labels.npy``: (F,) int32 part id per face, -1 = unlabelled.
 - ``<name>_labels.json``: the labels and the parts tree (id, name, colour,
   parent, faces, area share).
@@ -23,26 +24,32 @@ faces come from several input geometries gets one child node per geometry
 (``<part>.<geometry>``) so each keeps its own material. Faces of an input
 without any appearance get a material of their part's colour. A part's own
 file holds its faces in increasing face order.
+
+Names: ``<name>`` and ``<part>`` are file-safe stems of the mesh and part names
+(`geosam2.io.filenames`: at most NAME_CAP characters, unique); child nodes are
+``<part>.<geometry>`` with the geometry's file-safe name. OBJ and MTL files name
+objects, materials and textures themselves (`geosam2.io.objwriter`): no name from
+the input file is written into them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import zipfile
 from typing import Sequence
 
 import numpy as np
 import trimesh
 
+from .filenames import UNLABELLED_NAME, safe_stem, unique_stems
 from .mesh import Mesh
+from .objwriter import TextureFiles, part_obj
 from .palette import UNLABELLED_COLOR
+from .texturecrop import ENCODER_SETTINGS, TEXTURE_FIELDS, cropped_visual
 from ..pipeline.parts import Part, part_color, parts_with_stats
 
-UNLABELLED_NAME = "unlabelled"
-ENCODER_SETTINGS = {"JPEG": {"quality": "keep"}, "PNG": {"compress_level": 1}}
-TEXTURE_ATTRIBUTES = ("image", "baseColorTexture", "metallicRoughnessTexture", "normalTexture", "occlusionTexture", "emissiveTexture")
+TEXTURE_ATTRIBUTES = ("image",) + TEXTURE_FIELDS
 
 
 def default_parts(mesh: Mesh, labels: np.ndarray) -> tuple:
@@ -61,14 +68,14 @@ def _face_colors(labels: np.ndarray, parts: Sequence[Part]) -> np.ndarray:
 
 
 def _file_names(parts: Sequence[Part]) -> dict:
-    """Part id -> a unique, file-system-safe name derived from its name."""
-    names, used = {}, {UNLABELLED_NAME}
-    for p in parts:
-        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", p.name).strip("._") or f"part_{p.id}"
-        name = base if base not in used else f"{base}_{p.id}"
-        used.add(name)
-        names[p.id] = name
-    return names
+    """Part id -> a unique, file-safe name derived from its name (`unique_stems`)."""
+    return unique_stems(((p.id, p.name, f"part_{p.id}") for p in parts), taken=(UNLABELLED_NAME,))
+
+
+def _geometry_names(mesh: Mesh) -> list:
+    """A unique, file-safe name per input geometry (indexed by part id)."""
+    stems = unique_stems((piece, name, f"geometry_{piece}") for piece, name in enumerate(mesh.part_names))
+    return [stems[piece] for piece in range(len(mesh.part_names))]
 
 
 def _groups(labels: np.ndarray, parts: Sequence[Part]):
@@ -146,11 +153,7 @@ def _piece_visual(mesh: Mesh, piece: int, faces: np.ndarray, vertices: np.ndarra
 
 
 def _reencode_quickly(material) -> None:
-    """Set how Pillow re-encodes the textures of `material` (trimesh decodes them
-    and encodes them again in every file): JPEGs with their own quantisation
-    tables and subsampling ("keep"; Pillow's default quality 75 loses 5 grey levels
-    on average on the official example), PNGs at the fastest compression (the
-    default spends 0.5 s per 1024² texture and file)."""
+    """Set how Pillow re-encodes the textures of `material` (`ENCODER_SETTINGS`)."""
     for attribute in TEXTURE_ATTRIBUTES:
         image = getattr(material, attribute, None)
         settings = ENCODER_SETTINGS.get(getattr(image, "format", None))
@@ -164,11 +167,11 @@ def _color_material(name: str, color) -> trimesh.visual.TextureVisuals:
 
 
 def _part_geometries(mesh: Mesh, faces: np.ndarray, name: str, color, file_vertices: np.ndarray) -> list:
-    """(input geometry name, trimesh.Trimesh in the file frame) per input geometry
+    """(file-safe input geometry name, trimesh.Trimesh in the file frame) per input geometry
     holding some of part `name`'s `faces`, with the input's vertex sharing and
     appearance (or a material of the part's `color`); face colours get their own
     vertices per face so they stay exact."""
-    geometries = []
+    geometries, geometry_names = [], _geometry_names(mesh)
     for piece in np.unique(mesh.part_ids[faces]):
         own = faces[mesh.part_ids[faces] == piece]
         vertices, corners = np.unique(mesh.faces[own], return_inverse=True)
@@ -178,20 +181,18 @@ def _part_geometries(mesh: Mesh, faces: np.ndarray, name: str, color, file_verti
         )
         if visual.kind == "face":
             geometry.unmerge_vertices()
-        geometries.append((mesh.part_names[piece], geometry))
+        geometries.append((geometry_names[piece], geometry))
     return geometries
 
 
 def _add_part(scene: trimesh.Scene, name: str, geometries: list, parent: str | None) -> None:
     """Add one node `name` under `parent` holding the part's geometry, or with
     one child node ``<name>.<input geometry>`` per geometry when it has several."""
-    if len(geometries) == 1:
-        scene.add_geometry(geometries[0][1], node_name=name, geom_name=name, parent_node_name=parent)
-        return
-    scene.graph.update(frame_from=parent or scene.graph.base_frame, frame_to=name)
-    for source, geometry in geometries:
-        child = f"{name}.{source}"
-        scene.add_geometry(geometry, node_name=child, geom_name=child, parent_node_name=name)
+    if len(geometries) > 1:
+        scene.graph.update(frame_from=parent or scene.graph.base_frame, frame_to=name)
+        parent = name
+    for node, (_, geometry) in zip(_node_names(name, geometries), geometries):
+        scene.add_geometry(geometry, node_name=node, geom_name=node, parent_node_name=parent)
 
 
 def parts_scene(mesh: Mesh, labels: np.ndarray, parts: Sequence[Part]) -> trimesh.Scene:
@@ -218,32 +219,37 @@ def parts_scene(mesh: Mesh, labels: np.ndarray, parts: Sequence[Part]) -> trimes
     return scene
 
 
-def _obj_files(scene: trimesh.Scene, name: str) -> dict:
-    """{file name: bytes} of the OBJ of a part's `scene`: ``<name>.obj``, and when
-    it has materials ``<name>.mtl`` and its textures, prefixed ``<name>_``."""
-    text, extra = trimesh.exchange.obj.export_obj(scene, return_texture=True, mtl_name=f"{name}.mtl")
-    files = {f"{name}.obj": text.encode()}
-    for file_name, data in extra.items():
-        if file_name.endswith(".mtl"):
-            data = re.sub(rb"^(map_\w+ )(.+)$", lambda m: m[1] + name.encode() + b"_" + m[2], data, flags=re.M)
-            files[f"{name}.mtl"] = data
-        else:
-            files[f"{name}_{file_name}"] = data
-    return files
+def _node_names(name: str, geometries: list) -> list:
+    """The node name of each of a part's (geometry name, geometry) pairs (see `_add_part`)."""
+    return [name] if len(geometries) == 1 else [f"{name}.{source}" for source, _ in geometries]
+
+
+def _with_cropped_textures(geometries: list) -> list:
+    """(geometry name, geometry) pairs whose textures hold only their faces' texels."""
+    cropped = []
+    for source, geometry in geometries:
+        visual = cropped_visual(geometry.visual, np.asarray(geometry.faces))
+        cropped.append((source, trimesh.Trimesh(geometry.vertices, geometry.faces, visual=visual, process=False)))
+    return cropped
 
 
 def write_parts_zip(path, mesh: Mesh, labels: np.ndarray, parts: Sequence[Part]) -> None:
-    """A ZIP with ``<part>.glb`` and ``<part>.obj`` (+ ``.mtl`` and textures) per
-    part and for the unlabelled faces."""
+    """A ZIP with ``<part>.glb`` and ``<part>.obj`` + ``<part>.mtl`` per part and
+    for the unlabelled faces, and one ``texture_<k>.<ext>`` per texture the OBJs use."""
     colors = _face_colors(labels, parts)
     file_vertices = mesh.file_vertices()
+    textures = TextureFiles()
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:  # level 6: 6x the time for 9 % less (500k faces)
         for name, _, faces in _groups(labels, parts):
+            geometries = _part_geometries(mesh, faces, name, colors[faces[0]], file_vertices)
             scene = trimesh.Scene()
-            _add_part(scene, name, _part_geometries(mesh, faces, name, colors[faces[0]], file_vertices), None)
+            _add_part(scene, name, _with_cropped_textures(geometries), None)
             archive.writestr(f"{name}.glb", scene.export(file_type="glb"))
-            for file_name, data in _obj_files(scene, name).items():
+            objects = list(zip(_node_names(name, geometries), (geometry for _, geometry in geometries)))
+            for file_name, data in part_obj(name, objects, textures).items():
                 archive.writestr(file_name, data)
+        for file_name, data in textures.files.items():
+            archive.writestr(file_name, data)
 
 
 def labels_summary(mesh: Mesh, labels: np.ndarray, parts: Sequence[Part]) -> dict:
@@ -294,7 +300,7 @@ def export_mesh(mesh: Mesh, labels: np.ndarray, folder, parts: Sequence[Part] | 
     if missing:
         raise ValueError(f"labels use part ids {sorted(missing)} that are not in parts")
     os.makedirs(folder, exist_ok=True)
-    stem = os.path.join(os.fspath(folder), mesh.name)
+    stem = os.path.join(os.fspath(folder), safe_stem(mesh.name, "mesh"))
     paths = {
         "glb": stem + "_parts.glb",
         "scene": stem + "_scene.glb",

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field, replace
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
 
-from ..errors import EmptyMeshError, GeoSAM2Error, MeshLoadError, MeshTooLargeError
-
-MESH_EXTENSIONS = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off")
+from ..errors import EmptyMeshError, MeshLoadError
+from .limits import MAX_FACES_ENV, face_limit, too_many_faces  # noqa: F401  MAX_FACES_ENV: the CLI's import
+from .meshreaders import MESH_EXTENSIONS, check_input_file, ply_face_count, read_file  # noqa: F401  for pointreaders
 Y_UP_EXTENSIONS = (".glb", ".gltf", ".obj")  # rotated Y-up -> Z-up on load
-DEFAULT_MAX_FACES = 2_000_000
-MAX_FACES_ENV = "GEOSAM2_MAX_FACES"
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
 
 
@@ -51,6 +50,9 @@ class Mesh:
         vertex colours), for exports; empty for meshes built from arrays.
     name : str
         File stem, for reports and exports.
+    notes : tuple of str
+        What the loader could not keep of the file's appearance (e.g. a KTX2 texture),
+        one sentence each, for the user.
     """
 
     vertices: np.ndarray
@@ -61,6 +63,7 @@ class Mesh:
     face_colors: np.ndarray | None = None
     name: str = "mesh"
     visuals: tuple = ()
+    notes: tuple = ()
 
     @property
     def num_faces(self) -> int:
@@ -104,26 +107,6 @@ class Mesh:
         """(N, 3) float64 vertex positions in the file's own frame and units."""
         return transform_points(self.vertices, self.to_file)
 
-    def to_trimesh(self, in_file_frame: bool = False) -> trimesh.Trimesh:
-        """A trimesh.Trimesh with the same faces in the same order."""
-        vertices = self.file_vertices() if in_file_frame else self.vertices
-        return trimesh.Trimesh(vertices, self.faces, process=False)
-
-
-def face_limit(environ=os.environ) -> int:
-    """The largest face count a mesh may have: the environment variable
-    GEOSAM2_MAX_FACES when set, else DEFAULT_MAX_FACES."""
-    text = environ.get(MAX_FACES_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_FACES
-    try:
-        limit = int(text.replace("_", ""))
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise GeoSAM2Error(f"{MAX_FACES_ENV}={text!r} is not a positive whole number of faces: set it to e.g. 3000000 or unset it.")
-    return limit
-
 
 def triangle_normals(triangles: np.ndarray) -> np.ndarray:
     """(T, 3) float64 unit normal of each of (T, 3, 3) `triangles` by the right-hand
@@ -159,6 +142,7 @@ def from_arrays(
     part_names: tuple = (),
     max_faces: int | None = None,
     visuals: tuple = (),
+    notes: tuple = (),
 ) -> Mesh:
     """Validate and normalise a triangle mesh given as arrays in its file frame.
 
@@ -172,11 +156,7 @@ def from_arrays(
     if len(faces) == 0:
         raise EmptyMeshError(f"'{name}' has no triangles (a point cloud or an empty file?): upload a mesh with faces.")
     if len(faces) > max_faces:
-        raise MeshTooLargeError(
-            f"'{name}' has {len(faces):,} faces, more than the limit of {max_faces:,}: "
-            "decimate it first (e.g. Blender's Decimate modifier) or raise the limit "
-            f"(`geosam2 ... --max-faces N` or the environment variable {MAX_FACES_ENV}=N)."
-        )
+        raise too_many_faces(name, len(faces), max_faces)
     if not np.isfinite(vertices).all():
         raise MeshLoadError(f"'{name}' has vertices with NaN or infinite coordinates: repair the file.")
     if faces.min() < 0 or faces.max() >= len(vertices):
@@ -196,6 +176,7 @@ def from_arrays(
         face_colors=face_colors,
         name=name,
         visuals=visuals,
+        notes=tuple(notes),
     )
     if not (mesh.face_areas > 0).any():
         raise EmptyMeshError(f"'{name}' is degenerate: every triangle has zero area.")
@@ -212,203 +193,32 @@ def _face_colors(geometry: trimesh.Trimesh) -> np.ndarray | None:
     return None
 
 
-PLY_HEADER_LIMIT = 1 << 16  # bytes: a PLY header longer than this is not one
-PLY_TYPES = {  # PLY scalar type -> numpy type code (byte order added per file)
-    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2", "ushort": "u2",
-    "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4", "float": "f4", "float32": "f4",
-    "double": "f8", "float64": "f8",
-}
+def _pieces(loaded: trimesh.Trimesh | trimesh.Scene, name: str) -> tuple[list, list]:
+    """(trimesh geometry, (4, 4) world transform) and name of every geometry with
+    faces, in scene-graph order (a single mesh: itself, named `name`)."""
+    if isinstance(loaded, trimesh.Trimesh):
+        return ([(loaded, np.eye(4))], [name]) if len(loaded.faces) else ([], [])
+    pieces, names = [], []
+    for node in loaded.graph.nodes_geometry if isinstance(loaded, trimesh.Scene) else ():
+        matrix, geometry_name = loaded.graph[node]
+        geometry = loaded.geometry[geometry_name]
+        if isinstance(geometry, trimesh.Trimesh) and len(geometry.faces):
+            pieces.append((geometry, matrix))
+            names.append(str(node))
+    return pieces, names
 
 
-@dataclass(frozen=True)
-class PlyElement:
-    """One `element` of a PLY header: its name, count and properties as
-    (name, value type, list-count type or None for a scalar property)."""
-
-    name: str
-    count: int
-    properties: tuple = ()
-
-
-@dataclass(frozen=True)
-class PlyHeader:
-    """What a PLY header declares, and where the data after it starts."""
-
-    format: str  # "ascii", "binary_little_endian" or "binary_big_endian"
-    elements: tuple  # of PlyElement, in file order
-    data_start: int  # byte offset of the first element's data
-
-
-def read_ply_header(path: str | os.PathLike) -> PlyHeader:
-    """The header of a PLY file. Raises MeshLoadError when the file does not start
-    with a well-formed PLY header."""
-    base = os.path.basename(path)
-    with open(path, "rb") as f:
-        head = f.read(PLY_HEADER_LIMIT)
-    end = head.find(b"end_header")
-    if not head.startswith(b"ply") or end < 0:
-        raise MeshLoadError(f"'{base}' does not start with a PLY header (ply ... end_header): the file is corrupt.")
-    newline = head.find(b"\n", end)
-    fmt, elements = "", []
-    for line in head[:end].decode("ascii", "replace").splitlines():
-        words = line.split()
-        try:
-            if words[:1] == ["format"]:
-                fmt = words[1]
-            elif words[:1] == ["element"]:
-                elements.append(PlyElement(words[1], int(words[2])))
-            elif words[:1] == ["property"]:  # "property TYPE NAME" or "property list COUNT_TYPE TYPE NAME"
-                listed = words[1] == "list"
-                prop = (words[4], PLY_TYPES[words[3]], PLY_TYPES[words[2]]) if listed else (words[2], PLY_TYPES[words[1]], None)
-                elements[-1] = replace(elements[-1], properties=elements[-1].properties + (prop,))
-        except (IndexError, ValueError, KeyError) as exc:
-            raise MeshLoadError(f"'{base}' has a malformed PLY header line: '{line.strip()}'.") from exc
-    return PlyHeader(fmt, tuple(elements), len(head) if newline < 0 else newline + 1)
-
-
-def ply_face_count(path: str | os.PathLike) -> int:
-    """Number of faces (polygons) a PLY file's header declares (0 without a face element).
-    Raises MeshLoadError when the file does not start with a PLY header."""
-    return next((e.count for e in read_ply_header(path).elements if e.name == "face"), 0)
-
-
-def _ply_truncated(base: str, element: PlyElement) -> MeshLoadError:
-    what = {"vertex": "vertices", "face": "faces"}.get(element.name, f"'{element.name}' elements")
-    return MeshLoadError(f"'{base}' declares {element.count:,} {what} but holds fewer: the file is truncated or corrupt.")
-
-
-def _read_ply_lists(data: bytes, offset: int, element: PlyElement, order: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """The first list property of every row of a binary PLY `element` that has list
-    properties (a face's corners): (L,) values of all rows in row order, (R,)
-    lengths per row, and the offset after the element. Rows are walked in Python
-    (only their lengths: ~1 s per million), the values gathered with numpy."""
-    byteorder = "big" if order == ">" else "little"
-    sizes = [(np.dtype(kind).itemsize, None if count is None else np.dtype(count).itemsize) for _, kind, count in element.properties]
-    first = next(p for p, (_, count_size) in enumerate(sizes) if count_size is not None)
-    starts, lengths = [], []
-    for _ in range(element.count):
-        for p, (size, count_size) in enumerate(sizes):
-            if count_size is None:
-                offset += size
-                continue
-            length = int.from_bytes(data[offset : offset + count_size], byteorder)
-            offset += count_size
-            if p == first:
-                starts.append(offset)
-                lengths.append(length)
-            offset += length * size
-    if offset > len(data):  # counts read past the end are 0: the walk still overshoots
-        raise MeshLoadError(f"holds fewer {element.name} rows than declared")
-    lengths = np.asarray(lengths, np.int64)
-    size, kind = sizes[first][0], element.properties[first][1]
-    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    item = np.repeat(np.asarray(starts, np.int64), lengths) + size * within
-    raw = np.frombuffer(data, np.uint8)[item[:, None] + np.arange(size)]
-    return raw.view(order + kind).reshape(-1), lengths, offset
-
-
-def _fan_triangles(corners: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """(T, 3) int64 fan triangles (c0, ci, ci+1) of polygons given as (L,) `corners`
-    of all polygons in order and (P,) corner counts `lengths`; polygons of fewer
-    than 3 corners give none."""
-    fans = np.maximum(lengths - 2, 0)
-    first = np.repeat(np.cumsum(lengths) - lengths, fans)
-    step = 1 + np.arange(fans.sum()) - np.repeat(np.cumsum(fans) - fans, fans)
-    return np.stack([corners[first], corners[first + step], corners[first + step + 1]], axis=1).astype(np.int64)
-
-
-def _read_binary_ply(path: str) -> trimesh.Trimesh:
-    """A binary PLY mesh whose polygons may have any number of corners (trimesh reads
-    only lists of one length), fan-triangulated in file order; vertex colours kept."""
-    base = os.path.basename(path)
-    header = read_ply_header(path)
-    order = ">" if header.format == "binary_big_endian" else "<"
-    with open(path, "rb") as f:
-        f.seek(header.data_start)
-        data = f.read()
-    offset, rows = 0, {}
-    for element in header.elements:
-        if all(count is None for _, _, count in element.properties):  # fixed size: one read
-            dtype = np.dtype([(name, order + kind) for name, kind, _ in element.properties])
-            if len(data) - offset < dtype.itemsize * element.count:
-                raise _ply_truncated(base, element)
-            rows[element.name] = np.frombuffer(data, dtype, element.count, offset)
-            offset += dtype.itemsize * element.count
-        else:
-            try:
-                *rows[element.name], offset = _read_ply_lists(data, offset, element, order)
-            except MeshLoadError:
-                raise _ply_truncated(base, element) from None
-    if offset != len(data):
-        raise MeshLoadError(f"'{base}' has {len(data) - offset:,} bytes after its declared elements: the file is corrupt.")
-    vertex = rows.get("vertex")
-    if vertex is None or not {"x", "y", "z"} <= set(vertex.dtype.names or ()):
-        raise MeshLoadError(f"'{base}' has no vertex element with x, y, z: it is not a PLY mesh.")
-    vertices = np.stack([vertex[c] for c in "xyz"], axis=1).astype(np.float64)
-    faces = _fan_triangles(*rows["face"]) if "face" in rows else np.zeros((0, 3), np.int64)
-    colours = None
-    if {"red", "green", "blue"} <= set(vertex.dtype.names):
-        alpha = vertex["alpha"] if "alpha" in vertex.dtype.names else np.full(len(vertex), 255)
-        colours = np.stack([vertex["red"], vertex["green"], vertex["blue"], alpha], axis=1).astype(np.uint8)
-    return trimesh.Trimesh(vertices, faces, vertex_colors=colours, process=False)
-
-
-def _ply_polygons_read(loaded: trimesh.Trimesh) -> int:
-    """How many polygons trimesh read from a PLY file, before triangulation."""
-    data = loaded.metadata.get("_ply_raw", {}).get("face", {}).get("data")
-    if isinstance(data, dict):  # ASCII files: one array per face property
-        data = next(iter(data.values()), None)
-    return len(loaded.faces) if data is None else len(data)
-
-
-def _check_stl_size(path: str) -> None:
-    """Raise MeshLoadError when a binary STL file's size does not match the
-    triangle count of its header (ASCII STL files, starting "solid ... facet", pass)."""
-    base = os.path.basename(path)
-    with open(path, "rb") as f:
-        head = f.read(1024)
-    size = os.path.getsize(path)
-    if head.lstrip()[:5].lower() == b"solid" and (b"facet" in head or b"endsolid" in head):
-        return
-    if size < 84:
-        raise MeshLoadError(f"'{base}' is {size} bytes, shorter than a binary STL header (84 bytes): the file is truncated or corrupt.")
-    declared = int(np.frombuffer(head, "<u4", 1, 80)[0])
-    if size != 84 + 50 * declared:
-        raise MeshLoadError(
-            f"'{base}' is a binary STL that declares {declared:,} triangles ({84 + 50 * declared:,} bytes) "
-            f"but is {size:,} bytes long: the file is truncated or corrupt."
+def _no_triangles(loaded, base: str) -> EmptyMeshError:
+    """The error for a file without triangles, saying when it is a point cloud."""
+    geometries = loaded.geometry.values() if isinstance(loaded, trimesh.Scene) else [loaded]
+    points = sum(len(getattr(g, "vertices", ())) for g in geometries)
+    if points:
+        return EmptyMeshError(
+            f"'{base}' holds {points:,} points and no triangles: it is a point cloud, not a mesh. "
+            "Segment it as a point cloud (.ply, .pcd, .xyz or .npy; `geosam2 segment` and the demo accept them) "
+            "or give a triangle mesh."
         )
-
-
-def check_input_file(path: str | os.PathLike) -> None:
-    """Raise MeshLoadError when `path` is not an existing file (a folder, or nothing)."""
-    if os.path.isdir(path):
-        raise MeshLoadError(f"'{os.fspath(path)}' is a directory, not a mesh file: give the path of a file inside it.")
-    if not os.path.isfile(path):
-        raise MeshLoadError(f"File '{os.fspath(path)}' does not exist.")
-
-
-def _read_file(path: str) -> trimesh.Trimesh | trimesh.Scene:
-    """Whatever trimesh reads from `path`, with the checks trimesh does not make:
-    an STL's size against its header, a PLY's polygon count against its header
-    (binary PLY files with polygons of several sizes are read by `_read_binary_ply`)."""
-    base = os.path.basename(path)
-    extension = os.path.splitext(path)[1].lower()
-    if extension == ".stl":
-        _check_stl_size(path)
-    try:
-        loaded = trimesh.load(path, process=False, maintain_order=True)
-    except Exception as exc:  # trimesh raises many types for corrupt files
-        if extension == ".ply" and read_ply_header(path).format.startswith("binary"):
-            return _read_binary_ply(path)  # its own clear error for truncated files
-        raise MeshLoadError(
-            f"Could not read '{base}' as a mesh ({type(exc).__name__}: {exc}). Supported formats: {', '.join(MESH_EXTENSIONS)}."
-        ) from exc
-    if extension == ".ply" and isinstance(loaded, trimesh.Trimesh):  # trimesh read its header
-        declared, read = ply_face_count(path), _ply_polygons_read(loaded)
-        if read != declared:
-            raise MeshLoadError(f"'{base}' declares {declared:,} faces but holds {read:,}: the file is truncated or corrupt.")
-    return loaded
+    return EmptyMeshError(f"'{base}' holds no triangles (lines or an empty scene): give a triangle mesh.")
 
 
 def load_mesh(path: str | os.PathLike, max_faces: int | None = None) -> Mesh:
@@ -419,29 +229,21 @@ def load_mesh(path: str | os.PathLike, max_faces: int | None = None) -> Mesh:
     glTF and OBJ files are Y-up and are rotated to Z-up (Blender's import, which
     the release's renders use: ``geosam2_render.py``). Polygons with more than three
     corners (PLY, OBJ, OFF) are split into triangles, so faces are triangles in
-    the file's polygon order. `max_faces` defaults to `face_limit()`.
+    the file's polygon order. `max_faces` defaults to `face_limit()`; glTF files
+    are checked against it (and against the bytes they hold, see
+    `geosam2.io.gltfguard`) before they are read. What the loader could not keep
+    of the appearance is in `Mesh.notes`.
     """
     path = os.fspath(path)
     name = os.path.splitext(os.path.basename(path))[0]
+    max_faces = face_limit() if max_faces is None else max_faces
     check_input_file(path)
-    loaded = _read_file(path)
-    if isinstance(loaded, trimesh.Scene):
-        pieces, names = [], []
-        for node in loaded.graph.nodes_geometry:
-            matrix, geometry_name = loaded.graph[node]
-            geometry = loaded.geometry[geometry_name]
-            if isinstance(geometry, trimesh.Trimesh) and len(geometry.faces):
-                pieces.append((geometry, matrix))
-                names.append(str(node))
-    elif isinstance(loaded, trimesh.Trimesh) and len(loaded.faces):
-        pieces, names = [(loaded, np.eye(4))], [name]
-    else:
-        pieces, names = [], []
+    loaded, notes = read_file(path, max_faces)
+    for note in notes:
+        warnings.warn(f"{os.path.basename(path)}: {note}", stacklevel=2)
+    pieces, names = _pieces(loaded, name)
     if not pieces:
-        raise EmptyMeshError(
-            f"'{os.path.basename(path)}' holds no triangles (a point cloud, lines or an empty scene): "
-            "upload a triangle mesh."
-        )
+        raise _no_triangles(loaded, os.path.basename(path))
     offsets = np.cumsum([0] + [len(g.vertices) for g, _ in pieces])
     vertices = np.concatenate([transform_points(np.asarray(g.vertices, np.float64), m) for g, m in pieces])
     faces = np.concatenate([np.asarray(g.faces, np.int64) + o for (g, _), o in zip(pieces, offsets)])
@@ -458,6 +260,7 @@ def load_mesh(path: str | os.PathLike, max_faces: int | None = None) -> Mesh:
         part_names=tuple(names),
         max_faces=max_faces,
         visuals=tuple(zip(offsets[:-1].tolist(), (g.visual for g, _ in pieces))),
+        notes=notes,
     )
 
 

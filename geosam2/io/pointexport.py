@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 
+from .filenames import UNLABELLED_NAME, safe_stem, unique_stems
 from .palette import UNLABELLED_COLOR, part_palette
 from .pointcloud import PointCloud
 
@@ -46,8 +47,10 @@ def export_point_cloud(cloud: PointCloud, labels: np.ndarray, folder: str | os.P
 
     Files (named after ``cloud.name``): ``<name>_parts.ply`` (every point coloured
     by part, with its label as an int property), ``<name>_parts.zip`` (one PLY per
-    part, ``<part name>.ply``, plus ``unlabelled.ply`` if any), ``<name>_labels.npy``
-    ((N,) int32, -1 = unlabelled) and ``<name>_labels.json`` (parts, names, counts).
+    part, ``<part>.ply``, plus ``unlabelled.ply`` if any), ``<name>_labels.npy``
+    ((N,) int32, -1 = unlabelled) and ``<name>_labels.json`` (parts, names, file
+    names, counts). ``<name>`` and ``<part>`` are file-safe, unique stems of the
+    cloud's and the parts' names (`geosam2.io.filenames`).
 
     Parameters
     ----------
@@ -69,14 +72,16 @@ def export_point_cloud(cloud: PointCloud, labels: np.ndarray, folder: str | os.P
         raise ValueError(f"{len(names)} part names for {num_parts} parts")
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
-    stem = os.path.join(folder, cloud.name)
+    stem = os.path.join(folder, safe_stem(cloud.name, "points"))
+    file_names = unique_stems(((p, names[p], f"part_{p:02d}") for p in range(num_parts)), taken=(UNLABELLED_NAME,))
+    file_names[-1] = UNLABELLED_NAME
     points, normals = cloud.file_points(), cloud.file_normals()
     palette = np.concatenate([part_palette(num_parts), UNLABELLED_COLOR[None]])
     colors = palette[np.where(labels >= 0, labels, num_parts)]
     paths = {"ply": stem + "_parts.ply", "zip": stem + "_parts.zip", "npy": stem + "_labels.npy", "json": stem + "_labels.json"}
     write_ply(paths["ply"], points, normals, colors, labels)
     with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(paths["zip"], "w", zipfile.ZIP_DEFLATED) as archive:
-        for p, name in [(p, names[p]) for p in range(num_parts)] + [(-1, "unlabelled")]:
+        for p, name in file_names.items():
             members = labels == p
             if members.any():
                 part_path = os.path.join(scratch, f"{name}.ply")
@@ -88,7 +93,10 @@ def export_point_cloud(cloud: PointCloud, labels: np.ndarray, folder: str | os.P
         "name": cloud.name,
         "num_points": cloud.num_points,
         "unlabelled_points": int((labels < 0).sum()),
-        "parts": [{"label": p, "name": names[p], "points": int(counts[p]), "color": palette[p, :3].tolist()} for p in range(num_parts)],
+        "parts": [
+            {"label": p, "name": names[p], "file_name": file_names[p], "points": int(counts[p]), "color": palette[p, :3].tolist()}
+            for p in range(num_parts)
+        ],
     }
     with open(paths["json"], "w") as f:
         json.dump(summary, f, indent=1)

@@ -1,0 +1,66 @@
+"""Limits on what a loaded file may make the process allocate, and their messages.
+
+Faces: `face_limit()` (the environment variable GEOSAM2_MAX_FACES, else
+DEFAULT_MAX_FACES). Texture images: at most MAX_TEXTURE_PIXELS pixels each, read
+from the image header before anything is decoded; larger textures are refused
+(decoding a 10,000 x 10,000 PNG took 2.6 GB and 22 s in trimesh), with a sentence
+saying to downscale them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+
+from ..errors import GeoSAM2Error, MeshTooLargeError
+
+DEFAULT_MAX_FACES = 2_000_000  # settings: moves to geosam2/settings.py
+MAX_FACES_ENV = "GEOSAM2_MAX_FACES"
+MAX_TEXTURE_PIXELS = 4096 * 4096  # per image  # settings: moves to geosam2/settings.py
+VERTICES_PER_FACE = 3  # a file may declare at most this many vertices per face of the limit
+
+
+def face_limit(environ=os.environ) -> int:
+    """The largest face count a mesh may have: the environment variable
+    GEOSAM2_MAX_FACES when set, else DEFAULT_MAX_FACES."""
+    text = environ.get(MAX_FACES_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_FACES
+    try:
+        limit = int(text.replace("_", ""))
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise GeoSAM2Error(f"{MAX_FACES_ENV}={text!r} is not a positive whole number of faces: set it to e.g. 3000000 or unset it.")
+    return limit
+
+
+def too_many_faces(name: str, faces: int, limit: int) -> MeshTooLargeError:
+    """The error for a mesh `name` of `faces` faces above `limit`."""
+    return MeshTooLargeError(
+        f"'{name}' has {faces:,} faces, more than the limit of {limit:,}: "
+        "decimate it first (e.g. Blender's Decimate modifier) or raise the limit "
+        f"(`geosam2 ... --max-faces N` or the environment variable {MAX_FACES_ENV}=N)."
+    )
+
+
+def check_image_size(data: bytes, name: str, what: str) -> bool:
+    """Read the header of the encoded image `data` (`what` of file `name`, e.g.
+    "image 2") without decoding it. Returns False when Pillow cannot read the
+    header; raises MeshTooLargeError above MAX_TEXTURE_PIXELS."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: refused below
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Exception:  # Pillow raises many types for data it cannot identify
+        return False
+    if width * height > MAX_TEXTURE_PIXELS:
+        raise MeshTooLargeError(
+            f"'{name}' has a texture ({what}) of {width} x {height} pixels, more than the limit of "
+            f"{MAX_TEXTURE_PIXELS:,} pixels per texture: downscale its textures (e.g. to 4096 x 4096) and load it again."
+        )
+    return True
