@@ -122,7 +122,7 @@ class Workspace:
             self._transferred = (labels, self.session.pa, full)
         return full
 
-    def export(self, folder: str | os.PathLike) -> dict[str, Path]:
+    def export(self, folder: str | os.PathLike) -> dict[str, str]:
         """Write the exports of the full geometry into `folder` (created): the mesh's
         (`geosam2.io.export.export_mesh`) or the point cloud's
         (`geosam2.io.pointexport.export_point_cloud`); returns their paths by kind."""
