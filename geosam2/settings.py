@@ -99,8 +99,8 @@ OPTIONS = {
     "samples_per_face": Option(5, 1, 10, words="visibility samples per face", slider=(1, 10, 1)),
     "face_budget": Option(500_000, 0, env="GEOSAM2_FACE_BUDGET", words="face budget (0 = never use a proxy)"),
     "max_faces": Option(2_000_000, 1, env="GEOSAM2_MAX_FACES", words="largest number of faces accepted"),
-    "cache_mb": Option(1024, env="GEOSAM2_DEMO_CACHE_MB", words="MB of rendered meshes the demo shares", **POSITIVE),
-    "store_mb": Option(1024, env="GEOSAM2_DEMO_STORE_MB", words="MB of the demo users' states", **POSITIVE),
+    "cache_mb": Option(1024, env="GEOSAM2_DEMO_CACHE_MB", words="demo's cache of rendered meshes in MB", **POSITIVE),
+    "store_mb": Option(1024, env="GEOSAM2_DEMO_STORE_MB", words="demo's budget of users' states in MB", **POSITIVE),
     "idle_minutes": Option(30, env="GEOSAM2_DEMO_IDLE_MINUTES", words="minutes before an unused demo state is dropped", **POSITIVE),
 }
 """The numeric settings by field name of :class:`Settings`."""
