@@ -2,9 +2,10 @@
 
 The GeoSAM2 weights come from GEOSAM2_CHECKPOINT or the Hugging Face Hub; without
 them the demo runs the offline geometry segmenter. GRADIO_SERVER_NAME=0.0.0.0
-makes it reachable from other machines (as on Spaces). GEOSAM2_DEMO_MAX_FACES
-(default 500,000), GEOSAM2_DEMO_CACHE_MB, GEOSAM2_DEMO_STORE_MB and
-GEOSAM2_DEMO_IDLE_MINUTES bound what one server accepts and keeps (see demo/memory.py).
+makes it reachable from other machines (as on Spaces). GEOSAM2_MAX_FACES,
+GEOSAM2_FACE_BUDGET, GEOSAM2_DEMO_CACHE_MB, GEOSAM2_DEMO_STORE_MB and
+GEOSAM2_DEMO_IDLE_MINUTES bound what one server accepts and keeps (defaults and
+ranges in geosam2/settings.py).
 The users' temporary files are removed when the server stops (Ctrl-C or SIGTERM).
 """
 
@@ -13,10 +14,10 @@ import signal
 
 from demo.callbacks import DemoApp
 from demo.layout import build_demo, launch_options
-from demo.memory import Limits
 from demo.model import load_shared_model
+from demo.state import demo_settings
 
-app = DemoApp(load_shared_model(), Limits.from_environ())
+app = DemoApp(load_shared_model(), demo_settings())
 atexit.register(app.close)
 demo = build_demo(app)
 

@@ -45,6 +45,10 @@ from geosam2.io.mesh import load_mesh
 from geosam2.segmenters.prompts import Prompt, interior_point
 from geosam2.geometry.proxy import closest_faces, decimate, transfer_labels
 from geosam2.pipeline.session import Session
+from geosam2.profiles import IMPROVED
+from geosam2.settings import Settings
+
+PA = Settings().pa  # the transfer's clean-up threshold, as the sessions'
 
 
 def column(radius: float, height: float, sections: int, top_radius: float | None = None) -> trimesh.Trimesh:
@@ -141,7 +145,7 @@ def timed_run(path: str, folder: str, max_faces: int, budget: int, resolution: i
     steps["decimate"] = time.perf_counter()
     session = one_click_auto(proxy, resolution)
     steps["segment proxy"] = time.perf_counter()
-    labels = transfer_labels(proxy, session.labels, mesh, session.pa)
+    labels = transfer_labels(proxy, session.labels, mesh, session.pa, session.profile)
     steps["transfer"] = time.perf_counter()
     paths = export_mesh(mesh, labels, os.path.join(folder, "out"), session.parts)
     steps["export"] = time.perf_counter()
@@ -164,9 +168,9 @@ def agreement_run(path: str, budget: int, resolution: int) -> None:
     mesh = load_mesh(path)
     full = one_click_auto(mesh, resolution).labels
     proxy = decimate(mesh, budget)
-    through_proxy = transfer_labels(proxy, one_click_auto(proxy, resolution).labels, mesh)
+    through_proxy = transfer_labels(proxy, one_click_auto(proxy, resolution).labels, mesh, PA, IMPROVED)
     to_proxy = closest_faces(mesh.triangles, proxy.centroids, normals=proxy.face_normals)
-    round_trip = transfer_labels(proxy, full[to_proxy], mesh)
+    round_trip = transfer_labels(proxy, full[to_proxy], mesh, PA, IMPROVED)
     print(
         f"agreement on {mesh.num_faces:,} faces (proxy {proxy.num_faces:,}): {100 * agreement(mesh, full, through_proxy):.2f} % "
         f"of the area (target >= 99 %); full {len(np.unique(full))} labels, proxy {len(np.unique(through_proxy))}; "
@@ -175,7 +179,7 @@ def agreement_run(path: str, budget: int, resolution: int) -> None:
     pieces = face_graph(mesh).components()
     oracle = Oracle(resolution)
     full = oracle.predict(GroundTruth("full", mesh, pieces))
-    through_proxy = transfer_labels(proxy, oracle.predict(GroundTruth("proxy", proxy, pieces[to_proxy])), mesh)
+    through_proxy = transfer_labels(proxy, oracle.predict(GroundTruth("proxy", proxy, pieces[to_proxy])), mesh, PA, IMPROVED)
     print(
         f"oracle (exact masks of the {pieces.max() + 1} pieces lifted and cleaned up): agreement {100 * agreement(mesh, full, through_proxy):.2f} %"
         f" of the area; full {len(np.unique(full))} labels, proxy {len(np.unique(through_proxy))}"

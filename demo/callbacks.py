@@ -16,34 +16,23 @@ import functools
 import shutil
 import tempfile
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 from geosam2.errors import GeoSAM2Error, PromptError
-from geosam2.io.export import export_mesh, write_colored_glb
-from geosam2.segmenters.prompts import Prompt
-from geosam2.geometry.proxy import labels_of_full_mesh
+from geosam2.pipeline.workspace import Workspace
 from geosam2.render import describe_backend
-from geosam2.pipeline.session import Session
+from geosam2.segmenters.prompts import Prompt
 
 from .chart import parts_sunburst
-from .images import base_images, draw_prompts, hex_colour, overlay_labels, overlay_mask
-from .memory import Limits
+from .images import base_images, overlay_mask
 from .meshes import MeshCache, PreparedMesh
 from .model import SharedModel
-from .state import Candidates, NoMeshError, Settings, Store, UserState, empty_prompt
-
-OUTPUTS = ("gallery", "prompt_image", "viewer", "parts", "part", "status", "prompt")
-LOAD_OUTPUTS = OUTPUTS + ("mesh_file",)  # a refused file is cleared from the file box
-DOWNLOADS = ("glb", "scene", "zip", "json")
-PARTS_HEADERS = ["id", "name", "colour", "surface %", "parent"]
-TREE_INDENT, TREE_BRANCH = "\u2003\u2003", "\u2003\u2514 "  # em spaces (kept by HTML) and a corner before a child's name
-POSITIVE, NEGATIVE, BOX = "Positive click", "Negative click", "Box (two clicks)"
-MODES = (POSITIVE, NEGATIVE, BOX)
-DIMMED = 0.65  # how far parts other than the selected one fade to white in the 3D view
+from .prompting import empty_prompt, to_prompt, with_click
+from .screen import DOWNLOADS, OUTPUTS, Pictures, mesh_status, only, parts_rows, tree_order, unlabelled_share
+from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings
 
 
 def user_errors(handler):
@@ -56,7 +45,7 @@ def user_errors(handler):
             return handler(self, *args, **kwargs)
         except GeoSAM2Error as exc:
             gr.Warning(str(exc))
-            return self._only()
+            return only()
 
     return run
 
@@ -68,8 +57,9 @@ class DemoApp:
     ----------
     model : SharedModel
         Loaded once and shared by all users.
-    limits : Limits
-        Memory budgets, idle time and largest mesh (see `demo.memory`).
+    settings : Settings
+        The server's (`demo.state.demo_settings`): memory budgets, idle time, face
+        budget and limit, and the page's defaults (resolution, PA, samples per face).
     thumbnail : int
         Gallery image size in pixels (views are subsampled to about this size).
     temp_root : str, optional
@@ -77,13 +67,13 @@ class DemoApp:
         (default: the system's); `close` removes it.
     """
 
-    def __init__(self, model: SharedModel, limits: Limits = Limits(), thumbnail: int = 256, temp_root: str | None = None):
+    def __init__(self, model: SharedModel, settings=None, thumbnail: int = 256, temp_root: str | None = None):
         self.model = model
-        self.limits = limits
-        self.thumbnail = thumbnail
+        self.settings = demo_settings() if settings is None else settings
+        self.pictures = Pictures(thumbnail)
         self.folder = Path(tempfile.mkdtemp(prefix="geosam2-demo-", dir=temp_root))
-        self.meshes = MeshCache(limits.cache_bytes, limits.max_faces, limits.face_budget)
-        self.store = Store(limits.store_bytes, limits.idle_seconds)
+        self.meshes = MeshCache(self.settings)
+        self.store = Store(self.settings.store_bytes, self.settings.idle_seconds)
         self._closed = threading.Event()
 
     # ------------------------------------------------------------- helpers
@@ -125,7 +115,7 @@ class DemoApp:
     def _user(self, request: gr.Request) -> UserState:
         user = self.store.get(request.session_hash)
         if user is None:
-            minutes = self.limits.idle_seconds / 60
+            minutes = self.settings.idle_minutes
             raise NoMeshError(
                 "Load a mesh first: pick an example or upload a file (a mesh left unused for "
                 f"{minutes:.0f} minutes, or when the server needs the memory, is unloaded)."
@@ -140,184 +130,99 @@ class DemoApp:
             line += f" {self.model.note}"
         if user is None:
             return line + "\n\n**Mesh:** none yet: pick an example or upload a mesh."
-        session = user.session
-        unlabelled = unlabelled_share(session)
-        faces = f"{user.full_mesh.num_faces:,} faces"
-        if user.full_mesh is not session.mesh:
-            faces += f" (parts found on a simplified copy of {session.mesh.num_faces:,})"
-        return line + (
-            f"\n\n**Mesh:** {session.mesh.name}, {faces}, {session.views.num_views} views of "
-            f"{session.views.resolution} px. **Parts:** {len(session.parts)}; {100 * unlabelled:.1f} % of the surface unlabelled."
-        )
-
-    def _thumbnail_stride(self, user: UserState) -> int:
-        return max(1, user.session.views.resolution // self.thumbnail)
-
-    def _refresh_thumbnails(self, user: UserState, views) -> None:
-        """Redraw the gallery images of `views` (all when the cache is empty)."""
-        session, stride = user.session, self._thumbnail_stride(user)
-        if len(user.thumbnails) != session.views.num_views:
-            user.thumbnails, views = [None] * session.views.num_views, range(session.views.num_views)
-        colours = {p.id: p.color for p in session.parts}
-        for v in views:
-            face_ids = session.views.face_ids[v, ::stride, ::stride]
-            user.thumbnails[v] = overlay_labels(user.base[v, ::stride, ::stride], face_ids, session.labels, colours)
-
-    def _gallery(self, user: UserState) -> list:
-        return [(image, f"view {v}") for v, image in enumerate(user.thumbnails)]
-
-    def _prompt_image(self, user: UserState, prompt: dict):
-        session, view = user.session, prompt["view"]
-        colours = {p.id: p.color for p in session.parts}
-        image = overlay_labels(user.base[view], session.views.face_ids[view], session.labels, colours)
-        return draw_prompts(image, prompt["clicks"], prompt["box"])
-
-    def viewer_glb(self, user: UserState, selected: int | None) -> str:
-        """Write the 3D view's GLB: faces coloured by part, parts other than `selected` faded."""
-        session = user.session
-        parts = session.parts
-        if selected is not None and any(p.id == selected for p in parts):
-            fade = lambda c: tuple(int(round(v + DIMMED * (255 - v))) for v in c[:3]) + (255,)  # noqa: E731
-            parts = tuple(p if p.id == selected else replace(p, color=fade(p.color)) for p in parts)
-        path = user.folder / f"{session.mesh.name}_view_{user.version}_{selected}.glb"
-        write_colored_glb(path, session.mesh, session.labels, parts)
-        return str(path)
-
-    @staticmethod
-    def parts_rows(session: Session) -> list:
-        """Rows of the parts list as a tree: each part followed by its children, whose names
-        are indented by their depth. Columns: id, name, colour swatch, surface %, parent name."""
-        names = {p.id: p.name for p in session.parts}
-        return [
-            [
-                p.id,
-                TREE_INDENT * (depth - 1) + TREE_BRANCH + p.name if depth else p.name,
-                f'<span style="color:{hex_colour(p.color)}">&#9632;</span> {hex_colour(p.color)}',
-                round(100 * p.area_share, 1),
-                names.get(p.parent, ""),
-            ]
-            for p, depth in tree_order(session.parts)
-        ]
+        return line + "\n\n" + mesh_status(user)
 
     def _screen(self, user: UserState, prompt: dict, selected: int | None = None, changed_views=None) -> tuple:
         """Every output after the labelling changed (`changed_views` None: all views)."""
-        session = user.session
-        self._refresh_thumbnails(user, range(session.views.num_views) if changed_views is None else changed_views)
+        session, pictures = user.session, self.pictures
+        pictures.refresh_thumbnails(user, range(session.views.num_views) if changed_views is None else changed_views)
         choices = [(f"{p.id}: {p.name}", p.id) for p in session.parts]
         values = {
-            "gallery": self._gallery(user),
-            "prompt_image": self._prompt_image(user, prompt),
-            "viewer": self.viewer_glb(user, selected),
-            "parts": PARTS_ROWS_EMPTY if not session.parts else self.parts_rows(session),
+            "gallery": pictures.gallery(user),
+            "prompt_image": pictures.prompt_image(user, prompt),
+            "viewer": pictures.viewer_glb(user, selected),
+            "parts": parts_rows(session),
             "part": gr.update(choices=choices, value=selected),
             "status": self.status(user),
             "prompt": prompt,
         }
         return tuple(values[name] for name in OUTPUTS)
 
-    @staticmethod
-    def _only(**values) -> tuple:
-        """The listed outputs, every other one unchanged."""
-        return tuple(values.get(name, gr.skip()) for name in OUTPUTS)
-
     # -------------------------------------------------------------- events
-    def load(
-        self, path, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress(), profile=None
-    ):
-        """Load a mesh file and render its views; returns one value per name in LOAD_OUTPUTS.
+    def page_settings(self, pa, samples_per_face, resolution, segmenter: str, profile=None) -> PageSettings:
+        """The page's settings from its controls' values (the server's for the rest);
+        values out of range (from an API client) raise gr.Error with the range."""
+        try:
+            run = self.settings.with_values(
+                pa=float(pa), samples_per_face=int(samples_per_face), resolution=int(resolution), profile=profile or None
+            )
+        except GeoSAM2Error as exc:
+            raise gr.Error(str(exc)) from exc
+        return PageSettings(run, segmenter)
+
+    def load(self, path, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
+        """Load a mesh file with `page`'s settings and render its views; returns one value
+        per name in LOAD_OUTPUTS.
 
         A file that is not a usable mesh gives a warning and is cleared from the file
         box; the current work stays.
         """
         if not path:
-            return self._only() + (gr.skip(),)
-        settings = Settings(float(pa), int(samples_per_face), int(resolution), segmenter, bool(auto_complete), profile or None)
+            return only() + (gr.skip(),)
         name = Path(path).name
-        progress(0.05, desc=f"reading {name} and rendering {settings.resolution} px views")
+        progress(0.05, desc=f"reading {name} and rendering {page.run.resolution} px views")
         try:
-            prepared = self.prepare(path, settings.resolution)
+            prepared = self.prepare(path, page.run.resolution)
         except GeoSAM2Error as exc:
             gr.Warning(f"{exc} Your current work is kept.")
-            return self._only() + (None,)
-        if prepared.mesh is not prepared.full:
+            return only() + (None,)
+        workpiece = prepared.workpiece
+        if workpiece.on_proxy:
             gr.Info(
-                f"{name} has {prepared.full.num_faces:,} faces: parts are found on a simplified copy of "
-                f"{prepared.mesh.num_faces:,} faces and carried to every face of the full mesh in the downloads."
+                f"{name} has {workpiece.full.num_faces:,} faces: parts are found on a simplified copy of "
+                f"{workpiece.segmented.num_faces:,} faces and carried to every face of the full mesh in the downloads."
             )
         progress(0.7, desc="finding visible faces")
-        session = Session(
-            prepared.mesh,
-            self.model.make_segmenter(segmenter, prepared),
-            pa=settings.pa,
-            samples_per_face=settings.samples_per_face,
-            views=prepared.views,
-            profile=settings.profile,
-        )
+        workspace = Workspace(workpiece, self.model.make_segmenter(page.segmenter, prepared), page.run, views=prepared.views)
         progress(0.9, desc="drawing views")
         folder = Path(tempfile.mkdtemp(prefix="user-", dir=self.folder))
         base = base_images(prepared.views, True) if point_maps else prepared.normal_maps
-        user = UserState(session, settings, str(path), folder, base, bool(point_maps), full_mesh=prepared.full)
+        user = UserState(workspace, page, str(path), folder, base, bool(point_maps))
         self.store.put(request.session_hash, user)
         return self._screen(user, empty_prompt()) + (gr.skip(),)
 
     @user_errors
-    def reload(
-        self, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request: gr.Request, progress=gr.Progress(), profile=None
-    ):
-        """Load the current mesh again with the current settings (its parts are cleared)."""
+    def reload(self, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
+        """Load the current mesh again with the settings `page` (its parts are cleared)."""
         user = self._user(request)
-        loaded = self.load(user.source, pa, samples_per_face, resolution, segmenter, auto_complete, point_maps, request, progress, profile)
-        return loaded[: len(OUTPUTS)]
+        return self.load(user.source, page, point_maps, request, progress)[: len(OUTPUTS)]
 
     @user_errors
     def select_view(self, view: int, prompt: dict, request: gr.Request):
         """Open view `view` as the prompt image (the pending prompt is cleared)."""
         user = self._user(request)
         prompt = empty_prompt(int(view))
-        return self._only(prompt_image=self._prompt_image(user, prompt), prompt=prompt)
+        return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
     @user_errors
     def click(self, xy, mode: str, prompt: dict, request: gr.Request):
         """Add a click at pixel `xy` = (column, row) of the prompt image, or a box corner in box mode."""
         user = self._user(request)
-        views = user.session.views
-        x, y = (int(np.clip(c, 0, views.resolution - 1)) for c in xy)
-        prompt = {"view": prompt["view"], "clicks": [list(c) for c in prompt["clicks"]], "box": [list(c) for c in prompt["box"]]}
-        if mode == BOX:
-            prompt["box"] = (prompt["box"] if len(prompt["box"]) == 1 else []) + [[x + 0.5, y + 0.5]]
-        else:
-            if views.face_ids[prompt["view"], y, x] < 0:
-                raise PromptError("That click is on the background: click on the object itself.")
-            prompt["clicks"].append([x + 0.5, y + 0.5, mode == POSITIVE])
-        return self._only(prompt_image=self._prompt_image(user, prompt), prompt=prompt)
+        prompt = with_click(prompt, user.session.views, xy, mode)
+        return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
     @user_errors
     def clear_prompt(self, prompt: dict, request: gr.Request):
         """Forget the pending clicks and box."""
         user = self._user(request)
         prompt = empty_prompt(prompt["view"])
-        return self._only(prompt_image=self._prompt_image(user, prompt), prompt=prompt)
-
-    def _to_prompt(self, prompt: dict) -> Prompt | None:
-        clicks = prompt["clicks"]
-        box = None
-        if len(prompt["box"]) == 2:
-            (x0, y0), (x1, y1) = prompt["box"]
-            box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-        if not any(positive for _, _, positive in clicks) and box is None:
-            return None
-        return Prompt(
-            prompt["view"],
-            points=[c[:2] for c in clicks] or None,
-            labels=[int(c[2]) for c in clicks] or None,
-            box=box,
-        )
+        return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
     @user_errors
     def segment(self, prompt: dict, part, pa, auto_complete, refine: bool, request: gr.Request, progress=gr.Progress()):
         """Make a new part from the pending prompt; with `refine`, inside the selected part `part`."""
         user = self._user(request)
-        query = self._to_prompt(prompt)
+        query = to_prompt(prompt)
         if query is None:
             raise PromptError("Click on a part first (a positive click), or draw a box in box mode.")
         if refine and part is None:
@@ -327,7 +232,7 @@ class DemoApp:
     def _add(self, user: UserState, query: Prompt, parent: int | None, pa, auto_complete, progress) -> tuple:
         """Add the part `query` selects (inside `parent` if given), then complete the rest if asked."""
         session = user.session
-        session.pa = float(pa)
+        user.workspace.set_pa(pa)
         progress(0.1, desc=f"segmenting {session.views.num_views} views")
         update = session.add_part(query, parent=parent)
         new_part = max(p.id for p in update.parts)
@@ -357,7 +262,7 @@ class DemoApp:
         try:
             user = self._user(request)
             corners = [list(box[:2]), list(box[2:])] if len(box) == 4 else []
-            query = self._to_prompt({"view": int(view), "clicks": [list(c) for c in clicks], "box": corners})
+            query = to_prompt({"view": int(view), "clicks": [list(c) for c in clicks], "box": corners})
             if query is None:
                 raise PromptError("Give at least one positive click [x, y, true] or a box [x0, y0, x1, y1].")
             user.session.add_part(query, parent=parent)
@@ -378,7 +283,7 @@ class DemoApp:
         if user is None:
             return []
         user.candidates = None
-        query = self._to_prompt(prompt)
+        query = to_prompt(prompt)
         if query is None:
             return []
         session, view = user.session, query.view
@@ -392,8 +297,8 @@ class DemoApp:
             gr.Warning("The segmenter found no mask for this prompt" + (" inside the selected part." if parent is not None else "."))
             return []
         user.candidates = Candidates(view, masks, scores, parent)
-        stride = self._thumbnail_stride(user)
-        image = np.asarray(self._prompt_image(user, prompt))[::stride, ::stride]
+        stride = self.pictures.stride(user)
+        image = np.asarray(self.pictures.prompt_image(user, prompt))[::stride, ::stride]
         shown = session.views.silhouette[view].sum()
         return [
             (overlay_mask(image, mask[::stride, ::stride]), f"score {score:.2f}, {100 * mask.sum() / shown:.0f} % of the view")
@@ -415,7 +320,7 @@ class DemoApp:
         user = self._user(request)
         if not (user.session.labels < 0).any():
             gr.Warning("Every face already has a part: nothing to complete.")
-            return self._only()
+            return only()
         progress(0.1, desc="completing the rest")
         update = user.session.auto_complete()
         user.version += 1
@@ -437,7 +342,7 @@ class DemoApp:
         user = self._user(request)
         if not user.session.can_undo:
             gr.Warning("Nothing to undo.")
-            return self._only()
+            return only()
         user.version += 1
         return self._screen(user, prompt, None, user.session.undo().changed_views)
 
@@ -447,7 +352,7 @@ class DemoApp:
         user = self._user(request)
         if not user.session.can_redo:
             gr.Warning("Nothing to redo.")
-            return self._only()
+            return only()
         user.version += 1
         return self._screen(user, prompt, None, user.session.redo().changed_views)
 
@@ -463,18 +368,18 @@ class DemoApp:
         """Highlight part `part` in the 3D view."""
         user = self.store.get(request.session_hash)
         if user is None:
-            return self._only()
-        return self._only(viewer=self.viewer_glb(user, None if part is None else int(part)))
+            return only()
+        return only(viewer=self.pictures.viewer_glb(user, None if part is None else int(part)))
 
     def show_point_maps(self, point_maps: bool, prompt: dict, request: gr.Request):
         """Switch the gallery and the prompt image between normal maps and point maps."""
         user = self.store.get(request.session_hash)
         if user is None:
-            return self._only()
+            return only()
         user.point_maps = bool(point_maps)
         user.base = base_images(user.session.views, user.point_maps)
-        self._refresh_thumbnails(user, range(user.session.views.num_views))
-        return self._only(gallery=self._gallery(user), prompt_image=self._prompt_image(user, prompt))
+        self.pictures.refresh_thumbnails(user, range(user.session.views.num_views))
+        return only(gallery=self.pictures.gallery(user), prompt_image=self.pictures.prompt_image(user, prompt))
 
     def downloads(self, request: gr.Request) -> tuple:
         """Paths of the coloured GLB, the one-node-per-part GLB, the ZIP and the labels JSON
@@ -486,9 +391,8 @@ class DemoApp:
         if not session.parts:
             user.exported = version
             return tuple(None for _ in DOWNLOADS)
-        labels = labels_of_full_mesh(user.full_mesh, session.mesh, session.labels, session.pa)
         try:
-            paths = export_mesh(user.full_mesh, labels, user.folder / f"export_{version}", session.parts)
+            paths = user.workspace.export(user.folder / f"export_{version}")
         except OSError:  # the page closed meanwhile and its folder is gone
             return tuple(gr.skip() for _ in DOWNLOADS)
         user.exported = version
@@ -509,26 +413,3 @@ class DemoApp:
         """Drop the user's state and files when the page closes."""
         self.store.drop(request.session_hash)
 
-
-PARTS_ROWS_EMPTY = [["", "no parts yet", "", "", ""]]
-
-
-def unlabelled_share(session: Session) -> float:
-    """Share of the surface area no part owns yet, in [0, 1]."""
-    areas = session.mesh.face_areas
-    return float(areas[session.labels < 0].sum() / areas.sum())
-
-
-def tree_order(parts) -> list:
-    """(part, depth) of every part depth first: each part followed by its children
-    (depth 0: a top-level part), siblings in their order in `parts`."""
-    ordered = []
-
-    def add_children(parent: int | None, depth: int) -> None:
-        for part in parts:
-            if part.parent == parent:
-                ordered.append((part, depth))
-                add_children(part.id, depth + 1)
-
-    add_children(None, 0)
-    return ordered

@@ -1,18 +1,26 @@
-"""The page: components, their arrangement and the events wiring them to DemoApp."""
+"""The page: components, their arrangement and the events wiring them to DemoApp.
+
+`build_demo` puts together small builders: the left column (file, examples, views,
+settings), the middle one (prompt and buttons), the right one (3D view, parts,
+downloads), then the events.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
 from geosam2.io.mesh import MESH_EXTENSIONS
+from geosam2.settings import DEMO_RESOLUTION, OPTIONS
 
-from .callbacks import DOWNLOADS, LOAD_OUTPUTS, MODES, OUTPUTS, PARTS_HEADERS, POSITIVE, DemoApp
+from .callbacks import DemoApp
 from .chart import parts_sunburst
-from .state import Settings, empty_prompt
+from .prompting import MODES, POSITIVE, empty_prompt
+from .screen import DOWNLOADS, LOAD_OUTPUTS, OUTPUTS, PARTS_HEADERS
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
 SHOWCASE = EXAMPLES_DIR / "official" / "drill.glb"  # the official release's textured example: the page opens on it
@@ -21,6 +29,14 @@ INTRO = """# GeoSAM2: click a part, get it in 3D
 Pick an example or upload a mesh. Choose one of the rendered views, click on a part
 (green: part, red: not part, or draw a box) and press **Segment part**. Refine inside
 a selected part, let the rest complete automatically, then download the parts."""
+PROFILE_CHOICES = [
+    ("Default: the segmenter's own propagation and proposals, the improved lifting, clean-up and completion", ""),
+    ("Official release", "official"),
+    ("Improved", "improved"),
+]
+DOWNLOAD_LABELS = ("Coloured GLB", "GLB, one node per part", "ZIP of parts", "Labels JSON")
+SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_maps", "profile")
+"""The settings controls, in the order the load event (and its public API) takes them."""
 
 
 def gpu_decorator():
@@ -43,6 +59,197 @@ def launch_options() -> dict:
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
     }
+
+
+def _slider(name: str, value, label: str, **options) -> gr.Slider:
+    """A slider over the span `geosam2.settings.OPTIONS[name].slider` offers."""
+    low, high, step = OPTIONS[name].slider
+    return gr.Slider(low, high, value=value, step=step, label=label, **options)
+
+
+def _settings_controls(app: DemoApp, c: SimpleNamespace) -> None:
+    """The settings accordion, its defaults the server's settings."""
+    defaults = app.settings
+    release = OPTIONS["resolution"].default
+    with gr.Accordion("Settings", open=False):
+        c.segmenter = gr.Radio(app.model.segmenters, value=app.model.segmenters[0], label="Segmenter")
+        c.resolution = _slider(
+            "resolution", defaults.resolution, "Render resolution (px)",
+            info=f"the demo renders {DEMO_RESOLUTION} px by default, which keeps the CPU demo quick; the release renders {release}.",
+        )
+        c.samples = _slider("samples_per_face", defaults.samples_per_face, "Samples per face", info="read by the official profile's lifting")
+        c.pa = _slider("pa", defaults.pa, "Clean-up threshold PA")
+        c.auto = gr.Checkbox(False, label="Complete the rest automatically after each part")
+        c.profile = gr.Radio(
+            PROFILE_CHOICES, value="", label="Inference profile",
+            info="official: the release's propagation, completion, lifting and clean-up; improved: the project's",
+        )
+        c.apply = gr.Button("Apply segmenter, profile, resolution and samples (reloads the mesh, clears its parts)")
+
+
+def _left_column(app: DemoApp, c: SimpleNamespace, examples: list[Path], preload_path: str | None) -> None:
+    """File box, examples, point-map switch, the views' gallery and the settings."""
+    c.mesh_file = gr.File(
+        preload_path,
+        label="Mesh (" + ", ".join(e.lstrip(".").upper() for e in MESH_EXTENSIONS) + ")",
+        file_types=list(MESH_EXTENSIONS),
+        type="filepath",
+        elem_id="mesh-file",
+    )
+    gr.Examples([[str(p)] for p in examples], inputs=c.mesh_file, label="Examples", example_labels=[p.stem for p in examples])
+    c.point_maps = gr.Checkbox(False, label="Show point maps instead of normal maps")
+    c.gallery = gr.Gallery(
+        format="jpeg",  # encodes ~8x faster than WebP
+        label="Views: choose one to prompt on", columns=4, allow_preview=False, elem_id="views", height="auto"
+    )
+    _settings_controls(app, c)
+
+
+def _middle_column(c: SimpleNamespace) -> None:
+    """Click mode, the prompt image, the candidates and the segmenting buttons."""
+    c.mode = gr.Radio(list(MODES), value=POSITIVE, label="Click mode", elem_id="mode")
+    c.prompt_image = gr.Image(
+        label="Prompt view: click on a part", type="pil", format="png", interactive=False, elem_id="prompt-image", buttons=[]
+    )
+    c.candidates = gr.Gallery(
+        label="Candidates for the pending prompt (score beside each): pick one to segment it",
+        columns=4, allow_preview=False, height=170, format="jpeg", elem_id="candidates",  # fixed height: no layout shift
+    )
+    c.inside = gr.Checkbox(False, label="Candidates refine inside the selected part")
+    with gr.Row():
+        c.segment = gr.Button("Segment part", variant="primary", elem_id="segment")
+        c.refine = gr.Button("Refine inside selected part", elem_id="refine")
+        c.complete = gr.Button("Auto-complete the rest", elem_id="auto-complete")
+        c.everything = gr.Button("Segment everything", elem_id="segment-everything")
+    with gr.Row():
+        c.clear = gr.Button("Clear prompt", size="sm")
+        c.undo = gr.Button("Undo", size="sm", elem_id="undo")
+        c.redo = gr.Button("Redo", size="sm")
+        c.reset = gr.Button("Reset", size="sm", variant="stop")
+
+
+def _right_column(c: SimpleNamespace) -> None:
+    """The 3D view, the selected part, the parts list and chart, the downloads."""
+    c.viewer = gr.Model3D(label="Parts in 3D", clear_color=(1.0, 1.0, 1.0, 1.0), height=380, elem_id="viewer")
+    c.part = gr.Dropdown([], value=None, label="Selected part (highlighted in 3D)", elem_id="part")
+    c.parts = gr.Dataframe(headers=PARTS_HEADERS, datatype=["number", "str", "html", "number", "str"], interactive=False, label="Parts")
+    c.chart = gr.Plot(label="Share of the surface per part", elem_id="chart")  # empty until the first part: plotly.js loads then
+    with gr.Row():
+        c.downloads = [
+            gr.DownloadButton(label, interactive=True, size="sm", elem_id=f"download-{name}") for name, label in zip(DOWNLOADS, DOWNLOAD_LABELS)
+        ]
+
+
+def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
+    """The handlers of the events that change the labelling, each on the GPU when there is one."""
+    gpu = gpu_decorator()
+
+    @gpu
+    def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, request: gr.Request, progress=gr.Progress()):
+        # `auto` is read by the segmenting events, not here (it stays in the public /load's arguments)
+        return app.load(path, app.page_settings(pa, samples, resolution, segmenter, profile), point_maps, request, progress)
+
+    @gpu
+    def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, request: gr.Request, progress=gr.Progress()):
+        return app.reload(app.page_settings(pa, samples, resolution, segmenter, profile), point_maps, request, progress)
+
+    @gpu
+    def on_segment(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
+        return app.segment(prompt, part, pa, auto, False, request, progress)
+
+    @gpu
+    def on_refine(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
+        return app.segment(prompt, part, pa, auto, True, request, progress)
+
+    @gpu
+    def on_pick(pa, auto, request: gr.Request, evt: gr.SelectData, progress=gr.Progress()):
+        return app.pick_candidate(evt.index, pa, auto, request, progress)
+
+    @gpu
+    def on_complete(prompt, request: gr.Request, progress=gr.Progress()):
+        return app.auto_complete(prompt, request, progress)
+
+    @gpu
+    def on_everything(prompt, request: gr.Request, progress=gr.Progress()):
+        return app.segment_everything(prompt, request, progress)
+
+    @gpu
+    def segment_prompt(view: int, clicks: list[list[float]], box: list[float], parent: int | None, request: gr.Request) -> dict:
+        """Add a part from a prompt on view `view`: clicks [[x, y, positive], ...] (positive 1 or 0) and/or a
+        box [x0, y0, x1, y1] ([] for none), in pixels of the rendered view; inside part `parent` (None: a
+        top-level part). Returns the parts (id, name, parent, surface_percent) and the unlabelled percent."""
+        return app.api_segment(view, [[x, y, bool(positive)] for x, y, positive in clicks], box, parent, request)
+
+    @gpu
+    def on_candidates(prompt, part, inside, request: gr.Request):
+        return app.candidates(prompt, part, inside, request)
+
+    return SimpleNamespace(
+        on_load=on_load, on_apply=on_apply, on_segment=on_segment, on_refine=on_refine, on_pick=on_pick, on_complete=on_complete,
+        on_everything=on_everything, segment_prompt=segment_prompt, on_candidates=on_candidates,
+    )
+
+
+def _wire_labelling(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace, preloaded: bool) -> None:
+    """The events that change the labelling, each followed by the chart, then the download files."""
+    h = _labelling_handlers(app)
+    outputs = [getattr(c, name) for name in OUTPUTS]
+    load_outputs = [getattr(c, name) for name in LOAD_OUTPUTS]
+    settings = [getattr(c, name) for name in SETTING_INPUTS]
+    private = dict(api_visibility="private")
+    changes = [
+        c.mesh_file.change(h.on_load, [c.mesh_file] + settings, load_outputs, api_name="load"),
+        c.apply.click(h.on_apply, settings, outputs, **private),
+        c.segment.click(h.on_segment, [c.prompt, c.part, c.pa, c.auto], outputs, **private),
+        c.refine.click(h.on_refine, [c.prompt, c.part, c.pa, c.auto], outputs, **private),
+        c.candidates.select(h.on_pick, [c.pa, c.auto], outputs, **private),
+        c.complete.click(h.on_complete, [c.prompt], outputs, api_name="auto_complete"),
+        c.everything.click(h.on_everything, [c.prompt], outputs, api_name="segment_everything"),
+        c.undo.click(app.undo, [c.prompt], outputs, api_name="undo"),
+        c.redo.click(app.redo, [c.prompt], outputs, api_name="redo"),
+        c.reset.click(app.reset, [c.prompt], outputs, api_name="reset"),
+    ]
+    if preloaded:  # the file box shows it from the start; its change event loads the others
+        changes.append(demo.load(h.on_load, [c.mesh_file] + settings, load_outputs, **private))
+    for i, event in enumerate(changes):  # after the coloured mesh: the chart, then the download files
+        downloads_api = dict(api_name="downloads") if i == 0 else private  # one public copy for API clients
+        event.success(app.chart, None, c.chart, show_progress="hidden", **private).success(app.downloads, None, c.downloads, **downloads_api)
+    gr.api(h.segment_prompt, api_name="segment_prompt")
+    for trigger in (c.prompt.change, c.inside.change):  # a new prompt or scope: new candidates
+        trigger(h.on_candidates, [c.prompt, c.part, c.inside], c.candidates, show_progress="hidden", **private)
+
+
+def _wire_pictures(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace) -> None:
+    """Quick picture updates: never wait behind long steps (queued all the same, so that gr.Warning shows)."""
+    outputs = [getattr(c, name) for name in OUTPUTS]
+    private = dict(api_visibility="private")
+    light = dict(concurrency_limit=None, show_progress="hidden", **private)
+
+    def on_view(prompt, request: gr.Request, evt: gr.SelectData):
+        return app.select_view(evt.index, prompt, request)
+
+    def on_click(mode, prompt, request: gr.Request, evt: gr.SelectData):
+        return app.click(evt.index, mode, prompt, request)
+
+    c.gallery.select(on_view, [c.prompt], outputs, **light)
+    c.prompt_image.select(on_click, [c.mode, c.prompt], outputs, **light)
+    c.clear.click(app.clear_prompt, [c.prompt], outputs, **light)
+    c.part.input(app.select_part, [c.part], outputs, **private)
+    c.point_maps.change(app.show_point_maps, [c.point_maps, c.prompt], outputs, **private)
+    demo.unload(app.unload)
+
+
+def _start_background_work(app: DemoApp, examples: list[Path], preload_path: str | None, sweep_seconds: float) -> None:
+    """Render the preloaded mesh now; with weights, encode the examples in a background
+    thread (the preloaded one first); drop idle users' states every `sweep_seconds`."""
+    resolution = app.settings.resolution
+    if preload_path is not None:
+        app.prepare(preload_path, resolution)
+    if app.model.network is not None:
+        warm = list(dict.fromkeys([preload_path] * (preload_path is not None) + [str(p) for p in examples]))
+        threading.Thread(target=app.warm_up, args=(warm, resolution), name="geosam2-demo-encode", daemon=True).start()
+    app.sweep_every(sweep_seconds)
+    parts_sunburst((), 1.0)  # plotly builds its validators on first use (~1 s): now rather than in a user's event
 
 
 def build_demo(
@@ -68,171 +275,22 @@ def build_demo(
     Only the endpoints in PUBLIC_API are callable by API clients (gradio_client,
     /gradio_api/call); the page's other events are private.
     """
-    gpu = gpu_decorator()
-    defaults = Settings(segmenter=app.model.segmenters[0])
     examples = example_files(examples_dir)
     preload_path = None if preload is None else str(preload)
-    if preload_path is not None:
-        app.prepare(preload_path, defaults.resolution)
-    if app.model.network is not None:
-        warm = list(dict.fromkeys([preload_path] * (preload_path is not None) + [str(p) for p in examples]))
-        threading.Thread(target=app.warm_up, args=(warm, defaults.resolution), name="geosam2-demo-encode", daemon=True).start()
-    app.sweep_every(sweep_seconds)
-    parts_sunburst((), 1.0)  # plotly builds its validators on first use (~1 s): now rather than in a user's event
+    _start_background_work(app, examples, preload_path, sweep_seconds)
+    c = SimpleNamespace()
     with gr.Blocks(title="GeoSAM2 demo", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
-        status = gr.Markdown(app.status(None), elem_id="status")
-        prompt = gr.State(empty_prompt())
+        c.status = gr.Markdown(app.status(None), elem_id="status")
+        c.prompt = gr.State(empty_prompt())
         with gr.Row():
             with gr.Column(scale=4):
-                mesh_file = gr.File(
-                    preload_path,
-                    label="Mesh (" + ", ".join(e.lstrip(".").upper() for e in MESH_EXTENSIONS) + ")",
-                    file_types=list(MESH_EXTENSIONS),
-                    type="filepath",
-                    elem_id="mesh-file",
-                )
-                gr.Examples(
-                    [[str(p)] for p in examples], inputs=mesh_file, label="Examples", example_labels=[p.stem for p in examples]
-                )
-                point_maps = gr.Checkbox(False, label="Show point maps instead of normal maps")
-                gallery = gr.Gallery(
-                    format="jpeg",  # encodes ~8x faster than WebP
-                    label="Views: choose one to prompt on", columns=4, allow_preview=False, elem_id="views", height="auto"
-                )
-                with gr.Accordion("Settings", open=False):
-                    segmenter = gr.Radio(app.model.segmenters, value=defaults.segmenter, label="Segmenter")
-                    resolution = gr.Slider(
-                        256, 1024, value=defaults.resolution, step=128, label="Render resolution (px)",
-                        info="512 keeps the CPU demo quick; the release renders 1024.",
-                    )
-                    samples = gr.Slider(1, 10, value=defaults.samples_per_face, step=1, label="Samples per face")
-                    pa = gr.Slider(0.0, 0.1, value=defaults.pa, step=0.005, label="Clean-up threshold PA")
-                    auto = gr.Checkbox(defaults.auto_complete, label="Complete the rest automatically after each part")
-                    profile = gr.Radio(
-                        [("The segmenter's (official with GeoSAM2)", ""), ("Official release", "official"), ("Improved", "improved")],
-                        value="", label="Inference profile",
-                        info="official: the release's propagation, completion, lifting and clean-up; improved: the project's",
-                    )
-                    apply = gr.Button("Apply segmenter, profile, resolution and samples (reloads the mesh, clears its parts)")
+                _left_column(app, c, examples, preload_path)
             with gr.Column(scale=4):
-                mode = gr.Radio(list(MODES), value=POSITIVE, label="Click mode", elem_id="mode")
-                prompt_image = gr.Image(
-                    label="Prompt view: click on a part", type="pil", format="png", interactive=False, elem_id="prompt-image", buttons=[]
-                )
-                candidates = gr.Gallery(
-                    label="Candidates for the pending prompt (score beside each): pick one to segment it",
-                    columns=4, allow_preview=False, height=170, format="jpeg", elem_id="candidates",  # fixed height: no layout shift
-                )
-                inside = gr.Checkbox(False, label="Candidates refine inside the selected part")
-                with gr.Row():
-                    segment = gr.Button("Segment part", variant="primary", elem_id="segment")
-                    refine = gr.Button("Refine inside selected part", elem_id="refine")
-                    complete = gr.Button("Auto-complete the rest", elem_id="auto-complete")
-                    everything = gr.Button("Segment everything", elem_id="segment-everything")
-                with gr.Row():
-                    clear = gr.Button("Clear prompt", size="sm")
-                    undo = gr.Button("Undo", size="sm", elem_id="undo")
-                    redo = gr.Button("Redo", size="sm")
-                    reset = gr.Button("Reset", size="sm", variant="stop")
+                _middle_column(c)
             with gr.Column(scale=4):
-                viewer = gr.Model3D(label="Parts in 3D", clear_color=(1.0, 1.0, 1.0, 1.0), height=380, elem_id="viewer")
-                part = gr.Dropdown([], value=None, label="Selected part (highlighted in 3D)", elem_id="part")
-                parts = gr.Dataframe(
-                    headers=PARTS_HEADERS, datatype=["number", "str", "html", "number", "str"], interactive=False, label="Parts"
-                )
-                chart = gr.Plot(label="Share of the surface per part", elem_id="chart")  # empty until the first part: plotly.js loads then
-                with gr.Row():
-                    download_buttons = [
-                        gr.DownloadButton(label, interactive=True, size="sm", elem_id=f"download-{name}")
-                        for name, label in zip(
-                            DOWNLOADS, ("Coloured GLB", "GLB, one node per part", "ZIP of parts", "Labels JSON")
-                        )
-                    ]
-        components = dict(
-            gallery=gallery, prompt_image=prompt_image, viewer=viewer, parts=parts, part=part, status=status, prompt=prompt,
-            mesh_file=mesh_file,
-        )
-        outputs = [components[name] for name in OUTPUTS]
-        load_outputs = [components[name] for name in LOAD_OUTPUTS]
-        settings = [pa, samples, resolution, segmenter, auto, point_maps, profile]
-
-        @gpu
-        def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, request: gr.Request, progress=gr.Progress()):
-            return app.load(path, pa, samples, resolution, segmenter, auto, point_maps, request, progress, profile)
-
-        @gpu
-        def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, request: gr.Request, progress=gr.Progress()):
-            return app.reload(pa, samples, resolution, segmenter, auto, point_maps, request, progress, profile)
-
-        @gpu
-        def on_segment(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
-            return app.segment(prompt, part, pa, auto, False, request, progress)
-
-        @gpu
-        def on_refine(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
-            return app.segment(prompt, part, pa, auto, True, request, progress)
-
-        @gpu
-        def on_candidates(prompt, part, inside, request: gr.Request):
-            return app.candidates(prompt, part, inside, request)
-
-        @gpu
-        def on_pick(pa, auto, request: gr.Request, evt: gr.SelectData, progress=gr.Progress()):
-            return app.pick_candidate(evt.index, pa, auto, request, progress)
-
-        @gpu
-        def on_complete(prompt, request: gr.Request, progress=gr.Progress()):
-            return app.auto_complete(prompt, request, progress)
-
-        @gpu
-        def on_everything(prompt, request: gr.Request, progress=gr.Progress()):
-            return app.segment_everything(prompt, request, progress)
-
-        @gpu
-        def segment_prompt(view: int, clicks: list[list[float]], box: list[float], parent: int | None, request: gr.Request) -> dict:
-            """Add a part from a prompt on view `view`: clicks [[x, y, positive], ...] (positive 1 or 0) and/or a
-            box [x0, y0, x1, y1] ([] for none), in pixels of the rendered view; inside part `parent` (None: a
-            top-level part). Returns the parts (id, name, parent, surface_percent) and the unlabelled percent."""
-            return app.api_segment(view, [[x, y, bool(positive)] for x, y, positive in clicks], box, parent, request)
-
-        def on_view(prompt, request: gr.Request, evt: gr.SelectData):
-            return app.select_view(evt.index, prompt, request)
-
-        def on_click(mode, prompt, request: gr.Request, evt: gr.SelectData):
-            return app.click(evt.index, mode, prompt, request)
-
-        private = dict(api_visibility="private")
-        changes = [  # the events that change the labelling
-            mesh_file.change(on_load, [mesh_file] + settings, load_outputs, api_name="load"),
-            apply.click(on_apply, settings, outputs, **private),
-            segment.click(on_segment, [prompt, part, pa, auto], outputs, **private),
-            refine.click(on_refine, [prompt, part, pa, auto], outputs, **private),
-            candidates.select(on_pick, [pa, auto], outputs, **private),
-            complete.click(on_complete, [prompt], outputs, api_name="auto_complete"),
-            everything.click(on_everything, [prompt], outputs, api_name="segment_everything"),
-            undo.click(app.undo, [prompt], outputs, api_name="undo"),
-            redo.click(app.redo, [prompt], outputs, api_name="redo"),
-            reset.click(app.reset, [prompt], outputs, api_name="reset"),
-        ]
-        if preload_path is not None:  # the file box shows it from the start; its change event loads the others
-            changes.append(demo.load(on_load, [mesh_file] + settings, load_outputs, **private))
-        for i, event in enumerate(changes):  # after the coloured mesh: the chart, then the download files
-            downloads_api = dict(api_name="downloads") if i == 0 else private  # one public copy for API clients
-            event.success(app.chart, None, chart, show_progress="hidden", **private).success(
-                app.downloads, None, download_buttons, **downloads_api
-            )
-        gr.api(segment_prompt, api_name="segment_prompt")
-        # quick picture updates: never wait behind long steps (queued all the same, so that gr.Warning shows)
-        light = dict(concurrency_limit=None, show_progress="hidden", **private)
-        gallery.select(on_view, [prompt], outputs, **light)
-        prompt_image.select(on_click, [mode, prompt], outputs, **light)
-        clear.click(app.clear_prompt, [prompt], outputs, **light)
-        for trigger in (prompt.change, inside.change):  # a new prompt or scope: new candidates
-            trigger(on_candidates, [prompt, part, inside], candidates, show_progress="hidden", **private)
-        part.input(app.select_part, [part], outputs, **private)
-        point_maps.change(app.show_point_maps, [point_maps, prompt], outputs, **private)
-        demo.unload(app.unload)
+                _right_column(c)
+        _wire_labelling(demo, app, c, preload_path is not None)
+        _wire_pictures(demo, app, c)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     return demo
-

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from geosam2.errors import GeoSAM2Error
 from geosam2.io.digest import file_sha256
-from geosam2.io.mesh import Mesh, load_mesh
-from geosam2.geometry.proxy import DEFAULT_FACE_BUDGET, proxy_or_mesh
+from geosam2.io.mesh import Mesh
+from geosam2.pipeline.workspace import Workpiece
 from geosam2.render import Views, render_views
+from geosam2.settings import Settings
 
 from .images import base_images
 from .memory import held_bytes
@@ -29,16 +31,15 @@ class PreparedMesh:
 
     Attributes
     ----------
-    mesh : Mesh, the mesh segmented: the file's, or its decimated proxy above the face budget
-    views : Views, of `mesh`, rendered at the key's resolution
+    workpiece : Workpiece, the file's mesh and the mesh segmented (its decimated
+        proxy above the face budget; see geosam2.pipeline.workspace)
+    views : Views, of the segmented mesh, rendered at the key's resolution
     normal_maps : (V, H, W, 3) uint8, the views' normal-map images
-    full : Mesh, the file's mesh (`mesh` itself when no proxy is used)
     """
 
-    mesh: Mesh
+    workpiece: Workpiece
     views: Views
     normal_maps: np.ndarray
-    full: Mesh
     _features: object = None
     _encoding: threading.Lock = field(default_factory=threading.Lock)
 
@@ -49,6 +50,11 @@ class PreparedMesh:
             if self._features is None:
                 self._features = encode(self.views)
             return self._features
+
+    @property
+    def mesh(self) -> Mesh:
+        """The mesh segmented (the file's, or its proxy)."""
+        return self.workpiece.segmented
 
     @property
     def encoded(self) -> bool:
@@ -66,19 +72,16 @@ class MeshCache:
 
     Parameters
     ----------
-    max_bytes : int
-        Least recently used meshes are dropped while the cache holds more (the
-        most recent one is always kept). Users working on a dropped mesh keep it.
-    max_faces : int
-        Largest mesh accepted (see `geosam2.io.mesh.load_mesh`).
-    face_budget : int
-        Meshes with more faces are segmented on a proxy (see `geosam2.geometry.proxy.proxy_or_mesh`).
+    settings : Settings
+        ``cache_bytes``: least recently used meshes are dropped while the cache
+        holds more (the most recent one is always kept; users working on a dropped
+        mesh keep it); ``max_faces`` and ``face_budget``: the largest mesh accepted,
+        and above which faces a mesh is segmented on a proxy (`Workpiece.load`).
     """
 
-    def __init__(self, max_bytes: int, max_faces: int, face_budget: int = DEFAULT_FACE_BUDGET):
-        self.max_bytes = max_bytes
-        self.max_faces = max_faces
-        self.face_budget = face_budget
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.max_bytes = settings.cache_bytes
         self._meshes: OrderedDict[tuple, PreparedMesh] = OrderedDict()
         self._preparing: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -97,10 +100,9 @@ class MeshCache:
                     if prepared is not None:
                         self._meshes.move_to_end(key)
                 if prepared is None:
-                    full = load_mesh(path, max_faces=self.max_faces)
-                    mesh = proxy_or_mesh(full, self.face_budget)
-                    views = render_views(mesh, resolution=int(resolution))
-                    prepared = PreparedMesh(mesh, views, base_images(views), full)
+                    workpiece = load_mesh_workpiece(path, self.settings)
+                    views = render_views(workpiece.segmented, resolution=int(resolution))
+                    prepared = PreparedMesh(workpiece, views, base_images(views))
                     with self._lock:
                         self._meshes[key] = prepared
         finally:
@@ -127,3 +129,15 @@ class MeshCache:
         with self._lock:
             return sum(prepared.nbytes for prepared in self._meshes.values())
 
+
+
+def load_mesh_workpiece(path: str, settings: Settings) -> Workpiece:
+    """The workpiece of the mesh in `path` (`Workpiece.load`); a point cloud is refused
+    with a GeoSAM2Error (the page shows meshes: their views are face-id maps)."""
+    workpiece = Workpiece.load(path, settings)
+    if workpiece.is_point_cloud:
+        raise GeoSAM2Error(
+            f"'{workpiece.full.name}' is a point cloud (no triangles): the demo segments meshes; "
+            "segment point clouds with `geosam2 segment FILE --checkpoint geosam2.pt ...`."
+        )
+    return workpiece

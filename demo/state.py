@@ -9,6 +9,7 @@ when the store is over budget (the least recently used first).
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -20,46 +21,37 @@ import numpy as np
 
 from geosam2.errors import GeoSAM2Error
 from geosam2.pipeline.session import Session
+from geosam2.pipeline.workspace import Workspace
+from geosam2.settings import DEMO_RESOLUTION, Settings
 
-from .memory import Limits, held_bytes
+from .memory import held_bytes
+
+DEMO_DEFAULTS = Settings(resolution=DEMO_RESOLUTION)
+"""The demo's settings before the environment's: the release's, with 512 px views for CPU speed."""
 
 
 class NoMeshError(GeoSAM2Error):
     """The user has no mesh loaded: none yet, or their state was dropped (idle, or to free memory)."""
 
 
-def empty_prompt(view: int = 0) -> dict:
-    """The pending prompt kept in gr.State: its view, clicks [x, y, positive] and box corners [x, y]."""
-    return {"view": view, "clicks": [], "box": []}
+def demo_settings(environ=os.environ) -> Settings:
+    """The server's settings: `DEMO_DEFAULTS`, then the environment's variables
+    (face budget and limit, memory budgets; see `geosam2.settings`)."""
+    return Settings.from_env(environ, resolution=DEMO_DEFAULTS.resolution)
 
 
 @dataclass(frozen=True)
-class Settings:
-    """What a user can set on the page (official values by default, 512 px views for CPU speed).
+class PageSettings:
+    """What a user set on the page when loading a mesh.
 
     Attributes
     ----------
-    pa : float
-        Clean-up threshold PA (relative part size below which fragments go).
-    samples_per_face : int
-        Visibility samples per face when lifting masks to faces.
-    resolution : int
-        Rendered view size in pixels (the release uses 1024; 512 keeps the CPU demo quick).
-    segmenter : str
-        Display name of the segmenter (demo.model.GEOSAM2 or GEOMETRY).
-    auto_complete : bool
-        Complete the unlabelled rest automatically after each new part.
-    profile : str or None
-        Inference profile ("official" or "improved"; None: the segmenter's, see
-        geosam2.pipeline.session.Session).
+    run : Settings, the server's with the user's PA, samples per face, resolution and profile
+    segmenter : str, display name of the segmenter (demo.model.GEOSAM2 or GEOMETRY)
     """
 
-    pa: float = 0.02
-    samples_per_face: int = 5
-    resolution: int = 512
+    run: Settings = DEMO_DEFAULTS
     segmenter: str = ""
-    auto_complete: bool = False
-    profile: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,8 +78,8 @@ class UserState:
 
     Attributes
     ----------
-    session : geosam2.pipeline.session.Session
-    settings : Settings used to build the session
+    workspace : geosam2.pipeline.workspace.Workspace, the file's mesh, its session and exports
+    settings : PageSettings the workspace was made with
     source : str, the loaded mesh file
     folder : Path, this user's temporary folder (viewer GLBs, downloads)
     base : (V, H, W, 3) uint8 view images without parts (normal or point maps)
@@ -96,12 +88,10 @@ class UserState:
     version : int, counts the changes of the labelling (names files, skips repeated exports)
     exported : int, the version the download files were written for
     candidates : Candidates or None, the candidates shown for the pending prompt
-    full_mesh : Mesh, the file's mesh, which the downloads label (the session's mesh,
-        or the full mesh when the session works on its proxy)
     """
 
-    session: Session
-    settings: Settings
+    workspace: Workspace
+    settings: PageSettings
     source: str
     folder: Path
     base: np.ndarray
@@ -110,7 +100,11 @@ class UserState:
     version: int = 0
     exported: int = -1
     candidates: Candidates | None = None
-    full_mesh: object = None
+
+    @property
+    def session(self) -> Session:
+        """The workspace's session (on the proxy when the mesh is above the face budget)."""
+        return self.workspace.session
 
 
 class Store:
@@ -130,7 +124,7 @@ class Store:
     clock : callable returning seconds (time.monotonic; tests pass a fake clock)
     """
 
-    def __init__(self, max_bytes: int = Limits.store_bytes, idle_seconds: float = Limits.idle_seconds, clock=time.monotonic):
+    def __init__(self, max_bytes: int = DEMO_DEFAULTS.store_bytes, idle_seconds: float = DEMO_DEFAULTS.idle_seconds, clock=time.monotonic):
         self.max_bytes = max_bytes
         self.idle_seconds = idle_seconds
         self.clock = clock

@@ -30,6 +30,9 @@ _PUBLIC = {
     "Session": "geosam2.pipeline.session",
     "Update": "geosam2.pipeline.session",
     "Part": "geosam2.pipeline.parts",
+    "Settings": "geosam2.settings",
+    "Workspace": "geosam2.pipeline.workspace",
+    "Workpiece": "geosam2.pipeline.workspace",
 }
 """Public name -> the module defining it."""
 

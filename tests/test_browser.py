@@ -19,12 +19,12 @@ from PIL import Image
 from tests.browser import CHROMIUM, DemoPage, chromium, part_pixel, serve
 from demo.callbacks import DemoApp
 from demo.model import SharedModel
-from demo.state import Settings
+from demo.state import DEMO_DEFAULTS
 from geosam2.io.export import preview_face_colors
 from geosam2.io.palette import UNLABELLED_COLOR
 
 pytestmark = pytest.mark.browser
-RESOLUTION = Settings().resolution  # the page's default
+RESOLUTION = DEMO_DEFAULTS.resolution  # the page's default
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import trimesh
 
 from tests.factories import make_box_mesh
-from geosam2 import cli
+from geosam2.cli import segment as cli_segment
 from geosam2.cli import main
 from geosam2.io.mesh import load_mesh
 from geosam2.io.pointreaders import load_geometry
@@ -70,7 +70,7 @@ def test_point_cloud_without_weights_is_a_clear_error(offline, boxes_npy, output
 
 def test_point_cloud_segment_writes_the_point_cloud_exports(boxes_npy, output_dir, monkeypatch, capsys):
     path, box = boxes_npy
-    monkeypatch.setattr(cli, "_segmenter", lambda name, checkpoint, point_cloud: LabelSegmenter(box))
+    monkeypatch.setattr(cli_segment, "choose_segmenter", lambda name, checkpoint, point_cloud: LabelSegmenter(box))
     views = splat_views(load_geometry(path), resolution=RESOLUTION)
     view, x, y = pixel_of_face(views, np.flatnonzero(box == 0))
     out = output_dir / "points"

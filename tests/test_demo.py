@@ -20,12 +20,13 @@ import pytest
 import trimesh
 
 from tests.browser import part_pixel
-from demo.callbacks import BOX, DOWNLOADS, LOAD_OUTPUTS, NEGATIVE, OUTPUTS, POSITIVE, TREE_BRANCH, DemoApp
+from demo.callbacks import DemoApp
 from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
 from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_decorator, launch_options
-from demo.memory import Limits
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
-from demo.state import empty_prompt
+from demo.prompting import BOX, NEGATIVE, POSITIVE, empty_prompt
+from demo.screen import DOWNLOADS, LOAD_OUTPUTS, OUTPUTS, TREE_BRANCH
+from demo.state import DEMO_DEFAULTS
 from geosam2.io.export import preview_face_colors
 
 RESOLUTION = 256
@@ -38,7 +39,7 @@ def no_progress(*args, **kwargs):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> DemoApp:
-    return DemoApp(SharedModel(), Limits(max_faces=MAX_FACES), temp_root=str(tmp_path_factory.mktemp("demo")))
+    return DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(max_faces=MAX_FACES), temp_root=str(tmp_path_factory.mktemp("demo")))
 
 
 @pytest.fixture
@@ -55,8 +56,8 @@ def shown(outputs: tuple) -> dict:
     return dict(zip(LOAD_OUTPUTS, outputs))
 
 
-def load(app, request, path, resolution=RESOLUTION, auto_complete=False, point_maps=False) -> dict:
-    return shown(app.load(str(path), 0.02, 5, resolution, GEOMETRY, auto_complete, point_maps, request, no_progress))
+def load(app, request, path, resolution=RESOLUTION, point_maps=False) -> dict:
+    return shown(app.load(str(path), app.page_settings(0.02, 5, resolution, GEOMETRY), point_maps, request, no_progress))
 
 
 def example(name: str) -> Path:
@@ -257,7 +258,7 @@ def test_candidates_pick_one_as_a_mask_prompt(app, request_):
     gallery = app.candidates(prompt, None, False, request_)
     assert len(gallery) == 2  # the head, the whole figure
     assert [caption.split(",")[0] for _, caption in gallery] == ["score 1.00"] * 2
-    prompt_image = np.asarray(app._prompt_image(user, prompt))
+    prompt_image = np.asarray(app.pictures.prompt_image(user, prompt))
     changed = (np.asarray(gallery[0][0]) != prompt_image).any(-1)
     assert np.array_equal(changed, user.candidates.masks[0])  # the candidate is drawn over its pixels only
     screen = shown(app.pick_candidate(0, 0.02, False, request_, no_progress))
@@ -353,9 +354,9 @@ def test_settings_reload_and_view_cache(app, request_):
     load(app, request_, example("mug"))
     first = app.store.get(request_.session_hash)
     segment(app, request_, on_part(app, request_, 0))
-    screen = shown(app.reload(0.05, 2, 384, GEOMETRY, True, False, request_, no_progress))
+    screen = shown(app.reload(app.page_settings(0.05, 2, 384, GEOMETRY), False, request_, no_progress))
     user = app.store.get(request_.session_hash)
-    assert user.session.views.resolution == 384 and user.session.pa == 0.05 and user.settings.auto_complete
+    assert user.session.views.resolution == 384 and user.session.pa == 0.05 and user.settings.run.samples_per_face == 2
     assert user.session.parts == () and screen["prompt_image"].size == (384, 384)
     assert not first.folder.exists()  # the replaced state's files are gone
     prepared = app.prepare(str(example("mug")), 384)
@@ -387,7 +388,7 @@ def test_geosam2_segmenter_runs_behind_the_page(request_):
     from geosam2.model import build_geosam2
 
     app = DemoApp(SharedModel(build_geosam2("tiny", 128).eval(), "cpu"))
-    screen = shown(app.load(str(example("figure")), 0.02, 5, RESOLUTION, GEOSAM2, False, False, request_, no_progress))
+    screen = shown(app.load(str(example("figure")), app.page_settings(0.02, 5, RESOLUTION, GEOSAM2), False, request_, no_progress))
     assert "GeoSAM2 on cpu" in screen["status"]
     session = app.store.get(request_.session_hash).session
     prompt = on_part(app, request_, session.mesh.part_names.index("torso"))
@@ -403,7 +404,7 @@ def test_geosam2_segmenter_runs_behind_the_page(request_):
 def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_whole(tmp_path, request_):
     path = tmp_path / "ball.glb"
     trimesh.creation.icosphere(4).export(path)  # 5,120 faces
-    app = DemoApp(SharedModel(), Limits(face_budget=1_000), temp_root=str(tmp_path))
+    app = DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(face_budget=1_000), temp_root=str(tmp_path))
     try:
         screen = load(app, request_, path)
         session = app.store.get(request_.session_hash).session
@@ -419,9 +420,9 @@ def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_who
 
 
 def test_segment_everything_and_the_profile_setting(app, request_):
-    shown(app.load(str(example("chair")), 0.02, 5, RESOLUTION, GEOMETRY, False, False, request_, no_progress, "official"))
+    shown(app.load(str(example("chair")), app.page_settings(0.02, 5, RESOLUTION, GEOMETRY, "official"), False, request_, no_progress))
     user = app.store.get(request_.session_hash)
-    assert user.settings.profile == "official" and user.session.profile == "official"
+    assert user.settings.run.profile == "official" and user.session.profile == "official"
     screen = shown(app.segment_everything(empty_prompt(), request_, no_progress))
     assert user.session.parts and screen["parts"] is not UNCHANGED
     load(app, request_, example("chair"))  # the default: the project's lifting, the segmenter's own profile

@@ -13,7 +13,6 @@ from gradio_client import Client, handle_file
 from tests.browser import part_pixel, serve
 from demo.callbacks import DemoApp
 from demo.layout import EXAMPLES_DIR, PUBLIC_API
-from demo.memory import Limits
 from demo.model import GEOMETRY, SharedModel
 
 RESOLUTION = 256
@@ -21,7 +20,7 @@ RESOLUTION = 256
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    app = DemoApp(SharedModel(), Limits(), temp_root=str(tmp_path_factory.mktemp("demo")))
+    app = DemoApp(SharedModel(), temp_root=str(tmp_path_factory.mktemp("demo")))
     with serve(app, preload=None) as url:
         yield app, url
 

@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from demo.callbacks import DemoApp, tree_order
+from demo.callbacks import DemoApp
 from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files
-from demo.memory import MB, Limits, held_bytes
+from demo.memory import held_bytes
 from demo.model import GEOSAM2, SharedModel, load_shared_model
-from demo.state import Settings, Store, UserState
+from demo.screen import tree_order
+from demo.state import DEMO_DEFAULTS, PageSettings, Store, UserState, demo_settings
+from geosam2.settings import MB, SettingsError
 
 SIZE = 64  # tiny network: view resolution and network input size
 
@@ -32,7 +34,7 @@ def user_state(folder, megabytes: float) -> UserState:
     """A stand-in user state holding `megabytes` of arrays, with its folder made."""
     folder.mkdir()
     (folder / "viewer.glb").write_bytes(b"x")
-    return UserState(np.zeros(int(megabytes * MB), np.uint8), Settings(), "mesh.glb", folder, np.zeros((1, 1, 1, 3), np.uint8))
+    return UserState(np.zeros(int(megabytes * MB), np.uint8), PageSettings(), "mesh.glb", folder, np.zeros((1, 1, 1, 3), np.uint8))
 
 
 def test_store_drops_least_recently_used_and_idle_states_with_their_folders(tmp_path):
@@ -74,25 +76,26 @@ def test_held_bytes_counts_each_array_once_and_not_networks():
     array = np.zeros(1000, np.float32)
     holder = types.SimpleNamespace(array=array)  # not a project object: not followed
     network = torch.nn.Linear(100, 100)
-    state = UserState([array, array, {"again": array}], Settings(), "", None, np.zeros(10, np.uint8), thumbnails=[holder])
+    state = UserState([array, array, {"again": array}], PageSettings(), "", None, np.zeros(10, np.uint8), thumbnails=[holder])
     assert held_bytes(state) == 4000 + 10
     assert held_bytes([torch.zeros(5, dtype=torch.float64), network]) == 40
 
 
-def test_limits_from_environment():
-    limits = Limits.from_environ(
-        {"GEOSAM2_DEMO_CACHE_MB": "256", "GEOSAM2_DEMO_STORE_MB": "512.5", "GEOSAM2_DEMO_IDLE_MINUTES": "2", "GEOSAM2_DEMO_MAX_FACES": "1000"}
+def test_server_settings_from_environment():
+    settings = demo_settings(
+        {"GEOSAM2_DEMO_CACHE_MB": "256", "GEOSAM2_DEMO_STORE_MB": "512.5", "GEOSAM2_DEMO_IDLE_MINUTES": "2", "GEOSAM2_MAX_FACES": "1000"}
     )
-    assert limits == Limits(256 * MB, int(512.5 * MB), 120.0, 1000)
-    assert Limits.from_environ({}) == Limits()
-    with pytest.raises(ValueError, match="GEOSAM2_DEMO_STORE_MB='lots' is not a number"):
-        Limits.from_environ({"GEOSAM2_DEMO_STORE_MB": "lots"})
-    with pytest.raises(ValueError, match="must be positive"):
-        Limits.from_environ({"GEOSAM2_DEMO_IDLE_MINUTES": "0"})
+    assert settings == DEMO_DEFAULTS.with_values(cache_mb=256, store_mb=512.5, idle_minutes=2, max_faces=1000)
+    assert (settings.cache_bytes, settings.store_bytes, settings.idle_seconds) == (256 * MB, int(512.5 * MB), 120.0)
+    assert demo_settings({}) == DEMO_DEFAULTS and DEMO_DEFAULTS.resolution == 512
+    with pytest.raises(SettingsError, match="GEOSAM2_DEMO_STORE_MB='lots'"):
+        demo_settings({"GEOSAM2_DEMO_STORE_MB": "lots"})
+    with pytest.raises(SettingsError, match="above 0"):
+        demo_settings({"GEOSAM2_DEMO_IDLE_MINUTES": "0"})
 
 
 def test_mesh_cache_is_keyed_by_content_and_resolution_and_bounded(tmp_path):
-    app = DemoApp(SharedModel(), Limits(cache_bytes=1), temp_root=str(tmp_path))  # room for the latest mesh only
+    app = DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(cache_mb=1 / MB), temp_root=str(tmp_path))  # room for the latest mesh only
     copy = tmp_path / "renamed.glb"
     shutil.copy(EXAMPLES_DIR / "chair.glb", copy)
     chair = app.prepare(str(EXAMPLES_DIR / "chair.glb"), SIZE)
@@ -146,7 +149,7 @@ def tiny_model(one_thread, monkeypatch):
 def visit(app, visitor: str, path, resolution: int = SIZE) -> None:
     """A visitor loads `path` with GeoSAM2 and segments with a click on view 0."""
     request = types.SimpleNamespace(session_hash=visitor)
-    app.load(str(path), 0.02, 5, resolution, GEOSAM2, False, False, request, no_progress)
+    app.load(str(path), app.page_settings(0.02, 5, resolution, GEOSAM2), False, request, no_progress)
     session = app.store.get(visitor).session
     row, column = np.argwhere(session.views.face_ids[0] >= 0).mean(0).astype(int)  # near the object's middle
     prompt = {"view": 0, "clicks": [[column + 0.5, row + 0.5, True]], "box": []}
@@ -197,7 +200,7 @@ def test_the_server_encodes_its_examples_once_at_start(tiny_model, tmp_path):
     encoding.join(timeout=300)
     examples = example_files()
     assert tiny_model.encoded == {"image_encoder": 12 * len(examples), "pos_map_encoder": 12 * len(examples)}
-    assert app.prepare(str(SHOWCASE), Settings().resolution).encoded
-    visit(app, "visitor", SHOWCASE, Settings().resolution)  # the page's first mesh, at the page's resolution
+    assert app.prepare(str(SHOWCASE), DEMO_DEFAULTS.resolution).encoded
+    visit(app, "visitor", SHOWCASE, DEMO_DEFAULTS.resolution)  # the page's first mesh, at the page's resolution
     assert tiny_model.encoded["image_encoder"] == 12 * len(examples)  # nothing encoded for the visitor
     app.close()

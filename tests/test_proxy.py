@@ -1,4 +1,4 @@
-"""Large meshes through a decimated proxy: budget setting, decimation, closest-face
+"""Large meshes through a decimated proxy: decimation, closest-face
 label transfer and `geosam2 segment --face-budget` exporting the full mesh."""
 
 from __future__ import annotations
@@ -11,18 +11,12 @@ import trimesh
 
 from tests.factories import make_sphere_mesh
 from geosam2.cli import main
-from geosam2.errors import GeoSAM2Error
 from geosam2.io.mesh import from_arrays
-from geosam2.geometry.proxy import (
-    DEFAULT_FACE_BUDGET,
-    FACE_BUDGET_ENV,
-    closest_faces,
-    decimate,
-    face_budget,
-    labels_of_full_mesh,
-    proxy_or_mesh,
-    transfer_labels,
-)
+from geosam2.geometry.proxy import closest_faces, decimate, proxy_or_mesh, transfer_labels
+from geosam2.lifting.cleanup import clean_labels
+from geosam2.profiles import IMPROVED, OFFICIAL
+
+PA = 0.02
 
 
 @pytest.fixture
@@ -34,17 +28,6 @@ def two_spheres():
     faces = np.concatenate([left.faces, right.faces + len(left.vertices)])
     part_ids = np.repeat([0, 1], len(left.faces))
     return from_arrays(vertices, faces, part_ids, name="spheres")
-
-
-def test_face_budget_from_value_env_or_default(monkeypatch):
-    monkeypatch.delenv(FACE_BUDGET_ENV, raising=False)
-    assert face_budget() == DEFAULT_FACE_BUDGET
-    monkeypatch.setenv(FACE_BUDGET_ENV, "1234")
-    assert face_budget() == 1234 and face_budget(0) == 0 and face_budget(99) == 99
-    for bad in ("many", "-5"):
-        monkeypatch.setenv(FACE_BUDGET_ENV, bad)
-        with pytest.raises(GeoSAM2Error, match="face budget"):
-            face_budget()
 
 
 def test_decimate_keeps_frame_shape_and_scene_parts(two_spheres):
@@ -82,7 +65,7 @@ def test_coincident_surfaces_facing_apart_keep_their_own_labels():
     assert bottom.sum() > 50
     down = proxy.face_normals[:, 2] < -0.99  # the puck's bottom, and the slab's, the lowest plane
     assert np.array_equal(proxy.part_ids[down], (proxy.centroids[down, 2] > proxy.vertices[:, 2].min() + 1e-6).astype(int))
-    labels = transfer_labels(proxy, proxy.part_ids, mesh)
+    labels = transfer_labels(proxy, proxy.part_ids, mesh, PA, IMPROVED)
     assert np.array_equal(labels, mesh.part_ids)
     points = mesh.centroids[bottom]
     found = closest_faces(mesh.triangles, points + 1e-9, normals=mesh.face_normals[bottom])
@@ -93,7 +76,7 @@ def test_labels_carry_to_every_face_with_their_boundary(two_spheres):
     proxy = decimate(two_spheres, 1000)
     # parts: the left sphere, the right sphere's top half, its bottom half left unlabelled
     proxy_labels = np.where(proxy.part_ids == 0, 3, np.where(proxy.centroids[:, 2] > 0, 7, -1))
-    labels = transfer_labels(proxy, proxy_labels, two_spheres)
+    labels = transfer_labels(proxy, proxy_labels, two_spheres, PA, IMPROVED)
     expected = np.where(two_spheres.part_ids == 0, 3, np.where(two_spheres.centroids[:, 2] > 0, 7, -1))
     areas = two_spheres.face_areas
     assert (labels[two_spheres.part_ids == 0] == 3).all()
@@ -103,10 +86,9 @@ def test_labels_carry_to_every_face_with_their_boundary(two_spheres):
 def test_the_mesh_itself_is_segmented_under_the_budget(two_spheres):
     for budget in (0, two_spheres.num_faces):
         assert proxy_or_mesh(two_spheres, budget) is two_spheres
-        assert np.array_equal(labels_of_full_mesh(two_spheres, two_spheres, two_spheres.part_ids), two_spheres.part_ids)
     proxy = proxy_or_mesh(two_spheres, 2000)
     assert proxy.num_faces <= 2000
-    assert np.array_equal(labels_of_full_mesh(two_spheres, proxy, proxy.part_ids), two_spheres.part_ids)
+    assert np.array_equal(transfer_labels(proxy, proxy.part_ids, two_spheres, PA, IMPROVED), two_spheres.part_ids)
 
 
 def test_cli_segments_a_proxy_and_exports_the_full_mesh(two_spheres, output_dir, capsys):
@@ -121,3 +103,24 @@ def test_cli_segments_a_proxy_and_exports_the_full_mesh(two_spheres, output_dir,
     record = json.loads((out / "spheres_labels.json").read_text())
     assert sum(p["faces"] for p in record["parts"]) == two_spheres.num_faces  # stats of the full mesh
     assert len(np.unique(labels[two_spheres.part_ids == 0])) == 1  # a sphere has no crease: one part
+
+
+def test_the_transfer_cleans_up_with_the_given_profile():
+    """A sphere stored unwelded (every triangle its own three vertices, as many files
+    split their UV seams): the improved clean-up welds it and clears a stray patch of
+    the bottom's label in the top; the release's adjacency is of the file's vertices,
+    where every face is a piece of its own, so nothing is small and the patch stays."""
+    sphere = make_sphere_mesh(subdivisions=3)
+    triangles = sphere.vertices[sphere.faces]
+    mesh = from_arrays(triangles.reshape(-1, 3), np.arange(3 * len(triangles)).reshape(-1, 3))
+    proxy = from_arrays(mesh.vertices.copy(), mesh.faces.copy())  # the same surface: each face finds itself
+    labels = (mesh.centroids[:, 2] < 0).astype(np.int32)
+    patch = np.argsort(np.linalg.norm(mesh.centroids - [0, 0, 0.5], axis=1))[:6]  # 6 faces around the top pole
+    labels[patch] = 1
+    improved = transfer_labels(proxy, labels, mesh, PA, IMPROVED)
+    official = transfer_labels(proxy, labels, mesh, PA, OFFICIAL)
+    assert (improved[patch] == 0).all() and np.array_equal(improved, (mesh.centroids[:, 2] < 0).astype(np.int32))
+    assert np.array_equal(official, labels)
+    for profile, transferred in ((IMPROVED, improved), (OFFICIAL, official)):
+        expected = clean_labels(mesh, labels, PA, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True, profile=profile)
+        assert np.array_equal(transferred, expected)

@@ -4,43 +4,22 @@ Above a face budget, rendering, lifting and clean-up run on a proxy made by
 quadric edge-collapse decimation (``fast-simplification``); each face of the
 full mesh then takes the label of the closest proxy face, and the labels are
 cleaned on the full mesh's own face graph so part boundaries follow its faces.
-The exports are of the full mesh (see :func:`proxy_or_mesh` and
-:func:`labels_of_full_mesh`).
-
-The budget comes from the caller (``geosam2 segment --face-budget``), else the
-``GEOSAM2_FACE_BUDGET`` environment variable, else :data:`DEFAULT_FACE_BUDGET`;
-0 means never use a proxy.
+The exports are of the full mesh. The face budget is a setting
+(`geosam2.settings.Settings.face_budget`); `geosam2.pipeline.workspace.Workspace`
+decides and carries the labels back (:func:`proxy_or_mesh`, :func:`transfer_labels`).
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..errors import GeoSAM2Error
 from .facegraph import weld_vertices
 from ..io.mesh import Mesh, triangle_normals
 from ..lifting.cleanup import clean_labels
 
-DEFAULT_FACE_BUDGET = 500_000
-FACE_BUDGET_ENV = "GEOSAM2_FACE_BUDGET"
 CLOSEST_CANDIDATES = 6  # proxy surface samples whose faces are tried for the closest face
 FACING_WEIGHT = 0.1  # normalised units per unit of normal difference: facing apart counts as 0.2 farther
-
-
-def face_budget(value: int | None = None) -> int:
-    """The face budget: `value` if given, else ``$GEOSAM2_FACE_BUDGET``, else the
-    default; 0 = no proxy. Raises GeoSAM2Error for a negative or non-integer value."""
-    text = os.environ.get(FACE_BUDGET_ENV, str(DEFAULT_FACE_BUDGET)) if value is None else str(value)
-    try:
-        budget = int(text)
-    except ValueError:
-        budget = -1
-    if budget < 0:
-        raise GeoSAM2Error(f"The face budget must be a whole number >= 0 (0 = no proxy), got {text!r} (${FACE_BUDGET_ENV}?).")
-    return budget
 
 
 def needs_proxy(mesh: Mesh, budget: int) -> bool:
@@ -155,14 +134,15 @@ def _segment_distance(points: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.nd
     return np.linalg.norm(points - (p + np.clip(t, 0, 1)[:, None] * direction), axis=1)
 
 
-def transfer_labels(proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float = 0.02) -> np.ndarray:
+def transfer_labels(proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float, profile: str) -> np.ndarray:
     """(F,) int32 labels of the full `mesh` from (P,) `proxy_labels` of its proxy:
     each face takes the label of the proxy face closest to its centroid and facing
     its way (:func:`closest_faces`; measured only where the candidate faces
-    disagree), then
-    stray pieces are cleared and refilled on the full mesh's face graph (part ids
-    kept, each label's largest piece kept; faces unlabelled on the proxy stay
-    unlabelled)."""
+    disagree), then stray pieces (relative size below `pa`) are cleared and
+    refilled on the full mesh by the clean-up of `profile` (the session's,
+    "official" or "improved": `geosam2.lifting.cleanup.clean_labels`; part ids
+    kept, with "improved" each label's largest piece kept; faces unlabelled on
+    the proxy stay unlabelled)."""
     proxy_labels = np.asarray(proxy_labels, np.int32)
     normals = mesh.face_normals
     candidates = candidate_faces(proxy.triangles, mesh.centroids, normals=normals)
@@ -170,17 +150,10 @@ def transfer_labels(proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float
     mixed = (proxy_labels[candidates] != labels[:, None]).any(axis=1)  # near a boundary: find the closest face
     closest = closest_candidate(proxy.triangles, mesh.centroids[mixed], candidates[mixed], normals[mixed])
     labels[mixed] = proxy_labels[closest]
-    return clean_labels(mesh, labels, pa, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True)
+    return clean_labels(mesh, labels, pa, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True, profile=profile)
 
 
 def proxy_or_mesh(mesh: Mesh, budget: int) -> Mesh:
     """The mesh to segment: a proxy of `budget` faces when `mesh` has more, else `mesh`."""
     return decimate(mesh, budget) if needs_proxy(mesh, budget) else mesh
 
-
-def labels_of_full_mesh(mesh: Mesh, segmented: Mesh, labels: np.ndarray, pa: float = 0.02) -> np.ndarray:
-    """(F,) int32 labels of `mesh` from the `labels` of the mesh that was segmented
-    (:func:`proxy_or_mesh`): the same labels, or carried over from the proxy."""
-    if segmented is mesh:
-        return np.asarray(labels, np.int32)
-    return transfer_labels(segmented, labels, mesh, pa)

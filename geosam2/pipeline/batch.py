@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..evaluation.runner import shard_of
-from ..io.export import export_mesh
-from ..io.mesh import MESH_EXTENSIONS, load_mesh
-from ..geometry.proxy import labels_of_full_mesh, proxy_or_mesh
-from .session import Session
+from ..io.mesh import MESH_EXTENSIONS
+from ..settings import Settings
+from .workspace import Workspace
 
 
 def mesh_files(folder: str | Path) -> list[str]:
@@ -54,30 +53,25 @@ def _key(file: str) -> str:
     return file.replace("/", "__")
 
 
-def segment_one(path: Path, segmenter, out: Path, resolution: int, pa: float, budget: int, profile: str | None = None) -> dict:
-    """Load, segment everything (`Session.segment_everything`, on a proxy above `budget`
-    faces), export; the record fields."""
-    mesh = load_mesh(path)
-    segmented = proxy_or_mesh(mesh, budget)
-    session = Session(segmented, segmenter, resolution=resolution, pa=pa, profile=profile)
-    session.segment_everything()
-    export_mesh(mesh, labels_of_full_mesh(mesh, segmented, session.labels, pa), out, session.parts)
-    return {"parts": len(session.parts), "faces": mesh.num_faces, "segmented_faces": segmented.num_faces}
+def segment_one(path: Path, segmenter, out: Path, settings: Settings) -> dict:
+    """Load, segment everything (`Session.segment_everything`, on a proxy above the
+    face budget), export (`geosam2.pipeline.workspace.Workspace`); the record fields."""
+    workspace = Workspace(path, segmenter, settings)
+    workspace.session.segment_everything()
+    workspace.export(out)
+    return {"parts": len(workspace.session.parts), "faces": len(workspace.labels()), "segmented_faces": workspace.session.surface.num_elements}
 
 
 def segment_many(
     folder: str | Path,
     out: str | Path,
     segmenter,
+    settings: Settings = Settings(),
     shard: tuple[int, int] = (0, 1),
-    resolution: int = 1024,
-    pa: float = 0.02,
-    budget: int = 0,
     on_record: Callable[[dict], None] | None = None,
-    profile: str | None = None,
 ) -> dict:
-    """Segment the meshes of shard `shard` of `folder` into `out` (see the module
-    docstring); returns the summary {"ok": [files], "failed": [{file, error}]}.
+    """Segment the meshes of shard `shard` of `folder` into `out` with `settings`
+    (resolution, PA, face budget and limit, profile; see the module docstring); returns the summary {"ok": [files], "failed": [{file, error}]}.
 
     One mesh failing (unreadable, too large, ...) is recorded with its error and
     the run goes on."""
@@ -91,7 +85,7 @@ def segment_many(
         start = time.perf_counter()
         record = {"file": file}
         try:
-            record.update(segment_one(folder / file, segmenter, out / "meshes" / _key(file), resolution, pa, budget, profile))
+            record.update(segment_one(folder / file, segmenter, out / "meshes" / _key(file), settings))
             record["status"] = "ok"
         except Exception as exc:  # one bad mesh must not stop the batch
             record.update(status="failed", error=f"{type(exc).__name__}: {exc}")

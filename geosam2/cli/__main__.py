@@ -1,0 +1,7 @@
+"""`python -m geosam2.cli ...` (e.g. under torchrun)."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,177 @@
+"""`geosam2 segment` and `geosam2 segment-many`: prompts or automatic parts, exports of the full mesh.
+
+Both go through `geosam2.pipeline.workspace` (load, proxy above the face budget,
+session, labels of every face, exports) with the command's `Settings`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import GeoSAM2Error, PromptError
+from .options import add_face_limits, add_profile, add_setting, parse_numbers, parse_shard, settings_of
+
+SEGMENTER_CHOICES = ("geosam2", "geometry")
+POINT_CLOUD_NEEDS_WEIGHTS = (
+    "the geometry segmenter needs a mesh with faces, not a point cloud: give the GeoSAM2 weights "
+    "with --checkpoint /path/to/geosam2.pt or GEOSAM2_CHECKPOINT=/path/to/geosam2.pt"
+)
+
+
+def _add_segmenting(p, what: str) -> None:
+    """The options `segment` and `segment-many` share: segmenter, weights, profile, settings."""
+    p.add_argument("--segmenter", choices=SEGMENTER_CHOICES, help=f"default: geosam2 if its weights load, else geometry (with a note{what})")
+    p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
+    add_profile(p)
+    add_setting(p, "resolution", what="view size in pixels")
+    add_setting(p, "pa")
+    add_face_limits(p)
+
+
+def add_segment(sub) -> None:
+    p = sub.add_parser("segment", help="segment a mesh or point cloud into parts from clicks or a box on one view and write the exports")
+    p.add_argument("mesh", help="mesh (GLB/GLTF/OBJ/PLY/STL/OFF) or point-cloud file (PLY without faces, PCD, XYZ, NPY)")
+    p.add_argument("--view", type=int, default=0, help="view the clicks and the box are given on (default 0)")
+    p.add_argument("--click", type=parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel of a part: each click makes one part (repeatable)")
+    p.add_argument("--negative", type=parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel no part may contain (repeatable)")
+    p.add_argument("--box", type=parse_numbers(4), metavar="X0,Y0,X1,Y1", help="box around one more part")
+    p.add_argument(
+        "--auto", action="store_true", help="then give every face (point) still unlabelled a part; alone: segment everything"
+    )
+    _add_segmenting(p, "; meshes only, point clouds need GeoSAM2")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(run=run_segment)
+
+
+def choose_segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = False):
+    """The segmenter of `geosam2 segment`; without a name, GeoSAM2 if it loads, else
+    geometry (for a mesh; a point cloud needs GeoSAM2: the geometry segmenter reads faces)."""
+    from ..segmenters.geometry import GeometrySegmenter
+
+    if name == "geometry" and point_cloud:
+        raise GeoSAM2Error(f"The input is a point cloud and {POINT_CLOUD_NEEDS_WEIGHTS}.")
+    if name == "geometry":
+        return GeometrySegmenter()
+    try:
+        from ..io.weights import resolve_checkpoint
+
+        path = resolve_checkpoint(checkpoint)  # in a second, before torch and SAM2 load (~10 s)
+        from ..segmenters.geosam2 import GeoSAM2Segmenter, load_geosam2
+
+        return GeoSAM2Segmenter(load_geosam2(path))
+    except (ImportError, GeoSAM2Error) as exc:
+        if point_cloud:
+            raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}), and {POINT_CLOUD_NEEDS_WEIGHTS}.") from exc
+        if name == "geosam2":
+            raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}): give --checkpoint, or use --segmenter geometry.") from exc
+        print(f"note: GeoSAM2 is not available ({exc}); using the geometry segmenter (parts split at sharp concave creases).", file=sys.stderr)
+        return GeometrySegmenter()
+
+
+def segment_prompts(args, resolution: int) -> list[tuple[str, object]]:
+    """The prompts of `geosam2 segment`, each with a name for messages ("click 2 at
+    (5, 7)", "the box"), checked against the rig's views of `resolution` px before
+    anything is loaded."""
+    from ..render.rig import official_rig
+    from ..segmenters.prompts import Prompt
+
+    negatives = [list(xy) for xy in args.negative]
+    named = [
+        (f"click {k + 1} at ({x:g}, {y:g})", Prompt(args.view, points=[[x, y]] + negatives, labels=[1] + [0] * len(negatives)))
+        for k, (x, y) in enumerate(args.click)
+    ]
+    if args.box is not None:
+        named.append(("the box", Prompt(args.view, points=negatives or None, labels=[0] * len(negatives) or None, box=args.box)))
+    if not named and not args.auto:
+        raise GeoSAM2Error("Nothing to segment: give --click X,Y, --box X0,Y0,X1,Y1 or --auto.")
+    rig = official_rig(resolution=resolution)
+    for name, prompt in named:
+        try:
+            prompt.check_image(rig.num_views, rig.resolution, rig.resolution)
+        except PromptError as exc:
+            raise PromptError(f"{name}: {exc}") from None
+    return named
+
+
+def _prompt_parts(session, named, bar) -> list[str]:
+    """Add one part per prompt; a bad prompt costs its own part only (a warning). The names dropped."""
+    dropped = []
+    for k, (name, prompt) in enumerate(named):
+        bar.set_postfix_str(f"part {k + 1}/{len(named)}")
+        try:
+            session.add_part(prompt)
+        except PromptError as exc:
+            dropped.append(name)
+            bar.write(f"warning: {name} dropped: {exc}", file=sys.stderr)
+        bar.update()
+    return dropped
+
+
+def run_segment(args) -> None:
+    from tqdm import tqdm
+
+    from ..pipeline.workspace import Workpiece, Workspace
+    from ..render import describe_backend
+
+    settings = settings_of(args)
+    named = segment_prompts(args, settings.resolution)
+    workpiece = Workpiece.load(args.mesh, settings)
+    segmenter = choose_segmenter(args.segmenter, args.checkpoint, workpiece.is_point_cloud)
+    if workpiece.on_proxy:
+        print(
+            f"note: {workpiece.full.num_faces:,} faces is above the face budget of {settings.face_budget:,}: segmenting a proxy of "
+            f"{workpiece.segmented.num_faces:,} faces, exporting the full mesh.",
+            file=sys.stderr,
+        )
+    with tqdm(total=2 + len(named) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
+        bar.set_postfix_str("rendering")
+        bar.write(f"{segmenter.name} segmenter; views by {describe_backend(point_cloud=workpiece.is_point_cloud)}", file=sys.stderr)
+        workspace = Workspace(workpiece, segmenter, settings)
+        session = workspace.session
+        bar.update()
+        dropped = _prompt_parts(session, named, bar)
+        if named and len(dropped) == len(named) and not args.auto:
+            raise PromptError(f"Nothing segmented: every prompt was dropped ({'; '.join(dropped)}); correct them and run again.")
+        if args.auto:  # with prompts: complete them; without: the release's fully automatic mode
+            bar.set_postfix_str("auto-complete" if named else "segment everything")
+            if named:
+                session.auto_complete()
+            else:
+                session.segment_everything()
+            bar.update()
+        bar.set_postfix_str("exporting")
+        paths = workspace.export(args.out)
+        bar.update()
+    labels = workspace.labels()
+    elements = "points" if workpiece.is_point_cloud else "faces"
+    problems = f" ({len(dropped)} of {len(named)} prompts dropped: see the warnings)" if dropped else ""
+    print(
+        f"{len(session.parts)} parts, {int((labels < 0).sum())} of {len(labels)} {elements} unlabelled{problems}; "
+        f"wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}"
+    )
+
+
+def add_segment_many(sub) -> None:
+    p = sub.add_parser("segment-many", help="segment every mesh of a folder automatically; re-running resumes; shards for several processes or GPUs")
+    p.add_argument("mesh_dir", help="folder searched recursively for meshes (GLB/GLTF/OBJ/PLY/STL/OFF)")
+    p.add_argument("--auto", action="store_true", required=True, help="give every face a part (the only mode, required)")
+    _add_segmenting(p, "")
+    p.add_argument("--shard", type=parse_shard, help="do shard i of n only (e.g. 0/4); default under torchrun: RANK/WORLD_SIZE")
+    p.add_argument("--out", required=True, help="output folder (meshes/, records/, summary_<i>_of_<n>.json)")
+    p.set_defaults(run=run_segment_many)
+
+
+def run_segment_many(args) -> None:
+    from ..pipeline.batch import print_record, segment_many, torchrun_shard
+
+    shard = args.shard or torchrun_shard()
+    settings = settings_of(args)
+    segmenter = choose_segmenter(args.segmenter, args.checkpoint)
+    summary = segment_many(args.mesh_dir, args.out, segmenter, settings, shard, print_record)
+    failed = summary["failed"]
+    print(f"shard {shard[0]}/{shard[1]}: {len(summary['ok'])} meshes segmented, {len(failed)} failed; exports in {Path(args.out) / 'meshes'}")
+    for entry in failed:
+        print(f"failed: {entry['file']}: {entry['error']}")
+    if failed:
+        raise GeoSAM2Error(f"{len(failed)} meshes failed (listed above and in the summary): fix or remove them, then run the same command again to resume.")

@@ -1,0 +1,185 @@
+"""Every user-facing setting once: its default, its range and its environment variable.
+
+The command line (its options' defaults and ranges), the demo (its sliders and
+its server's limits) and the Python API (:class:`~geosam2.pipeline.workspace.Workspace`)
+all read them from here:
+
+========================  ===========  ====================  ==============================
+setting                   default      range                 environment variable
+========================  ===========  ====================  ==============================
+resolution (px)           1024         16 .. 4096            -
+pa (clean-up threshold)   0.02         0 .. <1               -
+samples_per_face          5            1 .. 10               -
+face_budget (proxy)       500,000      >= 0 (0 = never)      ``GEOSAM2_FACE_BUDGET``
+max_faces (refusal)       2,000,000    >= 1                  ``GEOSAM2_MAX_FACES``
+profile                   None         official, improved    -
+cache_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_CACHE_MB``
+store_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_STORE_MB``
+idle_minutes (demo)       30           > 0                   ``GEOSAM2_DEMO_IDLE_MINUTES``
+========================  ===========  ====================  ==============================
+
+The demo renders :data:`DEMO_RESOLUTION` (512 px) by default, for CPU speed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Mapping
+
+from .errors import GeoSAM2Error
+from .profiles import check_profile
+
+MB = 1 << 20
+
+
+class SettingsError(GeoSAM2Error):
+    """A setting (given, or read from the environment) is out of its range."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One numeric setting: its default and range, and what a slider offers of it.
+
+    Attributes
+    ----------
+    default : int or float
+    low, high : the range (`high` None: no upper bound)
+    low_included, high_included : whether `low`, `high` themselves are allowed
+    integer : whether the value is a whole number
+    env : the environment variable setting it, or None
+    words : what it is, for messages ("render resolution in pixels")
+    slider : (low, high, step) the demo's slider offers, or None
+    """
+
+    default: float
+    low: float
+    high: float | None = None
+    low_included: bool = True
+    high_included: bool = True
+    integer: bool = True
+    env: str | None = None
+    words: str = ""
+    slider: tuple | None = None
+
+    def span(self) -> str:
+        """The range in words, e.g. "a whole number from 16 to 4096"."""
+        kind = "a whole number" if self.integer else "a number"
+        if self.high is None:
+            return f"{kind} of at least {self.low:g}" if self.low_included else f"{kind} above {self.low:g}"
+        upper = f"to {self.high:g}" if self.high_included else f"up to (not including) {self.high:g}"
+        return f"{kind} from {self.low:g} {upper}"
+
+    def contains(self, value) -> bool:
+        """Whether `value` is in the range (and whole when it must be)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return False
+        if self.integer and int(value) != value:
+            return False
+        above_low = value > self.low or (value == self.low and self.low_included)
+        below_high = self.high is None or value < self.high or (value == self.high and self.high_included)
+        return above_low and below_high
+
+    def parse(self, text: str):
+        """The value `text` spells (underscores allowed, "2_000_000"), or None if it spells none in range."""
+        try:
+            value = float(text.replace("_", ""))
+        except ValueError:
+            return None
+        if not self.contains(value):
+            return None
+        return int(value) if self.integer else value
+
+
+POSITIVE = dict(low=0.0, low_included=False, integer=False)  # the demo's budgets: any number above 0
+
+OPTIONS = {
+    "resolution": Option(1024, 16, 4096, words="render resolution in pixels", slider=(256, 1024, 128)),
+    "pa": Option(0.02, 0.0, 1.0, high_included=False, integer=False, words="clean-up threshold PA", slider=(0.0, 0.1, 0.005)),
+    "samples_per_face": Option(5, 1, 10, words="visibility samples per face", slider=(1, 10, 1)),
+    "face_budget": Option(500_000, 0, env="GEOSAM2_FACE_BUDGET", words="face budget (0 = never use a proxy)"),
+    "max_faces": Option(2_000_000, 1, env="GEOSAM2_MAX_FACES", words="largest number of faces accepted"),
+    "cache_mb": Option(1024, env="GEOSAM2_DEMO_CACHE_MB", words="demo's cache of rendered meshes in MB", **POSITIVE),
+    "store_mb": Option(1024, env="GEOSAM2_DEMO_STORE_MB", words="demo's budget of users' states in MB", **POSITIVE),
+    "idle_minutes": Option(30, env="GEOSAM2_DEMO_IDLE_MINUTES", words="minutes before an unused demo state is dropped", **POSITIVE),
+}
+"""The numeric settings by field name of :class:`Settings`."""
+
+DEMO_RESOLUTION = 512
+"""The demo's default view size in pixels: a quarter of the release's pixels keeps the
+CPU demo quick (the release, the CLI and the evaluation render 1024)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every user-facing setting of a run, checked when made (a `SettingsError`
+    names the setting, the value and the range).
+
+    Attributes
+    ----------
+    resolution : int, rendered view size in pixels
+    pa : float, relative size below which clean-up clears a label's fragments
+    samples_per_face : int, the official profile's random visibility samples per face
+    face_budget : int, meshes with more faces are segmented on a decimated proxy of
+        this many faces and exported whole; 0 = never
+    max_faces : int, meshes with more faces are refused
+    profile : "official", "improved" or None, the inference profile (None: the
+        segmenter's own for its work, the improved lifting, clean-up and completion;
+        see `geosam2.pipeline.session.Session`)
+    cache_mb, store_mb : float, the demo's memory budgets (shared meshes, users' states)
+    idle_minutes : float, the demo drops a user's state unused this long
+    """
+
+    resolution: int = OPTIONS["resolution"].default
+    pa: float = OPTIONS["pa"].default
+    samples_per_face: int = OPTIONS["samples_per_face"].default
+    face_budget: int = OPTIONS["face_budget"].default
+    max_faces: int = OPTIONS["max_faces"].default
+    profile: str | None = None
+    cache_mb: float = OPTIONS["cache_mb"].default
+    store_mb: float = OPTIONS["store_mb"].default
+    idle_minutes: float = OPTIONS["idle_minutes"].default
+
+    def __post_init__(self):
+        for name, option in OPTIONS.items():
+            value = getattr(self, name)
+            if not option.contains(value):
+                raise SettingsError(f"The {option.words} must be {option.span()}, got {value!r}.")
+        if self.profile is not None:
+            check_profile(self.profile)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **given) -> "Settings":
+        """Settings from the environment variables of `OPTIONS` (unset or empty: the
+        default), then the keyword arguments `given` that are not None (e.g. from the
+        command line). Raises SettingsError naming a variable whose value is out of range."""
+        values = {}
+        for name, option in OPTIONS.items():
+            text = environ.get(option.env, "").strip() if option.env else ""
+            if text:
+                value = option.parse(text)
+                if value is None:
+                    raise SettingsError(f"{option.env}={text!r}: the {option.words} must be {option.span()}; correct it or unset it.")
+                values[name] = value
+        values.update({name: value for name, value in given.items() if value is not None})
+        return cls(**values)
+
+    def with_values(self, **changes) -> "Settings":
+        """A copy with `changes` (checked as any Settings)."""
+        return replace(self, **changes)
+
+    @property
+    def cache_bytes(self) -> int:
+        """`cache_mb` in bytes."""
+        return int(self.cache_mb * MB)
+
+    @property
+    def store_bytes(self) -> int:
+        """`store_mb` in bytes."""
+        return int(self.store_mb * MB)
+
+    @property
+    def idle_seconds(self) -> float:
+        """`idle_minutes` in seconds."""
+        return 60.0 * self.idle_minutes
+
