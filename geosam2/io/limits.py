@@ -1,7 +1,6 @@
 """Limits on what a loaded file may make the process allocate, and their messages.
 
-Faces: `face_limit()` (the environment variable GEOSAM2_MAX_FACES, else
-DEFAULT_MAX_FACES). Texture images: at most MAX_TEXTURE_PIXELS pixels each, read
+Faces: `face_limit()` (`geosam2.settings.Settings.max_faces`). Texture images: at most MAX_TEXTURE_PIXELS pixels each, read
 from the image header before anything is decoded; larger textures are refused
 (decoding a 10,000 x 10,000 PNG took 2.6 GB and 22 s in trimesh), with a sentence
 saying to downscale them.
@@ -10,30 +9,19 @@ saying to downscale them.
 from __future__ import annotations
 
 import io
-import os
 import warnings
 
 from ..errors import GeoSAM2Error, MeshTooLargeError
+from ..settings import OPTIONS, Settings
 
-DEFAULT_MAX_FACES = 2_000_000  # settings: moves to geosam2/settings.py
-MAX_FACES_ENV = "GEOSAM2_MAX_FACES"
-MAX_TEXTURE_PIXELS = 4096 * 4096  # per image  # settings: moves to geosam2/settings.py
+MAX_TEXTURE_PIXELS = 4096 * 4096  # per image
 VERTICES_PER_FACE = 3  # a file may declare at most this many vertices per face of the limit
 
 
-def face_limit(environ=os.environ) -> int:
-    """The largest face count a mesh may have: the environment variable
-    GEOSAM2_MAX_FACES when set, else DEFAULT_MAX_FACES."""
-    text = environ.get(MAX_FACES_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_FACES
-    try:
-        limit = int(text.replace("_", ""))
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise GeoSAM2Error(f"{MAX_FACES_ENV}={text!r} is not a positive whole number of faces: set it to e.g. 3000000 or unset it.")
-    return limit
+def face_limit() -> int:
+    """The largest face count a mesh may have: `Settings.max_faces` as the environment
+    sets it (``GEOSAM2_MAX_FACES``), else its default."""
+    return Settings.from_env().max_faces
 
 
 def too_many_faces(name: str, faces: int, limit: int) -> MeshTooLargeError:
@@ -41,7 +29,7 @@ def too_many_faces(name: str, faces: int, limit: int) -> MeshTooLargeError:
     return MeshTooLargeError(
         f"'{name}' has {faces:,} faces, more than the limit of {limit:,}: "
         "decimate it first (e.g. Blender's Decimate modifier) or raise the limit "
-        f"(`geosam2 ... --max-faces N` or the environment variable {MAX_FACES_ENV}=N)."
+        f"(`geosam2 ... --max-faces N` or the environment variable {OPTIONS['max_faces'].env}=N)."
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import trimesh
 
 from ..errors import EmptyMeshError, MeshLoadError
-from .limits import MAX_FACES_ENV, face_limit, too_many_faces  # noqa: F401  MAX_FACES_ENV: the CLI's import
+from .limits import face_limit, too_many_faces
 from .meshreaders import MESH_EXTENSIONS, check_input_file, ply_face_count, read_file  # noqa: F401  for pointreaders
 Y_UP_EXTENSIONS = (".glb", ".gltf", ".obj")  # rotated Y-up -> Z-up on load
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
