@@ -110,3 +110,17 @@ def test_candidates_are_three_nested_scales_scored_by_their_boundaries(dumbbell_
     assert all((faces[k] <= faces[k + 1]).all() for k in range(len(faces) - 1))  # nested
     scores = found.scores[:, view]
     assert ((scores >= 0) & (scores <= 1)).all() and scores.min() < 1.0
+
+
+def test_a_positive_and_a_negative_click_on_one_surface_select_the_clicked_part(dumbbell_views):
+    # the bug: both clicks in the one crease region of a smooth surface removed it whole,
+    # and the session said "selected no faces: click on the part itself"
+    mesh, parts, views = dumbbell_views
+    segmenter = GeometrySegmenter(mesh)
+    view, x, y = pixel_of_face(views, np.flatnonzero(parts == 2))
+    shown = views.face_ids[view]
+    rows, columns = np.nonzero(np.isin(shown, np.flatnonzero(parts == 0)))
+    negative = [columns.mean() + 0.5, rows.mean() + 0.5]
+    negative_face = shown[int(negative[1]), int(negative[0])]
+    found = segmenter.segment(views, [Prompt(view, points=[[x, y], negative], labels=[1, 0])]).faces[0]
+    assert iou(found, parts == 2, mesh.face_areas) > 0.8 and not found[negative_face]

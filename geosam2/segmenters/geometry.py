@@ -173,7 +173,9 @@ class GeometrySegmenter(Segmenter):
             chosen |= self._mostly_inside(ids_image, (columns >= x0) & (columns <= x1) & (rows >= y0) & (rows <= y1))
         if prompt.mask is not None:
             chosen |= self._mostly_inside(ids_image, prompt.mask)
-        chosen -= self._clicked(views, prompt, ids, positive=False)
+        positive, negative = (prompt.under_clicks(views.face_ids[prompt.view], sign) for sign in (True, False))
+        kept = {int(ids[f]) for f in np.setdiff1d(positive, negative)}  # clicked both ways, on other faces: divided later
+        chosen -= self._clicked(views, prompt, ids, positive=False) - kept
         return np.array(sorted(chosen), np.int64)
 
     @staticmethod
