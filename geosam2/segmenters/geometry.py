@@ -8,8 +8,13 @@ pieces: parts meet along concave creases (a leg welded under a seat), while the
 convex edges of a box or a cylinder's rim belong to one part. A click selects the part
 of the face under it; the segmenter answers in 3-D, with all the part's faces (seen
 or not) and, for every view, the pixels showing them. Clicks of several prompts in
-one part split it between them (`geosam2.geometry.regions`), and the automatic completion
-labels the remaining faces directly (`GeometrySegmenter.complete`).
+one part split it between them by random walks on the part boundaries
+(`geosam2.geometry.boundaries`: concave valleys of smoothed normals, so that one
+smooth generated surface splits too; `geosam2.geometry.seeded`), a single click on a
+piece without creases competes with the regions of the hierarchy of parts around
+it (`GeometrySegmenter.hierarchy`: levels of parts for segmenting everything), and
+the automatic completion labels the remaining faces directly
+(`GeometrySegmenter.complete`).
 """
 
 from __future__ import annotations
@@ -206,9 +211,8 @@ class GeometrySegmenter(Segmenter):
 
         Each prompt selects whole regions (`_selection`: crease parts under its
         clicks, or the regions its box or mask covers), seen or not; a crease part
-        in which clicks of several prompts fall is divided between those clicks
-        (`geosam2.geometry.regions.split_between_seeds`: where the surface narrows or folds
-        inwards between them).
+        holding clicks is divided between them by a random walk on the boundary
+        weights (`_divide`: boundaries settle in the valleys between the clicks).
         """
         self._scales()
         selected = np.zeros((len(prompts), self.mesh.num_faces), bool)
