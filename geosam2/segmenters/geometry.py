@@ -8,8 +8,13 @@ pieces: parts meet along concave creases (a leg welded under a seat), while the
 convex edges of a box or a cylinder's rim belong to one part. A click selects the part
 of the face under it; the segmenter answers in 3-D, with all the part's faces (seen
 or not) and, for every view, the pixels showing them. Clicks of several prompts in
-one part split it between them (`geosam2.geometry.regions`), and the automatic completion
-labels the remaining faces directly (`GeometrySegmenter.complete`).
+one part split it between them by random walks on the part boundaries
+(`geosam2.geometry.boundaries`: concave valleys of smoothed normals, so that one
+smooth generated surface splits too; `geosam2.geometry.seeded`), a single click on a
+piece without creases competes with the regions of the hierarchy of parts around
+it (`GeometrySegmenter.hierarchy`: levels of parts for segmenting everything), and
+the automatic completion labels the remaining faces directly
+(`GeometrySegmenter.complete`).
 """
 
 from __future__ import annotations
@@ -20,116 +25,20 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import GeoSAM2Error, PromptError
-from ..geometry.facegraph import CREASE_ANGLE_DEG, WELD_TOLERANCE, FaceGraph, creases
+from ..geometry.facegraph import FaceGraph
+from ..geometry.scales import DEFAULT_CREASE_ANGLE_DEG, GeometricScales, geometric_parts, geometric_scales, overlapping_groups  # noqa: F401 (public here)
 from ..io.mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
-from ..geometry.regions import closest_labels, concavity_lengths, congruent_families, region_signatures, shared_edge_lengths, split_between_seeds
+from ..geometry.boundaries import Boundaries, boundaries
+from ..geometry.hierarchy import PartHierarchy, part_hierarchy, superface_graph
+from ..geometry.regions import closest_labels, congruent_families, region_signatures
+from ..geometry.seeded import click_candidates, node_contrast, node_count, seeded_owners
 from ..render import Views
 from .base import PartMasks, Segmenter
 
-DEFAULT_CREASE_ANGLE_DEG = CREASE_ANGLE_DEG  # cylinders of 7+ segments stay whole; right-angle folds split
 MOSTLY_INSIDE = 0.5  # a box or mask prompt selects parts with more than this share of their pixels in it
-TOUCH_TOLERANCE = 0.01  # normalised units: connected parts this close in bounding box "touch"
 SMALL_PART = 0.5  # completion: a detail is below this share of the smallest part made by the user
 SMALL_SHARE = 0.01  # completion: a detail is below this share of the surface
-
-
-def geometric_parts(
-    mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, graph: FaceGraph | None = None, concave_only: bool = True
-) -> np.ndarray:
-    """(F,) int32 geometric part id per face, ids 0..K-1.
-
-    Faces are connected through welded shared edges that are not
-    `geosam2.geometry.facegraph.creases`: whose dihedral angle (between face normals) is at
-    most `crease_angle_deg` or, with `concave_only`, whose fold is convex; 180
-    keeps every edge (connected pieces only).
-    """
-    graph = mesh.graph if graph is None else graph
-    return graph.components(~creases(mesh, graph, crease_angle_deg, concave_only))
-
-
-def overlapping_groups(lo: np.ndarray, hi: np.ndarray, tolerance: float = 0.0, max_pairs: int = 1 << 22) -> np.ndarray:
-    """(K,) int64 group per box of (K, 3) corners `lo` <= `hi`: boxes overlapping within
-    `tolerance` (normalised units; on every axis each starts at most `tolerance` after
-    the other ends) share a group, transitively.
-
-    Sort and sweep: the boxes sorted by their start on the axis where they overlap
-    least, each box is tested only against those starting before it ends there, at
-    most `max_pairs` pairs at a time (memory), the groups found so far kept as one
-    edge from each box to a box of its group. Near-linear in K unless many boxes
-    overlap on every axis (10,000 pieces: 0.2 s, where comparing every pair took 4 s
-    and 400 MB).
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    count = len(lo)
-    hi = hi + tolerance
-    candidates = []  # per axis: (K,) boxes starting after each box (sorted by start) and before its end
-    for axis in range(3):
-        order = np.argsort(lo[:, axis], kind="stable")
-        ends = np.searchsorted(lo[order, axis], hi[order, axis], side="right")
-        candidates.append((order, np.maximum(ends - np.arange(count) - 1, 0)))
-    order, later = min(candidates, key=lambda candidate: candidate[1].sum())
-    groups = np.arange(count)
-    first_pair = np.r_[0, np.cumsum(later)]
-    start = 0
-    while start < count:
-        stop = max(int(np.searchsorted(first_pair, first_pair[start] + max_pairs, side="right")) - 1, start + 1)
-        ranks = np.repeat(np.arange(start, stop), later[start:stop])
-        offset_in_chunk = np.repeat(first_pair[start:stop] - first_pair[start], later[start:stop])
-        others = ranks + 1 + np.arange(len(ranks)) - offset_in_chunk
-        i, j = order[ranks], order[others]
-        touch = ((lo[i] <= hi[j]) & (lo[j] <= hi[i])).all(axis=1)
-        representative = np.zeros(count, np.int64)
-        representative[groups] = np.arange(count)  # one box of each group found so far
-        rows = np.r_[i[touch], np.arange(count)]
-        columns = np.r_[j[touch], representative[groups]]
-        graph = coo_matrix((np.ones(len(rows), bool), (rows, columns)), shape=(count, count))
-        groups = connected_components(graph, directed=False)[1]
-        start = stop
-    return groups
-
-
-@dataclass(frozen=True, eq=False)
-class GeometricScales:
-    """The three nested part levels of one mesh, each (F,) int32 ids per face.
-
-    Attributes
-    ----------
-    crease : (F,) int32
-        Pieces split at sharp (by default concave) creases: the segmenter's parts.
-    connected : (F,) int32
-        Connected pieces (welded edges, creases ignored).
-    touching : (F,) int32
-        Groups of connected pieces whose bounding boxes overlap (within
-        TOUCH_TOLERANCE): pieces modelled separately but put together.
-    """
-
-    crease: np.ndarray
-    connected: np.ndarray
-    touching: np.ndarray
-
-
-def geometric_scales(
-    mesh: Mesh, crease_angle_deg: float = DEFAULT_CREASE_ANGLE_DEG, concave_only: bool = True, graph: FaceGraph | None = None
-) -> GeometricScales:
-    """Compute the crease, connected and touching levels of `mesh` (one face graph,
-    ``mesh.graph`` unless given)."""
-    graph = mesh.graph if graph is None else graph
-    connected = graph.pieces
-    count = int(connected.max(initial=-1)) + 1
-    lo = np.full((count, 3), np.inf)
-    hi = np.full((count, 3), -np.inf)
-    corners = mesh.triangles  # (F, 3, 3)
-    np.minimum.at(lo, connected, corners.min(axis=1))
-    np.maximum.at(hi, connected, corners.max(axis=1))
-    groups = overlapping_groups(lo, hi, TOUCH_TOLERANCE)
-    return GeometricScales(
-        crease=geometric_parts(mesh, crease_angle_deg, graph, concave_only),
-        connected=connected,
-        touching=groups[connected].astype(np.int32),
-    )
 
 
 class GeometrySegmenter(Segmenter):
@@ -177,10 +86,45 @@ class GeometrySegmenter(Segmenter):
             graph = mesh.graph
             self.mesh, self.graph = mesh, graph
             self.scales = geometric_scales(mesh, self.crease_angle_deg, self.concave_only, graph)
-            self._lengths = concavity_lengths(mesh, graph)
-            self._conductance = shared_edge_lengths(mesh, graph) / np.maximum(self._lengths, WELD_TOLERANCE)  # coincident faces
+            self.boundaries: Boundaries = boundaries(mesh, graph)
+            self._hierarchy: PartHierarchy | None = None
             self._signatures = (region_signatures(mesh, self.scales.crease), region_signatures(mesh, self.scales.connected))
         return self
+
+    def hierarchy(self) -> PartHierarchy:
+        """The bound mesh's `geosam2.geometry.hierarchy.PartHierarchy` (built once):
+        ``hierarchy().levels()`` is (L, F) int32 part labels per level, coarse to fine."""
+        self._scales()
+        if self._hierarchy is None:
+            self._hierarchy = part_hierarchy(self.mesh, self.graph, self.boundaries)
+            patch, bounds = self._hierarchy.superface, self.boundaries
+            self._superface_weights = (
+                superface_graph(self.graph, bounds.conductance, patch),
+                superface_graph(self.graph, bounds.uniform, patch),
+            )
+        return self._hierarchy
+
+    def _contrast(self, nodes: np.ndarray) -> np.ndarray:
+        """(N,) boundary strength around merge-tree nodes (`geosam2.geometry.seeded.node_contrast`)."""
+        return node_contrast(self.hierarchy(), *self._superface_weights, nodes)
+
+    def _uncreased(self, face: int) -> bool:
+        """Whether the crease region of `face` is its whole connected piece: the mesh's
+        own creases, where a piece has some, bound its parts; the soft boundaries of
+        the hierarchy decide where it has none (one smooth surface)."""
+        crease, pieces = self.parts, self._scales().connected
+        return bool((crease[pieces == pieces[face]] == crease[face]).all())
+
+    def _best_node(self, face: int) -> int:
+        """The merge-tree node of the strongest boundary among a click's candidates."""
+        nodes, contrast = self._click_nodes(face)
+        return int(nodes[np.argmax(contrast)])
+
+    def _click_nodes(self, face: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (K,) merge-tree nodes a click on `face` offers, small to large, and their
+        (K,) contrasts (`geosam2.geometry.seeded.click_candidates`)."""
+        hierarchy = self.hierarchy()
+        return click_candidates(hierarchy, self._contrast, int(hierarchy.superface[face]))
 
     @property
     def parts(self) -> np.ndarray:
@@ -234,7 +178,9 @@ class GeometrySegmenter(Segmenter):
             chosen |= self._mostly_inside(ids_image, (columns >= x0) & (columns <= x1) & (rows >= y0) & (rows <= y1))
         if prompt.mask is not None:
             chosen |= self._mostly_inside(ids_image, prompt.mask)
-        chosen -= self._clicked(views, prompt, ids, positive=False)
+        positive, negative = (prompt.under_clicks(views.face_ids[prompt.view], sign) for sign in (True, False))
+        kept = {int(ids[f]) for f in np.setdiff1d(positive, negative)}  # clicked both ways, on other faces: divided later
+        chosen -= self._clicked(views, prompt, ids, positive=False) - kept
         return np.array(sorted(chosen), np.int64)
 
     @staticmethod
@@ -265,9 +211,8 @@ class GeometrySegmenter(Segmenter):
 
         Each prompt selects whole regions (`_selection`: crease parts under its
         clicks, or the regions its box or mask covers), seen or not; a crease part
-        in which clicks of several prompts fall is divided between those clicks
-        (`geosam2.geometry.regions.split_between_seeds`: where the surface narrows or folds
-        inwards between them).
+        holding clicks is divided between them by a random walk on the boundary
+        weights (`_divide`: boundaries settle in the valleys between the clicks).
         """
         self._scales()
         selected = np.zeros((len(prompts), self.mesh.num_faces), bool)
@@ -280,17 +225,27 @@ class GeometrySegmenter(Segmenter):
             owners.append(np.full(len(clicked), p))
         seeds, owners = np.concatenate(seeds), np.concatenate(owners)
         kept = selected[owners, seeds]  # a click whose part its own negative click removed seeds nothing
-        self._split_shared_parts(selected, seeds[kept], owners[kept])
+        refused = np.concatenate([p.under_clicks(views.face_ids[p.view], positive=False) for p in prompts]).astype(np.int64)
+        self._divide(selected, seeds[kept], owners[kept], refused[refused >= 0])
         return selected
 
-    def _split_shared_parts(self, selected: np.ndarray, seeds: np.ndarray, owners: np.ndarray) -> None:
-        """Divide in place each crease part holding clicks of several prompts between them."""
-        crease = self.parts
-        shared = [k for k in np.unique(crease[seeds]) if len(np.unique(owners[crease[seeds] == k])) > 1]
-        for k in shared:
+    def _divide(self, selected: np.ndarray, seeds: np.ndarray, owners: np.ndarray, refused: np.ndarray) -> None:
+        """Divide in place each crease region holding clicks between their prompts
+        (`geosam2.geometry.seeded.seeded_owners`); the clicks of one prompt alone, in a
+        piece without creases (one smooth surface), compete with the parts around them
+        too, at the scale of their best candidate."""
+        if len(seeds) == 0:
+            return
+        hierarchy = self.hierarchy()
+        prompted = len(np.unique(owners))
+        # one prompt: the parts around compete at its best candidate's scale; several: they compete with each other only
+        count = node_count(hierarchy, self._best_node(int(seeds[0]))) if prompted == 1 else hierarchy.roots
+        crease, pieces = self.parts, self._scales().connected
+        for k in np.unique(crease[seeds]):
             region = crease == k
             inside = crease[seeds] == k
-            owner = split_between_seeds(self.graph, self._lengths, self._conductance, region, seeds[inside], owners[inside])
+            level = count if self._uncreased(int(seeds[inside][0])) else hierarchy.roots
+            owner = seeded_owners(self.graph, self.boundaries.conductance, hierarchy, level, seeds[inside], owners[inside], refused[crease[refused] == k], region)
             selected[:, region] = owner[region][None] == np.arange(len(selected))[:, None]
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
@@ -427,17 +382,32 @@ class GeometrySegmenter(Segmenter):
         return [Prompt(view, points=interior_point(ids == part)[None]) for part in chosen]
 
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
-        """Three nested answers to one prompt, small to large: the crease parts, the
-        connected pieces and the groups of touching pieces it selects.
+        """Up to three nested answers to one prompt, small to large.
 
-        Returns PartMasks with masks (3, V, H, W) bool and scores (3, V) float32.
+        A click: regions of the hierarchy around its face with the strongest
+        boundaries at three scales (`geosam2.geometry.seeded.click_candidates`), each
+        scored by its boundary contrast (1 - the share of a boundary-free surface's
+        conductance crossing its border: 1 for a separate piece or a sharp valley all
+        around, 0 for no boundary), when the clicked piece has no crease. Otherwise
+        (and without a click): the crease parts, connected pieces and groups of
+        touching pieces the prompt selects, scored 1.
+
+        Returns PartMasks with masks (K, V, H, W) bool and scores (K, V) float32.
         """
-        scales = self._scales()
-        levels = (scales.crease, scales.connected, scales.touching)
-        masks = np.stack([self._masks(views.face_ids, ids, self.select(views, prompt, ids)) for ids in levels])
-        scores = masks.reshape(3, views.num_views, -1).any(-1).astype(np.float32)
-        return PartMasks(masks, scores)
-
+        self._check(views, prompt)
+        faces = prompt.under_clicks(views.face_ids[prompt.view])
+        if len(faces) == 0 or faces[0] < 0 or not self._uncreased(int(faces[0])):
+            scales = self._scales()
+            levels = (scales.crease, scales.connected, scales.touching)
+            masks = np.stack([self._masks(views.face_ids, ids, self.select(views, prompt, ids)) for ids in levels])
+            return PartMasks(masks, masks.reshape(3, views.num_views, -1).any(-1).astype(np.float32))
+        self._clicked(views, prompt, self.parts, positive=True)  # a click on the background is a PromptError
+        hierarchy = self.hierarchy()
+        nodes, contrast = self._click_nodes(int(faces[0]))
+        inside = np.stack([hierarchy.members(int(node))[hierarchy.superface] for node in nodes])
+        masks = np.concatenate([inside, np.zeros((len(nodes), 1), bool)], axis=1)[:, views.face_ids]
+        shown = masks.reshape(len(nodes), views.num_views, -1).any(-1)
+        return PartMasks(masks, (shown * contrast[:, None]).astype(np.float32), faces=inside)
 
 def _parts_of_copies(unit_family: np.ndarray, reference_family: np.ndarray, reference_parts: np.ndarray) -> np.ndarray:
     """The part each unit is a copy of, from the congruence families of (U,) units and of

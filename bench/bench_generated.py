@@ -1,0 +1,76 @@
+"""Speed of the geometry segmenter on dense one-piece (generated-like) meshes.
+
+A smooth closed surface of revolution (a body with four bulges joined by soft
+concave valleys, no crease, one piece) at about 200,000 and 500,000 faces. Printed,
+as medians: the boundary weights (bind), the hierarchy of parts, one click
+answered in 3-D (`GeometrySegmenter.select_faces` on a single-click prompt), and
+beside them the old crease-region answer (connected pieces split at sharp concave
+creases: one region, the whole object, on such a mesh).
+
+Targets (issue 22): a click on a 200k-face one-piece mesh under 1.5 s, the
+hierarchy of a 500k-face mesh under 15 s (2 cores).
+
+Run: `python -m bench.bench_generated [--repeats N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import trimesh
+
+from geosam2.geometry.boundaries import boundaries
+from geosam2.geometry.hierarchy import part_hierarchy
+from geosam2.geometry.scales import geometric_parts
+from geosam2.io.mesh import from_arrays
+from geosam2.render import render_views
+from geosam2.segmenters.geometry import GeometrySegmenter
+from geosam2.segmenters.prompts import Prompt
+
+from .timing import median_seconds
+
+
+def bulges(faces: int):
+    """A closed surface of revolution of about `faces` triangles: four balls along z
+    blended into one smooth body (soft concave valleys between them)."""
+    sections = int(np.sqrt(faces / 2.0))
+    rings = max(faces // (2 * sections), 8)
+    z = -np.cos(np.linspace(0, np.pi, rings))
+    centres = np.array([-0.75, -0.25, 0.25, 0.75])
+    balls = np.sqrt(np.clip(0.26**2 - (z[:, None] - centres) ** 2, 0, None))
+    radius = 0.02 * np.log(np.exp(balls / 0.02).sum(axis=1))
+    radius = np.where(np.abs(z) > 0.75, balls.max(axis=1), radius)
+    radius[[0, -1]] = 0.0
+    mesh = trimesh.creation.revolve(np.column_stack([radius, z]), sections=sections)
+    mesh.merge_vertices()
+    return from_arrays(mesh.vertices, mesh.faces)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{'faces':>8} {'bind s':>8} {'hierarchy s':>12} {'click s':>8} {'old click s':>12} {'click share':>12} {'old share':>10}")
+    for target in (200_000, 500_000):
+        mesh = bulges(target)
+        graph = mesh.graph
+        bind = median_seconds(lambda: boundaries(mesh, graph), args.repeats)
+        bounds = boundaries(mesh, graph)
+        hierarchy = median_seconds(lambda: part_hierarchy(mesh, graph, bounds), args.repeats)
+        views = render_views(mesh, resolution=256)
+        segmenter = GeometrySegmenter(mesh)
+        segmenter.hierarchy()
+        top = views.face_ids[0]
+        rows, columns = np.nonzero(top >= 0)
+        prompt = Prompt(0, points=[[columns[len(columns) // 3] + 0.5, rows[len(rows) // 3] + 0.5]])
+        click = median_seconds(lambda: segmenter.select_faces(views, [prompt]), args.repeats)
+        share = mesh.face_areas[segmenter.select_faces(views, [prompt])[0]].sum() / mesh.face_areas.sum()
+        old = median_seconds(lambda: geometric_parts(mesh, graph=graph), args.repeats)
+        parts = geometric_parts(mesh, graph=graph)
+        old_share = mesh.face_areas[parts == parts[prompt.under_clicks(top)[0]]].sum() / mesh.face_areas.sum()
+        print(f"{mesh.num_faces:>8} {bind:>8.2f} {hierarchy:>12.2f} {click:>8.2f} {old:>12.2f} {share:>12.2f} {old_share:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
