@@ -75,7 +75,7 @@ def test_unreachable_hub_point_cloud_error_without_waiting(hub_unreachable, boxe
     err = capsys.readouterr().err
     assert "cannot be reached" in err and "needs a mesh with faces" in err
     assert hub_unreachable == []
-    assert not (tmp_path / "new").exists()
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
