@@ -29,6 +29,7 @@ centred, longest edge 1), where the scale no longer matters.
 from __future__ import annotations
 
 import csv
+import glob
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,9 +100,41 @@ class Dataset:
         path = self.objects[uid]
         return read_partnete_object(path, uid) if path.is_dir() else read_ground_truth(path, self.labels_dir)
 
+    def input_files(self, uid: str) -> dict[str, Path]:
+        """{name: path} of the files object `uid`'s ground truth is read from (the mesh
+        file and its label sidecars, or a PartNetE object's `pc.ply` and `label.npy`)
+        that exist, named "ground truth: <file name>"."""
+        path = self.objects[uid]
+        if path.is_dir():
+            candidates = [path / "pc.ply", path / "label.npy"]
+        else:
+            labels = (Path(self.labels_dir) / f"{path.stem}.npy") if self.labels_dir else path.with_suffix(".npy")
+            candidates = [path, labels, path.with_suffix(".points.npy")]
+        return {f"ground truth: {p.name}": p for p in candidates if p.is_file()}
+
+
+class AmbiguousFilesError(GeoSAM2Error):
+    """Several mesh files of a folder have the same name but for their extension."""
+
+
+def _by_stem(paths, folder: Path) -> dict[str, Path]:
+    """{stem: path} of mesh files `paths` of `folder`, sorted by stem. Raises
+    AmbiguousFilesError when two of them share a stem (e.g. D.glb and D.obj)."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(paths):
+        found.setdefault(path.stem, []).append(path)
+    ambiguous = {stem: group for stem, group in found.items() if len(group) > 1}
+    if ambiguous:
+        names = "; ".join(", ".join(p.name for p in group) for group in ambiguous.values())
+        raise AmbiguousFilesError(
+            f"'{folder}' holds several mesh files of one object ({names}): which one is meant is unclear; "
+            "keep one file per object name (move the others elsewhere)."
+        )
+    return {stem: group[0] for stem, group in sorted(found.items())}
+
 
 def _meshes_in(folder: Path) -> dict[str, Path]:
-    return dict(sorted((p.stem, p) for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS))
+    return _by_stem((p for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS), folder)
 
 
 def _partnete_objects(root: Path) -> dict[str, Path]:
@@ -206,10 +239,11 @@ def transfer_face_labels(source: Mesh, labels: np.ndarray, target: Mesh) -> np.n
 
 
 def _read_level(pred_dir: Path, gt: GroundTruth) -> np.ndarray:
-    candidates = [p for p in sorted(pred_dir.glob(f"{gt.uid}.*")) if p.suffix.lower() in MESH_EXTENSIONS]
+    candidates = [p for p in pred_dir.glob(f"{glob.escape(gt.uid)}.*") if p.suffix.lower() in MESH_EXTENSIONS and p.stem == gt.uid]
     if candidates and gt.mesh is not None:
-        mesh = load_mesh(candidates[0])
-        return transfer_face_labels(mesh, face_labels(mesh, candidates[0]), gt.mesh)
+        path = _by_stem(candidates, pred_dir)[gt.uid]
+        mesh = load_mesh(path)
+        return transfer_face_labels(mesh, face_labels(mesh, path), gt.mesh)
     lone = pred_dir / f"{gt.uid}.npy"
     if lone.is_file():
         labels = np.load(lone, allow_pickle=False)
@@ -225,8 +259,9 @@ def read_prediction(pred_dir: str | Path, gt: GroundTruth) -> np.ndarray:
     granularity levels, given as a 2-D `<uid>.npy` or as one sub-folder of
     `pred_dir` per level (sorted by name). Raises GeoSAM2Error when missing."""
     pred_dir = Path(pred_dir)
-    if not any(pred_dir.glob(f"{gt.uid}.*")):
-        levels = sorted(d for d in pred_dir.iterdir() if d.is_dir() and any(d.glob(f"{gt.uid}.*")))
+    pattern = f"{glob.escape(gt.uid)}.*"
+    if not any(pred_dir.glob(pattern)):
+        levels = sorted(d for d in pred_dir.iterdir() if d.is_dir() and any(d.glob(pattern)))
         if levels:
             return np.stack([_read_level(d, gt) for d in levels])
     return _read_level(pred_dir, gt)
