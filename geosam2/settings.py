@@ -10,7 +10,7 @@ setting                   default      range                 environment variabl
 resolution (px)           1024         16 .. 4096            -
 pa (clean-up threshold)   0.02         0 .. <1               -
 samples_per_face          5            1 .. 10               -
-face_budget (proxy)       500,000      >= 0 (0 = never)      ``GEOSAM2_FACE_BUDGET``
+face_budget (proxy)       500,000      0 (never) or >= 100   ``GEOSAM2_FACE_BUDGET``
 max_faces (refusal)       2,000,000    >= 1                  ``GEOSAM2_MAX_FACES``
 profile                   None         official, improved    -
 cache_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_CACHE_MB``
@@ -50,6 +50,7 @@ class Option:
     env : the environment variable setting it, or None
     words : what it is, for messages ("render resolution in pixels")
     slider : (low, high, step) the demo's slider offers, or None
+    zero_or_from : when set, the range is 0 (off) or from this value on (`low` is then 0)
     """
 
     default: float
@@ -61,10 +62,13 @@ class Option:
     env: str | None = None
     words: str = ""
     slider: tuple | None = None
+    zero_or_from: float | None = None
 
     def span(self) -> str:
         """The range in words, e.g. "a whole number from 16 to 4096"."""
         kind = "a whole number" if self.integer else "a number"
+        if self.zero_or_from is not None:
+            return f"0 (off) or {kind} of at least {self.zero_or_from:,g}"
         if self.high is None:
             return f"{kind} of at least {self.low:g}" if self.low_included else f"{kind} above {self.low:g}"
         upper = f"to {self.high:g}" if self.high_included else f"up to (not including) {self.high:g}"
@@ -75,6 +79,8 @@ class Option:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             return False
         if self.integer and int(value) != value:
+            return False
+        if self.zero_or_from is not None and 0 < value < self.zero_or_from:
             return False
         above_low = value > self.low or (value == self.low and self.low_included)
         below_high = self.high is None or value < self.high or (value == self.high and self.high_included)
@@ -91,13 +97,17 @@ class Option:
         return int(value) if self.integer else value
 
 
+MIN_PROXY_FACES = 100
+"""The smallest positive face budget: a proxy of fewer faces keeps nothing of a shape
+(a budget of 1 left no face at all)."""
+
 POSITIVE = dict(low=0.0, low_included=False, integer=False)  # the demo's budgets: any number above 0
 
 OPTIONS = {
     "resolution": Option(1024, 16, 4096, words="render resolution in pixels", slider=(256, 1024, 128)),
     "pa": Option(0.02, 0.0, 1.0, high_included=False, integer=False, words="clean-up threshold PA", slider=(0.0, 0.1, 0.005)),
     "samples_per_face": Option(5, 1, 10, words="visibility samples per face", slider=(1, 10, 1)),
-    "face_budget": Option(500_000, 0, env="GEOSAM2_FACE_BUDGET", words="face budget (0 = never use a proxy)"),
+    "face_budget": Option(500_000, 0, env="GEOSAM2_FACE_BUDGET", words="face budget (0 = never use a proxy)", zero_or_from=MIN_PROXY_FACES),
     "max_faces": Option(2_000_000, 1, env="GEOSAM2_MAX_FACES", words="largest number of faces accepted"),
     "cache_mb": Option(1024, env="GEOSAM2_DEMO_CACHE_MB", words="demo's cache of rendered meshes in MB", **POSITIVE),
     "store_mb": Option(1024, env="GEOSAM2_DEMO_STORE_MB", words="demo's budget of users' states in MB", **POSITIVE),

@@ -89,15 +89,22 @@ def test_unreachable_hub_point_cloud_error_without_waiting(hub_unreachable, boxe
         ("segment", "--pa", "5"),
         ("evaluate", "--pa", "1"),
         ("evaluate", "--pa", "nan"),
+        ("segment", "--face-budget", "1"),
+        ("segment-many", "--face-budget", "50"),
     ],
 )
 def test_bad_numbers_are_refused_by_the_parser(tmp_path, capsys, command, option, value):
-    first = {"render": ["m.obj"], "segment": ["m.obj", "--click", "1,1"], "evaluate": [str(tmp_path), "--segmenter", "geometry"]}
+    first = {
+        "render": ["m.obj"],
+        "segment": ["m.obj", "--click", "1,1"],
+        "segment-many": [str(tmp_path), "--auto"],
+        "evaluate": [str(tmp_path), "--segmenter", "geometry"],
+    }
     with pytest.raises(SystemExit) as info:
         main([command, *first[command], option, value, "--out", str(tmp_path / "out")])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert option in err and value in err and ("between" in err or "from" in err), err
+    assert option in err and value in err and ("between" in err or "from" in err or "at least" in err), err
 
 
 def test_negative_click_is_parsed_then_reported_outside_the_image(two_boxes, output_dir, capsys):

@@ -27,7 +27,9 @@ def test_defaults_lie_in_their_ranges_and_sliders():
         (dict(pa=1.0), "not including"),
         (dict(pa=-0.01), "from 0"),
         (dict(samples_per_face=0), "from 1 to 10"),
-        (dict(face_budget=-1), "at least 0"),
+        (dict(face_budget=-1), "0 \\(off\\) or a whole number of at least 100"),
+        (dict(face_budget=1), "0 \\(off\\) or a whole number of at least 100"),
+        (dict(face_budget=99), "at least 100"),
         (dict(max_faces=0), "at least 1"),
         (dict(cache_mb=0), "above 0"),
         (dict(resolution=True), "whole number"),
@@ -40,6 +42,7 @@ def test_out_of_range_values_are_refused_with_the_range(changes, words):
 
 def test_bounds_themselves_are_accepted():
     Settings(resolution=16, pa=0.0, samples_per_face=10, face_budget=0, max_faces=1)
+    Settings(face_budget=100)
     Settings(resolution=4096, pa=0.999)
 
 
