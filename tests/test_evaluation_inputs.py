@@ -106,3 +106,12 @@ def test_merge_on_the_command_line_names_the_missing_shard(gt_set, tmp_path, cap
     assert "missing: 0/2" in capsys.readouterr().err
     assert main(["merge", *map(str, folders), "--out", str(tmp_path / "merged")]) == 0
     assert json.loads((tmp_path / "merged" / "summary.json").read_text())["objects"] == 3
+
+
+def test_evaluate_takes_the_face_limit_of_its_flag(gt_set, tmp_path, capsys):
+    argv = ["evaluate", str(gt_set), "--pred-dir", str(gt_set / "pred"), "--quiet"]
+    assert main(argv + ["--max-faces", "11", "--out", str(tmp_path / "low")]) == 0
+    summary = json.loads((tmp_path / "low" / "summary.json").read_text())
+    assert set(summary["failed"]) == set("abc") and "--max-faces N" in summary["failed"]["a"]
+    assert main(argv + ["--max-faces", "12", "--out", str(tmp_path / "high")]) == 0
+    assert json.loads((tmp_path / "high" / "summary.json").read_text())["objects"] == 3

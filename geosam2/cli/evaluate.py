@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..evaluation.policies import SEGMENTERS
-from .options import add_profile, add_setting, parse_shard, settings_of
+from .options import add_face_limits, add_profile, add_setting, parse_shard, settings_of
 
 
 def add_evaluate(sub) -> None:
@@ -21,6 +21,7 @@ def add_evaluate(sub) -> None:
     add_setting(p, "pa", what="clean-up threshold PA for --segmenter")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
     add_profile(p)
+    add_face_limits(p, budget=False)
     p.add_argument("--candidates", type=int, default=4, help="prompt views tried, 360/N degrees apart; the best is kept (default 4)")
     p.add_argument("--box", action="store_true", help="the simulated user also draws each part's box")
     p.add_argument("--negative-clicks", type=int, default=0, help="negative clicks per prompt, in other parts (default 0)")
@@ -62,11 +63,11 @@ def run_evaluate(args) -> None:
     from ..evaluation.settings import evaluation_settings
 
     checkpoint = None
+    settings = settings_of(args)
     if args.pred_dir:
-        method = Predictions(args.pred_dir)
+        method = Predictions(args.pred_dir, settings.max_faces)
         recorded = evaluation_settings(method.name, args.weighting, args.protocol)
     else:
-        settings = settings_of(args)
         if args.segmenter == "geosam2":
             from ..io.weights import resolve_checkpoint
 
@@ -80,7 +81,8 @@ def run_evaluate(args) -> None:
     if not args.pred_dir:
         method = make_method(args.segmenter, settings.resolution, settings.pa, checkpoint, settings.profile, **_prompting(args))
     summary = run_evaluation(
-        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=recorded
+        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=recorded,
+        max_faces=settings.max_faces,
     )
     print_summary(summary, Path(args.out))
 

@@ -60,10 +60,12 @@ class MissingPrediction(GeoSAM2Error):
 
 
 class Predictions:
-    """Another method's stored predictions (see `readers.read_prediction`)."""
+    """Another method's stored predictions (see `readers.read_prediction`; predicted
+    meshes above `max_faces` faces refused, None: the default limit)."""
 
-    def __init__(self, pred_dir: str | Path):
+    def __init__(self, pred_dir: str | Path, max_faces: int | None = None):
         self.pred_dir = Path(pred_dir)
+        self.max_faces = max_faces
         if not self.pred_dir.is_dir():
             raise GeoSAM2Error(f"Prediction folder '{pred_dir}' does not exist.")
         self.name = self.pred_dir.name
@@ -77,7 +79,7 @@ class Predictions:
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
         try:
-            return read_prediction(self.pred_dir, gt)
+            return read_prediction(self.pred_dir, gt, self.max_faces)
         except GeoSAM2Error as exc:
             if not any(self.pred_dir.glob(f"{glob.escape(gt.uid)}.*")):
                 raise MissingPrediction(str(exc)) from exc
@@ -190,6 +192,7 @@ def run_evaluation(
     on_record: Callable[[dict], None] | None = None,
     settings: dict | None = None,
     restart: bool = False,
+    max_faces: int | None = None,
 ) -> dict:
     """Evaluate `method` on the objects of `gt_dir` (shard `shard`), write reports into `out`.
 
@@ -197,13 +200,14 @@ def run_evaluation(
     failed ones are tried again. `settings` (default: `evaluation_settings` of
     the method's name, weighting and protocol) go into every record; `out`
     holding results of other settings is refused, or emptied first with
-    `restart` (see `prepare_out`). Returns the summary dict (see `report.summarise`).
+    `restart` (see `prepare_out`). Ground-truth meshes above `max_faces` faces are
+    refused (None: the default limit). Returns the summary dict (see `report.summarise`).
     """
     out = Path(out)
     settings = settings or evaluation_settings(method.name, weighting, protocol)
     prepare_out(out, settings, restart)
     (out / "objects").mkdir(parents=True, exist_ok=True)
-    dataset = find_dataset(gt_dir)
+    dataset = find_dataset(gt_dir, max_faces)
     category_of = read_categories(categories) if isinstance(categories, (str, Path)) else dict(categories or {})
     category_of = category_of or dataset.categories
     uids = shard_of(list(dataset.objects), shard)
