@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..evaluation.policies import SEGMENTERS
-from .options import add_face_limits, add_profile, add_setting, parse_shard, settings_of
+from .options import add_face_limits, add_profile, add_resumable_out, add_setting, parse_shard, settings_of
 
 
 def add_evaluate(sub) -> None:
@@ -35,14 +35,8 @@ def add_evaluate(sub) -> None:
     )
     p.add_argument("--shard", type=parse_shard, default=(0, 1), help="evaluate shard i of n only (e.g. 0/4); combine with merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--out",
-        required=True,
-        help="output folder; re-running with the same settings resumes (finished objects are kept, missing and failed ones retried), "
-        "other settings are refused",
-    )
-    p.add_argument("--restart", action="store_true", help="delete the results already in --out and start afresh (e.g. after changing settings)")
-    p.set_defaults(run=run_evaluate, on_interrupt="the finished objects are kept in {out}; re-run the same command to resume.")
+    add_resumable_out(p, "objects")
+    p.set_defaults(run=run_evaluate)
 
 
 def print_summary(summary: dict, out: Path) -> None:

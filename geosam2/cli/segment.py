@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import GeoSAM2Error, PromptError
-from .options import add_face_limits, add_profile, add_setting, parse_numbers, parse_shard, settings_of
+from .options import add_face_limits, add_profile, add_resumable_out, add_setting, parse_numbers, parse_shard, settings_of
 
 SEGMENTER_CHOICES = ("geosam2", "geometry")
 POINT_CLOUD_NEEDS_WEIGHTS = (
@@ -158,14 +158,8 @@ def add_segment_many(sub) -> None:
     p.add_argument("--auto", action="store_true", required=True, help="give every face a part (the only mode, required)")
     _add_segmenting(p, "")
     p.add_argument("--shard", type=parse_shard, help="do shard i of n only (e.g. 0/4); default under torchrun: RANK/WORLD_SIZE")
-    p.add_argument(
-        "--out",
-        required=True,
-        help="output folder (meshes/, records/, summary_<i>_of_<n>.json); re-running with the same settings resumes "
-        "(meshes changed since are redone), other settings are refused; never searched for input meshes",
-    )
-    p.add_argument("--restart", action="store_true", help="delete the results already in --out and start afresh (e.g. after changing settings)")
-    p.set_defaults(run=run_segment_many, on_interrupt="the finished meshes are kept in {out}; re-run the same command to resume.")
+    add_resumable_out(p, "meshes", " (meshes/, records/, summary_<i>_of_<n>.json; never searched for input meshes)")
+    p.set_defaults(run=run_segment_many)
 
 
 def _weights_of(segmenter, checkpoint: str | None):
