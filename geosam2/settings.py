@@ -20,7 +20,7 @@ idle_minutes (demo)       30           > 0                   ``GEOSAM2_DEMO_IDLE
 ========================  ===========  ====================  ==============================
 
 (*) `memory_face_limit`: 75 % of the machine's memory (or its control group's
-limit) over `BYTES_PER_FACE` (24 GiB: about 13.2M faces), so meshes of 3-10M faces
+limit) over `BYTES_PER_FACE` (24 GiB: about 12.9M faces), so meshes of 3-10M faces
 pass where the memory holds them. The demo refuses visitors' meshes above
 `demo_max_faces` instead (a shared server).
 
@@ -104,10 +104,12 @@ class Option:
 
 
 BYTES_PER_FACE = 1_500
-"""Peak resident bytes per face of a mesh segmented through the proxy (load, decimation
-to the default budget, views and segmentation of the proxy, transfer, exports),
-fixed costs included: `bench/bench_huge_mesh.py` measured 3.4 GiB for 2.0M faces
-(1,800 B/face, the 500k-face proxy's session a larger share) and REPLACED_BY_BENCH."""
+"""Peak resident bytes per face of a mesh segmented through the proxy (`geosam2
+segment --auto`: load, decimation to the default budget, views and segmentation of
+the proxy, transfer, exports), fixed costs included, with a margin:
+`bench/bench_huge_mesh.py` measured a peak of 10.30 GiB for 9,959,424 faces
+(1,110 B/face) and 3.4 GiB for 2.0M faces (1,800 B/face, where the 500k-face
+proxy's session is a larger share)."""
 MEMORY_SHARE = 0.75
 """Share of the machine's memory one run may plan to use for the face limit."""
 
@@ -129,7 +131,7 @@ def machine_memory_bytes() -> int:
 def memory_face_limit(memory_bytes: int | None = None) -> int:
     """The default face limit: `MEMORY_SHARE` of `memory_bytes` (default: the
     machine's, `machine_memory_bytes`) over `BYTES_PER_FACE`, so the refusal follows
-    what the machine can hold (24 GiB: 13.2M faces); at least 1."""
+    what the machine can hold (24 GiB: 12.9M faces); at least 1."""
     memory = machine_memory_bytes() if memory_bytes is None else memory_bytes
     return max(1, int(MEMORY_SHARE * memory / BYTES_PER_FACE))
 
