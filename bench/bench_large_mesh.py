@@ -141,7 +141,7 @@ def timed_run(path: str, folder: str, max_faces: int, budget: int, resolution: i
     cpu_start, start = cpu_seconds(), time.perf_counter()
     mesh = load_mesh(path, max_faces=max_faces)
     steps["load"] = time.perf_counter()
-    proxy = decimate(mesh, budget)
+    proxy, _ = decimate(mesh, budget)
     steps["decimate"] = time.perf_counter()
     session = one_click_auto(proxy, resolution)
     steps["segment proxy"] = time.perf_counter()
@@ -167,7 +167,7 @@ def agreement_run(path: str, budget: int, resolution: int) -> None:
     to each proxy centroid) and carried back."""
     mesh = load_mesh(path)
     full = one_click_auto(mesh, resolution).labels
-    proxy = decimate(mesh, budget)
+    proxy, _ = decimate(mesh, budget)
     through_proxy = transfer_labels(proxy, one_click_auto(proxy, resolution).labels, mesh, PA, IMPROVED)
     to_proxy = closest_faces(mesh.triangles, proxy.centroids, normals=proxy.face_normals)
     round_trip = transfer_labels(proxy, full[to_proxy], mesh, PA, IMPROVED)

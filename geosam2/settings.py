@@ -10,13 +10,19 @@ setting                   default      range                 environment variabl
 resolution (px)           1024         16 .. 4096            -
 pa (clean-up threshold)   0.02         0 .. <1               -
 samples_per_face          5            1 .. 10               -
-face_budget (proxy)       500,000      >= 0 (0 = never)      ``GEOSAM2_FACE_BUDGET``
-max_faces (refusal)       2,000,000    >= 1                  ``GEOSAM2_MAX_FACES``
+face_budget (proxy)       500,000      0 (never) or >= 100   ``GEOSAM2_FACE_BUDGET``
+max_faces (refusal)       memory (*)   >= 1                  ``GEOSAM2_MAX_FACES``
+demo_max_faces (demo)     2,000,000    >= 1                  ``GEOSAM2_DEMO_MAX_FACES``
 profile                   None         official, improved    -
 cache_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_CACHE_MB``
 store_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_STORE_MB``
 idle_minutes (demo)       30           > 0                   ``GEOSAM2_DEMO_IDLE_MINUTES``
 ========================  ===========  ====================  ==============================
+
+(*) `memory_face_limit`: 75 % of the machine's memory (or its control group's
+limit) over `BYTES_PER_FACE` (24 GiB: about 12.9M faces), so meshes of 3-10M faces
+pass where the memory holds them. The demo refuses visitors' meshes above
+`demo_max_faces` instead (a shared server).
 
 The demo renders :data:`DEMO_RESOLUTION` (512 px) by default, for CPU speed.
 """
@@ -50,6 +56,7 @@ class Option:
     env : the environment variable setting it, or None
     words : what it is, for messages ("render resolution in pixels")
     slider : (low, high, step) the demo's slider offers, or None
+    zero_or_from : when set, the range is 0 (off) or from this value on (`low` is then 0)
     """
 
     default: float
@@ -61,10 +68,13 @@ class Option:
     env: str | None = None
     words: str = ""
     slider: tuple | None = None
+    zero_or_from: float | None = None
 
     def span(self) -> str:
         """The range in words, e.g. "a whole number from 16 to 4096"."""
         kind = "a whole number" if self.integer else "a number"
+        if self.zero_or_from is not None:
+            return f"0 (off) or {kind} of at least {self.zero_or_from:,g}"
         if self.high is None:
             return f"{kind} of at least {self.low:g}" if self.low_included else f"{kind} above {self.low:g}"
         upper = f"to {self.high:g}" if self.high_included else f"up to (not including) {self.high:g}"
@@ -75,6 +85,8 @@ class Option:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             return False
         if self.integer and int(value) != value:
+            return False
+        if self.zero_or_from is not None and 0 < value < self.zero_or_from:
             return False
         above_low = value > self.low or (value == self.low and self.low_included)
         below_high = self.high is None or value < self.high or (value == self.high and self.high_included)
@@ -91,14 +103,52 @@ class Option:
         return int(value) if self.integer else value
 
 
+BYTES_PER_FACE = 1_500
+"""Peak resident bytes per face of a mesh segmented through the proxy (`geosam2
+segment --auto`: load, decimation to the default budget, views and segmentation of
+the proxy, transfer, exports), fixed costs included, with a margin:
+`bench/bench_huge_mesh.py` measured a peak of 10.30 GiB for 9,959,424 faces
+(1,110 B/face) and 3.4 GiB for 2.0M faces (1,800 B/face, where the 500k-face
+proxy's session is a larger share)."""
+MEMORY_SHARE = 0.75
+"""Share of the machine's memory one run may plan to use for the face limit."""
+
+
+def machine_memory_bytes() -> int:
+    """The memory this process may use: the machine's physical memory, or the
+    control group's limit (containers) when lower."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(limit_file).read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            physical = min(physical, int(text))
+    return physical
+
+
+def memory_face_limit(memory_bytes: int | None = None) -> int:
+    """The default face limit: `MEMORY_SHARE` of `memory_bytes` (default: the
+    machine's, `machine_memory_bytes`) over `BYTES_PER_FACE`, so the refusal follows
+    what the machine can hold (24 GiB: 12.9M faces); at least 1."""
+    memory = machine_memory_bytes() if memory_bytes is None else memory_bytes
+    return max(1, int(MEMORY_SHARE * memory / BYTES_PER_FACE))
+
+
+MIN_PROXY_FACES = 100
+"""The smallest positive face budget: a proxy of fewer faces keeps nothing of a shape
+(a budget of 1 left no face at all)."""
+
 POSITIVE = dict(low=0.0, low_included=False, integer=False)  # the demo's budgets: any number above 0
 
 OPTIONS = {
     "resolution": Option(1024, 16, 4096, words="render resolution in pixels", slider=(256, 1024, 128)),
     "pa": Option(0.02, 0.0, 1.0, high_included=False, integer=False, words="clean-up threshold PA", slider=(0.0, 0.1, 0.005)),
     "samples_per_face": Option(5, 1, 10, words="visibility samples per face", slider=(1, 10, 1)),
-    "face_budget": Option(500_000, 0, env="GEOSAM2_FACE_BUDGET", words="face budget (0 = never use a proxy)"),
-    "max_faces": Option(2_000_000, 1, env="GEOSAM2_MAX_FACES", words="largest number of faces accepted"),
+    "face_budget": Option(500_000, 0, env="GEOSAM2_FACE_BUDGET", words="face budget (0 = never use a proxy)", zero_or_from=MIN_PROXY_FACES),
+    "max_faces": Option(memory_face_limit(), 1, env="GEOSAM2_MAX_FACES", words="largest number of faces accepted"),
+    "demo_max_faces": Option(2_000_000, 1, env="GEOSAM2_DEMO_MAX_FACES", words="largest number of faces of a mesh a visitor may upload"),
     "cache_mb": Option(1024, env="GEOSAM2_DEMO_CACHE_MB", words="demo's cache of rendered meshes in MB", **POSITIVE),
     "store_mb": Option(1024, env="GEOSAM2_DEMO_STORE_MB", words="demo's budget of users' states in MB", **POSITIVE),
     "idle_minutes": Option(30, env="GEOSAM2_DEMO_IDLE_MINUTES", words="minutes before an unused demo state is dropped", **POSITIVE),
@@ -122,7 +172,10 @@ class Settings:
     samples_per_face : int, the official profile's random visibility samples per face
     face_budget : int, meshes with more faces are segmented on a decimated proxy of
         this many faces and exported whole; 0 = never
-    max_faces : int, meshes with more faces are refused
+    max_faces : int, meshes with more faces are refused (default: from the machine's
+        memory, `memory_face_limit`)
+    demo_max_faces : int, the demo refuses visitors' meshes with more faces (a shared
+        server's limit, lower than what one user's run may take)
     profile : "official", "improved" or None, the inference profile (None: the
         segmenter's own for its work, the improved lifting, clean-up and completion;
         see `geosam2.pipeline.session.Session`)
@@ -135,6 +188,7 @@ class Settings:
     samples_per_face: int = OPTIONS["samples_per_face"].default
     face_budget: int = OPTIONS["face_budget"].default
     max_faces: int = OPTIONS["max_faces"].default
+    demo_max_faces: int = OPTIONS["demo_max_faces"].default
     profile: str | None = None
     cache_mb: float = OPTIONS["cache_mb"].default
     store_mb: float = OPTIONS["store_mb"].default

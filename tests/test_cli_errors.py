@@ -3,6 +3,8 @@ before the expensive work, or a warning with nothing lost; never a traceback."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -87,15 +89,22 @@ def test_unreachable_hub_point_cloud_error_without_waiting(hub_unreachable, boxe
         ("segment", "--pa", "5"),
         ("evaluate", "--pa", "1"),
         ("evaluate", "--pa", "nan"),
+        ("segment", "--face-budget", "1"),
+        ("segment-many", "--face-budget", "50"),
     ],
 )
 def test_bad_numbers_are_refused_by_the_parser(tmp_path, capsys, command, option, value):
-    first = {"render": ["m.obj"], "segment": ["m.obj", "--click", "1,1"], "evaluate": [str(tmp_path), "--segmenter", "geometry"]}
+    first = {
+        "render": ["m.obj"],
+        "segment": ["m.obj", "--click", "1,1"],
+        "segment-many": [str(tmp_path), "--auto"],
+        "evaluate": [str(tmp_path), "--segmenter", "geometry"],
+    }
     with pytest.raises(SystemExit) as info:
         main([command, *first[command], option, value, "--out", str(tmp_path / "out")])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert option in err and value in err and ("between" in err or "from" in err), err
+    assert option in err and value in err and ("between" in err or "from" in err or "at least" in err), err
 
 
 def test_negative_click_is_parsed_then_reported_outside_the_image(two_boxes, output_dir, capsys):
@@ -189,3 +198,23 @@ def test_face_limit_has_a_flag_and_a_variable(tmp_path, capsys, monkeypatch):
     import os
 
     assert os.environ["GEOSAM2_MAX_FACES"] == "11"  # the flag leaves the environment as it was
+
+
+@pytest.mark.parametrize("where", ["under a file", "unwritable"])
+def test_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys, where):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("keep me")
+    out = {"under a file": taken / "results", "unwritable": Path("/proc/geosam2_no_such_folder/out")}[where]
+    missing = str(tmp_path / "missing.obj")  # the --out check comes before the mesh is even read
+    for argv in (["render", missing], ["segment", missing, "--auto"], ["segment-many", str(tmp_path), "--auto"], ["evaluate", str(tmp_path), "--segmenter", "geometry"]):
+        assert main(argv + ["--out", str(out)]) == 2, argv
+        err = capsys.readouterr().err
+        expected = "an existing file" if where == "under a file" else "cannot be written"
+        assert "--out" in err and expected in err and "Traceback" not in err, err
+    assert taken.read_text() == "keep me"
+
+
+def test_a_failed_command_leaves_no_empty_out_folder(tmp_path, capsys):
+    out = tmp_path / "new" / "out"
+    assert main(["segment", str(tmp_path / "missing.obj"), "--auto", "--out", str(out)]) == 2
+    assert not (tmp_path / "new").exists()

@@ -12,7 +12,7 @@ import trimesh
 from tests.factories import make_sphere_mesh
 from geosam2.cli import main
 from geosam2.io.mesh import from_arrays
-from geosam2.geometry.proxy import closest_faces, decimate, proxy_or_mesh, transfer_labels
+from geosam2.geometry.proxy import ProxyError, closest_faces, decimate, proxy_or_mesh, transfer_labels
 from geosam2.lifting.cleanup import clean_labels
 from geosam2.profiles import IMPROVED, OFFICIAL
 
@@ -31,7 +31,7 @@ def two_spheres():
 
 
 def test_decimate_keeps_frame_shape_and_scene_parts(two_spheres):
-    proxy = decimate(two_spheres, 1000)
+    proxy, _ = decimate(two_spheres, 1000)
     assert 900 <= proxy.num_faces <= 1000
     assert np.array_equal(proxy.to_file, two_spheres.to_file)
     assert np.allclose(proxy.vertices.min(0), two_spheres.vertices.min(0), atol=0.02)
@@ -60,7 +60,7 @@ def test_coincident_surfaces_facing_apart_keep_their_own_labels():
     vertices = np.concatenate([slab.vertices, puck.vertices])
     faces = np.concatenate([slab.faces, puck.faces + len(slab.vertices)])
     mesh = from_arrays(vertices, faces, np.repeat([0, 1], [len(slab.faces), len(puck.faces)]))
-    proxy = decimate(mesh, mesh.num_faces // 3)
+    proxy, _ = decimate(mesh, mesh.num_faces // 3)
     bottom = (mesh.part_ids == 1) & (mesh.face_normals[:, 2] < -0.99)
     assert bottom.sum() > 50
     down = proxy.face_normals[:, 2] < -0.99  # the puck's bottom, and the slab's, the lowest plane
@@ -73,7 +73,7 @@ def test_coincident_surfaces_facing_apart_keep_their_own_labels():
 
 
 def test_labels_carry_to_every_face_with_their_boundary(two_spheres):
-    proxy = decimate(two_spheres, 1000)
+    proxy, _ = decimate(two_spheres, 1000)
     # parts: the left sphere, the right sphere's top half, its bottom half left unlabelled
     proxy_labels = np.where(proxy.part_ids == 0, 3, np.where(proxy.centroids[:, 2] > 0, 7, -1))
     labels = transfer_labels(proxy, proxy_labels, two_spheres, PA, IMPROVED)
@@ -85,8 +85,9 @@ def test_labels_carry_to_every_face_with_their_boundary(two_spheres):
 
 def test_the_mesh_itself_is_segmented_under_the_budget(two_spheres):
     for budget in (0, two_spheres.num_faces):
-        assert proxy_or_mesh(two_spheres, budget) is two_spheres
-    proxy = proxy_or_mesh(two_spheres, 2000)
+        segmented, sources = proxy_or_mesh(two_spheres, budget)
+        assert segmented is two_spheres and sources is None
+    proxy, _ = proxy_or_mesh(two_spheres, 2000)
     assert proxy.num_faces <= 2000
     assert np.array_equal(transfer_labels(proxy, proxy.part_ids, two_spheres, PA, IMPROVED), two_spheres.part_ids)
 
@@ -124,3 +125,40 @@ def test_the_transfer_cleans_up_with_the_given_profile():
     for profile, transferred in ((IMPROVED, improved), (OFFICIAL, official)):
         expected = clean_labels(mesh, labels, PA, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True, profile=profile)
         assert np.array_equal(transferred, expected)
+
+
+@pytest.fixture(scope="module")
+def many_boxes():
+    """600 separate small boxes of random sizes (12 faces each, box i = scene part i)
+    scattered in a unit cube: decimated to 800 faces, most boxes lose faces and many vanish."""
+    rng = np.random.default_rng(0)
+    box = trimesh.creation.box((0.02, 0.02, 0.02))
+    count = 600
+    vertices = np.concatenate([box.vertices * rng.uniform(0.5, 2.0) + centre for centre in rng.uniform(0, 1, (count, 3))])
+    faces = np.concatenate([box.faces + len(box.vertices) * i for i in range(count)])
+    return from_arrays(vertices, faces, np.repeat(np.arange(count), len(box.faces)))
+
+
+@pytest.mark.parametrize("profile", [IMPROVED, OFFICIAL])
+def test_the_transfer_never_splits_a_piece_the_proxy_does_not_split(many_boxes, profile):
+    proxy, sources = decimate(many_boxes, 800)
+    on_proxy = np.unique(proxy.part_ids)
+    assert 50 < len(on_proxy) < 550  # some boxes vanished, most kept a few faces
+    proxy_labels = proxy.part_ids % 5  # parts of many boxes each
+    labels = transfer_labels(proxy, proxy_labels, many_boxes, PA, profile, sources).reshape(-1, 12)
+    assert (labels == labels[:, :1]).all()  # no box split
+    np.testing.assert_array_equal(labels[on_proxy, 0], on_proxy % 5)  # a box on the proxy keeps its own faces' label
+    assert np.array_equal(transfer_labels(proxy, proxy_labels, many_boxes, PA, profile).reshape(-1, 12), labels)  # sources found again
+
+
+def test_a_piece_split_on_the_proxy_stays_split(two_spheres):
+    proxy, sources = decimate(two_spheres, 1000)
+    proxy_labels = np.where(proxy.centroids[:, 2] > 0, 1, 2)  # both spheres cut in halves
+    labels = transfer_labels(proxy, proxy_labels, two_spheres, PA, IMPROVED, sources)
+    expected = np.where(two_spheres.centroids[:, 2] > 0, 1, 2)
+    assert two_spheres.face_areas[labels == expected].sum() / two_spheres.face_areas.sum() > 0.97  # the cuts follow the proxy
+
+
+def test_a_proxy_without_faces_is_a_clear_error(two_spheres):
+    with pytest.raises(ProxyError, match="left none"):
+        decimate(two_spheres, 1)

@@ -27,7 +27,9 @@ def test_defaults_lie_in_their_ranges_and_sliders():
         (dict(pa=1.0), "not including"),
         (dict(pa=-0.01), "from 0"),
         (dict(samples_per_face=0), "from 1 to 10"),
-        (dict(face_budget=-1), "at least 0"),
+        (dict(face_budget=-1), "0 \\(off\\) or a whole number of at least 100"),
+        (dict(face_budget=1), "0 \\(off\\) or a whole number of at least 100"),
+        (dict(face_budget=99), "at least 100"),
         (dict(max_faces=0), "at least 1"),
         (dict(cache_mb=0), "above 0"),
         (dict(resolution=True), "whole number"),
@@ -40,6 +42,7 @@ def test_out_of_range_values_are_refused_with_the_range(changes, words):
 
 def test_bounds_themselves_are_accepted():
     Settings(resolution=16, pa=0.0, samples_per_face=10, face_budget=0, max_faces=1)
+    Settings(face_budget=100)
     Settings(resolution=4096, pa=0.999)
 
 
@@ -72,3 +75,19 @@ def test_the_command_line_takes_its_defaults_and_ranges_from_the_settings(monkey
     with pytest.raises(SystemExit):
         build_parser().parse_args(["segment", "m.glb", "--auto", "--resolution", "8", "--out", "o"])
     assert "from 16 to 4096" in capsys.readouterr().err
+
+
+def test_the_face_limit_follows_the_memory():
+    from geosam2.settings import BYTES_PER_FACE, MEMORY_SHARE, machine_memory_bytes, memory_face_limit
+
+    assert memory_face_limit(24 * 2**30) >= 10_000_000  # a 10M-face mesh passes on a 24 GiB machine
+    assert memory_face_limit(4 * 2**30) < 3_000_000  # and not on a small one
+    assert memory_face_limit(2 * 2**30) * BYTES_PER_FACE <= MEMORY_SHARE * 2 * 2**30
+    assert Settings().max_faces == memory_face_limit(machine_memory_bytes())
+    assert Settings().demo_max_faces < Settings().max_faces or machine_memory_bytes() < 3 * 2**30
+
+
+def test_the_demo_limit_is_its_own_setting():
+    settings = Settings.from_env({"GEOSAM2_DEMO_MAX_FACES": "500000", "GEOSAM2_MAX_FACES": "9000000"})
+    assert (settings.demo_max_faces, settings.max_faces) == (500_000, 9_000_000)
+    assert "visitor" in OPTIONS["demo_max_faces"].words and "--" not in OPTIONS["demo_max_faces"].words

@@ -87,6 +87,6 @@ def test_the_face_limit_comes_from_the_settings(spheres_file):
 
 def test_a_point_cloud_file_is_never_decimated(boxes_npy):
     path, box = boxes_npy
-    workpiece = Workpiece.load(path, SETTINGS.with_values(face_budget=10))
+    workpiece = Workpiece.load(path, SETTINGS.with_values(face_budget=100))
     assert workpiece.is_point_cloud and isinstance(workpiece.full, PointCloud) and not workpiece.on_proxy
     assert workpiece.full.num_points == len(box)

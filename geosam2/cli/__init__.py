@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 from ..errors import GeoSAM2Error
@@ -42,19 +43,50 @@ def _attach_negative_values(argv: list[str]) -> list[str]:
     return joined
 
 
-def _check_out(args) -> None:
-    """Refuse an `--out` naming an existing file, before any work."""
+class OutputFolderError(GeoSAM2Error):
+    """The `--out` of a command cannot be a folder or cannot be written."""
+
+
+def _prepare_out(args) -> list[Path]:
+    """Make sure `--out` is a folder this process can write, before any work: refuse
+    an existing file, a path under one, or a place where no folder or file can be
+    made (the operating system's reason given). Returns the folders made here,
+    deepest first (a command failing before it writes anything leaves none behind)."""
     out = getattr(args, "out", None)
-    if out and Path(out).exists() and not Path(out).is_dir():
-        raise GeoSAM2Error(f"--out '{out}' is an existing file, not a folder: give the path of a new or existing folder.")
+    if not out:
+        return []
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise OutputFolderError(f"--out '{out}' is an existing file, not a folder: give the path of a new or existing folder.")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise OutputFolderError(f"--out '{out}' lies under '{blocking}', an existing file: give the path of a folder.")
+    made = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise OutputFolderError(f"--out '{out}' cannot be written ({exc.strerror or exc}): give a folder you can write to.") from None
+    return made
+
+
+def _drop_if_empty(made: list[Path]) -> None:
+    """Remove the folders `_prepare_out` made, deepest first, while they are empty."""
+    for folder in made:
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
+    made: list[Path] = []
     try:
-        _check_out(args)
+        made = _prepare_out(args)
         args.run(args)
     except GeoSAM2Error as exc:
+        _drop_if_empty(made)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # one line, no traceback; the sub-command may say how to resume

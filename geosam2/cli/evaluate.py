@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..evaluation.policies import SEGMENTERS
-from .options import add_profile, add_setting, parse_shard, settings_of
+from .options import add_face_limits, add_profile, add_resumable_out, add_setting, parse_shard, settings_of
 
 
 def add_evaluate(sub) -> None:
@@ -21,6 +21,7 @@ def add_evaluate(sub) -> None:
     add_setting(p, "pa", what="clean-up threshold PA for --segmenter")
     p.add_argument("--checkpoint", help="GeoSAM2 weights for --segmenter geosam2")
     add_profile(p)
+    add_face_limits(p, budget=False)
     p.add_argument("--candidates", type=int, default=4, help="prompt views tried, 360/N degrees apart; the best is kept (default 4)")
     p.add_argument("--box", action="store_true", help="the simulated user also draws each part's box")
     p.add_argument("--negative-clicks", type=int, default=0, help="negative clicks per prompt, in other parts (default 0)")
@@ -34,14 +35,8 @@ def add_evaluate(sub) -> None:
     )
     p.add_argument("--shard", type=parse_shard, default=(0, 1), help="evaluate shard i of n only (e.g. 0/4); combine with merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--out",
-        required=True,
-        help="output folder; re-running with the same settings resumes (finished objects are kept, missing and failed ones retried), "
-        "other settings are refused",
-    )
-    p.add_argument("--restart", action="store_true", help="delete the results already in --out and start afresh (e.g. after changing settings)")
-    p.set_defaults(run=run_evaluate, on_interrupt="the finished objects are kept in {out}; re-run the same command to resume.")
+    add_resumable_out(p, "objects")
+    p.set_defaults(run=run_evaluate)
 
 
 def print_summary(summary: dict, out: Path) -> None:
@@ -62,11 +57,11 @@ def run_evaluate(args) -> None:
     from ..evaluation.settings import evaluation_settings
 
     checkpoint = None
+    settings = settings_of(args)
     if args.pred_dir:
-        method = Predictions(args.pred_dir)
+        method = Predictions(args.pred_dir, settings.max_faces)
         recorded = evaluation_settings(method.name, args.weighting, args.protocol)
     else:
-        settings = settings_of(args)
         if args.segmenter == "geosam2":
             from ..io.weights import resolve_checkpoint
 
@@ -80,7 +75,8 @@ def run_evaluate(args) -> None:
     if not args.pred_dir:
         method = make_method(args.segmenter, settings.resolution, settings.pa, checkpoint, settings.profile, **_prompting(args))
     summary = run_evaluation(
-        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=recorded
+        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=recorded,
+        max_faces=settings.max_faces,
     )
     print_summary(summary, Path(args.out))
 

@@ -56,6 +56,19 @@ def add_face_limits(parser, budget: bool = True) -> None:
         add_setting(parser, "face_budget", what="segment a decimated proxy of this many faces above it, export the full mesh", from_env=True)
 
 
+def add_resumable_out(parser, items: str, contents: str = "") -> None:
+    """--out and --restart of a command whose results resume (`items`: what is kept,
+    "objects" or "meshes"; `contents`: words on the folder's contents)."""
+    parser.add_argument(
+        "--out",
+        required=True,
+        help=f"output folder{contents}; re-running with the same settings resumes (finished {items} whose files are unchanged "
+        "are kept, the others done again), other settings are refused",
+    )
+    parser.add_argument("--restart", action="store_true", help="delete the results already in --out and start afresh (e.g. after changing settings)")
+    parser.set_defaults(on_interrupt=f"the finished {items} are kept in {{out}}; re-run the same command to resume.")
+
+
 def settings_of(args) -> Settings:
     """The Settings of a command: its options given (or defaulted by argparse), the
     environment variables for the rest (`Settings.from_env`)."""

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import GeoSAM2Error, PromptError
-from .options import add_face_limits, add_profile, add_setting, parse_numbers, parse_shard, settings_of
+from .options import add_face_limits, add_profile, add_resumable_out, add_setting, parse_numbers, parse_shard, settings_of
 
 SEGMENTER_CHOICES = ("geosam2", "geometry")
 POINT_CLOUD_NEEDS_WEIGHTS = (
@@ -158,19 +158,35 @@ def add_segment_many(sub) -> None:
     p.add_argument("--auto", action="store_true", required=True, help="give every face a part (the only mode, required)")
     _add_segmenting(p, "")
     p.add_argument("--shard", type=parse_shard, help="do shard i of n only (e.g. 0/4); default under torchrun: RANK/WORLD_SIZE")
-    p.add_argument("--out", required=True, help="output folder (meshes/, records/, summary_<i>_of_<n>.json)")
+    add_resumable_out(p, "meshes", " (meshes/, records/, summary_<i>_of_<n>.json; never searched for input meshes)")
     p.set_defaults(run=run_segment_many)
 
 
+def _weights_of(segmenter, checkpoint: str | None):
+    """The checkpoint file `segmenter` runs with (None for the geometry segmenter)."""
+    from ..segmenters.geometry import GeometrySegmenter
+
+    if isinstance(segmenter, GeometrySegmenter):
+        return None
+    from ..io.weights import resolve_checkpoint
+
+    return resolve_checkpoint(checkpoint)
+
+
 def run_segment_many(args) -> None:
-    from ..pipeline.batch import print_record, segment_many, torchrun_shard
+    from ..pipeline.batch import input_files, print_record, run_settings, segment_many, torchrun_shard
 
     shard = args.shard or torchrun_shard()
     settings = settings_of(args)
+    input_files(Path(args.mesh_dir), Path(args.out))  # a missing or empty folder: refused before a network loads
     segmenter = choose_segmenter(args.segmenter, args.checkpoint)
-    summary = segment_many(args.mesh_dir, args.out, segmenter, settings, shard, print_record)
-    failed = summary["failed"]
-    print(f"shard {shard[0]}/{shard[1]}: {len(summary['ok'])} meshes segmented, {len(failed)} failed; exports in {Path(args.out) / 'meshes'}")
+    recorded = run_settings(settings, segmenter.name, _weights_of(segmenter, args.checkpoint))
+    summary = segment_many(args.mesh_dir, args.out, segmenter, settings, shard, print_record, recorded, args.restart)
+    failed, kept = summary["failed"], len(summary["ok"]) + len(summary["failed"]) - len(summary["segmented"])
+    print(
+        f"shard {shard[0]}/{shard[1]}: {len(summary['ok'])} meshes segmented ({kept} kept from an earlier run), "
+        f"{len(failed)} failed; exports in {Path(args.out) / 'meshes'}"
+    )
     for entry in failed:
         print(f"failed: {entry['file']}: {entry['error']}")
     if failed:

@@ -29,6 +29,7 @@ centred, longest edge 1), where the scale no longer matters.
 from __future__ import annotations
 
 import csv
+import glob
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,19 +90,53 @@ class Dataset:
     objects : {uid: mesh file, or PartNetE object folder}, sorted by uid.
     labels_dir : folder of `<uid>.npy` per-face labels kept apart from the meshes, or None.
     categories : {uid: category} found in the layout (empty when none).
+    max_faces : meshes with more faces are refused (None: `geosam2.io.limits.face_limit()`).
     """
 
     objects: dict
     labels_dir: Path | None = None
     categories: dict = field(default_factory=dict)
+    max_faces: int | None = None
 
     def read(self, uid: str) -> "GroundTruth":
         path = self.objects[uid]
-        return read_partnete_object(path, uid) if path.is_dir() else read_ground_truth(path, self.labels_dir)
+        return read_partnete_object(path, uid) if path.is_dir() else read_ground_truth(path, self.labels_dir, self.max_faces)
+
+    def input_files(self, uid: str) -> dict[str, Path]:
+        """{name: path} of the files object `uid`'s ground truth is read from (the mesh
+        file and its label sidecars, or a PartNetE object's `pc.ply` and `label.npy`)
+        that exist, named "ground truth: <file name>"."""
+        path = self.objects[uid]
+        if path.is_dir():
+            candidates = [path / "pc.ply", path / "label.npy"]
+        else:
+            labels = (Path(self.labels_dir) / f"{path.stem}.npy") if self.labels_dir else path.with_suffix(".npy")
+            candidates = [path, labels, path.with_suffix(".points.npy")]
+        return {f"ground truth: {p.name}": p for p in candidates if p.is_file()}
+
+
+class AmbiguousFilesError(GeoSAM2Error):
+    """Several mesh files of a folder have the same name but for their extension."""
+
+
+def _by_stem(paths, folder: Path) -> dict[str, Path]:
+    """{stem: path} of mesh files `paths` of `folder`, sorted by stem. Raises
+    AmbiguousFilesError when two of them share a stem (e.g. D.glb and D.obj)."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(paths):
+        found.setdefault(path.stem, []).append(path)
+    ambiguous = {stem: group for stem, group in found.items() if len(group) > 1}
+    if ambiguous:
+        names = "; ".join(", ".join(p.name for p in group) for group in ambiguous.values())
+        raise AmbiguousFilesError(
+            f"'{folder}' holds several mesh files of one object ({names}): which one is meant is unclear; "
+            "keep one file per object name (move the others elsewhere)."
+        )
+    return {stem: group[0] for stem, group in sorted(found.items())}
 
 
 def _meshes_in(folder: Path) -> dict[str, Path]:
-    return dict(sorted((p.stem, p) for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS))
+    return _by_stem((p for p in folder.iterdir() if p.suffix.lower() in MESH_EXTENSIONS), folder)
 
 
 def _partnete_objects(root: Path) -> dict[str, Path]:
@@ -110,8 +145,9 @@ def _partnete_objects(root: Path) -> dict[str, Path]:
     return {f"{f.parent.name}/{f.name}": f for f in folders}
 
 
-def find_dataset(root: str | Path) -> Dataset:
-    """The layout of a ground-truth folder (see the module docstring)."""
+def find_dataset(root: str | Path, max_faces: int | None = None) -> Dataset:
+    """The layout of a ground-truth folder (see the module docstring); its meshes
+    above `max_faces` faces are refused when read (None: the default limit)."""
     root = Path(root)
     if not root.is_dir():
         raise GeoSAM2Error(f"Folder '{root}' does not exist: give the folder holding the ground-truth meshes.")
@@ -119,7 +155,7 @@ def find_dataset(root: str | Path) -> Dataset:
         root = root / "GT"
     meshes = _meshes_in(root)
     if meshes:
-        return Dataset(meshes)
+        return Dataset(meshes, max_faces=max_faces)
     clouds = _partnete_objects(root)
     if clouds:
         return Dataset(clouds, categories={uid: uid.split("/")[0] for uid in clouds})
@@ -128,7 +164,7 @@ def find_dataset(root: str | Path) -> Dataset:
     label_dirs = [d for d in folders if "instance" in d.name.lower() and any(d.glob("*.npy"))]
     if mesh_dirs and label_dirs:
         semantic = sorted(root.glob("*semantic*.json"))
-        return Dataset(_meshes_in(mesh_dirs[0]), label_dirs[0], read_categories(semantic[0]) if semantic else {})
+        return Dataset(_meshes_in(mesh_dirs[0]), label_dirs[0], read_categories(semantic[0]) if semantic else {}, max_faces)
     raise GeoSAM2Error(
         f"'{root}' holds no mesh files ({', '.join(MESH_EXTENSIONS)}), no PartNetE objects "
         "(<category>/<id>/pc.ply + label.npy) nor a PartObjaverse-Tiny layout "
@@ -179,11 +215,12 @@ def face_labels(mesh: Mesh, path: Path, labels_dir: Path | None = None) -> np.nd
     )
 
 
-def read_ground_truth(path: str | Path, labels_dir: str | Path | None = None) -> GroundTruth:
+def read_ground_truth(path: str | Path, labels_dir: str | Path | None = None, max_faces: int | None = None) -> GroundTruth:
     """Read a ground-truth mesh and its parts (see the module docstring for the
-    formats); per-face labels come from `labels_dir/<uid>.npy` when given."""
+    formats); per-face labels come from `labels_dir/<uid>.npy` when given; meshes
+    above `max_faces` faces are refused (None: the default limit)."""
     path = Path(path)
-    mesh = load_mesh(path)
+    mesh = load_mesh(path, max_faces)
     points_file = path.with_suffix(".points.npy")
     if points_file.is_file():
         points = np.load(points_file).reshape(-1, 3).astype(np.float64)
@@ -205,11 +242,12 @@ def transfer_face_labels(source: Mesh, labels: np.ndarray, target: Mesh) -> np.n
     return labels[nearest]
 
 
-def _read_level(pred_dir: Path, gt: GroundTruth) -> np.ndarray:
-    candidates = [p for p in sorted(pred_dir.glob(f"{gt.uid}.*")) if p.suffix.lower() in MESH_EXTENSIONS]
+def _read_level(pred_dir: Path, gt: GroundTruth, max_faces: int | None) -> np.ndarray:
+    candidates = [p for p in pred_dir.glob(f"{glob.escape(gt.uid)}.*") if p.suffix.lower() in MESH_EXTENSIONS and p.stem == gt.uid]
     if candidates and gt.mesh is not None:
-        mesh = load_mesh(candidates[0])
-        return transfer_face_labels(mesh, face_labels(mesh, candidates[0]), gt.mesh)
+        path = _by_stem(candidates, pred_dir)[gt.uid]
+        mesh = load_mesh(path, max_faces)
+        return transfer_face_labels(mesh, face_labels(mesh, path), gt.mesh)
     lone = pred_dir / f"{gt.uid}.npy"
     if lone.is_file():
         labels = np.load(lone, allow_pickle=False)
@@ -219,17 +257,18 @@ def _read_level(pred_dir: Path, gt: GroundTruth) -> np.ndarray:
     raise GeoSAM2Error(f"No prediction for '{gt.uid}' in '{pred_dir}' (expected {gt.uid}.glb/.ply/... or {gt.uid}.npy).")
 
 
-def read_prediction(pred_dir: str | Path, gt: GroundTruth) -> np.ndarray:
+def read_prediction(pred_dir: str | Path, gt: GroundTruth, max_faces: int | None = None) -> np.ndarray:
     """Predicted part per ground-truth face of `gt` from another method's files in
     `pred_dir` (see the module docstring): (F,) int32, or (L, F) int32 for several
     granularity levels, given as a 2-D `<uid>.npy` or as one sub-folder of
     `pred_dir` per level (sorted by name). Raises GeoSAM2Error when missing."""
     pred_dir = Path(pred_dir)
-    if not any(pred_dir.glob(f"{gt.uid}.*")):
-        levels = sorted(d for d in pred_dir.iterdir() if d.is_dir() and any(d.glob(f"{gt.uid}.*")))
+    pattern = f"{glob.escape(gt.uid)}.*"
+    if not any(pred_dir.glob(pattern)):
+        levels = sorted(d for d in pred_dir.iterdir() if d.is_dir() and any(d.glob(pattern)))
         if levels:
-            return np.stack([_read_level(d, gt) for d in levels])
-    return _read_level(pred_dir, gt)
+            return np.stack([_read_level(d, gt, max_faces) for d in levels])
+    return _read_level(pred_dir, gt, max_faces)
 
 
 def read_categories(path: str | Path) -> dict[str, str]:

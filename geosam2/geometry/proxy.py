@@ -7,6 +7,14 @@ cleaned on the full mesh's own face graph so part boundaries follow its faces.
 The exports are of the full mesh. The face budget is a setting
 (`geosam2.settings.Settings.face_budget`); `geosam2.pipeline.workspace.Workspace`
 decides and carries the labels back (:func:`proxy_or_mesh`, :func:`transfer_labels`).
+
+The transfer never splits a connected piece of the full mesh (a component of its
+welded faces) that the proxy's labels do not split: each face takes its label
+from the proxy faces of its own piece (those whose closest full face lies on it),
+a piece that decimation removed entirely takes one label for all its faces (the
+one most of its area finds nearest), and the clean-up leaves pieces of one label
+as they are. 4,000 separate small boxes through a proxy of 5,000 faces split 2,719
+boxes between parts before this rule.
 """
 
 from __future__ import annotations
@@ -15,11 +23,17 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .facegraph import weld_vertices
+from ..errors import GeoSAM2Error
 from ..io.mesh import Mesh, triangle_normals
 from ..lifting.cleanup import clean_labels
 
 CLOSEST_CANDIDATES = 6  # proxy surface samples whose faces are tried for the closest face
 FACING_WEIGHT = 0.1  # normalised units per unit of normal difference: facing apart counts as 0.2 farther
+GROUP_SPACING = 4.0  # normalised units between groups in the candidate search: more than the frame's diagonal (at most 3 ** 0.5) and the facing term
+
+
+class ProxyError(GeoSAM2Error):
+    """A mesh cannot be decimated to the face budget asked for."""
 
 
 def needs_proxy(mesh: Mesh, budget: int) -> bool:
@@ -27,36 +41,44 @@ def needs_proxy(mesh: Mesh, budget: int) -> bool:
     return budget > 0 and mesh.num_faces > budget
 
 
-def decimate(mesh: Mesh, target_faces: int) -> Mesh:
+def decimate(mesh: Mesh, target_faces: int) -> tuple[Mesh, np.ndarray]:
     """A proxy of `mesh` with about `target_faces` faces, in the same normalised
     frame (same ``to_file``), by quadric decimation of the welded mesh (vertices
-    closer than the weld tolerance merged, so seams of UV charts do not stop it).
-    It may keep more faces where collapses would leave degenerate triangles
-    (long thin ones: an assembly of subdivided trimesh cylinders of 1.8M faces
-    stopped at 477k faces for a target of 100k).
-    Each proxy face gets the ``part_ids`` of the full face closest to its centroid
-    (:func:`closest_faces`, facing the same way)."""
+    closer than the weld tolerance merged, so seams of UV charts do not stop it),
+    and its (P,) int64 `sources`: the full face closest to each proxy face's
+    centroid (:func:`closest_faces`, facing the same way), whose ``part_ids`` the
+    proxy face takes. The proxy may keep more faces where collapses would leave
+    degenerate triangles (long thin ones: an assembly of subdivided trimesh
+    cylinders of 1.8M faces stopped at 477k faces for a target of 100k)."""
     import fast_simplification
 
     welded = weld_vertices(mesh.vertices, mesh.faces)
     points = np.zeros((welded.max() + 1, 3))
     points[welded] = mesh.vertices[mesh.faces]
     vertices, faces = fast_simplification.simplify(points, welded.astype(np.int32), target_count=target_faces)
-    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64).reshape(-1, 3)
+    if len(faces) == 0:
+        raise ProxyError(f"Decimating '{mesh.name}' to {target_faces:,} faces left none: give a larger face budget (or 0: no proxy).")
     triangles = vertices[faces]
-    nearest = closest_faces(mesh.triangles, triangles.mean(axis=1), normals=triangle_normals(triangles))
-    return Mesh(
+    sources = closest_faces(mesh.triangles, triangles.mean(axis=1), normals=triangle_normals(triangles))
+    proxy = Mesh(
         vertices=vertices,
         faces=faces,
-        part_ids=mesh.part_ids[nearest],
+        part_ids=mesh.part_ids[sources],
         part_names=mesh.part_names,
         to_file=mesh.to_file,
         name=mesh.name,
     )
+    return proxy, sources
 
 
 def candidate_faces(
-    triangles: np.ndarray, points: np.ndarray, k: int = CLOSEST_CANDIDATES, seed: int = 0, normals: np.ndarray | None = None
+    triangles: np.ndarray,
+    points: np.ndarray,
+    k: int = CLOSEST_CANDIDATES,
+    seed: int = 0,
+    normals: np.ndarray | None = None,
+    groups: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """(P, k) int64 triangles of (T, 3, 3) `triangles` near each of (P, 3) `points`:
     those of the `k` nearest surface samples, nearest first. The samples are each
@@ -65,13 +87,20 @@ def candidate_faces(
     may be far). With the points' (P, 3) unit `normals`, (P, 2k): then also those
     of the `k` nearest samples with the normals as three more coordinates scaled
     by `FACING_WEIGHT`, so that a coarse surface facing the point's way is found
-    beside a finely sampled one facing away (see :func:`closest_faces`)."""
+    beside a finely sampled one facing away (see :func:`closest_faces`). With
+    `groups` ((T,) int group of each triangle, (P,) int group of each point), the
+    group times `GROUP_SPACING` is one more coordinate: a point's candidates are
+    of its own group first (those of other groups only when its group has fewer
+    than k samples)."""
     rng = np.random.default_rng(seed)
     areas = 0.5 * np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]), axis=1)
     spread = rng.choice(len(triangles), len(triangles), p=areas / areas.sum()) if areas.sum() > 0 else np.zeros(0, int)
     weights = rng.dirichlet(np.ones(3), len(spread))
     owner = np.concatenate([np.arange(len(triangles)), spread])
     samples = np.concatenate([triangles.mean(axis=1), np.einsum("ij,ijk->ik", weights, triangles[spread])])
+    if groups is not None:
+        samples = np.column_stack([samples, GROUP_SPACING * groups[0][owner]])
+        points = np.column_stack([points, GROUP_SPACING * groups[1]])
     k = min(k, len(samples))
     _, nearest = cKDTree(samples).query(points, k=k, workers=-1)
     if normals is not None:
@@ -134,26 +163,82 @@ def _segment_distance(points: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.nd
     return np.linalg.norm(points - (p + np.clip(t, 0, 1)[:, None] * direction), axis=1)
 
 
-def transfer_labels(proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float, profile: str) -> np.ndarray:
-    """(F,) int32 labels of the full `mesh` from (P,) `proxy_labels` of its proxy:
-    each face takes the label of the proxy face closest to its centroid and facing
-    its way (:func:`closest_faces`; measured only where the candidate faces
-    disagree), then stray pieces (relative size below `pa`) are cleared and
-    refilled on the full mesh by the clean-up of `profile` (the session's,
-    "official" or "improved": `geosam2.lifting.cleanup.clean_labels`; part ids
-    kept, with "improved" each label's largest piece kept; faces unlabelled on
-    the proxy stay unlabelled)."""
-    proxy_labels = np.asarray(proxy_labels, np.int32)
-    normals = mesh.face_normals
-    candidates = candidate_faces(proxy.triangles, mesh.centroids, normals=normals)
+def _nearest_labels(proxy: Mesh, proxy_labels: np.ndarray, points: np.ndarray, normals: np.ndarray, groups=None) -> np.ndarray:
+    """(P,) labels of the proxy faces closest to (P, 3) `points` facing their
+    (P, 3) `normals` (measured only where the candidate faces disagree); with
+    `groups` ((proxy faces' groups, points' groups), see :func:`candidate_faces`),
+    among the faces of each point's own group, which must hold some."""
+    candidates = candidate_faces(proxy.triangles, points, normals=normals, groups=groups)
+    if groups is not None:  # a group of fewer than k samples: its own first candidate instead of other groups'
+        foreign = groups[0][candidates] != groups[1][:, None]
+        candidates = np.where(foreign, candidates[:, :1], candidates)
     labels = proxy_labels[candidates[:, 0]]
     mixed = (proxy_labels[candidates] != labels[:, None]).any(axis=1)  # near a boundary: find the closest face
-    closest = closest_candidate(proxy.triangles, mesh.centroids[mixed], candidates[mixed], normals[mixed])
-    labels[mixed] = proxy_labels[closest]
-    return clean_labels(mesh, labels, pa, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True, profile=profile)
+    labels[mixed] = proxy_labels[closest_candidate(proxy.triangles, points[mixed], candidates[mixed], normals[mixed])]
+    return labels
 
 
-def proxy_or_mesh(mesh: Mesh, budget: int) -> Mesh:
-    """The mesh to segment: a proxy of `budget` faces when `mesh` has more, else `mesh`."""
-    return decimate(mesh, budget) if needs_proxy(mesh, budget) else mesh
+def _majority_per_piece(pieces: np.ndarray, labels: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """(F,) the label holding most of the area of each face's piece ((F,) `pieces`,
+    `labels`, `areas`; ties and zero areas: the larger face count, then the smaller label)."""
+    pairs, inverse = np.unique(np.column_stack([pieces, labels]), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    area, count = np.bincount(inverse, weights=areas), np.bincount(inverse)
+    order = np.lexsort((pairs[:, 1], -count, -area, pairs[:, 0]))  # per piece, its best pair first
+    first = order[np.r_[True, pairs[order[1:], 0] != pairs[order[:-1], 0]]]
+    best = np.zeros(pieces.max(initial=-1) + 1, labels.dtype)
+    best[pairs[first, 0]] = pairs[first, 1]
+    return best[pieces]
 
+
+def uniform_pieces(pieces: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(F,) bool whether each face's piece ((F,) int `pieces`) holds one label only."""
+    count = pieces.max(initial=-1) + 1
+    low, high = np.full(count, np.iinfo(np.int64).max), np.full(count, np.iinfo(np.int64).min)
+    np.minimum.at(low, pieces, labels)
+    np.maximum.at(high, pieces, labels)
+    return (low == high)[pieces]
+
+
+def transfer_labels(
+    proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float, profile: str, sources: np.ndarray | None = None
+) -> np.ndarray:
+    """(F,) int32 labels of the full `mesh` from (P,) `proxy_labels` of its proxy.
+
+    Each face takes the label of the proxy face closest to its centroid and facing
+    its way (:func:`closest_faces`) among the proxy faces of its own connected
+    piece (``mesh.graph.pieces``); a proxy face lies on the piece of its (P,)
+    `sources` face (:func:`decimate`'s, found again when None). The faces of a
+    piece without proxy faces (removed by decimation) all take the label most of
+    its area finds nearest. Then stray pieces (relative size below `pa`) are
+    cleared and refilled on the full mesh by the clean-up of `profile` (the
+    session's, "official" or "improved": `geosam2.lifting.cleanup.clean_labels`;
+    part ids kept, with "improved" each label's largest piece kept; faces
+    unlabelled on the proxy stay unlabelled), except on pieces of one label,
+    which stay whole."""
+    proxy_labels = np.asarray(proxy_labels, np.int32)
+    if sources is None:
+        sources = closest_faces(mesh.triangles, proxy.centroids, normals=proxy.face_normals)
+    pieces = mesh.graph.pieces
+    proxy_pieces = pieces[sources]
+    on_proxy = np.zeros(pieces.max() + 1, bool)
+    on_proxy[proxy_pieces] = True
+    kept = on_proxy[pieces]
+    labels = np.empty(mesh.num_faces, np.int32)
+    centroids, normals = mesh.centroids, mesh.face_normals
+    labels[kept] = _nearest_labels(proxy, proxy_labels, centroids[kept], normals[kept], (proxy_pieces, pieces[kept]))
+    if not kept.all():
+        lost = ~kept
+        nearest = _nearest_labels(proxy, proxy_labels, centroids[lost], normals[lost])
+        labels[lost] = _majority_per_piece(pieces[lost], nearest, mesh.face_areas[lost])
+    cleaned = clean_labels(mesh, labels, pa, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True, profile=profile)
+    whole = uniform_pieces(pieces, labels)
+    cleaned[whole] = labels[whole]
+    return cleaned
+
+
+def proxy_or_mesh(mesh: Mesh, budget: int) -> tuple[Mesh, np.ndarray | None]:
+    """The mesh to segment and its sources: a proxy of `budget` faces with the full
+    face under each of its faces (:func:`decimate`) when `mesh` has more, else
+    (`mesh`, None)."""
+    return decimate(mesh, budget) if needs_proxy(mesh, budget) else (mesh, None)

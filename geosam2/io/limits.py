@@ -24,12 +24,24 @@ def face_limit() -> int:
     return Settings.from_env().max_faces
 
 
-def too_many_faces(name: str, faces: int, limit: int) -> MeshTooLargeError:
-    """The error for a mesh `name` of `faces` faces above `limit`."""
-    return MeshTooLargeError(
+class TooManyFacesError(MeshTooLargeError):
+    """A mesh above the face limit; `name`, `faces` and `limit` let a caller word its own message."""
+
+    def __init__(self, message: str, name: str, faces: int, limit: int):
+        super().__init__(message)
+        self.name, self.faces, self.limit = name, faces, limit
+
+
+def too_many_faces(name: str, faces: int, limit: int) -> TooManyFacesError:
+    """The error for a mesh `name` of `faces` faces above `limit` (worded for the command line)."""
+    return TooManyFacesError(
         f"'{name}' has {faces:,} faces, more than the limit of {limit:,}: "
         "decimate it first (e.g. Blender's Decimate modifier) or raise the limit "
-        f"(`geosam2 ... --max-faces N` or the environment variable {OPTIONS['max_faces'].env}=N)."
+        f"(`--max-faces N` on `geosam2 render`, `segment`, `segment-many` and `evaluate`, "
+        f"or the environment variable {OPTIONS['max_faces'].env}=N for any command).",
+        name,
+        faces,
+        limit,
     )
 
 

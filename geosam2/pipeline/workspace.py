@@ -40,10 +40,13 @@ class Workpiece:
     full : Mesh or PointCloud, as the file holds it (the exports label it)
     segmented : Mesh or PointCloud, what sessions work on: `full`, or its decimated
         proxy when `full` is a mesh above the face budget
+    sources : (P,) int64 or None, on a proxy: the face of `full` under each proxy
+        face (`geosam2.geometry.proxy.decimate`), which the label transfer reads
     """
 
     full: Mesh | PointCloud
     segmented: Mesh | PointCloud
+    sources: np.ndarray | None = None
 
     @classmethod
     def load(cls, source: str | os.PathLike | Mesh | PointCloud, settings: Settings) -> "Workpiece":
@@ -52,8 +55,9 @@ class Workpiece:
         a mesh above `settings.face_budget` faces is segmented on a proxy of that many.
         Raises MeshLoadError, EmptyMeshError, MeshTooLargeError as the loaders do."""
         full = source if isinstance(source, (Mesh, PointCloud)) else load_geometry(source, settings.max_faces)
-        segmented = full if isinstance(full, PointCloud) else proxy_or_mesh(full, settings.face_budget)
-        return cls(full, segmented)
+        if isinstance(full, PointCloud):
+            return cls(full, full)
+        return cls(full, *proxy_or_mesh(full, settings.face_budget))
 
     @property
     def on_proxy(self) -> bool:
@@ -117,7 +121,8 @@ class Workspace:
             return np.asarray(labels, np.int32)
         source, pa, full = self._transferred
         if source is not labels or pa != self.session.pa:
-            full = transfer_labels(self.workpiece.segmented, labels, self.full, self.session.pa, self.session.profile)
+            workpiece = self.workpiece
+            full = transfer_labels(workpiece.segmented, labels, self.full, self.session.pa, self.session.profile, workpiece.sources)
             self._transferred = (labels, self.session.pa, full)
         return full
 
