@@ -372,7 +372,7 @@ def test_status_says_how_to_get_weights_and_launch_options(offline, monkeypatch)
     assert "offline geometry segmenter" in status and "GEOSAM2_CHECKPOINT" in status and "VAST-AI/GeoSAM2" in status
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
-    assert launch_options() == {"server_name": "127.0.0.1", "server_port": 7860}
+    assert {k: launch_options()[k] for k in ("server_name", "server_port")} == {"server_name": "127.0.0.1", "server_port": 7860}
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     assert launch_options()["server_name"] == "0.0.0.0"
     try:
