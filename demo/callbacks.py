@@ -303,8 +303,9 @@ class DemoApp(EditingEvents):
         return only(gallery=self.pictures.gallery(user), prompt_image=self.pictures.prompt_image(user, prompt))
 
     def downloads(self, request: gr.Request) -> tuple:
-        """The download buttons holding the files of the user's current labelling, written
-        now unless they are (`demo.downloads.prepare`); without a file while there is no part."""
+        """The files of the user's current labelling for the download buttons (one path per
+        name in DOWNLOADS, None while there is no part), written now unless they are
+        (`demo.downloads.prepare`); the public /downloads."""
         user = self.store.get(request.session_hash)
         if user is None:
             return tuple(gr.skip() for _ in downloads.DOWNLOADS)
@@ -312,7 +313,14 @@ class DemoApp(EditingEvents):
             files = downloads.prepare(user)
         except OSError:  # the page closed meanwhile and its folder is gone
             return tuple(gr.skip() for _ in downloads.DOWNLOADS)
-        return tuple(downloads.buttons(files).values())
+        return tuple(None if files is None else files[name] for name in downloads.DOWNLOADS)
+
+    def download_labels(self, request: gr.Request) -> tuple:
+        """The download buttons' labels: "preparing" only while their files are older than the parts."""
+        user = self.store.get(request.session_hash)
+        if user is None:
+            return tuple(gr.skip() for _ in downloads.DOWNLOADS)
+        return tuple(gr.update(label=label) for label in downloads.labels(user.exported != user.version and bool(user.session.parts)))
 
     def download_clicked(self, request: gr.Request) -> None:
         """Say why a download button has no file yet (no part, or the files are being prepared)."""

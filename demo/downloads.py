@@ -3,7 +3,7 @@
 A change of the labelling shows the buttons as *preparing* (no file, so a click
 cannot fetch an older one); the page then asks for the files (`prepare`), which
 writes them for the newest state, again if the parts changed meanwhile, and
-gives them to the buttons. A click on a button without a file says why.
+gives them to the buttons, then their labels. A click on a button without a file says why.
 """
 
 from __future__ import annotations
@@ -25,12 +25,17 @@ NO_PARTS = "No parts to download yet: click on a part and press Segment part fir
 BEING_PREPARED = "The files of the parts shown are being prepared (a few seconds): the buttons hold them when ready."
 
 
+def labels(preparing: bool) -> list:
+    """The buttons' labels in DOWNLOADS order, saying when the files are being prepared."""
+    return [DOWNLOAD_LABELS[name] + (PREPARING if preparing else "") for name in DOWNLOADS]
+
+
 def buttons(files: dict | None, preparing: bool = False) -> dict:
     """Updates of the download buttons by output name: `files` (kind -> path; None: no
-    file), their labels saying when the files are being prepared."""
+    file) and their labels."""
     return {
-        output: gr.update(value=None if files is None else files[name], label=DOWNLOAD_LABELS[name] + (PREPARING if preparing else ""))
-        for name, output in zip(DOWNLOADS, DOWNLOAD_OUTPUTS)
+        output: gr.update(value=None if files is None else files[name], label=label)
+        for name, output, label in zip(DOWNLOADS, DOWNLOAD_OUTPUTS, labels(preparing))
     }
 
 

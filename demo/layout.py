@@ -261,7 +261,8 @@ def _wire_labelling(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace, preloaded
     for i, event in enumerate(changes):  # after the coloured mesh: the chart, then the download files
         downloads_api = dict(api_name="downloads") if i == 0 else private  # one public copy for API clients
         chart = event.success(app.chart, None, c.chart, show_progress="hidden", **last, **private)
-        chart.then(app.downloads, None, buttons, show_progress="hidden", **last, **downloads_api)
+        files = chart.then(app.downloads, None, buttons, show_progress="hidden", **last, **downloads_api)
+        files.then(app.download_labels, None, buttons, show_progress="hidden", **last, **private)
     for button in buttons:  # without a file: say why
         button.click(app.download_clicked, None, None, concurrency_limit=None, show_progress="hidden", **private)
     gr.api(h.segment_prompt, api_name="segment_prompt")

@@ -63,7 +63,7 @@ def value(update):
 
 def download_files(app, request) -> dict:
     """Kind -> path of the files the download buttons hold once prepared (None: no file)."""
-    return dict(zip(DOWNLOADS, (value(u) for u in app.downloads(request))))
+    return dict(zip(DOWNLOADS, app.downloads(request)))
 
 
 def session_of(app, request):
