@@ -147,29 +147,25 @@ class EditingEvents:
     @user_errors
     def undo(self, prompt: dict, request: gr.Request):
         """Go back one step (past a Reset: to the parts it set aside)."""
-        user = self._user(request)
-        if user.session.can_undo:
-            changed = user.session.undo().changed_views
-        elif user.earlier:
-            user.later.append(user.workspace)
-            user.workspace, changed = user.earlier.pop(), None
-        else:
-            gr.Warning("Nothing to undo.")
-            return only()
-        user.version += 1
-        return self._screen(user, prompt, None, changed)
+        return self._step(self._user(request), prompt, backwards=True)
 
     @user_errors
     def redo(self, prompt: dict, request: gr.Request):
         """Redo the last undone step."""
-        user = self._user(request)
-        if user.session.can_redo:
-            changed = user.session.redo().changed_views
-        elif user.later:
-            user.earlier.append(user.workspace)
-            user.workspace, changed = user.later.pop(), None
+        return self._step(self._user(request), prompt, backwards=False)
+
+    def _step(self, user: UserState, prompt: dict, backwards: bool) -> tuple:
+        """Undo (`backwards`) or redo one step of the session, or across a Reset: back to the
+        labelling it set aside (`user.earlier`), or forward to the one it started (`user.later`)."""
+        session = user.session
+        across, other = (user.earlier, user.later) if backwards else (user.later, user.earlier)
+        if session.can_undo if backwards else session.can_redo:
+            changed = (session.undo() if backwards else session.redo()).changed_views
+        elif across:
+            other.append(user.workspace)
+            user.workspace, changed = across.pop(), None
         else:
-            gr.Warning("Nothing to redo.")
+            gr.Warning(f"Nothing to {'undo' if backwards else 'redo'}.")
             return only()
         user.version += 1
         return self._screen(user, prompt, None, changed)
