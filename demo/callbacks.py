@@ -12,7 +12,6 @@ badges on the components); anything else is a bug and propagates.
 
 from __future__ import annotations
 
-import functools
 import shutil
 import tempfile
 import threading
@@ -28,29 +27,16 @@ from geosam2.segmenters.prompts import Prompt
 
 from .chart import parts_sunburst
 from .images import base_images, overlay_mask
-from .meshes import MeshCache, PreparedMesh
+from .meshes import UP_AXES, MeshCache, PreparedMesh
+from . import downloads
+from .editing import EditingEvents, edited
 from .model import SharedModel
 from .prompting import empty_prompt, to_prompt, with_click
-from .screen import DOWNLOADS, OUTPUTS, Pictures, mesh_status, only, parts_rows, tree_order, unlabelled_share
+from .screen import OUTPUTS, Pictures, camera_on_view, widest_view, mesh_status, only, parts_rows, tree_order, unlabelled_share, user_errors
 from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings
 
 
-def user_errors(handler):
-    """Wrap a handler returning OUTPUTS: a GeoSAM2Error it raises (the user's mistake)
-    shows its message as a warning, and the page is left as it was."""
-
-    @functools.wraps(handler)
-    def run(self, *args, **kwargs):
-        try:
-            return handler(self, *args, **kwargs)
-        except GeoSAM2Error as exc:
-            gr.Warning(str(exc))
-            return only()
-
-    return run
-
-
-class DemoApp:
+class DemoApp(EditingEvents):
     """The demo's handlers over one shared model, a shared mesh cache and a per-user store.
 
     Parameters
@@ -77,10 +63,13 @@ class DemoApp:
         self._closed = threading.Event()
 
     # ------------------------------------------------------------- helpers
-    def prepare(self, path: str, resolution: int) -> PreparedMesh:
-        """The mesh in file `path` rendered at `resolution` px, shared by every user of it
-        (see demo.meshes.MeshCache). Raises GeoSAM2Error for a file that is not a usable mesh."""
-        return self.meshes.get(path, resolution)
+    def prepare(self, path: str, resolution: int, up: str = "") -> PreparedMesh:
+        """The mesh in file `path` rendered at `resolution` px with up axis `up`, with its
+        look for the 3D view, shared by every user of it (see demo.meshes.MeshCache).
+        Raises GeoSAM2Error for a file that is not a usable mesh."""
+        prepared = self.meshes.get(path, resolution, up)
+        prepared.look(self.folder)
+        return prepared
 
     def warm_up(self, paths, resolution: int) -> int:
         """Prepare the meshes in `paths` and, with GeoSAM2, encode their views, in order
@@ -129,8 +118,8 @@ class DemoApp:
         if self.model.note:
             line += f" {self.model.note}"
         if user is None:
-            return line + "\n\n**Mesh:** none yet: pick an example or upload a mesh."
-        return line + "\n\n" + mesh_status(user)
+            return line + "  \n**Mesh:** none yet: pick an example or upload a mesh."
+        return line + "  \n" + mesh_status(user)
 
     def _screen(self, user: UserState, prompt: dict, selected: int | None = None, changed_views=None) -> tuple:
         """Every output after the labelling changed (`changed_views` None: all views)."""
@@ -138,27 +127,30 @@ class DemoApp:
         pictures.refresh_thumbnails(user, range(session.views.num_views) if changed_views is None else changed_views)
         choices = [(f"{p.id}: {p.name}", p.id) for p in session.parts]
         values = {
-            "gallery": pictures.gallery(user),
+            "gallery": gr.update(value=pictures.gallery(user), selected_index=prompt["view"]),
             "prompt_image": pictures.prompt_image(user, prompt),
-            "viewer": pictures.viewer_glb(user, selected),
+            "viewer": pictures.viewer(user, selected),
             "parts": parts_rows(session),
             "part": gr.update(choices=choices, value=selected),
             "status": self.status(user),
             "prompt": prompt,
+            **downloads.shown_buttons(user),
         }
         return tuple(values[name] for name in OUTPUTS)
 
     # -------------------------------------------------------------- events
-    def page_settings(self, pa, samples_per_face, resolution, segmenter: str, profile=None) -> PageSettings:
+    def page_settings(self, pa, samples_per_face, resolution, segmenter: str, profile=None, up: str = "") -> PageSettings:
         """The page's settings from its controls' values (the server's for the rest);
         values out of range (from an API client) raise gr.Error with the range."""
+        if up not in ("",) + UP_AXES:
+            raise gr.Error(f"Up axis '{up}' is not one of {UP_AXES} (or '' for the file type's).")
         try:
             run = self.settings.with_values(
                 pa=float(pa), samples_per_face=int(samples_per_face), resolution=int(resolution), profile=profile or None
             )
         except GeoSAM2Error as exc:
             raise gr.Error(str(exc)) from exc
-        return PageSettings(run, segmenter)
+        return PageSettings(run, segmenter, up or "")
 
     def load(self, path, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
         """Load a mesh file with `page`'s settings and render its views; returns one value
@@ -172,7 +164,7 @@ class DemoApp:
         name = Path(path).name
         progress(0.05, desc=f"reading {name} and rendering {page.run.resolution} px views")
         try:
-            prepared = self.prepare(path, page.run.resolution)
+            prepared = self.prepare(path, page.run.resolution, page.up)
         except GeoSAM2Error as exc:
             gr.Warning(f"{exc} Your current work is kept.")
             return only() + (None,)
@@ -187,9 +179,12 @@ class DemoApp:
         progress(0.9, desc="drawing views")
         folder = Path(tempfile.mkdtemp(prefix="user-", dir=self.folder))
         base = base_images(prepared.views, True) if point_maps else prepared.normal_maps
-        user = UserState(workspace, page, str(path), folder, base, bool(point_maps))
+        user = UserState(workspace, page, str(path), folder, base, bool(point_maps), look=prepared.look(self.folder))
         self.store.put(request.session_hash, user)
-        return self._screen(user, empty_prompt()) + (gr.skip(),)
+        prompt = empty_prompt(widest_view(prepared.views))
+        screen = dict(zip(OUTPUTS, self._screen(user, prompt)))
+        screen["viewer"] = gr.update(value=screen["viewer"], camera_position=camera_on_view(prepared.views, prompt["view"]))
+        return tuple(screen[name] for name in OUTPUTS) + (gr.skip(),)
 
     @user_errors
     def reload(self, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
@@ -218,32 +213,6 @@ class DemoApp:
         prompt = empty_prompt(prompt["view"])
         return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
-    @user_errors
-    def segment(self, prompt: dict, part, pa, auto_complete, refine: bool, request: gr.Request, progress=gr.Progress()):
-        """Make a new part from the pending prompt; with `refine`, inside the selected part `part`."""
-        user = self._user(request)
-        query = to_prompt(prompt)
-        if query is None:
-            raise PromptError("Click on a part first (a positive click), or draw a box in box mode.")
-        if refine and part is None:
-            raise PromptError("Select the part to refine in the parts list first.")
-        return self._add(user, query, int(part) if refine else None, pa, auto_complete, progress)
-
-    def _add(self, user: UserState, query: Prompt, parent: int | None, pa, auto_complete, progress) -> tuple:
-        """Add the part `query` selects (inside `parent` if given), then complete the rest if asked."""
-        session = user.session
-        user.workspace.set_pa(pa)
-        progress(0.1, desc=f"segmenting {session.views.num_views} views")
-        update = session.add_part(query, parent=parent)
-        new_part = max(p.id for p in update.parts)
-        changed = set(update.changed_views)
-        if auto_complete:
-            progress(0.6, desc="completing the rest")
-            changed |= set(session.auto_complete().changed_views)
-        user.version += 1
-        progress(0.9, desc="drawing")
-        return self._screen(user, empty_prompt(query.view), new_part, sorted(changed))
-
     def api_segment(self, view: int, clicks: list, box: list, parent: int | None, request: gr.Request) -> dict:
         """Add a part from a prompt given as numbers (the API's Segment part).
 
@@ -268,7 +237,7 @@ class DemoApp:
             user.session.add_part(query, parent=parent)
         except GeoSAM2Error as exc:
             raise gr.Error(str(exc)) from exc
-        user.version += 1
+        edited(user)
         parts = [
             {"id": p.id, "name": p.name, "parent": p.parent, "surface_percent": round(100 * p.area_share, 1)}
             for p, _ in tree_order(user.session.parts)
@@ -299,77 +268,29 @@ class DemoApp:
         user.candidates = Candidates(view, masks, scores, parent)
         stride = self.pictures.stride(user)
         image = np.asarray(self.pictures.prompt_image(user, prompt))[::stride, ::stride]
+        taken = session.views.silhouette[view]  # a candidate takes faces of the object, those no part has (or the parent's)
+        if parent is None:
+            taken = taken & (session.views.pixel_labels(session.labels, view) < 0)
         shown = session.views.silhouette[view].sum()
         return [
-            (overlay_mask(image, mask[::stride, ::stride]), f"score {score:.2f}, {100 * mask.sum() / shown:.0f} % of the view")
+            (overlay_mask(image, (mask & taken)[::stride, ::stride]), f"{100 * (mask & taken).sum() / shown:.0f} % of the object, score {score:.2f}")
             for mask, score in zip(masks, scores)
         ]
-
-    @user_errors
-    def pick_candidate(self, index: int, pa, auto_complete, request: gr.Request, progress=gr.Progress()):
-        """Make a new part from candidate `index`, given to the segmenter as a mask prompt."""
-        user = self._user(request)
-        found = user.candidates
-        if found is None or not 0 <= index < len(found.masks):
-            raise PromptError("These candidates are out of date: click on the part again.")
-        return self._add(user, Prompt(found.view, mask=found.masks[index]), found.parent, pa, auto_complete, progress)
-
-    @user_errors
-    def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
-        """Give every unlabelled face a new part."""
-        user = self._user(request)
-        if not (user.session.labels < 0).any():
-            gr.Warning("Every face already has a part: nothing to complete.")
-            return only()
-        progress(0.1, desc="completing the rest")
-        update = user.session.auto_complete()
-        user.version += 1
-        return self._screen(user, prompt, None, update.changed_views)
-
-    @user_errors
-    def segment_everything(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
-        """Parts for the whole mesh without a prompt (the release's automatic mode: it
-        relabels every face with the official profile, the unlabelled ones otherwise)."""
-        user = self._user(request)
-        progress(0.1, desc="segmenting everything")
-        update = user.session.segment_everything()
-        user.version += 1
-        return self._screen(user, prompt, None, update.changed_views)
-
-    @user_errors
-    def undo(self, prompt: dict, request: gr.Request):
-        """Go back one step."""
-        user = self._user(request)
-        if not user.session.can_undo:
-            gr.Warning("Nothing to undo.")
-            return only()
-        user.version += 1
-        return self._screen(user, prompt, None, user.session.undo().changed_views)
-
-    @user_errors
-    def redo(self, prompt: dict, request: gr.Request):
-        """Redo the last undone step."""
-        user = self._user(request)
-        if not user.session.can_redo:
-            gr.Warning("Nothing to redo.")
-            return only()
-        user.version += 1
-        return self._screen(user, prompt, None, user.session.redo().changed_views)
-
-    @user_errors
-    def reset(self, prompt: dict, request: gr.Request):
-        """Remove every part and the pending prompt (Undo brings the parts back)."""
-        user = self._user(request)
-        update = user.session.reset()
-        user.version += 1
-        return self._screen(user, empty_prompt(prompt["view"]), None, update.changed_views)
 
     def select_part(self, part, request: gr.Request):
         """Highlight part `part` in the 3D view."""
         user = self.store.get(request.session_hash)
         if user is None:
             return only()
-        return only(viewer=self.pictures.viewer_glb(user, None if part is None else int(part)))
+        return only(viewer=self.pictures.viewer(user, None if part is None else int(part)))
+
+    def show_look(self, textured: bool, part, request: gr.Request):
+        """Show the input's look (textures) in the 3D view instead of the part colours, or back."""
+        user = self.store.get(request.session_hash)
+        if user is None:
+            return only()
+        user.textured = bool(textured)
+        return only(viewer=self.pictures.viewer(user, None if part is None else int(part)))
 
     def show_point_maps(self, point_maps: bool, prompt: dict, request: gr.Request):
         """Switch the gallery and the prompt image between normal maps and point maps."""
@@ -382,21 +303,32 @@ class DemoApp:
         return only(gallery=self.pictures.gallery(user), prompt_image=self.pictures.prompt_image(user, prompt))
 
     def downloads(self, request: gr.Request) -> tuple:
-        """Paths of the coloured GLB, the one-node-per-part GLB, the ZIP and the labels JSON
-        (written once per change of the labelling; None while there is no part)."""
+        """The files of the user's current labelling for the download buttons (one path per
+        name in DOWNLOADS, None while there is no part), written now unless they are
+        (`demo.downloads.prepare`); the public /downloads."""
         user = self.store.get(request.session_hash)
-        if user is None or user.exported == user.version:
-            return tuple(gr.skip() for _ in DOWNLOADS)
-        session, version = user.session, user.version
-        if not session.parts:
-            user.exported = version
-            return tuple(None for _ in DOWNLOADS)
+        if user is None:
+            return tuple(gr.skip() for _ in downloads.DOWNLOADS)
         try:
-            paths = user.workspace.export(user.folder / f"export_{version}")
+            files = downloads.prepare(user)
         except OSError:  # the page closed meanwhile and its folder is gone
-            return tuple(gr.skip() for _ in DOWNLOADS)
-        user.exported = version
-        return tuple(paths[name] for name in DOWNLOADS)
+            return tuple(gr.skip() for _ in downloads.DOWNLOADS)
+        return tuple(None if files is None else files[name] for name in downloads.DOWNLOADS)
+
+    def download_labels(self, request: gr.Request) -> tuple:
+        """The download buttons' labels: "preparing" only while their files are older than the parts."""
+        user = self.store.get(request.session_hash)
+        if user is None:
+            return tuple(gr.skip() for _ in downloads.DOWNLOADS)
+        return tuple(gr.update(label=label) for label in downloads.labels(user.exported != user.version and bool(user.session.parts)))
+
+    def download_clicked(self, request: gr.Request) -> None:
+        """Say why a download button has no file yet (no part, or the files are being prepared)."""
+        message = downloads.click_message(self.store.get(request.session_hash))
+        if message == downloads.NO_PARTS:
+            gr.Warning(message)
+        elif message:
+            gr.Info(message)
 
     def chart(self, request: gr.Request):
         """The sunburst of the user's parts and of the unlabelled rest (None, an empty plot,

@@ -20,8 +20,13 @@ def base_images(views: Views, point_maps: bool = False) -> np.ndarray:
     return image
 
 
-def overlay_labels(images: np.ndarray, face_ids: np.ndarray, labels: np.ndarray, colours: dict, alpha: float = 0.55) -> np.ndarray:
-    """Blend each pixel's part colour over `images`.
+def overlay_labels(images: np.ndarray, face_ids: np.ndarray, labels: np.ndarray, colours: dict, shading: float = 0.5) -> np.ndarray:
+    """Paint each pixel of a part in the part's colour, shaded by the image beneath.
+
+    A labelled pixel is the part's colour times ``1 - shading + shading * g``, where g
+    in [0, 1] is the image's grey level there: the colour stays the part's (normal
+    maps blended in would shift its hue towards the surface's direction), and the
+    shape stays readable.
 
     Parameters
     ----------
@@ -29,6 +34,7 @@ def overlay_labels(images: np.ndarray, face_ids: np.ndarray, labels: np.ndarray,
     face_ids : (..., H, W) int, face shown by each pixel, -1 = background
     labels : (F,) int, part id per face, -1 = unlabelled
     colours : dict, part id -> RGB(A) 0-255
+    shading : float in [0, 1], how much the image's grey level darkens the colour
 
     Returns
     -------
@@ -44,7 +50,8 @@ def overlay_labels(images: np.ndarray, face_ids: np.ndarray, labels: np.ndarray,
     face_labels = np.append(labels, -1)[face_ids]  # background (-1) reads the appended -1
     mask = painted[face_labels]
     out = images.astype(np.float32)
-    out[mask] = (1 - alpha) * out[mask] + alpha * table[face_labels[mask]]
+    grey = out[mask].mean(-1, keepdims=True) / 255.0
+    out[mask] = table[face_labels[mask]] * (1.0 - shading + shading * grey)
     return out.round().astype(np.uint8)
 
 

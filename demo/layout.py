@@ -19,23 +19,30 @@ from geosam2.settings import DEMO_RESOLUTION, OPTIONS
 
 from .callbacks import DemoApp
 from .chart import parts_sunburst
+from .downloads import DOWNLOAD_LABELS, DOWNLOAD_OUTPUTS, DOWNLOADS
+from .meshes import Y_UP, Z_UP
+from .model import GEOSAM2
 from .prompting import MODES, POSITIVE, empty_prompt
-from .screen import DOWNLOADS, LOAD_OUTPUTS, OUTPUTS, PARTS_HEADERS
+from .screen import LOAD_OUTPUTS, OUTPUTS, PARTS_HEADERS
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
 SHOWCASE = EXAMPLES_DIR / "official" / "drill.glb"  # the official release's textured example: the page opens on it
 PUBLIC_API = ("load", "segment_prompt", "auto_complete", "segment_everything", "undo", "redo", "reset", "downloads")  # the endpoints API clients may call
-INTRO = """# GeoSAM2: click a part, get it in 3D
-Pick an example or upload a mesh. Choose one of the rendered views, click on a part
-(green: part, red: not part, or draw a box) and press **Segment part**. Refine inside
-a selected part, let the rest complete automatically, then download the parts."""
-PROFILE_CHOICES = [
-    ("Default: the segmenter's own propagation and proposals, the improved lifting, clean-up and completion", ""),
-    ("Official release", "official"),
-    ("Improved", "improved"),
+INTRO = """### GeoSAM2: click a part, get it in 3D
+Pick an example or upload a mesh, click on a part in the prompt view (or choose another view), press **Segment part**, download the parts."""
+UP_CHOICES = [
+    ("As the file type says (glTF, OBJ: Y; PLY, STL, OFF: Z)", ""),
+    ("Y is up", Y_UP),
+    ("Z is up", Z_UP),
 ]
-DOWNLOAD_LABELS = ("Coloured GLB", "GLB, one node per part", "ZIP of parts", "Labels JSON")
-SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_maps", "profile")
+CSS = """
+#views .grid-container, #candidates .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important; grid-auto-rows: auto !important; }
+#views .thumbnail-item, #candidates .thumbnail-item { width: 100% !important; height: auto !important; aspect-ratio: 1; }
+#views .grid-wrap, #candidates .grid-wrap { overflow-x: hidden; }
+#views, #views .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; overflow-y: visible !important; }
+#candidates .caption-label { white-space: normal; font-size: 11px; line-height: 1.2; max-width: 100%; }
+"""  # the galleries' columns share the column's width (Gradio's are 100 px or more each, clipped beside each other)
+SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_maps", "profile", "up")
 """The settings controls, in the order the load event (and its public API) takes them."""
 
 
@@ -54,11 +61,23 @@ def example_files(examples_dir: Path = EXAMPLES_DIR) -> list[Path]:
 
 
 def launch_options() -> dict:
-    """Where to listen: 127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say otherwise."""
+    """Where to listen (127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say
+    otherwise) and the page's style sheet (Gradio 6 takes it at launch)."""
     return {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        "css": CSS,
     }
+
+
+def profile_choices(geosam2_loaded: bool) -> list:
+    """The inference profiles offered, the default's words saying what runs without weights too."""
+    default = (
+        "Default: GeoSAM2's own propagation and proposals (the release's), the project's lifting, clean-up and completion"
+        if geosam2_loaded
+        else "Default: the project's lifting, clean-up and completion (the geometry segmenter answers in 3D)"
+    )
+    return [(default, ""), ("The official release's steps", "official"), ("The project's improved steps", "improved")]
 
 
 def _slider(name: str, value, label: str, **options) -> gr.Slider:
@@ -68,76 +87,94 @@ def _slider(name: str, value, label: str, **options) -> gr.Slider:
 
 
 def _settings_controls(app: DemoApp, c: SimpleNamespace) -> None:
-    """The settings accordion, its defaults the server's settings."""
+    """The settings accordion, its defaults the server's settings; expert ones in an inner accordion."""
     defaults = app.settings
     release = OPTIONS["resolution"].default
     with gr.Accordion("Settings", open=False):
         c.segmenter = gr.Radio(app.model.segmenters, value=app.model.segmenters[0], label="Segmenter")
-        c.resolution = _slider(
-            "resolution", defaults.resolution, "Render resolution (px)",
-            info=f"the demo renders {DEMO_RESOLUTION} px by default, which keeps the CPU demo quick; the release renders {release}.",
-        )
-        c.samples = _slider("samples_per_face", defaults.samples_per_face, "Samples per face", info="read by the official profile's lifting")
-        c.pa = _slider("pa", defaults.pa, "Clean-up threshold PA")
+        c.up = gr.Radio(UP_CHOICES, value="", label="Up axis of the file", info="changing it renders the views again", elem_id="up-axis")
         c.auto = gr.Checkbox(False, label="Complete the rest automatically after each part")
-        c.profile = gr.Radio(
-            PROFILE_CHOICES, value="", label="Inference profile",
-            info="official: the release's propagation, completion, lifting and clean-up; improved: the project's",
+        c.resolution = _slider(
+            "resolution", defaults.resolution, "Size of the rendered views (px)",
+            info=f"{DEMO_RESOLUTION} px keeps the CPU demo quick; the release renders {release}.",
         )
-        c.apply = gr.Button("Apply segmenter, profile, resolution and samples (reloads the mesh, clears its parts)")
+        with gr.Accordion("Expert settings", open=False):
+            c.profile = gr.Radio(
+                profile_choices(GEOSAM2 in app.model.segmenters), value="", label="Inference profile",
+                info="official: the release's propagation, completion, lifting and clean-up; improved: the project's",
+            )
+            c.pa = _slider(
+                "pa", defaults.pa, "Clean-up: smallest piece kept",
+                info="a piece of a part smaller than this share of the surface goes to its neighbours (the paper's PA)",
+            )
+            c.samples = _slider(
+                "samples_per_face", defaults.samples_per_face, "Points checked per face (official profile)",
+                info="random points of each face looked up in the views to vote for its part; the default uses every pixel",
+            )
+        c.apply = gr.Button("Apply (renders the mesh again and clears its parts)")
 
 
 def _left_column(app: DemoApp, c: SimpleNamespace, examples: list[Path], preload_path: str | None) -> None:
-    """File box, examples, point-map switch, the views' gallery and the settings."""
+    """File box, examples, the views' gallery, point-map switch and the settings."""
     c.mesh_file = gr.File(
         preload_path,
         label="Mesh (" + ", ".join(e.lstrip(".").upper() for e in MESH_EXTENSIONS) + ")",
         file_types=list(MESH_EXTENSIONS),
         type="filepath",
         elem_id="mesh-file",
+        height=90,
     )
     gr.Examples([[str(p)] for p in examples], inputs=c.mesh_file, label="Examples", example_labels=[p.stem for p in examples])
-    c.point_maps = gr.Checkbox(False, label="Show point maps instead of normal maps")
     c.gallery = gr.Gallery(
         format="jpeg",  # encodes ~8x faster than WebP
         label="Views: choose one to prompt on", columns=4, allow_preview=False, elem_id="views", height="auto"
     )
+    c.point_maps = gr.Checkbox(False, label="Show point maps instead of normal maps")
     _settings_controls(app, c)
 
 
 def _middle_column(c: SimpleNamespace) -> None:
-    """Click mode, the prompt image, the candidates and the segmenting buttons."""
-    c.mode = gr.Radio(list(MODES), value=POSITIVE, label="Click mode", elem_id="mode")
+    """Click mode, the prompt image, the segmenting buttons, the candidates."""
+    c.mode = gr.Radio(list(MODES), value=POSITIVE, show_label=False, container=False, elem_id="mode")
     c.prompt_image = gr.Image(
-        label="Prompt view: click on a part", type="pil", format="png", interactive=False, elem_id="prompt-image", buttons=[]
+        label="Prompt view: click on a part", type="pil", format="png", interactive=False, elem_id="prompt-image",
+        buttons=[], height=400,
     )
-    c.candidates = gr.Gallery(
-        label="Candidates for the pending prompt (score beside each): pick one to segment it",
-        columns=4, allow_preview=False, height=170, format="jpeg", elem_id="candidates",  # fixed height: no layout shift
-    )
-    c.inside = gr.Checkbox(False, label="Candidates refine inside the selected part")
     with gr.Row():
         c.segment = gr.Button("Segment part", variant="primary", elem_id="segment")
-        c.refine = gr.Button("Refine inside selected part", elem_id="refine")
-        c.complete = gr.Button("Auto-complete the rest", elem_id="auto-complete")
-        c.everything = gr.Button("Segment everything", elem_id="segment-everything")
+        c.refine = gr.Button("Refine inside the selected part", elem_id="refine")
+    with gr.Row():
+        c.split = gr.Button("Segment everything inside the selected part", size="sm", elem_id="split")
+        c.complete = gr.Button("Auto-complete the rest", size="sm", elem_id="auto-complete")
+        c.everything = gr.Button("Segment everything", size="sm", elem_id="segment-everything")
     with gr.Row():
         c.clear = gr.Button("Clear prompt", size="sm")
         c.undo = gr.Button("Undo", size="sm", elem_id="undo")
         c.redo = gr.Button("Redo", size="sm")
-        c.reset = gr.Button("Reset", size="sm", variant="stop")
+        c.reset = gr.Button("Reset", size="sm", variant="stop", elem_id="reset")
+    c.candidates = gr.Gallery(
+        label="Candidates for the pending clicks: pick one to segment it (share of the object it takes, the segmenter's score)",
+        columns=3, allow_preview=False, height=260, object_fit="contain", format="jpeg", elem_id="candidates",  # fixed height: no layout shift
+    )
+    c.inside = gr.Checkbox(False, label="Candidates refine inside the selected part (else they take only faces without a part)")
 
 
 def _right_column(c: SimpleNamespace) -> None:
-    """The 3D view, the selected part, the parts list and chart, the downloads."""
-    c.viewer = gr.Model3D(label="Parts in 3D", clear_color=(1.0, 1.0, 1.0, 1.0), height=380, elem_id="viewer")
-    c.part = gr.Dropdown([], value=None, label="Selected part (highlighted in 3D)", elem_id="part")
-    c.parts = gr.Dataframe(headers=PARTS_HEADERS, datatype=["number", "str", "html", "number", "str"], interactive=False, label="Parts")
-    c.chart = gr.Plot(label="Share of the surface per part", elem_id="chart")  # empty until the first part: plotly.js loads then
+    """The 3D view, the downloads, the selected part (rename), the parts list and chart."""
+    c.viewer = gr.Model3D(label="3D view", clear_color=(1.0, 1.0, 1.0, 1.0), height=340, elem_id="viewer")
     with gr.Row():
-        c.downloads = [
-            gr.DownloadButton(label, interactive=True, size="sm", elem_id=f"download-{name}") for name, label in zip(DOWNLOADS, DOWNLOAD_LABELS)
-        ]
+        for name, output in zip(DOWNLOADS, DOWNLOAD_OUTPUTS):
+            setattr(c, output, gr.DownloadButton(DOWNLOAD_LABELS[name], size="sm", elem_id=f"download-{name}", min_width=120))
+    c.textured = gr.Checkbox(False, label="Show the input's look (textures) instead of the part colours", elem_id="textured")
+    with gr.Row(equal_height=True):
+        c.part = gr.Dropdown([], value=None, label="Selected part (highlighted in 3D)", elem_id="part", scale=3)
+        c.part_name = gr.Textbox(label="New name", elem_id="part-name", scale=2)
+        c.rename = gr.Button("Rename", size="sm", elem_id="rename", scale=1, min_width=80)
+    c.parts = gr.Dataframe(
+        headers=PARTS_HEADERS, datatype=["number", "str", "html", "number", "str"], interactive=False, label="Parts",
+        elem_id="parts", wrap=True, column_widths=["10%", "32%", "14%", "16%", "28%"],
+    )
+    c.chart = gr.Plot(label="Share of the surface per part", elem_id="chart")  # empty until the first part: plotly.js loads then
 
 
 def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
@@ -145,13 +182,13 @@ def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
     gpu = gpu_decorator()
 
     @gpu
-    def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, request: gr.Request, progress=gr.Progress()):
+    def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, up="", request: gr.Request = None, progress=gr.Progress()):
         # `auto` is read by the segmenting events, not here (it stays in the public /load's arguments)
-        return app.load(path, app.page_settings(pa, samples, resolution, segmenter, profile), point_maps, request, progress)
+        return app.load(path, app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
 
     @gpu
-    def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, request: gr.Request, progress=gr.Progress()):
-        return app.reload(app.page_settings(pa, samples, resolution, segmenter, profile), point_maps, request, progress)
+    def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, up, request: gr.Request, progress=gr.Progress()):
+        return app.reload(app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
 
     @gpu
     def on_segment(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
@@ -174,6 +211,10 @@ def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
         return app.segment_everything(prompt, request, progress)
 
     @gpu
+    def on_split(prompt, part, request: gr.Request, progress=gr.Progress()):
+        return app.complete_inside(prompt, part, request, progress)
+
+    @gpu
     def segment_prompt(view: int, clicks: list[list[float]], box: list[float], parent: int | None, request: gr.Request) -> dict:
         """Add a part from a prompt on view `view`: clicks [[x, y, positive], ...] (positive 1 or 0) and/or a
         box [x0, y0, x1, y1] ([] for none), in pixels of the rendered view; inside part `parent` (None: a
@@ -186,12 +227,13 @@ def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
 
     return SimpleNamespace(
         on_load=on_load, on_apply=on_apply, on_segment=on_segment, on_refine=on_refine, on_pick=on_pick, on_complete=on_complete,
-        on_everything=on_everything, segment_prompt=segment_prompt, on_candidates=on_candidates,
+        on_everything=on_everything, on_split=on_split, segment_prompt=segment_prompt, on_candidates=on_candidates,
     )
 
 
 def _wire_labelling(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace, preloaded: bool) -> None:
-    """The events that change the labelling, each followed by the chart, then the download files."""
+    """The events that change the labelling, each followed by the chart, then the download files
+    (each of those two runs again after a run in progress, for the newest labelling: never stale)."""
     h = _labelling_handlers(app)
     outputs = [getattr(c, name) for name in OUTPUTS]
     load_outputs = [getattr(c, name) for name in LOAD_OUTPUTS]
@@ -205,15 +247,24 @@ def _wire_labelling(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace, preloaded
         c.candidates.select(h.on_pick, [c.pa, c.auto], outputs, **private),
         c.complete.click(h.on_complete, [c.prompt], outputs, api_name="auto_complete"),
         c.everything.click(h.on_everything, [c.prompt], outputs, api_name="segment_everything"),
+        c.split.click(h.on_split, [c.prompt, c.part], outputs, **private),
+        c.rename.click(app.rename, [c.part, c.part_name, c.prompt], outputs, **private),
+        c.up.change(h.on_apply, settings, outputs, **private),
         c.undo.click(app.undo, [c.prompt], outputs, api_name="undo"),
         c.redo.click(app.redo, [c.prompt], outputs, api_name="redo"),
         c.reset.click(app.reset, [c.prompt], outputs, api_name="reset"),
     ]
     if preloaded:  # the file box shows it from the start; its change event loads the others
         changes.append(demo.load(h.on_load, [c.mesh_file] + settings, load_outputs, **private))
+    buttons = [getattr(c, name) for name in DOWNLOAD_OUTPUTS]
+    last = dict(trigger_mode="always_last")  # a run asked for while one goes on runs after it, not dropped
     for i, event in enumerate(changes):  # after the coloured mesh: the chart, then the download files
         downloads_api = dict(api_name="downloads") if i == 0 else private  # one public copy for API clients
-        event.success(app.chart, None, c.chart, show_progress="hidden", **private).success(app.downloads, None, c.downloads, **downloads_api)
+        chart = event.success(app.chart, None, c.chart, show_progress="hidden", **last, **private)
+        files = chart.then(app.downloads, None, buttons, show_progress="hidden", **last, **downloads_api)
+        files.then(app.download_labels, None, buttons, show_progress="hidden", **last, **private)
+    for button in buttons:  # without a file: say why
+        button.click(app.download_clicked, None, None, concurrency_limit=None, show_progress="hidden", **private)
     gr.api(h.segment_prompt, api_name="segment_prompt")
     for trigger in (c.prompt.change, c.inside.change):  # a new prompt or scope: new candidates
         trigger(h.on_candidates, [c.prompt, c.part, c.inside], c.candidates, show_progress="hidden", **private)
@@ -235,6 +286,7 @@ def _wire_pictures(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace) -> None:
     c.prompt_image.select(on_click, [c.mode, c.prompt], outputs, **light)
     c.clear.click(app.clear_prompt, [c.prompt], outputs, **light)
     c.part.input(app.select_part, [c.part], outputs, **private)
+    c.textured.change(app.show_look, [c.textured, c.part], outputs, **private)
     c.point_maps.change(app.show_point_maps, [c.point_maps, c.prompt], outputs, **private)
     demo.unload(app.unload)
 
@@ -284,11 +336,11 @@ def build_demo(
         c.status = gr.Markdown(app.status(None), elem_id="status")
         c.prompt = gr.State(empty_prompt())
         with gr.Row():
-            with gr.Column(scale=4):
+            with gr.Column(scale=3, min_width=280):
                 _left_column(app, c, examples, preload_path)
-            with gr.Column(scale=4):
+            with gr.Column(scale=5, min_width=380):
                 _middle_column(c)
-            with gr.Column(scale=4):
+            with gr.Column(scale=4, min_width=340):
                 _right_column(c)
         _wire_labelling(demo, app, c, preload_path is not None)
         _wire_pictures(demo, app, c)

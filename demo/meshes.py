@@ -8,15 +8,19 @@ features of its views are kept beside them, see `PreparedMesh.features`).
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from geosam2.errors import GeoSAM2Error
 from geosam2.io.digest import file_sha256
-from geosam2.io.mesh import Mesh
+from geosam2.io.export import parts_scene
+from geosam2.io.mesh import Y_UP_EXTENSIONS, Y_UP_TO_Z_UP, Mesh, transform_points
 from geosam2.pipeline.workspace import Workpiece
 from geosam2.render import Views, render_views
 from geosam2.settings import Settings
@@ -42,6 +46,25 @@ class PreparedMesh:
     normal_maps: np.ndarray
     _features: object = None
     _encoding: threading.Lock = field(default_factory=threading.Lock)
+    _look: str | None = None
+    _writing: threading.Lock = field(default_factory=threading.Lock)
+
+    def look(self, folder: Path) -> str:
+        """Path of a GLB of the segmented mesh with the input's appearance (textures,
+        colours) in the frame of the views (`viewer_frame`), written into `folder`
+        on first use (~3 s for the drill's textures), then shared by every user."""
+        with self._writing:
+            if self._look is None:
+                path = Path(folder) / f"{self.mesh.name}_look_{next(_LOOKS)}.glb"
+                mesh = viewer_frame(self.mesh)
+                parts_scene(mesh, np.full(mesh.num_faces, -1, np.int32), ()).export(str(path))
+                self._look = str(path)
+            return self._look
+
+    def forget_look(self) -> None:
+        """Remove the look's file (when the mesh leaves the cache; users were sent copies)."""
+        if self._look is not None and os.path.exists(self._look):
+            os.remove(self._look)
 
     def features(self, encode):
         """The views' network features: ``encode(views)`` on first use, then the kept
@@ -86,11 +109,11 @@ class MeshCache:
         self._preparing: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, path: str, resolution: int) -> PreparedMesh:
-        """The mesh in file `path` rendered at `resolution` px, prepared on first use
-        (a second user asking meanwhile waits for it). Raises GeoSAM2Error for a
-        file that is not a usable mesh."""
-        key = (file_sha256(path), int(resolution))  # by content: Gradio copies a file anew for each page
+    def get(self, path: str, resolution: int, up: str = "") -> PreparedMesh:
+        """The mesh in file `path` rendered at `resolution` px with up axis `up` (see
+        `load_mesh_workpiece`), prepared on first use (a second user asking meanwhile
+        waits for it). Raises GeoSAM2Error for a file that is not a usable mesh."""
+        key = (file_sha256(path), int(resolution), up)  # by content: Gradio copies a file anew for each page
         with self._lock:
             preparing = self._preparing.setdefault(key, threading.Lock())
         try:
@@ -100,7 +123,7 @@ class MeshCache:
                     if prepared is not None:
                         self._meshes.move_to_end(key)
                 if prepared is None:
-                    workpiece = load_mesh_workpiece(path, self.settings)
+                    workpiece = load_mesh_workpiece(path, self.settings, up)
                     views = render_views(workpiece.segmented, resolution=int(resolution))
                     prepared = PreparedMesh(workpiece, views, base_images(views))
                     with self._lock:
@@ -116,7 +139,8 @@ class MeshCache:
         """Drop least recently used meshes while over budget (the lock is held)."""
         sizes = {key: prepared.nbytes for key, prepared in self._meshes.items()}
         while len(self._meshes) > 1 and sum(sizes.values()) > self.max_bytes:
-            key, _ = self._meshes.popitem(last=False)
+            key, dropped = self._meshes.popitem(last=False)
+            dropped.forget_look()
             del sizes[key]
 
     def __len__(self) -> int:
@@ -130,14 +154,46 @@ class MeshCache:
             return sum(prepared.nbytes for prepared in self._meshes.values())
 
 
+_LOOKS = itertools.count()  # numbers the look files: a mesh's name may come back with another content
+Z_UP_TO_Y_UP = np.linalg.inv(Y_UP_TO_Z_UP)
+Y_UP, Z_UP = "y", "z"
 
-def load_mesh_workpiece(path: str, settings: Settings) -> Workpiece:
-    """The workpiece of the mesh in `path` (`Workpiece.load`); a point cloud is refused
-    with a GeoSAM2Error (the page shows meshes: their views are face-id maps)."""
+
+def viewer_frame(mesh: Mesh) -> Mesh:
+    """`mesh` to write for the 3D view: in the frame of the views (normalised, the up
+    axis the views have), turned Z-up to glTF's Y-up, whatever its file's frame."""
+    return replace(mesh, to_file=Z_UP_TO_Y_UP)
+UP_AXES = (Y_UP, Z_UP)  # "" (the default): as the loader reads the file type
+
+
+def file_up_axis(path: str) -> str:
+    """The up axis the loader reads a file with: Y for glTF and OBJ, Z for the others."""
+    return Y_UP if path.lower().endswith(Y_UP_EXTENSIONS) else Z_UP
+
+
+def with_up_axis(mesh: Mesh, read_as: str, up: str) -> Mesh:
+    """`mesh`, read with its file's up axis `read_as`, as if read with `up` instead:
+    turned a quarter about X (its bounding box stays centred and of the same size),
+    its frame back to the file (`Mesh.to_file`) turned with it."""
+    if up == read_as:
+        return mesh
+    turn = Z_UP_TO_Y_UP if up == Z_UP else Y_UP_TO_Z_UP
+    return replace(mesh, vertices=transform_points(mesh.vertices, turn), to_file=mesh.to_file @ np.linalg.inv(turn))
+
+
+def load_mesh_workpiece(path: str, settings: Settings, up: str = "") -> Workpiece:
+    """The workpiece of the mesh in `path` (`Workpiece.load`), with up axis `up` (one of
+    UP_AXES; "" as the loader reads the file type); a point cloud is refused with a
+    GeoSAM2Error (the page shows meshes: their views are face-id maps)."""
     workpiece = Workpiece.load(path, settings)
     if workpiece.is_point_cloud:
         raise GeoSAM2Error(
             f"'{workpiece.full.name}' is a point cloud (no triangles): the demo segments meshes; "
             "segment point clouds with `geosam2 segment FILE --checkpoint geosam2.pt ...`."
         )
-    return workpiece
+    read_as = file_up_axis(Path(path).name)
+    if not up or up == read_as:
+        return workpiece
+    full = with_up_axis(workpiece.full, read_as, up)
+    segmented = full if not workpiece.on_proxy else with_up_axis(workpiece.segmented, read_as, up)
+    return Workpiece(full, segmented)

@@ -48,10 +48,12 @@ class PageSettings:
     ----------
     run : Settings, the server's with the user's PA, samples per face, resolution and profile
     segmenter : str, display name of the segmenter (demo.model.GEOSAM2 or GEOMETRY)
+    up : str, the file's up axis (demo.meshes.UP_AXES), "" as the loader reads its file type
     """
 
     run: Settings = DEMO_DEFAULTS
     segmenter: str = ""
+    up: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +89,13 @@ class UserState:
     thumbnails : list of (h, w, 3) uint8, the gallery images with parts overlaid
     version : int, counts the changes of the labelling (names files, skips repeated exports)
     exported : int, the version the download files were written for
+    files : dict or None, the download files of version `exported` by kind (None: no part then)
+    exporting : threading.Lock, held while the download files are written
     candidates : Candidates or None, the candidates shown for the pending prompt
+    earlier : list of Workspace, the labellings Reset set aside, the latest last (Undo goes back to them)
+    later : list of Workspace, those Undo left after a Reset, the next first (Redo comes back to them)
+    textured : bool, whether the 3D view shows the input's look rather than the part colours
+    look : str, the GLB of the mesh with the input's look (demo.meshes.PreparedMesh.look)
     """
 
     workspace: Workspace
@@ -99,7 +107,13 @@ class UserState:
     thumbnails: list = field(default_factory=list)
     version: int = 0
     exported: int = -1
+    files: dict | None = None
+    exporting: threading.Lock = field(default_factory=threading.Lock)
     candidates: Candidates | None = None
+    earlier: list = field(default_factory=list)
+    later: list = field(default_factory=list)
+    textured: bool = False
+    look: str = ""
 
     @property
     def session(self) -> Session:

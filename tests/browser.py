@@ -34,11 +34,12 @@ def free_port() -> int:
 def serve(app, **build_options):
     """Launch `build_demo(app)` on 127.0.0.1 at a free port; yields its URL. Closes the
     server and `app` (its temporary folders) at the end."""
-    from demo.layout import build_demo
+    from demo.layout import build_demo, launch_options
 
     demo = build_demo(app, **build_options)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    options = {**launch_options(), "server_name": "127.0.0.1", "server_port": port}
+    demo.launch(**options, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -85,20 +86,28 @@ class DemoPage:
     def open(self, preloaded: bool = True) -> None:
         """Open the page; with `preloaded`, wait until the example loaded at start is shown in 3D."""
         if preloaded:
-            with self.page.expect_response(lambda r: "_view_0_None.glb" in r.url, timeout=self.timeout):
+            with self.page.expect_response(lambda r: "_look_" in r.url and r.url.endswith(".glb"), timeout=self.timeout):
                 self.page.goto(self.url)
             self.page.wait_for_selector("#prompt-image img", timeout=self.timeout)
         else:
             self.page.goto(self.url)
             self.page.wait_for_selector("#prompt-image", timeout=self.timeout)
-        self.view = 0
+        self.view = self.shown_view()
 
     def pick_example(self, name: str) -> None:
         """Click an example and wait until its first view is the prompt image."""
-        with self.page.expect_response(lambda r: f"{name}_view_0_None.glb" in r.url, timeout=self.timeout):
+        with self.page.expect_response(lambda r: f"{name}_look_" in r.url and r.url.endswith(".glb"), timeout=self.timeout):
             self.page.get_by_text(name, exact=True).first.click()
         self.page.wait_for_selector("#prompt-image img", timeout=self.timeout)
-        self.view = 0
+        self.view = self.shown_view()
+
+    def shown_view(self) -> int:
+        """The view the gallery highlights (the page opens a mesh on its widest view); 0 when none."""
+        items = self.page.locator("#views .thumbnail-item")
+        for i in range(items.count()):
+            if "selected" in (items.nth(i).get_attribute("class") or ""):
+                return i
+        return 0
 
     def choose_view(self, view: int) -> None:
         """Open gallery view `view` as the prompt image (nothing to do if it is shown)."""

@@ -10,6 +10,7 @@ coloured-GLB download must hold it.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,46 @@ def test_click_segment_shows_the_part_in_3d_and_downloads_it(page_url, tmp_path)
         assert np.array_equal((colours == part.color[:3]).all(1), session.mesh.part_ids == head)
         assert "Parts:** 1" not in page.locator("#status").inner_text()  # rendered markdown, not source
         assert "Parts: 1" in page.locator("#status").inner_text()
+
+
+MAIN_FLOW = ("#views", "#prompt-image", "#segment", "#refine", "#viewer", "#download-json")
+
+
+def clipped_or_below(page, width: int, height: int) -> dict:
+    """The main flow's elements that stick out of the `width` x `height` viewport, and the
+    galleries whose thumbnails scroll sideways."""
+    boxes = {selector: page.locator(selector).bounding_box() for selector in MAIN_FLOW}
+    out = {s: b for s, b in boxes.items() if b is None or b["x"] + b["width"] > width + 1 or b["y"] + b["height"] > height + 1}
+    sideways = page.evaluate(
+        "() => [...document.querySelectorAll('#views .grid-container, #candidates .grid-container')]"
+        ".filter(g => g.scrollWidth > g.clientWidth + 1).map(g => g.closest('[id]').id)"
+    )
+    return {**out, **{f"{s} scrolls sideways": None for s in sideways}}
+
+
+def test_layout_fits_and_downloads_hold_the_parts_shown_after_quick_changes(page_url, tmp_path):
+    app, url = page_url
+    with chromium((1920, 1080)) as page:
+        DemoPage(page, url).open(preloaded=True)
+        assert clipped_or_below(page, 1920, 1080) == {}
+    with chromium((1280, 800)) as page:
+        user = DemoPage(page, url)
+        user.open(preloaded=True)
+        assert clipped_or_below(page, 1280, 800) == {}
+        session = app.store.get(app.store.keys()[-1]).session
+        assert user.view == int(session.views.silhouette.reshape(12, -1).sum(1).argmax())  # the widest view first
+        pieces = np.bincount(np.append(session.mesh.part_ids, -1)[session.views.face_ids[user.view]].ravel() + 1)[1:]
+        for version, piece in enumerate(np.argsort(pieces)[::-1][:3], start=1):  # three quick parts, no waiting for files
+            user.click_prompt(*part_pixel(session.views.face_ids[user.view], session.mesh.part_ids, int(piece)), RESOLUTION)
+            user.segment(version)
+        assert "preparing" in page.locator("#download-json").inner_text()
+        record = json.loads(Path(user.download("json", tmp_path)).read_text())
+        assert len(session.parts) == 3 and np.array_equal(record["labels"], session.labels)
+        page.locator("#reset").click()
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Parts: 0')", timeout=30_000)
+        with page.expect_response(lambda r: "_view_5_None.glb" in r.url, timeout=60_000):
+            page.locator("#segment-everything").click()
+        session = app.store.get(app.store.keys()[-1]).session
+        record = json.loads(Path(user.download("json", tmp_path)).read_text())
+        assert np.array_equal(record["labels"], session.labels) and [p["name"] for p in record["parts"]][0] == "part_0"
+        page.screenshot(path=str(tmp_path / "demo_1280.png"), full_page=True)

@@ -56,6 +56,21 @@ def shown(outputs: tuple) -> dict:
     return dict(zip(LOAD_OUTPUTS, outputs))
 
 
+def value(update):
+    """The value a handler gives a component, whether plain or inside a gr.update."""
+    return update["value"] if isinstance(update, dict) and "__type__" in update else update
+
+
+def download_files(app, request) -> dict:
+    """Kind -> path of the files the download buttons hold once prepared (None: no file)."""
+    return dict(zip(DOWNLOADS, app.downloads(request)))
+
+
+def session_of(app, request):
+    """The user's current session (Reset starts a new one)."""
+    return app.store.get(request.session_hash).session
+
+
 def load(app, request, path, resolution=RESOLUTION, point_maps=False) -> dict:
     return shown(app.load(str(path), app.page_settings(0.02, 5, resolution, GEOMETRY), point_maps, request, no_progress))
 
@@ -96,12 +111,15 @@ def on_part(app, request, part: int) -> dict:
 
 def test_load_example_shows_views_mesh_and_status(app, request_):
     screen = load(app, request_, example("chair"))
-    assert len(screen["gallery"]) == 12
+    session = session_of(app, request_)
+    assert len(value(screen["gallery"])) == 12
     assert screen["prompt_image"].size == (RESOLUTION, RESOLUTION)
-    assert len(face_colours(screen["viewer"], app.store.get(request_.session_hash).session)) == 72
+    look = trimesh.load(value(screen["viewer"]))  # the input's look until the first part
+    assert sum(len(g.faces) for g in look.geometry.values()) == 72
     assert "chair, 72 faces, 12 views of 256 px" in screen["status"]
     assert "offline geometry segmenter" in screen["status"] and "cpu" in screen["status"]
-    assert screen["prompt"] == {"view": 0, "clicks": [], "box": []}
+    widest = session.views.silhouette.reshape(12, -1).sum(1).argmax()  # the first prompt is on the widest view
+    assert screen["prompt"] == {"view": widest, "clicks": [], "box": []} and screen["gallery"]["selected_index"] == widest
 
 
 def test_the_page_opens_on_the_official_textured_example(app, request_):
@@ -135,7 +153,7 @@ def test_segment_click_labels_the_clicked_part_in_views_3d_and_list(app, request
     assert screen["part"]["value"] == new.id and screen["prompt"]["clicks"] == []
     view = prompt["view"]  # the gallery shows the part's colour over its pixels
     pixels = np.append(session.labels, -1)[session.views.face_ids[view]] == new.id  # thumbnails are full size at 256 px
-    thumb = np.asarray(screen["gallery"][view][0])
+    thumb = np.asarray(value(screen["gallery"])[view][0])
     assert np.abs(thumb[pixels].astype(int) - base_images(session.views)[view][pixels]).max() > 30
     assert "Parts:** 1" in screen["status"]
 
@@ -181,12 +199,13 @@ def test_refine_inside_makes_a_child_and_auto_complete_labels_the_rest(app, requ
     whole = segment(app, request_, box)["part"]["value"]  # the whole figure
     assert (session.labels == whole).all()
     screen = segment(app, request_, on_part(app, request_, arm), part=whole, refine=True)
-    child = screen["part"]["value"]
-    assert session.part(child).parent == whole
+    child = max(p.id for p in session.parts)
+    assert session.part(child).parent == whole and screen["part"]["value"] == whole  # the parent stays selected
     assert np.array_equal(session.labels == child, session.mesh.part_ids == arm)
     assert screen["parts"][-1][4] == session.part(whole).name  # the list shows the parent
     assert [row[1] for row in screen["parts"]] == [session.part(whole).name, TREE_BRANCH + session.part(child).name]  # as a tree
     app.reset(screen["prompt"], request_)
+    session = session_of(app, request_)
     segment(app, request_, on_part(app, request_, torso))
     screen = shown(app.auto_complete(screen["prompt"], request_, no_progress))
     assert (session.labels >= 0).all() and len(session.parts) > 1
@@ -215,11 +234,11 @@ def test_undo_redo_reset(app, request_):
     with pytest.warns(UserWarning, match="Nothing to redo"):
         app.redo(prompt, request_)
     screen = shown(app.reset(prompt, request_))
-    assert (session.labels < 0).all() and screen["parts"][0][1] == "no parts yet"
-    assert app.downloads(request_) == (None,) * len(DOWNLOADS) and app.chart(request_) is None  # nothing to show
-    assert len(face_colours(screen["viewer"], session)) == session.mesh.num_faces
+    assert (session_of(app, request_).labels < 0).all() and screen["parts"][0][1] == "no parts yet"
+    assert download_files(app, request_) == dict.fromkeys(DOWNLOADS) and app.chart(request_) is None  # nothing to show
+    assert screen["viewer"] == app.store.get(request_.session_hash).look  # the input's look again
     app.undo(prompt, request_)  # undo brings the parts back
-    assert np.array_equal(session.labels, labelled)
+    assert session_of(app, request_) is session and np.array_equal(session.labels, labelled)
     for _ in range(2):  # back to the start
         app.undo(prompt, request_)
     with pytest.warns(UserWarning, match="Nothing to undo"):
@@ -257,7 +276,9 @@ def test_candidates_pick_one_as_a_mask_prompt(app, request_):
     prompt = on_part(app, request_, head)
     gallery = app.candidates(prompt, None, False, request_)
     assert len(gallery) == 2  # the head, the whole figure
-    assert [caption.split(",")[0] for _, caption in gallery] == ["score 1.00"] * 2
+    assert [caption.split(", ")[1] for _, caption in gallery] == [f"score {s:.2f}" for s in user.candidates.scores]
+    shares = [float(caption.split(" % ")[0]) for _, caption in gallery]  # of the object: the whole figure is 100 %
+    assert shares[1] == 100 and 0 < shares[0] < 100
     prompt_image = np.asarray(app.pictures.prompt_image(user, prompt))
     changed = (np.asarray(gallery[0][0]) != prompt_image).any(-1)
     assert np.array_equal(changed, user.candidates.masks[0])  # the candidate is drawn over its pixels only
@@ -265,11 +286,14 @@ def test_candidates_pick_one_as_a_mask_prompt(app, request_):
     assert np.array_equal(session.labels == screen["part"]["value"], session.mesh.part_ids == head)
     torso = names.index("torso")
     app.candidates(click_part(app, request_, {"view": 0, "clicks": [], "box": []}, torso), None, False, request_)
+    head_part = session.labels[session.mesh.part_ids == head][0]
     whole = shown(app.pick_candidate(1, 0.02, False, request_, no_progress))["part"]["value"]
-    assert (session.labels == whole).all()
+    assert np.array_equal(session.labels == whole, session.mesh.part_ids != head)  # the head keeps its part
+    assert (session.labels[session.mesh.part_ids == head] == head_part).all()
     inside = app.candidates(on_part(app, request_, arm), whole, True, request_)  # candidates inside the whole figure
     assert len(inside) == 2 and user.candidates.parent == whole
-    child = shown(app.pick_candidate(0, 0.02, False, request_, no_progress))["part"]["value"]
+    assert shown(app.pick_candidate(0, 0.02, False, request_, no_progress))["part"]["value"] == whole  # still selected
+    child = max(p.id for p in session.parts)
     assert session.part(child).parent == whole
     assert np.array_equal(session.labels == child, session.mesh.part_ids == arm)
     assert app.candidates({"view": 0, "clicks": [], "box": []}, None, False, request_) == []
@@ -286,7 +310,7 @@ def test_chart_and_downloads_hold_the_labelled_parts(app, request_):
     (sunburst,) = app.chart(request_).data  # one wedge per part and one for the rest, in % of the surface
     assert list(sunburst.ids) == [str(p.id) for p in session.parts] + ["unlabelled"]
     assert sum(sunburst.values) == pytest.approx(100) and sunburst.values[0] == pytest.approx(100 * session.parts[0].area_share)
-    paths = dict(zip(DOWNLOADS, app.downloads(request_)))
+    paths = download_files(app, request_)
     colours = face_colours(paths["glb"], session)
     for part in session.parts:
         assert (colours[session.labels == part.id] == part.color[:3]).all()
@@ -296,7 +320,7 @@ def test_chart_and_downloads_hold_the_labelled_parts(app, request_):
     assert {p.name for p in session.parts} <= set(scene.graph.nodes)
     members = zipfile.ZipFile(paths["zip"]).namelist()
     assert {f"{p.name}.glb" for p in session.parts} <= set(members)
-    assert app.downloads(request_) == (UNCHANGED,) * len(DOWNLOADS)  # no change since: not written again
+    assert download_files(app, request_) == paths  # no change since: not written again
 
 
 def test_bad_inputs_give_messages_and_keep_the_work(app, request_, tmp_path, dev_set):
@@ -372,7 +396,7 @@ def test_status_says_how_to_get_weights_and_launch_options(offline, monkeypatch)
     assert "offline geometry segmenter" in status and "GEOSAM2_CHECKPOINT" in status and "VAST-AI/GeoSAM2" in status
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
-    assert launch_options() == {"server_name": "127.0.0.1", "server_port": 7860}
+    assert {k: launch_options()[k] for k in ("server_name", "server_port")} == {"server_name": "127.0.0.1", "server_port": 7860}
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     assert launch_options()["server_name"] == "0.0.0.0"
     try:
@@ -396,7 +420,7 @@ def test_geosam2_segmenter_runs_behind_the_page(request_):
         warnings.simplefilter("ignore")  # random weights may find nothing: a message, not an error
         gallery = app.candidates(prompt, None, False, request_)
         screen = segment(app, request_, prompt)
-    assert len(gallery) <= 3 and all(caption.startswith("score ") for _, caption in gallery)
+    assert len(gallery) <= 3 and all(", score " in caption for _, caption in gallery)
     assert len(session.parts) == (screen["status"] != UNCHANGED)
     app.unload(request_)
 
@@ -411,7 +435,7 @@ def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_who
         assert session.mesh.num_faces <= 1_100
         assert "ball, 5,120 faces (parts found on a simplified copy of" in screen["status"]
         shown(app.auto_complete(screen["prompt"], request_, no_progress))
-        paths = dict(zip(DOWNLOADS, app.downloads(request_)))
+        paths = download_files(app, request_)
         labels = np.array(json.loads(Path(paths["json"]).read_text())["labels"])  # of the full mesh
         colours = preview_face_colors(paths["glb"], labels, session.parts)[:, :3]
         assert len(colours) == 5_120 and (colours != 160).any(axis=1).all()  # every full face has a part's colour
