@@ -171,8 +171,9 @@ class GeometrySegmenter(Segmenter):
         if mesh is not None:
             self.bind(mesh)
 
-    def bind(self, mesh: Mesh) -> "GeometrySegmenter":
-        """Segment `mesh` from now on (parts are recomputed only for a new mesh)."""
+    def bind(self, mesh: Mesh, profile=None) -> "GeometrySegmenter":
+        """Segment `mesh` from now on (parts are recomputed only for a new mesh); the
+        `profile` does not change how (no network)."""
         if mesh is not self.mesh:
             graph = mesh.graph
             self.mesh, self.graph = mesh, graph
