@@ -27,6 +27,7 @@ from demo.memory import Limits
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from demo.state import empty_prompt
 from geosam2.io.export import preview_face_colors
+from geosam2.profiles import DEFAULT, OFFICIAL
 
 RESOLUTION = 256
 MAX_FACES = 5_000  # the examples and two of the real meshes fit, the largest real mesh does not
@@ -421,8 +422,8 @@ def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_who
 def test_segment_everything_and_the_profile_setting(app, request_):
     shown(app.load(str(example("chair")), 0.02, 5, RESOLUTION, GEOMETRY, False, False, request_, no_progress, "official"))
     user = app.store.get(request_.session_hash)
-    assert user.settings.profile == "official" and user.session.profile == "official"
+    assert user.settings.profile == "official" and user.session.profile is OFFICIAL
     screen = shown(app.segment_everything(empty_prompt(), request_, no_progress))
     assert user.session.parts and screen["parts"] is not UNCHANGED
-    load(app, request_, example("chair"))  # the default: the project's lifting, the segmenter's own profile
-    assert app.store.get(request_.session_hash).session.profile == "improved"
+    load(app, request_, example("chair"))  # the default: the release's network, the project's lifting
+    assert app.store.get(request_.session_hash).session.profile is DEFAULT

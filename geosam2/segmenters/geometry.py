@@ -172,8 +172,7 @@ class GeometrySegmenter(Segmenter):
             self.bind(mesh)
 
     def bind(self, mesh: Mesh, profile=None) -> "GeometrySegmenter":
-        """Segment `mesh` from now on (parts are recomputed only for a new mesh); the
-        `profile` does not change how (no network)."""
+        """Segment `mesh` from now on (parts are recomputed only for a new mesh; no network: `profile` is not used)."""
         if mesh is not self.mesh:
             graph = mesh.graph
             self.mesh, self.graph = mesh, graph

@@ -42,19 +42,8 @@ from .proposals import ProposalSettings
 from ..render import Views
 from .base import PartMasks, Segmenter
 
-__all__ = [
-    "GeoSAM2Segmenter",
-    "ViewFeatures",
-    "Propagation",
-    "encode_views",
-    "propagate",
-    "seed_candidates",
-    "ring_order",
-    "network_inputs",
-    "prompt_inputs",
-    "fill_holes",
-    "load_geosam2",
-]
+__all__ = ["GeoSAM2Segmenter", "ViewFeatures", "Propagation", "encode_views", "propagate", "seed_candidates", "ring_order"]
+__all__ += ["network_inputs", "prompt_inputs", "fill_holes", "upsample_masks", "load_geosam2"]
 
 
 def ring_order(seed: int, num_views: int) -> list[int]:
