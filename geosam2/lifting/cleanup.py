@@ -43,6 +43,8 @@ Everything is O(F) memory: the graph is sparse and votes are sorted, not tabled.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -227,42 +229,42 @@ def split_components(graph: FaceGraph, labels: np.ndarray, face_areas: np.ndarra
     return out, piece_label[order].astype(np.int32)
 
 
+@dataclass(frozen=True)
+class CleanOptions:
+    """The options of a clean-up strategy (see :func:`clean_labels` for each)."""
+
+    fill_unlabelled: bool = True
+    split_disconnected: bool = True
+    keep_largest_piece: bool = False
+    keep_whole_pieces: bool = False
+    max_sweeps: int = MAX_SWEEPS
+    nearest_k: int = NEAREST_K
+
+
 class ProjectCleanup:
     """The project's clean-up as a profile's strategy (module docstring): on the welded
     adjacency, unseen faces filled before the small pieces are measured, options to
-    keep a label's largest piece and its whole pieces, disconnected pieces split."""
+    keep a label's largest piece and its whole pieces, disconnected pieces split.
+
+    A clean-up strategy answers ``graph(mesh) -> FaceGraph`` (the graph it runs on)
+    and ``clean(mesh, labels, pa, graph, options) -> (labels, sources)`` for checked
+    (F,) int64 `labels` (see :func:`clean_labels`)."""
 
     def graph(self, mesh: Mesh) -> FaceGraph:
         """The face graph the clean-up runs on: the welded adjacency ``mesh.graph``."""
         return mesh.graph
 
-    def clean(
-        self,
-        mesh: Mesh,
-        labels: np.ndarray,
-        pa: float = 0.02,
-        fill_unlabelled: bool = True,
-        split_disconnected: bool = True,
-        graph: FaceGraph | None = None,
-        return_sources: bool = False,
-        keep_largest_piece: bool = False,
-        keep_whole_pieces: bool = False,
-        max_sweeps: int = MAX_SWEEPS,
-        nearest_k: int = NEAREST_K,
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """See :func:`clean_labels` (checked (F,) int64 `labels`)."""
-        graph = self.graph(mesh) if graph is None else graph
-        filled = fill_labels(mesh, graph, labels, labels < 0, max_sweeps, nearest_k)
-        crease_edges = creases(mesh, graph) if keep_whole_pieces else None
-        cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece, crease_edges)
-        cleaned = fill_labels(mesh, graph, cleared, cleared < 0, max_sweeps, nearest_k)
-        if not fill_unlabelled:
+    def clean(self, mesh: Mesh, labels: np.ndarray, pa: float, graph: FaceGraph, options: CleanOptions) -> tuple[np.ndarray, np.ndarray]:
+        sweeps, k = options.max_sweeps, options.nearest_k
+        filled = fill_labels(mesh, graph, labels, labels < 0, sweeps, k)
+        crease_edges = creases(mesh, graph) if options.keep_whole_pieces else None
+        cleared = clear_small_components(graph, filled, mesh.face_areas, pa, options.keep_largest_piece, crease_edges)
+        cleaned = fill_labels(mesh, graph, cleared, cleared < 0, sweeps, k)
+        if not options.fill_unlabelled:
             cleaned[labels < 0] = -1
-        if split_disconnected:
-            out, sources = split_components(graph, cleaned, mesh.face_areas)
-        else:
-            out, sources = cleaned.astype(np.int32), identity_sources(labels)
-        return (out, sources) if return_sources else out
+        if options.split_disconnected:
+            return split_components(graph, cleaned, mesh.face_areas)
+        return cleaned.astype(np.int32), identity_sources(labels)
 
 
 def identity_sources(labels: np.ndarray) -> np.ndarray:
@@ -334,6 +336,7 @@ def clean_labels(
     labels = np.asarray(labels, np.int64)
     if labels.shape != (mesh.num_faces,):
         raise ValueError(f"labels must have shape ({mesh.num_faces},), got {labels.shape}")
-    return resolve(profile).cleanup.clean(
-        mesh, labels, pa, fill_unlabelled, split_disconnected, graph, return_sources, keep_largest_piece, keep_whole_pieces, max_sweeps, nearest_k
-    )
+    cleanup = resolve(profile).cleanup
+    options = CleanOptions(fill_unlabelled, split_disconnected, keep_largest_piece, keep_whole_pieces, max_sweeps, nearest_k)
+    out, sources = cleanup.clean(mesh, labels, pa, cleanup.graph(mesh) if graph is None else graph, options)
+    return (out, sources) if return_sources else out

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..io.mesh import Mesh
 from ..io.pointcloud import PointCloud
+from .cleanup import CleanOptions
 from .lift import vote_labels
 from .pointlift import clean_point_labels, knn_graph, surface_graph_of, visible_points
 from ..render import Views, render_views
@@ -116,11 +117,8 @@ class MeshSurface(Surface):
         return self.lifting.vote(self.visible, masks, priorities)
 
     def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
-        labels = np.asarray(labels, np.int64)
-        return self.cleanup.clean(
-            self.geometry, labels, pa, graph=self.graph, split_disconnected=split_disconnected,
-            keep_largest_piece=keep_largest_piece, keep_whole_pieces=keep_largest_piece,
-        )
+        options = CleanOptions(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece, keep_whole_pieces=keep_largest_piece)
+        return self.cleanup.clean(self.geometry, np.asarray(labels, np.int64), pa, self.graph, options)[0]
 
     def lifts_as(self, profile) -> bool:
         return profile.lifting is self.lifting and profile.cleanup is self.cleanup

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...geometry.facegraph import FaceGraph, unwelded_face_graph
 from ...io.mesh import Mesh
-from ...lifting.cleanup import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, identity_sources
+from ...lifting.cleanup import MAX_SWEEPS, NEAREST_K, CleanOptions, clear_small_components, fill_from_nearest, identity_sources
 from .constants import SEEN_UNCOVERED
 
 def fill_from_first_neighbour(order: np.ndarray, labels: np.ndarray, targets: np.ndarray, max_sweeps: int = MAX_SWEEPS) -> np.ndarray:
@@ -67,28 +67,14 @@ def official_clean_labels(
 
 class ReleaseCleanup:
     """The release's clean-up as a profile's strategy (see
-    `geosam2.lifting.cleanup.ProjectCleanup` for the project's, and
-    `geosam2.lifting.cleanup.clean_labels` for the arguments): `split_disconnected`,
-    `keep_largest_piece` and `keep_whole_pieces` are not used (nothing is split,
-    `sources` is the identity)."""
+    `geosam2.lifting.cleanup.ProjectCleanup` for the protocol and the project's):
+    only `fill_unlabelled`, `max_sweeps` and `nearest_k` of the options are used
+    (nothing is split, `sources` is the identity)."""
 
     def graph(self, mesh: Mesh) -> FaceGraph:
         """The face graph the clean-up runs on: the unwelded adjacency of the mesh as loaded."""
         return unwelded_face_graph(mesh)
 
-    def clean(
-        self,
-        mesh: Mesh,
-        labels: np.ndarray,
-        pa: float = 0.02,
-        fill_unlabelled: bool = True,
-        split_disconnected: bool = True,
-        graph: FaceGraph | None = None,
-        return_sources: bool = False,
-        keep_largest_piece: bool = False,
-        keep_whole_pieces: bool = False,
-        max_sweeps: int = MAX_SWEEPS,
-        nearest_k: int = NEAREST_K,
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        out = official_clean_labels(mesh, labels, pa, fill_unlabelled, max_sweeps, nearest_k, graph).astype(np.int32)
-        return (out, identity_sources(labels)) if return_sources else out
+    def clean(self, mesh: Mesh, labels: np.ndarray, pa: float, graph: FaceGraph, options: CleanOptions) -> tuple[np.ndarray, np.ndarray]:
+        out = official_clean_labels(mesh, labels, pa, options.fill_unlabelled, options.max_sweeps, options.nearest_k, graph)
+        return out.astype(np.int32), identity_sources(labels)
