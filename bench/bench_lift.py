@@ -3,8 +3,7 @@
 Target on a 2-core machine: lift + post-process under 3 s (rendering excluded:
 the session renders once per mesh). Masks are the exact part masks read off the
 face-id maps, so the labelling is also checked (face-area agreement).
-The improved lifting's pixel votes (every pixel of the face-id maps) are timed
-beside the earlier 5 random samples per face, and run twice: numpy masks (the
+The improved lifting's pixel votes (every pixel of the face-id maps) run twice: numpy masks (the
 CPU path) and torch masks on the device present (CUDA when available, else
 CPU), with their ratio and whether both give the same labels.
 Usage: python -m bench.bench_lift [--repeats 3] [--faces 200000] [--parts 16]
@@ -22,7 +21,7 @@ import torch
 
 from bench_render import torus_mesh
 from geosam2.geometry.facegraph import face_graph
-from geosam2.lifting.lift import lift_masks, visible_pixels, visible_samples, vote_labels
+from geosam2.lifting.lift import lift_masks, visible_pixels, vote_labels
 from geosam2.lifting.cleanup import clean_labels
 from geosam2.render import render_views
 
@@ -61,8 +60,6 @@ def main() -> None:
         f"mesh: {mesh.num_faces:,} faces, {views.num_views} views at {args.resolution}², {args.parts} parts, "
         f"median of {args.repeats} (render {render_s:.1f} s, not counted)"
     )
-    samples_s, samples_cpu, samples = timed(lambda: visible_samples(mesh, views), args.repeats)
-    sample_vote_s, sample_vote_cpu, _ = timed(lambda: vote_labels(samples, masks), args.repeats)
     visible_s, visible_cpu, visible = timed(lambda: visible_pixels(views, mesh.num_faces), args.repeats)
     vote_s, vote_cpu, labels = timed(lambda: vote_labels(visible, masks), args.repeats)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -75,9 +72,6 @@ def main() -> None:
     total_s, total_cpu, _ = timed(lambda: clean_labels(mesh, lift_masks(mesh, views, masks), **project), args.repeats)
     area = mesh.face_areas
     correct = clean_labels(mesh, labels, graph=graph, split_disconnected=False) == truth
-    pairs = f"{len(samples.samples):,} (view, sample) pairs"
-    print(f"  visible samples  {samples_s:6.2f} s (CPU {samples_cpu:5.2f} s)  {pairs}")
-    print(f"  sample votes     {sample_vote_s:6.2f} s (CPU {sample_vote_cpu:5.2f} s)  (the earlier lifting)")
     pairs = f"{len(visible.pixels):,} (view, pixel) pairs"
     print(f"  visible pixels   {visible_s:6.2f} s (CPU {visible_cpu:5.2f} s)  {pairs}")
     print(f"  pixel votes numpy {vote_s:5.2f} s (CPU {vote_cpu:5.2f} s)  unlabelled faces {np.mean(labels < 0):.2%}")

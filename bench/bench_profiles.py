@@ -6,9 +6,7 @@ $GEOSAM2_SHARED_DATA, else ../shared/data), the exact per-view masks of its part
 0.5 % of the pixels flipped, one view dropped, the same noise for every column)
 are lifted to faces and cleaned up by a `Session`'s surface with the "official"
 profile (the release's lifting and clean-up), with the "improved" one (the
-project's: every pixel of the face-id maps votes), and with the improved
-profile's earlier lifting for comparison ("samples": 5 random samples per face,
-the clean-up without keeping whole mesh pieces). Prints the class-agnostic mIoU
+project's: every pixel of the face-id maps votes). Prints the class-agnostic mIoU
 (face-area weighted) of each, raw and cleaned, side by side, and the
 exact-visibility bound (every face the views show given its label, the rest
 filled; tests/stress.py). With --stress, the objects are the test suite's
@@ -28,9 +26,7 @@ import numpy as np
 from geosam2.evaluation.metrics import class_agnostic_miou, face_weights
 from geosam2.evaluation.prompts import view_masks
 from geosam2.evaluation.readers import GroundTruth, read_ground_truth
-from geosam2.lifting.lift import visible_samples
-from geosam2.lifting.cleanup import clean_labels
-from geosam2.profiles import IMPROVED, PROFILES, SEEN_UNCOVERED
+from geosam2.profiles.official import SEEN_UNCOVERED
 from geosam2.lifting.surface import MeshSurface
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,19 +40,6 @@ def miou(gt, labels: np.ndarray) -> float:
     return 100 * class_agnostic_miou(gt.labels, np.where(labels == SEEN_UNCOVERED, -1, labels), face_weights(gt.mesh))
 
 
-class SampledSurface(MeshSurface):
-    """The improved profile's surface as it lifted before the pixel votes: 5 seeded random
-    samples per face, the clean-up keeping each label's largest piece only."""
-
-    def __init__(self, mesh, views):
-        super().__init__(mesh, views=views, profile=IMPROVED)
-        self.visible = visible_samples(mesh, views)
-
-    def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
-        options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
-        return clean_labels(self.geometry, labels, pa, graph=self.graph, **options)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("gt_dir", nargs="?", default=str(DEV_GT))
@@ -68,16 +51,13 @@ def main() -> None:
         objects = (GroundTruth(name, mesh, labels) for name, mesh, labels in stress_objects())
     else:
         objects = (read_ground_truth(path) for path in sorted(Path(args.gt_dir).glob("*.glb")))
-    columns = PROFILES + ("samples",)
+    columns = ("official", "improved")  # profile names; the default profile lifts and cleans up as the improved one
     rows = {(column, kind): [] for column in columns for kind in ("oracle raw", "oracle", "noisy raw", "noisy")}
     bound = []
     for gt in objects:
         exact, rng = None, np.random.default_rng(0)
         for column in columns:
-            if column == "samples":
-                surface = SampledSurface(gt.mesh, surface.views)
-            else:
-                surface = MeshSurface(gt.mesh, resolution=args.resolution, profile=column)
+            surface = MeshSurface(gt.mesh, resolution=args.resolution, profile=column)
             if exact is None:  # the same masks (and noise) for every column
                 exact = view_masks(surface.views, gt.labels)
                 corrupted = noisy_masks(exact, rng)

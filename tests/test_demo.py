@@ -28,6 +28,7 @@ from demo.prompting import BOX, NEGATIVE, POSITIVE, empty_prompt
 from demo.screen import DOWNLOADS, LOAD_OUTPUTS, OUTPUTS, TREE_BRANCH
 from demo.state import DEMO_DEFAULTS
 from geosam2.io.export import preview_face_colors
+from geosam2.profiles import DEFAULT, OFFICIAL
 
 RESOLUTION = 256
 MAX_FACES = 5_000  # the examples and two of the real meshes fit, the largest real mesh does not
@@ -446,8 +447,8 @@ def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_who
 def test_segment_everything_and_the_profile_setting(app, request_):
     shown(app.load(str(example("chair")), app.page_settings(0.02, 5, RESOLUTION, GEOMETRY, "official"), False, request_, no_progress))
     user = app.store.get(request_.session_hash)
-    assert user.settings.run.profile == "official" and user.session.profile == "official"
+    assert user.settings.run.profile == "official" and user.session.profile is OFFICIAL
     screen = shown(app.segment_everything(empty_prompt(), request_, no_progress))
     assert user.session.parts and screen["parts"] is not UNCHANGED
-    load(app, request_, example("chair"))  # the default: the project's lifting, the segmenter's own profile
-    assert app.store.get(request_.session_hash).session.profile == "improved"
+    load(app, request_, example("chair"))  # the default: the release's network, the project's lifting
+    assert app.store.get(request_.session_hash).session.profile is DEFAULT

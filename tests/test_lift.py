@@ -15,9 +15,7 @@ from geosam2.lifting.lift import (
     VisibleSamples,
     interior_depth,
     lift_masks,
-    sample_points,
     visible_pixels,
-    visible_samples,
     vote_labels,
 )
 from geosam2.io.mesh import from_arrays, labels_from_colors, load_mesh
@@ -43,32 +41,6 @@ def cube_and_sides(subdivisions: int = 2):
     n = mesh.face_normals
     axis = np.argmax(np.abs(n), axis=1)
     return mesh, (2 * axis + (n[np.arange(len(n)), axis] > 0)).astype(np.int32)
-
-
-# --- samples -----------------------------------------------------------------
-
-
-def test_samples_lie_inside_their_faces_and_are_seeded():
-    mesh, _ = cube_and_sides(1)
-    points = sample_points(mesh, samples_per_face=7, seed=3).reshape(mesh.num_faces, 7, 3)
-    a, b, c = (mesh.triangles[:, None, k] for k in range(3))
-    # on the face's plane, and inside: the three sub-triangles around the point add up to the face
-    assert np.abs(np.einsum("fsd,fd->fs", points - a, mesh.face_normals)).max() < 1e-12
-    corners = [(a, b), (b, c), (c, a)]
-    sub_areas = sum(0.5 * np.linalg.norm(np.cross(q - points, r - points), axis=-1) for q, r in corners)
-    assert np.allclose(sub_areas, mesh.face_areas[:, None], rtol=1e-9, atol=1e-15)
-    assert np.array_equal(points.reshape(-1, 3), sample_points(mesh, 7, seed=3))
-    assert not np.allclose(points.reshape(-1, 3), sample_points(mesh, 7, seed=4))
-
-
-def test_samples_are_uniform_over_a_triangle():
-    mesh = from_arrays(np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]), np.array([[0, 1, 2]]))
-    points = sample_points(mesh, samples_per_face=40_000, seed=0)
-    corner = mesh.vertices[0]
-    assert np.allclose(points.mean(axis=0), mesh.centroids[0], atol=5e-3)
-    # the corner sub-triangle cut at half the edges holds a quarter of the area
-    near_corner = ((points - corner)[:, :2].sum(axis=1) / (mesh.vertices[1] - corner)[0] < 0.5).mean()
-    assert near_corner == pytest.approx(0.25, abs=0.01)
 
 
 # --- lifting rules on a cube ---------------------------------------------------
@@ -171,7 +143,7 @@ def test_release_depth_test_sees_through_a_surface_the_face_id_test_does_not():
     hidden = np.arange(mesh.num_faces) >= len(outer.faces)
     assert not np.isin(views.face_ids, np.flatnonzero(hidden)).any()
     exact = lift_masks(mesh, views, views.silhouette[None])
-    release = lift_masks(mesh, views, views.silhouette[None], depth_tolerance=1e-3)
+    release = lift_masks(mesh, views, views.silhouette[None], profile="official")
     assert (exact[hidden] == -1).all() and (exact[~hidden] == 0).all()
     assert (release[hidden] == 0).mean() > 0.5  # not all: grazing views fail the depth test at 64²
 
@@ -190,7 +162,7 @@ def test_torch_masks_give_the_numpy_result(rng):
         assert np.array_equal(on_gpu, expected)
 
 
-def test_precomputed_visible_pixels_and_samples_give_the_same_labels():
+def test_precomputed_visible_pixels_give_the_same_labels():
     mesh, sides = cube_and_sides()
     views = render_views(mesh, resolution=64)
     masks = exact_masks(views, sides)
@@ -200,13 +172,8 @@ def test_precomputed_visible_pixels_and_samples_give_the_same_labels():
     assert np.array_equal(expected, sides)
     assert np.array_equal(lift_masks(mesh, views, masks, visible=pixels), expected)
     assert np.array_equal(vote_labels(pixels, masks), expected)
-    samples = visible_samples(mesh, views, samples_per_face=3, seed=1)
-    assert samples.num_views == views.num_views and samples.samples.max() < 3 * mesh.num_faces
-    assert np.array_equal(vote_labels(samples, masks), expected)
-    assert np.array_equal(lift_masks(mesh, views, masks, visible=samples), expected)
-    for visible in (pixels, samples):
-        with pytest.raises(ValueError, match="masks must have shape"):
-            vote_labels(visible, masks[:, :-1])
+    with pytest.raises(ValueError, match="masks must have shape"):
+        vote_labels(pixels, masks[:, :-1])
 
 
 def test_no_parts_and_bad_shapes():

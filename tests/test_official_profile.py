@@ -8,15 +8,23 @@ import numpy as np
 import pytest
 import torch
 
+from types import SimpleNamespace
+
 from geosam2.geometry.facegraph import release_neighbour_order, unwelded_face_graph
-from geosam2.lifting.lift import VisibleSamples, official_sample_points, official_vote_labels, release_mode
+from geosam2.lifting.lift import VisibleSamples
 from geosam2.io.mesh import from_arrays
-from geosam2.segmenters.partfilters import keep_automatic_parts, opened_logits, stability_score
-from geosam2.lifting.cleanup import clean_labels, fill_from_first_neighbour
-from geosam2.segmenters.geosam2 import GeoSAM2Segmenter, logical_frames, propagate, single_view_mask
-from geosam2.profiles import SEEN_UNCOVERED, ProfileError, check_profile
+from geosam2.lifting.cleanup import clean_labels
+from geosam2.segmenters.geosam2 import GeoSAM2Segmenter, propagate
+from geosam2.segmenters.network import SequentialFrames
+from geosam2.profiles import ProfileError, resolve
+from geosam2.profiles.official import SEEN_UNCOVERED
+from geosam2.profiles.official.cleanup import fill_from_first_neighbour
+from geosam2.profiles.official.lifting import official_sample_points, official_vote_labels, release_mode
+from geosam2.profiles.official.network import ReleaseFrames, single_view_mask
+from geosam2.profiles.official.partfilters import keep_automatic_parts, opened_logits, stability_score
+from geosam2.profiles.official.sampling import release_sampling
 from geosam2.segmenters.prompts import Prompt
-from geosam2.segmenters.proposals import ProposalSettings, release_sampling
+from geosam2.segmenters.proposals import ProposalSettings
 from tests.test_predictor import SIZE, click, model, views  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: see conftest
@@ -134,7 +142,7 @@ def test_official_clean_up_clears_small_pieces_before_filling_keeps_seen_uncover
 
 def test_unknown_profile_is_a_user_error():
     with pytest.raises(ProfileError, match="official"):
-        check_profile("paper")
+        resolve("paper")
 
 
 # --------------------------------------------------------------------------- post-propagation filters
@@ -183,9 +191,9 @@ def test_filters_drop_unstable_growing_and_duplicate_parts():
 
 
 def test_official_frame_numbers_wrap_after_the_last_view():
-    assert logical_frames(6, 13, "official") == [6, 7, 8, 9, 10, 11, 12, 0, 1, 2, 3, 4, 5]
-    assert logical_frames(6, 13, "improved") == list(range(13))
-    assert logical_frames(0, 2, "official") == [0, 1]
+    assert ReleaseFrames().frames(6, 13) == [6, 7, 8, 9, 10, 11, 12, 0, 1, 2, 3, 4, 5]
+    assert SequentialFrames().frames(6, 13) == list(range(13))
+    assert ReleaseFrames().frames(0, 2) == [0, 1]
 
 
 def test_official_numbering_changes_only_the_views_before_the_seed(model, views):
@@ -195,8 +203,8 @@ def test_official_numbering_changes_only_the_views_before_the_seed(model, views)
 
     features = encode_views(model, views)
     prompt = click(views, 3)
-    official = propagate(model, features, [prompt], SIZE, profile="official")
-    improved = propagate(model, features, [prompt], SIZE, profile="improved")
+    official = propagate(model, features, [prompt], SIZE, numbering=ReleaseFrames())
+    improved = propagate(model, features, [prompt], SIZE, numbering=SequentialFrames())
     after_seed = [k for k, v in enumerate(official.frame_views) if v >= 3]
     assert torch.equal(official.logits[after_seed], improved.logits[after_seed])
 
@@ -214,7 +222,7 @@ def test_official_click_is_the_mask_of_its_single_view_stage(model, views):
 
 def test_official_proposals_click_their_sampled_pixel_and_propagate_directly(model, views):
     official = GeoSAM2Segmenter(model, profile="official")
-    official.reset_sampling(num_faces=24)
+    official.bind(SimpleNamespace(num_faces=24))  # a run on a mesh of 24 faces
     region = views.silhouette[6]
     settings = ProposalSettings(max_points=32, pred_iou_thresh=-1.0, stability_thresh=0.0)
     prompts = official.propose_prompts(views, 6, region, settings)
@@ -223,8 +231,30 @@ def test_official_proposals_click_their_sampled_pixel_and_propagate_directly(mod
         x, y = prompt.points[0]
         assert x == int(x) and y == int(y) and region[int(y), int(x)]  # a sampled pixel, no centre offset
     improved = GeoSAM2Segmenter(model, profile="improved")  # features only
-    direct = propagate(model, improved.features(views), prompts[:1], SIZE, profile="official")
+    direct = propagate(model, improved.features(views), prompts[:1], SIZE, numbering=ReleaseFrames())
     masks = official.segment(views, prompts[:1]).masks
     final = {v: k for k, v in enumerate(direct.frame_views)}
     upsampled = torch.nn.functional.interpolate(direct.logits[final[6]], size=(SIZE, SIZE), mode="bilinear", align_corners=False)
     np.testing.assert_array_equal(masks[0, 6], upsampled[0, 0].numpy() > 0)
+
+
+def test_bind_starts_a_fresh_run_so_two_meshes_in_a_row_are_two_fresh_segmenters(model, views):
+    """The release's random stream and the clicks it proposed belong to one run: after
+    a run on one mesh, binding another gives what a new segmenter gives on it."""
+    settings = ProposalSettings(max_points=16, pred_iou_thresh=-1.0, stability_thresh=0.0)
+    region = views.silhouette[6]
+    first, second = SimpleNamespace(num_faces=24), SimpleNamespace(num_faces=7)
+
+    def clicks(segmenter):
+        return [(p.view, p.points.tolist()) for p in segmenter.propose_prompts(views, 6, region, settings)]
+
+    reused = GeoSAM2Segmenter(model, profile="official").bind(first)
+    earlier = clicks(reused)
+    assert earlier and clicks(reused) != earlier  # the stream moved on
+    reused.bind(second)
+    fresh = GeoSAM2Segmenter(model, profile="official").bind(second)
+    assert clicks(reused) == clicks(fresh)
+    view, points = earlier[0]  # a click the first run proposed: propagated directly there, two-stage in a fresh run
+    clicked = Prompt(view, points=points)
+    np.testing.assert_array_equal(reused.segment(views, [clicked]).masks, fresh.segment(views, [clicked]).masks)
+    assert clicks(reused.bind(first)) == earlier  # the first mesh again: as at its start

@@ -18,6 +18,7 @@ from geosam2.io.pointexport import export_point_cloud
 from geosam2.io.pointreaders import load_point_cloud
 from geosam2.segmenters.prompts import Prompt
 from geosam2.pipeline.session import Session
+from geosam2.profiles import IMPROVED, OFFICIAL
 from tests.helpers import pixel_of_face
 
 RESOLUTION = 128
@@ -95,8 +96,16 @@ def test_geometry_segmenter_on_points_is_a_clear_error(boxes_cloud):
 
 def test_the_official_profile_reaches_the_segmenter_only_on_points(boxes_cloud):
     cloud, box, _ = boxes_cloud
-    segmenter = LabelSegmenter(box)
-    session = Session(cloud, segmenter, resolution=RESOLUTION, profile="official")
-    assert segmenter.profile == "official" and session.profile == "improved" and session.surface.profile == "improved"
+    bound = []
+
+    class Recording(LabelSegmenter):
+        def bind(self, geometry, profile=None):
+            bound.append(profile)
+            return self
+
+    session = Session(cloud, Recording(box), resolution=RESOLUTION, profile="official")
+    (profile,) = bound
+    assert profile is session.profile and profile.network is OFFICIAL.network  # the segmenter runs the release's network
+    assert profile.prompting is IMPROVED.prompting and profile.completion is IMPROVED.completion  # the session the project's
     update = session.add_part(click(session, box == 1))
     assert (update.labels[box == 1] == 0).mean() > 0.99 and (update.labels[box != 1] == -1).mean() > 0.99

@@ -12,7 +12,8 @@ from geosam2.errors import GeoSAM2Error
 from geosam2.io.mesh import Mesh
 from geosam2.io.pointcloud import PointCloud, point_cloud_from_arrays
 from geosam2.io.pointreaders import load_geometry, load_point_cloud
-from geosam2.lifting.pointlift import clean_point_labels, knn_graph, lift_point_masks, visible_points
+from geosam2.lifting.lift import vote_labels
+from geosam2.lifting.pointlift import clean_point_labels, knn_graph, visible_points
 from geosam2.render.splat import splat_views
 from geosam2.segmenters.base import Segmenter
 from geosam2.render.rig import official_rig
@@ -312,7 +313,7 @@ def test_lift_hemisphere_masks_labels_points_by_hemisphere():
     truth = (cloud.points[:, 2] > 0).astype(np.int32)
     shown = views.face_ids
     masks = np.stack([(shown >= 0) & (truth[np.maximum(shown, 0)] == p) for p in (0, 1)])
-    lifted = lift_point_masks(cloud, views, masks)
+    lifted = vote_labels(visible_points(cloud, views), masks)
     labelled = lifted >= 0
     assert labelled.mean() > 0.95
     far_from_equator = np.abs(cloud.points[:, 2]) > 0.03
@@ -321,7 +322,7 @@ def test_lift_hemisphere_masks_labels_points_by_hemisphere():
     assert (cleaned >= 0).all()
     assert (cleaned[far_from_equator] == truth[far_from_equator]).mean() > 0.999
     # no parts -> nothing labelled
-    assert (lift_point_masks(cloud, views, masks[:0]) == -1).all()
+    assert (vote_labels(visible_points(cloud, views), masks[:0]) == -1).all()
 
 
 def test_knn_graph_keeps_separate_clusters_apart(rng):
@@ -391,7 +392,7 @@ def test_oracle_lift_on_sampled_benchmark_objects(gt_paths):
         views = splat_views(cloud, resolution=512)
         shown = views.face_ids
         masks = np.stack([(shown >= 0) & (labels[np.maximum(shown, 0)] == p) for p in range(labels.max() + 1)])
-        lifted = lift_point_masks(cloud, views, masks)
+        lifted = vote_labels(visible_points(cloud, views), masks)
         cleaned = clean_point_labels(cloud, lifted, pa=0.0, split_disconnected=False)
         scores.append(_class_agnostic_miou(labels, cleaned))
     assert np.mean(scores) >= 95.0, f"oracle point mIoU {np.mean(scores):.2f}, per object {np.round(scores, 2)}"

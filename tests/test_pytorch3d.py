@@ -17,7 +17,8 @@ import trimesh
 from geosam2.lifting.lift import lift_masks
 from geosam2.io.mesh import labels_from_colors, load_mesh
 from geosam2.io.pointcloud import point_cloud_from_arrays
-from geosam2.lifting.pointlift import lift_point_masks
+from geosam2.lifting.lift import vote_labels
+from geosam2.lifting.pointlift import visible_points
 from geosam2.render import describe_backend, render_views
 from geosam2.render.splat import splat_radii, splat_views
 from geosam2.render.rig import official_rig
@@ -105,9 +106,9 @@ def test_torch_point_lifting_equals_numpy(small_meshes):
     cloud, truth = sampled_cloud(small_meshes[1])
     views = splat_views(cloud, resolution=64, backend="splat")
     masks = np.stack([(views.face_ids >= 0) & (truth[views.face_ids] == p) for p in range(truth.max() + 1)])
-    expected = lift_point_masks(cloud, views, masks)
+    expected = vote_labels(visible_points(cloud, views), masks)
     assert (expected >= 0).mean() > 0.5
-    assert np.array_equal(lift_point_masks(cloud, views, torch.from_numpy(masks)), expected)
+    assert np.array_equal(vote_labels(visible_points(cloud, views), torch.from_numpy(masks)), expected)
 
 
 # --- on CUDA (skipped on CPU machines) --------------------------------------------

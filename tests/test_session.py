@@ -13,6 +13,7 @@ from geosam2.segmenters.geometry import GeometrySegmenter
 from geosam2.io.mesh import from_arrays, load_mesh
 from geosam2.segmenters.prompts import Prompt
 from geosam2.pipeline.session import Session
+from geosam2.profiles import DEFAULT, IMPROVED, OFFICIAL
 from geosam2.segmenters.base import Segmenter
 from tests.helpers import boxes_mesh, pixel_of_face
 
@@ -302,14 +303,17 @@ def test_candidates_are_nested_scales_and_one_becomes_a_part():
 
 
 class OfficialRecorder(LabelSegmenter):
-    """Exact masks of known labels under the official profile; proposes a click in each
-    labelled region it is shown (recording the views and regions it was asked for)."""
-
-    profile = "official"
+    """Exact masks of known labels; proposes a click in each labelled region it is shown
+    (recording the views and regions it was asked for, and the profiles it was bound with)."""
 
     def __init__(self, labels):
         super().__init__(labels)
         self.asked = []
+        self.bound = []
+
+    def bind(self, geometry, profile=None):
+        self.bound.append(profile)
+        return self
 
     def propose_prompts(self, views, view, region):
         self.asked.append((view, region.copy()))
@@ -317,17 +321,35 @@ class OfficialRecorder(LabelSegmenter):
         return [Prompt(view, points=[[x + 0.5, y + 0.5]]) for y, x in (np.argwhere(shown == p)[0] for p in np.unique(shown[shown >= 0]))]
 
 
-def test_a_given_profile_sets_everything_the_default_keeps_the_segmenters_own():
+def test_the_profile_is_resolved_once_and_reaches_the_segmenter_through_bind():
     mesh = boxes_mesh(BOXES)
-    default = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32)
-    assert default.profile == "improved" and default.surface.profile == "improved"
-    assert default.segmenter.profile == "official"  # its own work stays the release's
+    recorder = OfficialRecorder(np.arange(36) // 12)
+    default = Session(mesh, recorder, resolution=32)
+    assert default.profile is DEFAULT and recorder.bound == [DEFAULT]  # the release's network, the project's stages
+    assert DEFAULT.network is OFFICIAL.network and DEFAULT.lifting is IMPROVED.lifting and DEFAULT.completion is IMPROVED.completion
+    assert default.surface.lifts_as(IMPROVED) and not default.surface.lifts_as(OFFICIAL)
     official = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32, profile="official")
-    assert official.profile == "official" and official.surface.profile == "official"
-    improved = Session(mesh, OfficialRecorder(np.arange(36) // 12), resolution=32, profile="improved")
-    assert improved.segmenter.profile == "improved"
-    with pytest.raises(GeoSAM2Error):
+    assert official.profile is OFFICIAL and official.surface.lifts_as(OFFICIAL)
+    improved = Session(mesh, recorder, surface=default.surface, profile=IMPROVED)  # the same lifting: shared
+    assert improved.surface is default.surface and recorder.bound[-1] is IMPROVED
+    with pytest.raises(GeoSAM2Error, match="otherwise than the default profile"):
         Session(mesh, GeometrySegmenter(), surface=official.surface)  # lifted with the other profile
+    with pytest.raises(GeoSAM2Error, match="choose one of 'default', 'official', 'improved'"):
+        Session(mesh, GeometrySegmenter(), resolution=32, profile="paper")
+
+
+def test_overlapping_view_inputs_must_agree():
+    mesh = boxes_mesh(BOXES)
+    session = Session(mesh, GeometrySegmenter(), resolution=32)
+    assert Session(mesh, GeometrySegmenter(), views=session.views).views.resolution == 32  # the views' size
+    assert Session(mesh, GeometrySegmenter(), resolution=32, surface=session.surface).surface is session.surface
+    with pytest.raises(GeoSAM2Error, match="32 px but resolution=64"):
+        Session(mesh, GeometrySegmenter(), resolution=64, views=session.views)
+    with pytest.raises(GeoSAM2Error, match="32 px but resolution=64"):
+        Session(mesh, GeometrySegmenter(), resolution=64, surface=session.surface)
+    other = Session(mesh, GeometrySegmenter(), resolution=32).views
+    with pytest.raises(GeoSAM2Error, match="give the surface alone"):
+        Session(mesh, GeometrySegmenter(), views=other, surface=session.surface)
 
 
 def test_official_completion_runs_the_release_passes_and_lifts_every_part_once():
@@ -346,6 +368,7 @@ def test_official_completion_runs_the_release_passes_and_lifts_every_part_once()
     assert (update.labels[box_faces(0)] == 0).all()
     for k in (1, 2):  # each other box its own part, or 'seen, in no mask' when the filters dropped its part
         assert len(np.unique(update.labels[box_faces(k)])) == 1 and update.labels[box_faces(k)][0] != 0
+    assert segmenter.bound == [OFFICIAL, OFFICIAL]  # the session's binding, then the completion's fresh run
     segmenter.asked.clear()
     session.reset()
     session.segment_everything()  # no prompt: view 0, then its opposite

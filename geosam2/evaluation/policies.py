@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import GeoSAM2Error, PromptError
-from ..profiles import IMPROVED
+from ..profiles import Profile, resolve
 from ..segmenters.prompts import Prompt, interior_point
 from ..render import Views
 from ..segmenters.base import PartMasks, Segmenter
@@ -92,9 +92,9 @@ class Oracle:
 
     name = "oracle"
 
-    def __init__(self, resolution: int = 1024, pa: float = 0.02, samples_per_face: int = 5, profile: str = IMPROVED):
+    def __init__(self, resolution: int = 1024, pa: float = 0.02, samples_per_face: int = 5, profile: Profile | str | None = None):
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
-        self.profile = profile
+        self.profile = resolve(profile)
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
         return self.predict_on(gt, surface_of(_geometry(gt), self.resolution, self.samples_per_face, profile=self.profile))
@@ -111,7 +111,7 @@ class Oracle:
         ]
         if not prompts:
             raise GeoSAM2Error(f"No ground-truth part of '{gt.uid}' is visible in any view: nothing to prompt.")
-        session = Session(_geometry(gt), LabelSegmenter(labels), pa=self.pa, surface=surface, profile=surface.profile)
+        session = Session(_geometry(gt), LabelSegmenter(labels), pa=self.pa, surface=surface, profile=self.profile)
         session.add_parts(prompts)
         return session.labels
 
@@ -133,7 +133,7 @@ class SimulatedUser:
     candidates, first_view : the candidate prompt views (see `candidate_views`).
     box, negative_clicks : see `simulate_prompts`.
     auto_complete : complete automatically after the clicks.
-    profile : the sessions' inference profile (None: `Session`'s default).
+    profile : the sessions' inference profile (`geosam2.profiles.resolve`; None: DEFAULT).
     """
 
     def __init__(
@@ -147,10 +147,10 @@ class SimulatedUser:
         negative_clicks: int = 0,
         auto_complete: bool = True,
         first_view: int = 0,
-        profile: str | None = None,
+        profile: Profile | str | None = None,
     ):
         self.segmenter = segmenter
-        self.profile = profile
+        self.profile = resolve(profile)
         self.name = segmenter.name
         self.resolution, self.pa, self.samples_per_face = resolution, pa, samples_per_face
         self.candidates, self.box, self.negative_clicks = candidates, box, negative_clicks
@@ -169,7 +169,7 @@ class SimulatedUser:
         return session.labels
 
     def predict(self, gt: GroundTruth) -> np.ndarray:
-        surface = surface_of(_geometry(gt), self.resolution, self.samples_per_face, profile=self.profile or IMPROVED)
+        surface = surface_of(_geometry(gt), self.resolution, self.samples_per_face, profile=self.profile)
         return self.predict_on(gt, surface)
 
     def predict_on(self, gt: GroundTruth, surface: Surface) -> np.ndarray:
@@ -210,14 +210,14 @@ class Pieces:
 SEGMENTERS = ("oracle", "geometry", "geosam2", "pieces")
 
 
-def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, profile: str | None = None, **kwargs):
+def make_method(name: str, resolution: int = 1024, pa: float = 0.02, checkpoint: str | None = None, profile: Profile | str | None = None, **kwargs):
     """The method of `geosam2 evaluate --segmenter NAME` (one of SEGMENTERS), with the
-    inference `profile` (None: as `Session`'s default; the oracle's: "improved").
+    inference `profile` (`geosam2.profiles.resolve`; None: DEFAULT).
 
     Other keyword arguments go to `SimulatedUser` (the oracle and the pieces ignore them).
     """
     if name == "oracle":
-        return Oracle(resolution, pa, profile=profile or IMPROVED)
+        return Oracle(resolution, pa, profile=profile)
     if name == "pieces":
         return Pieces()
     if name == "geometry":

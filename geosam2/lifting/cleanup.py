@@ -36,25 +36,20 @@ this rule against 93.60 before both.
 
 Everything is O(F) memory: the graph is sparse and votes are sorted, not tabled.
 
-``profile="official"`` reproduces the release's ``complete_labels`` as it
-effectively runs (b5de23c): the adjacency of the mesh as loaded (no welding);
-small pieces cleared on the raw labels, before any fill; the neighbour fill takes
-the FIRST labelled neighbour in the release's visiting order, not the majority
-(its ``Counter`` is keyed by 0-d tensors, so every neighbour is its own key with
-count 1); the nearest fill breaks ties to the smallest label (``torch.mode``);
-"seen, in no mask" (`geosam2.profiles.SEEN_UNCOVERED`, the release's 999) is a part
-like any other, never filled; and nothing is split (the release's split tests
-0-d tensors for membership in a set, which never matches).
+``profile="official"`` runs the release's ``complete_labels`` instead
+(`geosam2.profiles.official.cleanup`): :class:`ProjectCleanup` and its
+``ReleaseCleanup`` are the two strategies of a profile.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..geometry.facegraph import FaceGraph, creases, unwelded_face_graph
+from ..geometry.facegraph import FaceGraph, creases
 from ..io.mesh import Mesh
-from ..profiles import IMPROVED, OFFICIAL, SEEN_UNCOVERED, check_profile
 
 MAX_SWEEPS = 64
 NEAREST_K = 3
@@ -173,24 +168,6 @@ def fill_from_neighbours(
     return labels
 
 
-def fill_from_first_neighbour(order: np.ndarray, labels: np.ndarray, targets: np.ndarray, max_sweeps: int = MAX_SWEEPS) -> np.ndarray:
-    """(F,) int64 copy of `labels` where (F,) bool `targets` faces that are -1 take the
-    label of their first labelled neighbour in (F, K) `order` (-1 padded, see
-    `geosam2.geometry.facegraph.release_neighbour_order`), sweep after sweep (at most
-    `max_sweeps`, each reading the labels of the previous one): the release's fill."""
-    labels = np.asarray(labels, np.int64).copy()
-    for _ in range(max_sweeps):
-        missing = np.flatnonzero(targets & (labels < 0))
-        neighbour_labels = np.where(order[missing] >= 0, labels[order[missing]], -1)
-        labelled = neighbour_labels >= 0
-        found = labelled.any(1)
-        if not found.any():
-            break
-        first = labelled.argmax(1)
-        labels[missing[found]] = neighbour_labels[found, first[found]]
-    return labels
-
-
 def fill_from_nearest(
     centroids: np.ndarray, labels: np.ndarray, targets: np.ndarray, k: int = NEAREST_K, nearest_first: bool = True
 ) -> np.ndarray:
@@ -252,6 +229,49 @@ def split_components(graph: FaceGraph, labels: np.ndarray, face_areas: np.ndarra
     return out, piece_label[order].astype(np.int32)
 
 
+@dataclass(frozen=True)
+class CleanOptions:
+    """The options of a clean-up strategy (see :func:`clean_labels` for each)."""
+
+    fill_unlabelled: bool = True
+    split_disconnected: bool = True
+    keep_largest_piece: bool = False
+    keep_whole_pieces: bool = False
+    max_sweeps: int = MAX_SWEEPS
+    nearest_k: int = NEAREST_K
+
+
+class ProjectCleanup:
+    """The project's clean-up as a profile's strategy (module docstring): on the welded
+    adjacency, unseen faces filled before the small pieces are measured, options to
+    keep a label's largest piece and its whole pieces, disconnected pieces split.
+
+    A clean-up strategy answers ``graph(mesh) -> FaceGraph`` (the graph it runs on)
+    and ``clean(mesh, labels, pa, graph, options) -> (labels, sources)`` for checked
+    (F,) int64 `labels` (see :func:`clean_labels`)."""
+
+    def graph(self, mesh: Mesh) -> FaceGraph:
+        """The face graph the clean-up runs on: the welded adjacency ``mesh.graph``."""
+        return mesh.graph
+
+    def clean(self, mesh: Mesh, labels: np.ndarray, pa: float, graph: FaceGraph, options: CleanOptions) -> tuple[np.ndarray, np.ndarray]:
+        sweeps, k = options.max_sweeps, options.nearest_k
+        filled = fill_labels(mesh, graph, labels, labels < 0, sweeps, k)
+        crease_edges = creases(mesh, graph) if options.keep_whole_pieces else None
+        cleared = clear_small_components(graph, filled, mesh.face_areas, pa, options.keep_largest_piece, crease_edges)
+        cleaned = fill_labels(mesh, graph, cleared, cleared < 0, sweeps, k)
+        if not options.fill_unlabelled:
+            cleaned[labels < 0] = -1
+        if options.split_disconnected:
+            return split_components(graph, cleaned, mesh.face_areas)
+        return cleaned.astype(np.int32), identity_sources(labels)
+
+
+def identity_sources(labels: np.ndarray) -> np.ndarray:
+    """(K,) int32 0..K-1 for (F,) `labels` in -1..K-1: each label its own source (nothing split)."""
+    return np.arange(max(labels.max(initial=-1) + 1, 0), dtype=np.int32)
+
+
 def clean_labels(
     mesh: Mesh,
     labels: np.ndarray,
@@ -263,10 +283,14 @@ def clean_labels(
     keep_largest_piece: bool = False,
     max_sweeps: int = MAX_SWEEPS,
     nearest_k: int = NEAREST_K,
-    profile: str = IMPROVED,
+    profile=None,
     keep_whole_pieces: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """The release's label clean-up (see the module docstring for the stages).
+    """The label clean-up of a profile (see the module docstring for the stages).
+
+    An entry point taking the profile by name: the official-parity tool calls it
+    (``geosam2.postprocess.clean_labels(..., profile="official")``); the session
+    cleans up through its `geosam2.lifting.surface.Surface`.
 
     Parameters
     ----------
@@ -283,7 +307,8 @@ def clean_labels(
         Renumber so that each connected piece of a label is its own part.
         When False, the input's label numbering is kept.
     graph : FaceGraph, optional
-        Default ``mesh.graph`` (the welded adjacency, built once per mesh).
+        Default: the strategy's ``graph(mesh)`` (the project's: ``mesh.graph``, the
+        welded adjacency, built once per mesh).
     return_sources : bool
         Also return (K,) int32 ``sources``: the input label each output label
         came from (the identity when `split_disconnected` is False).
@@ -296,58 +321,22 @@ def clean_labels(
         Never clear a label's piece that is a whole piece of the shape: more than
         half the area of its connected piece of the mesh, or bordered by other
         labels mostly along concave creases (see the module docstring).
-    profile : "improved" or "official"
-        "official": the release's clean-up (module docstring) on `graph` taken as
-        the unwelded adjacency (``unwelded_face_graph(mesh)`` when None);
-        `split_disconnected`, `keep_largest_piece` and `keep_whole_pieces` are not
-        used (nothing is split, `sources` is the identity) and `SEEN_UNCOVERED`
-        faces stay a part.
+    profile : Profile, its name, or None (`geosam2.profiles.resolve`)
+        Its ``cleanup`` strategy: :class:`ProjectCleanup`, or the release's
+        (`geosam2.profiles.official.cleanup.ReleaseCleanup`: `graph` is the
+        unwelded adjacency, `split_disconnected`, `keep_largest_piece` and
+        `keep_whole_pieces` are not used, `SEEN_UNCOVERED` faces stay a part).
 
     Returns
     -------
     (F,) int32 labels, and `sources` when asked for.
     """
+    from ..profiles import resolve  # the profiles compose this module's pieces: imported on call
+
     labels = np.asarray(labels, np.int64)
     if labels.shape != (mesh.num_faces,):
         raise ValueError(f"labels must have shape ({mesh.num_faces},), got {labels.shape}")
-    if check_profile(profile) == OFFICIAL:
-        out = official_clean_labels(mesh, labels, pa, fill_unlabelled, max_sweeps, nearest_k, graph).astype(np.int32)
-        sources = np.arange(max(labels.max(initial=-1) + 1, 0), dtype=np.int32)
-        return (out, sources) if return_sources else out
-    graph = mesh.graph if graph is None else graph
-    filled = fill_labels(mesh, graph, labels, labels < 0, max_sweeps, nearest_k)
-    crease_edges = creases(mesh, graph) if keep_whole_pieces else None
-    cleared = clear_small_components(graph, filled, mesh.face_areas, pa, keep_largest_piece, crease_edges)
-    cleaned = fill_labels(mesh, graph, cleared, cleared < 0, max_sweeps, nearest_k)
-    if not fill_unlabelled:
-        cleaned[labels < 0] = -1
-    if split_disconnected:
-        out, sources = split_components(graph, cleaned, mesh.face_areas)
-    else:
-        out, sources = cleaned.astype(np.int32), np.arange(max(labels.max(initial=-1) + 1, 0), dtype=np.int32)
+    cleanup = resolve(profile).cleanup
+    options = CleanOptions(fill_unlabelled, split_disconnected, keep_largest_piece, keep_whole_pieces, max_sweeps, nearest_k)
+    out, sources = cleanup.clean(mesh, labels, pa, cleanup.graph(mesh) if graph is None else graph, options)
     return (out, sources) if return_sources else out
-
-
-def official_clean_labels(
-    mesh: Mesh,
-    labels: np.ndarray,
-    pa: float = 0.02,
-    fill_unlabelled: bool = True,
-    max_sweeps: int = MAX_SWEEPS,
-    nearest_k: int = NEAREST_K,
-    graph: FaceGraph | None = None,
-) -> np.ndarray:
-    """(F,) int64 the release's ``complete_labels`` of (F,) int `labels` (-1 unlabelled,
-    `SEEN_UNCOVERED` a part): clear small pieces on the raw labels (unwelded
-    adjacency: `graph`, default ``unwelded_face_graph(mesh)``; pass it to reuse it
-    and its neighbour order across calls), first-neighbour fill, nearest fill with
-    ties to the smallest label, no split. See the module docstring."""
-    graph = unwelded_face_graph(mesh) if graph is None else graph
-    seen = max(labels.max(initial=-1), -1) + 1  # SEEN_UNCOVERED as the largest label, as the release's 999
-    work = np.where(labels == SEEN_UNCOVERED, seen, labels)
-    cleared = clear_small_components(graph, work, mesh.face_areas, pa)
-    filled = fill_from_first_neighbour(graph.release_order, cleared, cleared < 0, max_sweeps)
-    filled = fill_from_nearest(mesh.centroids, filled, filled < 0, nearest_k, nearest_first=False)
-    if not fill_unlabelled:
-        filled[labels == -1] = -1
-    return np.where(filled == seen, SEEN_UNCOVERED, filled)

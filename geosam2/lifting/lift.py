@@ -24,8 +24,9 @@ noisy masks (boundaries moved by up to 2 px, 0.5 % of pixels flipped, a view
 dropped) 77.05 / 93.88 with samples, 82.27 / 94.57 with pixel votes (unweighted
 82.07 / 94.22). A 200k-face torus at 1024² votes in 0.25 s, as fast as the samples.
 
-:func:`visible_samples` keeps the sample path: the release's depth test
-(`depth_tolerance`) needs points, and point clouds lift their points as samples.
+:class:`VisibleSamples` is the sample path: point clouds lift their points as
+samples (`geosam2.lifting.pointlift`), the release its random face samples
+(`geosam2.profiles.official.lifting`).
 
 Where masks overlap on a pixel, the part with the higher priority wins (prompted
 parts over automatic ones), then the part whose mask covers fewer pixels in that
@@ -33,11 +34,9 @@ view (smaller masks are painted over larger ones), then the lower part index.
 Ties between vote counts are broken by the same order, with pixel counts summed
 over all views.
 
-``profile="official"`` reproduces the official release's lifting instead
-(``lift_2dmask_3d``): its face samples (numpy's legacy generator seeded with 3),
-its depth-test visibility and pixel lookups, its painting order, and its vote in
-which "seen, in no mask" is a label of its own (`SEEN_UNCOVERED`, the release's
-999) that takes part in the vote like any part.
+:class:`PixelVotes` is this lifting as a profile's strategy; the release's
+(``profile="official"``: its face samples, depth test and vote, "seen, in no mask"
+a label of its own) is `geosam2.profiles.official.lifting.ReleaseLifting`.
 """
 
 from __future__ import annotations
@@ -48,13 +47,11 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..io.mesh import Mesh
-from ..profiles import IMPROVED, OFFICIAL, OFFICIAL_NUMPY_SEED, SEEN_UNCOVERED, check_profile
 from ..render import Views
 
 if TYPE_CHECKING:  # torch is imported only when torch masks are voted
     import torch
 
-OFFICIAL_DEPTH_TOLERANCE = 1e-3  # the release's |rendered depth - sample depth| bound (normalised units)
 INTERIOR_DEPTH = 3  # pixels: a pixel's vote weighs 1, 2, 3 at 1, 2, 3 or more pixels inside its mask's label region
 OFF_OBJECT = -2  # label-image value of pixels that show no face
 
@@ -140,68 +137,6 @@ def visible_pixels(views: Views, num_faces: int) -> VisiblePixels:
     return VisiblePixels(num_faces, np.concatenate(faces), np.concatenate(pixels), offsets, shape)
 
 
-def sample_points(mesh: Mesh, samples_per_face: int = 5, seed: int = 0) -> np.ndarray:
-    """(F * S, 3) float64 uniform random points on each face, face-major
-    (point i on face i // S), reproducible from `seed`."""
-    r = np.random.default_rng(seed).random((mesh.num_faces, samples_per_face, 2))
-    s = np.sqrt(r[..., 0])
-    weights = np.stack([1.0 - s, s * (1.0 - r[..., 1]), s * r[..., 1]], axis=-1)  # (F, S, 3)
-    return np.einsum("fsk,fkd->fsd", weights, mesh.triangles).reshape(-1, 3)
-
-
-def visible_samples(
-    mesh: Mesh,
-    views: Views,
-    samples_per_face: int = 5,
-    seed: int = 0,
-    depth_tolerance: float | None = None,
-) -> VisibleSamples:
-    """Find which random face samples each view sees.
-
-    A sample projecting inside the image is visible when the pixel it falls in
-    shows the sample's own face (exact, from the rendered face ids). With a
-    `depth_tolerance` (normalised units; the release uses 1e-3 on a depth buffer
-    without face ids) it is also visible when the pixel's rendered depth is within
-    the tolerance of the sample's planar depth.
-
-    The face-id test is the default because the depth test labels hidden samples
-    lying within the tolerance behind a visible surface: where parts
-    interpenetrate, overlap or are thin shells. On the benchmark's ground truth
-    (12 views at 1024², neighbour fill) oracle lifting scores 98.3 mIoU with the
-    face-id test and 93.5 with the release's depth test; on a 200k-face torus it
-    mislabels 0.002 % instead of 0.16 % of the faces. With the face-id test a
-    sample sees nothing that :func:`visible_pixels` does not, and misses the faces
-    whose samples all fall in pixels owned by other faces.
-    """
-    points = sample_points(mesh, samples_per_face, seed)
-    sample_faces = np.repeat(np.arange(mesh.num_faces), samples_per_face)
-    height, width = views.face_ids.shape[1:]
-    samples, pixels = [], []
-    for v in range(views.num_views):
-        ids = views.face_ids[v].reshape(-1)
-        if depth_tolerance is None:  # only faces owning some pixel can pass the face-id test
-            shown = np.zeros(mesh.num_faces + 1, bool)
-            shown[ids + 1] = True
-            candidates = np.flatnonzero(shown[1:][sample_faces])
-        else:
-            candidates = np.arange(len(points))
-        xy, depth = views.rig.project(v, points[candidates])
-        column, row = np.floor(xy[:, 0]), np.floor(xy[:, 1])
-        inside = np.flatnonzero((column >= 0) & (column < width) & (row >= 0) & (row < height) & (depth > 0))
-        index = candidates[inside]
-        pixel = row[inside].astype(np.int64) * width + column[inside].astype(np.int64)
-        face_at_pixel = ids[pixel]
-        seen = face_at_pixel == sample_faces[index]
-        if depth_tolerance is not None:
-            near = ~seen & (face_at_pixel >= 0)
-            near[near] = np.abs(views.depth[v].reshape(-1)[pixel[near]] - depth[inside[near]]) < depth_tolerance
-            seen |= near
-        samples.append(index[seen])
-        pixels.append(pixel[seen])
-    offsets = np.cumsum([0] + [len(s) for s in samples])
-    return VisibleSamples(mesh.num_faces, samples_per_face, np.concatenate(samples), np.concatenate(pixels), offsets)
-
-
 class _Arrays:
     """The few array operations that differ between numpy and torch (on a GPU).
 
@@ -281,114 +216,16 @@ class _VoteTable:
         return best
 
 
-def official_sample_points(mesh: Mesh, samples_per_face: int = 5) -> np.ndarray:
-    """(F * S, 3) float64 points on each face drawn as the release draws them, face-major.
+class PixelVotes:
+    """The project's lifting as a profile's strategy: every pixel of the face-id maps
+    votes for the face it shows (:func:`visible_pixels`, :func:`vote_labels`)."""
 
-    numpy's legacy generator seeded with `OFFICIAL_NUMPY_SEED`, then two (F, S, 1)
-    uniform draws u and v, folded where u + v > 1 (u, v = 1 - u, 1 - v), and
-    point = u a + v b + (1 - u - v) c on the face's vertices (a, b, c) in file order.
-    The same draws as the release's, so the same points (affine maps commute
-    with barycentric combinations).
-    """
-    generator = np.random.RandomState(OFFICIAL_NUMPY_SEED)
-    shape = (mesh.num_faces, samples_per_face, 1)
-    u, v = generator.random_sample(shape), generator.random_sample(shape)
-    fold = u + v > 1
-    u[fold], v[fold] = 1 - u[fold], 1 - v[fold]
-    corners = mesh.triangles[:, None]  # (F, 1, 3, 3)
-    return (u * corners[..., 0, :] + v * corners[..., 1, :] + (1 - u - v) * corners[..., 2, :]).reshape(-1, 3)
+    def visible(self, mesh: Mesh, views: Views, samples_per_face: int) -> VisiblePixels:
+        """`samples_per_face` is not used: every pixel votes."""
+        return visible_pixels(views, mesh.num_faces)
 
-
-def official_visible_samples(mesh: Mesh, views: Views, samples_per_face: int = 5) -> VisibleSamples:
-    """Which of the release's face samples each view sees, and the pixel whose label they read.
-
-    As the release (``cal_link`` and ``lift_2dmask_3d``), for a sample at
-    continuous pixel coordinates (x, y) of a W x H view:
-
-    - visibility is read at pixel (rint(x (W-1) / W), rint(y (H-1) / H)) (its
-      ``grid_sample`` with ``align_corners=True``): the pixel must be on the
-      silhouette and its rendered depth within `OFFICIAL_DEPTH_TOLERANCE` of the
-      sample's planar depth;
-    - the label is read at pixel (rint(x), rint(y)) clamped to the image; a read
-      in the last row or column falls outside the label image (the release's
-      second ``grid_sample`` uses ``align_corners=False``) and gives no vote, so
-      such samples are left out.
-    """
-    points = official_sample_points(mesh, samples_per_face)
-    height, width = views.face_ids.shape[1:]
-    samples, pixels = [], []
-    for v in range(views.num_views):
-        xy, depth = views.rig.project(v, points)
-        column, row = np.rint(xy[:, 0] * (width - 1) / width), np.rint(xy[:, 1] * (height - 1) / height)
-        inside = np.flatnonzero((column >= 0) & (column < width) & (row >= 0) & (row < height))
-        at = row[inside].astype(np.int64) * width + column[inside].astype(np.int64)
-        seen = (views.face_ids[v].reshape(-1)[at] >= 0) & (
-            np.abs(views.depth[v].reshape(-1)[at] - depth[inside]) < OFFICIAL_DEPTH_TOLERANCE
-        )
-        index = inside[seen]
-        label_column = np.clip(np.rint(xy[index, 0]), 0, width - 1).astype(np.int64)
-        label_row = np.clip(np.rint(xy[index, 1]), 0, height - 1).astype(np.int64)
-        reads = (label_column < width - 1) & (label_row < height - 1)
-        samples.append(index[reads])
-        pixels.append(label_row[reads] * width + label_column[reads])
-    offsets = np.cumsum([0] + [len(s) for s in samples])
-    return VisibleSamples(mesh.num_faces, samples_per_face, np.concatenate(samples), np.concatenate(pixels), offsets)
-
-
-def release_mode(codes: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    """(N,) the release's vote per row of (N, K) int `codes`, where 0 means "no vote".
-
-    The release's ``mode_except_negative_one``: the most frequent non-zero code;
-    0 when the row has no other code. Ties go to the code whose first occurrence
-    in the row is the LATEST: the release counts in a libstdc++
-    ``unordered_map``, which puts each new key at the front of its list, then
-    sorts the counts stably (measured: the release's labels on all 7,793 faces
-    of its example mesh; ties to the earliest agree on 99.46 %).
-    """
-    winners = np.zeros(len(codes), codes.dtype)
-    for start in range(0, len(codes), chunk):
-        rows = codes[start : start + chunk]
-        same = rows[:, :, None] == rows[:, None, :]  # (n, K, K)
-        count = same.sum(2)
-        first = same.argmax(2)  # column where each column's code first appears
-        score = np.where(rows != 0, count * (rows.shape[1] + 1) + first, -1)
-        winners[start : start + chunk] = rows[np.arange(len(rows)), score.argmax(1)]
-    return winners
-
-
-def official_vote_labels(
-    visible: VisibleSamples, masks: np.ndarray, priorities: Sequence[int] | np.ndarray | None = None
-) -> np.ndarray:
-    """The release's voting stage on :func:`official_visible_samples`.
-
-    Each view's masks are painted into one label image that starts as
-    "seen, in no mask": parts by decreasing total pixel count over all views
-    (smaller parts on top; equal counts: the later part on top), parts of higher
-    priority after all others. Each sample votes with the label under it in
-    every view that sees it, each face with the votes of its samples, both by
-    :func:`release_mode`.
-
-    Returns
-    -------
-    (F,) int32 part labels in 0..P-1, `SEEN_UNCOVERED`, or -1 (no vote).
-    """
-    masks = np.asarray(masks, bool)
-    num_parts, num_views = masks.shape[:2]
-    priorities = np.zeros(num_parts, np.int64) if priorities is None else np.asarray(priorities, np.int64)
-    totals = masks.reshape(num_parts, -1).sum(1)
-    paint_order = np.lexsort((np.arange(num_parts), -totals, priorities))
-    seen_code = num_parts + 1  # codes: 0 no vote, p + 1 part p, P + 1 seen in no mask
-    codes = np.zeros((visible.num_faces * visible.samples_per_face, num_views), np.int32)
-    for v in range(num_views):
-        label_image = np.full(masks.shape[2] * masks.shape[3], seen_code, np.int32)
-        for p in paint_order:
-            label_image[masks[p, v].reshape(-1)] = p + 1
-        samples, pixels = visible.view(v)
-        codes[samples, v] = label_image[pixels]
-    face_codes = release_mode(release_mode(codes).reshape(visible.num_faces, visible.samples_per_face))
-    labels = face_codes - 1
-    labels[face_codes == seen_code] = SEEN_UNCOVERED
-    return labels.astype(np.int32)
+    def vote(self, visible: VisiblePixels, masks, priorities=None) -> np.ndarray:
+        return vote_labels(visible, masks, priorities)
 
 
 def lift_masks(
@@ -397,12 +234,14 @@ def lift_masks(
     masks: np.ndarray | torch.Tensor,
     priorities: Sequence[int] | np.ndarray | None = None,
     samples_per_face: int = 5,
-    seed: int = 0,
-    depth_tolerance: float | None = None,
-    visible: VisibleSamples | None = None,
-    profile: str = IMPROVED,
+    visible: VisiblePixels | VisibleSamples | None = None,
+    profile=None,
 ) -> np.ndarray:
     """Turn per-view masks of P parts into one part label per face.
+
+    An entry point taking the profile by name: the official-parity tool calls it
+    (``geosam2.lift.lift_masks(..., profile="official")``); the session lifts
+    through its `geosam2.lifting.surface.Surface` instead.
 
     Parameters
     ----------
@@ -413,37 +252,30 @@ def lift_masks(
     priorities : (P,) int, optional
         Higher wins where masks overlap (e.g. 1 for prompted parts, 0 for
         automatic ones). Default: all equal.
-    samples_per_face, seed, depth_tolerance : with a `depth_tolerance`, the
-        release's depth test on random samples (:func:`visible_samples`) instead
-        of the pixel votes; else not used.
-    visible : VisiblePixels or VisibleSamples, optional
-        Precomputed :func:`visible_pixels` (or :func:`visible_samples`) of these
-        views (the mesh and the sampling arguments are then not used); pass it
-        to lift several mask sets on the same views.
-    profile : "improved" or "official"
-        "official": the release's lifting (:func:`official_visible_samples` and
-        :func:`official_vote_labels`; `seed` and `depth_tolerance` are not used,
-        `visible` must come from :func:`official_visible_samples`).
+    samples_per_face : the release's random samples per face (official profile);
+        the project's lifting votes with every pixel and does not use it.
+    visible : optional, the profile lifting's visibility of these views
+        (``profile.lifting.visible(mesh, views, samples_per_face)``; the pixel votes:
+        :func:`visible_pixels`); pass it to lift several mask sets on the same views.
+    profile : Profile, its name, or None (`geosam2.profiles.resolve`)
+        Its ``lifting`` strategy: the project's pixel votes (:class:`PixelVotes`) or
+        the release's (`geosam2.profiles.official.lifting.ReleaseLifting`).
 
     Returns
     -------
     (F,) int32 labels in 0..P-1, -1 where no view showed the face inside a mask;
-    with the official profile also `SEEN_UNCOVERED` (seen, in no mask).
+    with the release's lifting also `SEEN_UNCOVERED` (seen, in no mask).
     """
+    from ..profiles import resolve  # the profiles compose this module's pieces: imported on call
+
     if tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
         raise ValueError(
             f"masks must have shape (parts, {', '.join(map(str, views.face_ids.shape))}), got {tuple(masks.shape)}"
         )
-    if check_profile(profile) == OFFICIAL:
-        if visible is None:
-            visible = official_visible_samples(mesh, views, samples_per_face)
-        masks = masks if isinstance(masks, np.ndarray) else masks.cpu().numpy()
-        return official_vote_labels(visible, masks, priorities)
-    if visible is None and depth_tolerance is None:
-        visible = visible_pixels(views, mesh.num_faces)
-    elif visible is None:
-        visible = visible_samples(mesh, views, samples_per_face, seed, depth_tolerance)
-    return vote_labels(visible, masks, priorities)
+    lifting = resolve(profile).lifting
+    if visible is None:
+        visible = lifting.visible(mesh, views, samples_per_face)
+    return lifting.vote(visible, masks, priorities)
 
 
 def vote_labels(

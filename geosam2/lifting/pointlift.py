@@ -18,12 +18,12 @@ built on their stages rather than beside them:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..geometry.facegraph import FaceGraph
-from .lift import VisibleSamples, vote_labels
+from .lift import VisibleSamples
 from ..geometry.normals import knn_pairs
 from ..io.pointcloud import PointCloud
 from .cleanup import MAX_SWEEPS, NEAREST_K, clear_small_components, fill_from_nearest, fill_from_neighbours, split_components
@@ -65,35 +65,6 @@ def visible_points(cloud: PointCloud, views: SplatViews) -> VisibleSamples:
         pixels.append(pixel[first])
     offsets = np.cumsum([0] + [len(s) for s in samples])
     return VisibleSamples(cloud.num_points, 1, np.concatenate(samples), np.concatenate(pixels), offsets)
-
-
-def lift_point_masks(
-    cloud: PointCloud,
-    views: SplatViews,
-    masks,
-    priorities: np.ndarray | None = None,
-    visible: VisibleSamples | None = None,
-) -> np.ndarray:
-    """Turn per-view masks of P parts into one part label per point.
-
-    Parameters
-    ----------
-    cloud, views : the point cloud and its splatted views.
-    masks : (P, V, H, W) bool, numpy or torch
-    priorities : (P,) int, optional
-        Higher wins where masks overlap (see :func:`geosam2.lifting.lift.vote_labels`).
-    visible : VisibleSamples, optional
-        Precomputed :func:`visible_points`, to lift several mask sets on the same views.
-
-    Returns
-    -------
-    (N,) int32 labels in 0..P-1, -1 for points no view saw inside any mask.
-    """
-    if tuple(masks.shape[1:]) != tuple(views.face_ids.shape):
-        raise ValueError(f"masks must have shape (parts, {', '.join(map(str, views.face_ids.shape))}), got {tuple(masks.shape)}")
-    if visible is None:
-        visible = visible_points(cloud, views)
-    return vote_labels(visible, masks, priorities)
 
 
 def knn_graph(

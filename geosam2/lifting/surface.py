@@ -13,13 +13,12 @@ questions the session asks:
 
 Everything else in the pipeline is the same for both kinds of geometry.
 
-On a mesh, the inference profile (`geosam2.profiles`) chooses the lifting and the
-clean-up: "official" the release's (its face samples and depth-test visibility,
-"seen, in no mask" as a label of its own, `SEEN_UNCOVERED`; clear-then-fill on the
-unwelded adjacency), "improved" the project's (every pixel of the face-id maps
-votes for the face it shows, `geosam2.lifting.lift`; welded adjacency, fill before
-clearing, each label's largest piece and the label pieces that are whole pieces
-of the shape kept, `geosam2.lifting.cleanup`). The release has no point-cloud path:
+On a mesh, the inference profile (`geosam2.profiles`) gives the lifting and the
+clean-up as strategy objects: the project's (every pixel of the face-id maps votes
+for the face it shows, `geosam2.lifting.lift.PixelVotes`; welded adjacency, fill
+before clearing, each label's largest piece and the label pieces that are whole
+pieces of the shape kept, `geosam2.lifting.cleanup.ProjectCleanup`) or the
+release's (`geosam2.profiles.official`). The release has no point-cloud path:
 point clouds always use the project's.
 """
 
@@ -27,13 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry.facegraph import unwelded_face_graph
-from .lift import official_visible_samples, official_vote_labels, visible_pixels, vote_labels
 from ..io.mesh import Mesh
 from ..io.pointcloud import PointCloud
+from .cleanup import CleanOptions
+from .lift import vote_labels
 from .pointlift import clean_point_labels, knn_graph, surface_graph_of, visible_points
-from .cleanup import clean_labels
-from ..profiles import IMPROVED, OFFICIAL, check_profile
 from ..render import Views, render_views
 from ..render.splat import splat_views
 
@@ -47,19 +44,16 @@ class Surface:
     views : Views
         The rendered (splatted) views; ``views.face_ids`` index the elements.
     visible : geosam2.lifting.lift.VisiblePixels or geosam2.lifting.lift.VisibleSamples
-        Which element each pixel of each view shows (meshes, improved profile), or
-        which element samples each view sees and at which pixel; computed once,
+        Which element each pixel of each view shows (meshes, the project's lifting),
+        or which element samples each view sees and at which pixel; computed once,
         every lift reuses it.
     weights : (E,) float64
         Each element's weight in area shares (face areas, or ones for points).
-    profile : str
-        The inference profile of the lifting and clean-up.
     """
 
     geometry: Mesh | PointCloud
     views: Views
     weights: np.ndarray
-    profile: str = IMPROVED
 
     @property
     def num_elements(self) -> int:
@@ -67,36 +61,38 @@ class Surface:
 
     def lift(self, masks: np.ndarray, priorities=None) -> np.ndarray:
         """(E,) int32 labels in 0..P-1 from (P, V, H, W) bool `masks` (-1: no view saw
-        the element inside a mask; official profile: `SEEN_UNCOVERED` for elements
+        the element inside a mask; the release's lifting: `SEEN_UNCOVERED` for elements
         seen mostly outside every mask); see :func:`geosam2.lifting.lift.lift_masks`."""
-        if self.profile == OFFICIAL:
-            return official_vote_labels(self.visible, np.asarray(masks, bool), priorities)
-        return vote_labels(self.visible, masks, priorities)
+        raise NotImplementedError
 
     def clean(self, labels: np.ndarray, pa: float, split_disconnected: bool = False, keep_largest_piece: bool = True) -> np.ndarray:
         """(E,) int32 `labels` cleaned up on the element graph: stray pieces below the
         relative size `pa` cleared (each label's largest piece kept unless
-        `keep_largest_piece` is False; on a mesh with the improved profile, so is a
+        `keep_largest_piece` is False; on a mesh with the project's clean-up, so is a
         label's piece that is a whole piece of the shape, see
         :func:`geosam2.lifting.cleanup.clean_labels`), unlabelled elements filled from
         their neighbours."""
         raise NotImplementedError
 
+    def lifts_as(self, profile) -> bool:
+        """Whether this surface lifts and cleans up as `profile` (a Profile) says."""
+        raise NotImplementedError
+
 
 class MeshSurface(Surface):
-    """The faces of a mesh: rendered views, the pixels showing each face (the release's
-    random samples on every face with the official profile), face-adjacency clean-up,
-    face areas as weights.
+    """The faces of a mesh: rendered views, the profile's visibility of the faces (the
+    project's: the pixels showing each face; the release's: random samples on every
+    face), its vote, its clean-up on its face graph, face areas as weights.
 
     Parameters
     ----------
     mesh : Mesh
     resolution : int, view size in pixels (when `views` is not given).
-    samples_per_face : the official profile's samples per face (see
-        :func:`geosam2.lifting.lift.official_visible_samples`); the improved profile votes
-        with pixels (:func:`geosam2.lifting.lift.visible_pixels`) and does not use it.
+    samples_per_face : the release's samples per face (its lifting); the project's
+        votes with pixels and does not use it.
     views : Views, optional, already rendered views of `mesh`.
-    profile : "improved" (default) or "official".
+    profile : Profile, its name, or None (`geosam2.profiles.resolve`): its
+        ``lifting`` and ``cleanup`` strategies.
     """
 
     def __init__(
@@ -105,23 +101,27 @@ class MeshSurface(Surface):
         resolution: int = 1024,
         samples_per_face: int = 5,
         views: Views | None = None,
-        profile: str = IMPROVED,
+        profile=None,
     ):
+        from ..profiles import resolve  # the profiles compose the lifting's pieces: imported on call
+
+        profile = resolve(profile)
         self.geometry = mesh
-        self.profile = check_profile(profile)
+        self.lifting, self.cleanup = profile.lifting, profile.cleanup
         self.views = render_views(mesh, resolution=resolution) if views is None else views
-        if self.profile == OFFICIAL:
-            self.visible = official_visible_samples(mesh, self.views, samples_per_face)
-        else:
-            self.visible = visible_pixels(self.views, mesh.num_faces)
-        self.graph = unwelded_face_graph(mesh) if self.profile == OFFICIAL else mesh.graph  # what `clean` runs on
+        self.visible = self.lifting.visible(mesh, self.views, samples_per_face)
+        self.graph = self.cleanup.graph(mesh)  # what `clean` runs on
         self.weights = mesh.face_areas
 
+    def lift(self, masks, priorities=None):
+        return self.lifting.vote(self.visible, masks, priorities)
+
     def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
-        options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
-        if self.profile == IMPROVED:
-            options["keep_whole_pieces"] = keep_largest_piece
-        return clean_labels(self.geometry, labels, pa, graph=self.graph, profile=self.profile, **options)
+        options = CleanOptions(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece, keep_whole_pieces=keep_largest_piece)
+        return self.cleanup.clean(self.geometry, np.asarray(labels, np.int64), pa, self.graph, options)[0]
+
+    def lifts_as(self, profile) -> bool:
+        return profile.lifting is self.lifting and profile.cleanup is self.cleanup
 
 
 class PointSurface(Surface):
@@ -143,9 +143,16 @@ class PointSurface(Surface):
         self.surface_graph = surface_graph_of(cloud)
         self.weights = np.ones(cloud.num_points)
 
+    def lift(self, masks, priorities=None):
+        return vote_labels(self.visible, masks, priorities)
+
     def clean(self, labels, pa, split_disconnected=False, keep_largest_piece=True):
         options = dict(split_disconnected=split_disconnected, keep_largest_piece=keep_largest_piece)
         return clean_point_labels(self.geometry, labels, pa, graph=self.graph, surface_graph=self.surface_graph, **options)
+
+    def lifts_as(self, profile) -> bool:
+        """Always: the release has no point-cloud path, every profile lifts points alike."""
+        return True
 
 
 def surface_of(
@@ -153,10 +160,11 @@ def surface_of(
     resolution: int = 1024,
     samples_per_face: int = 5,
     views: Views | None = None,
-    profile: str = IMPROVED,
+    profile=None,
 ) -> Surface:
-    """The Surface of a mesh (its faces) or of a point cloud (its points; the
-    project's lifting whatever the profile)."""
+    """The Surface of a mesh (its faces, lifted and cleaned up as `profile` says: a
+    Profile, its name or None, `geosam2.profiles.resolve`) or of a point cloud (its
+    points; the project's lifting whatever the profile)."""
     if isinstance(geometry, PointCloud):
         return PointSurface(geometry, resolution, views)
     return MeshSurface(geometry, resolution, samples_per_face, views, profile)

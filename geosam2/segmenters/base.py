@@ -13,7 +13,6 @@ from typing import Sequence
 
 import numpy as np
 
-from ..profiles import IMPROVED
 from .prompts import Prompt
 from ..render import Views
 
@@ -29,8 +28,8 @@ class PartMasks:
     scores : (P, V) float32
         Confidence of each mask in [0, 1] (predicted IoU, or 1 for exact masks).
     stability : (P, V) float32 or None
-        The release's stability score of each mask (`geosam2.segmenters.partfilters`), read by
-        the official profile's filters of automatic parts; None when the segmenter
+        The release's stability score of each mask (`geosam2.profiles.official.partfilters`),
+        read by the release's filters of automatic parts; None when the segmenter
         does not score it (its masks then count as stable).
     faces : (P, F) bool or None
         The faces of each part, seen or not, when the segmenter answers in 3-D (the
@@ -59,18 +58,18 @@ class Segmenter:
     needs_faces : bool
         True when the segmenter reads the mesh's faces (it cannot segment a point
         cloud); such a segmenter is given the mesh with :meth:`bind`.
-    profile : str
-        The inference profile of its own work (`geosam2.profiles`; GeoSAM2's
-        propagation and proposals); a session given a profile sets it.
     """
 
     name: str = "segmenter"
     needs_faces: bool = False
-    profile: str = IMPROVED
 
-    def bind(self, geometry) -> "Segmenter":
-        """Work on `geometry` (a Mesh or a PointCloud) from now on; returns itself. Nothing
-        to do by default; a segmenter that reads the geometry (`needs_faces`) reads it here."""
+    def bind(self, geometry, profile=None) -> "Segmenter":
+        """Work on `geometry` (a Mesh or a PointCloud) from now on, as `profile` (a
+        `geosam2.profiles.Profile`; None: the segmenter's own) says; returns itself.
+        Everything a segmenter keeps about a geometry starts afresh here (a session
+        binds once, and again where the release starts a new run). Nothing to do by
+        default; a segmenter that reads the geometry (`needs_faces`) reads it here,
+        GeoSAM2 takes the profile's ``network``."""
         return self
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
@@ -80,10 +79,6 @@ class Segmenter:
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         """Alternative answers to one prompt, best first (default: none)."""
         return PartMasks.none(views)
-
-    def reset_sampling(self, num_faces: int) -> None:
-        """Restart the random sampling of automatic proposals as at the start of a run on
-        a geometry of `num_faces` elements (default: nothing to restart)."""
 
     def propose_prompts(self, views: Views, view: int, region: np.ndarray) -> list[Prompt] | None:
         """Automatic prompts for new parts inside the (H, W) bool `region` of `view`,
@@ -119,20 +114,12 @@ class _Forwarding(Segmenter):
         self.name = getattr(inner, "name", type(inner).__name__)
         self.needs_faces = getattr(inner, "needs_faces", False)
 
-    @property
-    def profile(self) -> str:
-        return getattr(self.inner, "profile", IMPROVED)
-
-    @profile.setter
-    def profile(self, value: str) -> None:
-        self.inner.profile = value
-
     def _forward(self, method: str, default, *args):
         own = getattr(self.inner, method, None)
         return default(*args) if own is None else own(*args)
 
-    def bind(self, geometry) -> "Segmenter":
-        self._forward("bind", super().bind, geometry)
+    def bind(self, geometry, profile=None) -> "Segmenter":
+        self._forward("bind", super().bind, geometry, profile)
         return self
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
@@ -140,9 +127,6 @@ class _Forwarding(Segmenter):
 
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         return self._forward("candidates", super().candidates, views, prompt)
-
-    def reset_sampling(self, num_faces: int) -> None:
-        self._forward("reset_sampling", super().reset_sampling, num_faces)
 
     def propose_prompts(self, views: Views, view: int, region: np.ndarray) -> list[Prompt] | None:
         return self._forward("propose_prompts", super().propose_prompts, views, view, region)

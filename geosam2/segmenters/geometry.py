@@ -80,8 +80,8 @@ class GeometrySegmenter(Segmenter):
         if mesh is not None:
             self.bind(mesh)
 
-    def bind(self, mesh: Mesh) -> "GeometrySegmenter":
-        """Segment `mesh` from now on (parts are recomputed only for a new mesh)."""
+    def bind(self, mesh: Mesh, profile=None) -> "GeometrySegmenter":
+        """Segment `mesh` from now on (parts are recomputed only for a new mesh; no network: `profile` is not used)."""
         if mesh is not self.mesh:
             graph = mesh.graph
             self.mesh, self.graph = mesh, graph

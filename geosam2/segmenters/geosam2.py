@@ -10,20 +10,11 @@ The release's predictor settings (dynamic multimask via stability, binarised
 prompted masks in memory, holes up to 8 low-res pixels filled, memory stored in
 bfloat16) come with the network (`geosam2.model.build`).
 
-The ``"official"`` profile reproduces two more things the release does
-(``GeoSAM2Segmenter(model, profile="official")``):
-
-- logical frame numbers: frame k of a propagation from view s is numbered
-  (k + s) mod (V + 1) (``propagate_in_video_v2``), and SAM2's pointer loop stops
-  at frame 0 and leaves out a conditioning frame numbered after the current one:
-  the views before the seed get no pointer of the prompted frame, view 0 none
-  at all (`logical_frames`);
-- a click goes through two stages (``single_view_point_prompt_infer.py`` then
-  ``inference.py --mask-path``): a 2-frame run on the clicked view alone (the
-  click, then the view again with memory), its mask thresholded at 0 and given
-  as a mask prompt to the full propagation (`single_view_mask`). The automatic
-  parts' clicks (`GeoSAM2Segmenter.propose_prompts`) are propagated directly,
-  as the release adds them.
+A profile's ``network`` strategy (`geosam2.segmenters.network`) chooses the frame
+numbering, the prompt a propagation is conditioned on, the stability scores and the
+automatic proposals: the project's, or the release's
+(`geosam2.profiles.official.network`: its logical frame numbers, its two-stage
+clicks, its generator).
 
 Better than the release: inputs are in-memory tensors of a rendered `Views`;
 the fused backbone features of all views are computed once per `Views` and
@@ -45,48 +36,19 @@ import torch.nn.functional as F
 from ..model.encode import encode_normals, encode_points
 from .masks import small_regions
 from ..model import GeoSAM2, load_geosam2
-from .partfilters import opened_logits, stability_score
-from ..profiles import IMPROVED, OFFICIAL, check_profile
 from .prompts import Prompt
-from .proposals import OFFICIAL_SAMPLES_PER_FACE, ProposalSettings, proposed_prompts, release_sampling
+from .network import SequentialFrames
+from .proposals import ProposalSettings
 from ..render import Views
 from .base import PartMasks, Segmenter
 
-__all__ = [
-    "GeoSAM2Segmenter",
-    "ViewFeatures",
-    "Propagation",
-    "encode_views",
-    "propagate",
-    "seed_candidates",
-    "ring_order",
-    "logical_frames",
-    "single_view_mask",
-    "network_inputs",
-    "prompt_inputs",
-    "fill_holes",
-    "load_geosam2",
-]
+__all__ = ["GeoSAM2Segmenter", "ViewFeatures", "Propagation", "encode_views", "propagate", "seed_candidates", "ring_order"]
+__all__ += ["network_inputs", "prompt_inputs", "fill_holes", "upsample_masks", "load_geosam2"]
 
 
 def ring_order(seed: int, num_views: int) -> list[int]:
     """Views of the V + 1 logical frames: [seed] + seed..V-1 + 0..seed-1."""
     return [seed] + list(range(seed, num_views)) + list(range(seed))
-
-
-def logical_frames(start: int, num_frames: int, profile: str = IMPROVED) -> list[int]:
-    """The frame number SAM2 sees for each of the `num_frames` frames of a propagation.
-
-    "improved": 0..T-1 (the prompted frame is 0: every frame gets its pointer).
-    "official": the release's (k + start) mod T for frame k, `start` being the
-    prompted view (``propagate_in_video_v2``): frames after the wrap get numbers
-    below the prompted frame's, so SAM2's pointer loop (past frames only, stop
-    at frame 0) gives them no pointer of the prompted frame nor of the frames
-    before the wrap.
-    """
-    if check_profile(profile) == OFFICIAL:
-        return [(k + start) % num_frames for k in range(num_frames)]
-    return list(range(num_frames))
 
 
 class _RingOutputs(dict):
@@ -280,7 +242,7 @@ def propagate(
     prompts: Sequence[Prompt],
     resolution: int,
     order: Sequence[int] | None = None,
-    profile: str = IMPROVED,
+    numbering=SequentialFrames(),
 ) -> Propagation:
     """Track the parts of `prompts` (all on the same view) over every view.
 
@@ -294,8 +256,8 @@ def propagate(
     order : list of int, optional
         The view of each frame, the prompted view first; default
         ``ring_order(seed, V)``. ``[seed, seed]`` is the release's single-view run.
-    profile : "improved" or "official"
-        The frame numbering (`logical_frames`).
+    numbering : the frame numbering strategy, ``frames(start, num_frames)``
+        (`geosam2.segmenters.network.SequentialFrames`, or the release's).
     """
     seed = prompts[0].view
     if any(p.view != seed for p in prompts):
@@ -303,7 +265,7 @@ def propagate(
     order = ring_order(seed, features.num_views) if order is None else list(order)
     num_frames, device = len(order), model.device
     start = sorted(set(order)).index(seed)  # the prompted view's place in the release's video of these views
-    frames = logical_frames(start, num_frames, profile)
+    frames = numbering.frames(start, num_frames)
     logits, scores = [], []
     with torch.inference_mode(), _autocast(device):
         # frame 0: each part from its own prompt without memory (their prompts differ)
@@ -360,21 +322,9 @@ def _upsample_logits(logits: torch.Tensor, size: int) -> np.ndarray:
     return F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy()
 
 
-def _upsample_masks(logits: torch.Tensor, size: int) -> np.ndarray:
+def upsample_masks(logits: torch.Tensor, size: int) -> np.ndarray:
     """(N, size, size) bool masks of (N, 1, h, w) low-res logits (bilinear, > 0)."""
     return _upsample_logits(logits, size) > 0
-
-
-def single_view_mask(model: GeoSAM2, features: ViewFeatures, prompt: Prompt, resolution: int) -> np.ndarray:
-    """(resolution, resolution) bool: the release's first stage of a click prompt.
-
-    ``single_view_point_prompt_infer.py``: a video of the prompted view alone,
-    i.e. 2 logical frames (the prompt, then the same view again with the
-    prompt's memory and pointer), the second frame's mask at the views'
-    resolution thresholded at 0. The release then propagates it as a mask prompt.
-    """
-    result = propagate(model, features, [prompt], resolution, order=[prompt.view, prompt.view], profile=OFFICIAL)
-    return _upsample_masks(result.logits[-1], resolution)[0]
 
 
 class GeoSAM2Segmenter(Segmenter):
@@ -382,7 +332,9 @@ class GeoSAM2Segmenter(Segmenter):
 
     Keeps the fused features of the last `Views` it saw, so every later prompt on
     the same views only runs the propagation. One segmenter per user / mesh; the
-    network itself may be shared.
+    network itself may be shared. What depends on the geometry (the release's
+    random stream, the clicks it proposed) is the state of one run, made afresh by
+    `bind`.
 
     Parameters
     ----------
@@ -392,31 +344,35 @@ class GeoSAM2Segmenter(Segmenter):
         Most parts tracked together in one batch (bounds memory).
     encode_batch : int
         Views per encoder call.
-    profile : "official" (default) or "improved"
-        "official" reproduces the release (module docstring): its frame
-        numbering, its two-stage clicks, and its automatic proposals
-        (`geosam2.segmenters.proposals`): the GeoSAM2 weights give the paper's masks.
-        "improved": every view gets the prompted frame's pointer, clicks
-        condition the full propagation directly, the project's generator.
+    profile : Profile, its name, or None (`geosam2.profiles.resolve`)
+        Its ``network`` runs the propagation and proposals until a session binds
+        the segmenter with its own profile. The release's (the official and the
+        default profiles): its frame numbering, its two-stage clicks and its
+        automatic proposals, so the GeoSAM2 weights give the paper's masks; the
+        project's ("improved"): every view gets the prompted frame's pointer,
+        clicks condition the full propagation directly, the project's generator.
     """
 
     name = "geosam2"
 
-    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1, profile: str = OFFICIAL):
+    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1, profile=None):
+        from ..profiles import resolve  # the profiles compose this module's pieces: imported on call
+
         self.model = model
         self.max_batch = max_batch
         self.encode_batch = encode_batch
-        self.profile = check_profile(profile)
+        self.network = resolve(profile).network
         self._views_ref = None
         self._features = None
-        self._proposed: set = set()  # (view, x, y) of the clicks propose_prompts returned
-        self._sampling: np.random.RandomState | None = None  # the release's random stream (official)
+        self._run = self.network.start(None)
 
-    def reset_sampling(self, num_faces: int, samples_per_face: int = OFFICIAL_SAMPLES_PER_FACE) -> None:
-        """Restart the official generator's random stream as the release starts a run on a
-        mesh of `num_faces` faces (`geosam2.segmenters.proposals.release_sampling`): a session
-        calls this once per mesh, before its first `propose_prompts`."""
-        self._sampling = release_sampling(num_faces, samples_per_face)
+    def bind(self, geometry, profile=None) -> "GeoSAM2Segmenter":
+        """Start a fresh run on `geometry` (a Mesh or a PointCloud) with `profile`'s network
+        (a Profile; None: the segmenter's own): nothing of an earlier run (the release's
+        random stream, its proposed clicks) carries over. Returns itself."""
+        network = self.network if profile is None else profile.network
+        self._run = network.start(getattr(geometry, "num_faces", None))
+        return self
 
     def features(self, views: Views) -> ViewFeatures:
         """The fused features of `views`, computed on first use and then reused."""
@@ -429,56 +385,41 @@ class GeoSAM2Segmenter(Segmenter):
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
         """Masks of one part per prompt on every view.
 
-        With the official profile, clicks and boxes first go through the
-        release's single-view stage (`single_view_mask`), except the clicks
-        this segmenter proposed (`propose_prompts`), which the release
-        propagates as they are.
+        Each prompt goes through the run's ``seed_prompt`` first (the release's: a
+        click or box becomes the mask of its single-view stage, except the clicks
+        this run proposed, which the release propagates as they are).
 
         Returns
         -------
         PartMasks: masks (P, V, H, W) bool at the views' resolution, scores (P, V)
-        float32 predicted IoU (0 where the part is predicted absent).
+        float32 predicted IoU (0 where the part is predicted absent), stability
+        (P, V) float32 when the run scores it.
         """
         num_views, size = views.num_views, views.resolution
         for prompt in prompts:
             prompt.check_image(num_views, size, size)
         masks = np.zeros((len(prompts), num_views, size, size), bool)
         scores = np.zeros((len(prompts), num_views), np.float32)
-        stability = np.zeros((len(prompts), num_views), np.float32)
-        if not prompts:
-            return PartMasks(masks, scores, None if self.profile == IMPROVED else stability)
-        features = self.features(views)
-        if self.profile == OFFICIAL:
-            prompts = [self._official_prompt(features, p, size) for p in prompts]
+        stability = None
+        run = self._run
+        if prompts:
+            features = self.features(views)
+            prompts = [run.seed_prompt(self.model, features, p, size) for p in prompts]
         for seed in sorted({p.view for p in prompts}):
             group = [i for i, p in enumerate(prompts) if p.view == seed]
             for start in range(0, len(group), self.max_batch):
                 parts = group[start : start + self.max_batch]
-                result = propagate(self.model, features, [prompts[i] for i in parts], size, profile=self.profile)
+                result = propagate(self.model, features, [prompts[i] for i in parts], size, numbering=run.numbering)
                 for frame in range(1, len(result.frame_views)):  # frame 0 is superseded by frame 1
                     view = result.frame_views[frame]
                     logits = _upsample_logits(result.logits[frame], size)
                     masks[parts, view] = logits > 0
                     scores[parts, view] = result.scores[frame].numpy()
-                    if self.profile == OFFICIAL:
-                        stability[parts, view] = [stability_score(opened_logits(part)) for part in logits]
-        return PartMasks(masks, scores, None if self.profile == IMPROVED else stability)
-
-    def _official_prompt(self, features: ViewFeatures, prompt: Prompt, resolution: int) -> Prompt:
-        """The prompt the release propagates: a mask prompt as is, a proposed click as
-        is, any other click or box as the mask of its single-view stage."""
-        if prompt.mask is not None and len(prompt.points) == 0 and prompt.box is None:
-            return prompt
-        if self._proposal_key(prompt) in self._proposed:
-            return prompt
-        return Prompt(prompt.view, mask=single_view_mask(self.model, features, prompt, resolution))
-
-    @staticmethod
-    def _proposal_key(prompt: Prompt):
-        """(view, x, y) of a prompt that is one positive click alone, else None."""
-        if len(prompt.points) != 1 or prompt.labels[0] != 1 or prompt.box is not None or prompt.mask is not None:
-            return None
-        return (prompt.view, *prompt.points[0].tolist())
+                    scored = run.stability(logits)
+                    if scored is not None:
+                        stability = np.zeros((len(prompts), num_views), np.float32) if stability is None else stability
+                        stability[parts, view] = scored
+        return PartMasks(masks, scores, stability)
 
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         """Alternative answers to one prompt on its own view (see `seed_candidates`):
@@ -497,19 +438,13 @@ class GeoSAM2Segmenter(Segmenter):
         logits, seed_scores = seed_candidates(self.model, self.features(views), prompt, size)
         masks = np.zeros((len(logits), views.num_views, size, size), bool)
         scores = np.zeros((len(logits), views.num_views), np.float32)
-        masks[:, prompt.view] = _upsample_masks(logits, size)
+        masks[:, prompt.view] = upsample_masks(logits, size)
         scores[:, prompt.view] = seed_scores.numpy()
         return PartMasks(masks, scores)
 
     def propose_prompts(self, views: Views, view: int, region: np.ndarray, settings: ProposalSettings = ProposalSettings()) -> list:
         """Automatic part prompts in `region` ((H, W) bool) of `view`: SAM2's automatic
-        mask generator on the cached features (see `geosam2.segmenters.proposals`), one click per
-        kept mask. `Session.auto_complete` calls this on the view opposite the prompts.
-        With the official profile, the release's generator (`geosam2.segmenters.proposals`),
-        and `segment` later propagates these clicks directly (as the release)."""
-        if self.profile == OFFICIAL and self._sampling is None:  # no session said which mesh: assume its last face is seen
-            self.reset_sampling(int(views.face_ids.max()) + 1)
-        prompts = proposed_prompts(self.model, self.features(views), view, region, settings, self.profile, self._sampling)
-        if self.profile == OFFICIAL:
-            self._proposed.update(self._proposal_key(p) for p in prompts)
-        return prompts
+        mask generator on the cached features (the run's generator, see
+        `geosam2.segmenters.proposals`), one click per kept mask. The session's automatic
+        completion calls this on the view opposite the prompts."""
+        return self._run.propose(self.model, self.features(views), views, view, region, settings)

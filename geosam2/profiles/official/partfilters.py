@@ -1,4 +1,4 @@
-"""The release's filters of automatic parts after their propagation (official profile).
+"""The release's filters of automatic parts after their propagation.
 
 The official release (``inference.py:622-629``, ``inference_utils.py:186-291,
 746-791``) propagates the parts its automatic mask generator found on one view
