@@ -13,7 +13,6 @@ import numpy as np
 
 from geosam2.errors import PromptError
 from geosam2.pipeline.workspace import Workspace
-from geosam2.profiles import OFFICIAL
 from geosam2.segmenters.prompts import Prompt
 
 from .prompting import empty_prompt, to_prompt
@@ -127,7 +126,7 @@ class EditingEvents:
         """Parts for the whole mesh without a prompt (the release's automatic mode: it
         relabels every face with the official profile, the unlabelled ones otherwise)."""
         user = self._user(request)
-        if user.session.profile != OFFICIAL and not (user.session.labels < 0).any():
+        if not user.session.profile.completion.relabels_everything and not (user.session.labels < 0).any():
             gr.Warning("Every face already has a part: nothing left to segment. Reset to start again.")
             return only()
         progress(0.1, desc="segmenting everything")

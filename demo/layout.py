@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from geosam2.io.mesh import MESH_EXTENSIONS
+from geosam2.profiles import DEFAULT, IMPROVED, OFFICIAL
 from geosam2.settings import DEMO_RESOLUTION, OPTIONS
 
 from .callbacks import DemoApp
@@ -77,7 +78,7 @@ def profile_choices(geosam2_loaded: bool) -> list:
         if geosam2_loaded
         else "Default: the project's lifting, clean-up and completion (the geometry segmenter answers in 3D)"
     )
-    return [(default, ""), ("The official release's steps", "official"), ("The project's improved steps", "improved")]
+    return [(default, DEFAULT.name)] + [(profile.description, profile.name) for profile in (OFFICIAL, IMPROVED)]
 
 
 def _slider(name: str, value, label: str, **options) -> gr.Slider:
@@ -100,7 +101,7 @@ def _settings_controls(app: DemoApp, c: SimpleNamespace) -> None:
         )
         with gr.Accordion("Expert settings", open=False):
             c.profile = gr.Radio(
-                profile_choices(GEOSAM2 in app.model.segmenters), value="", label="Inference profile",
+                profile_choices(GEOSAM2 in app.model.segmenters), value=DEFAULT.name, label="Inference profile",
                 info="official: the release's propagation, completion, lifting and clean-up; improved: the project's",
             )
             c.pa = _slider(

@@ -13,7 +13,7 @@ samples_per_face          5            1 .. 10               -
 face_budget (proxy)       500,000      0 (never) or >= 100   ``GEOSAM2_FACE_BUDGET``
 max_faces (refusal)       memory (*)   >= 1                  ``GEOSAM2_MAX_FACES``
 demo_max_faces (demo)     2,000,000    >= 1                  ``GEOSAM2_DEMO_MAX_FACES``
-profile                   None         official, improved    -
+profile                   default      default|official|imp. -
 cache_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_CACHE_MB``
 store_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_STORE_MB``
 idle_minutes (demo)       30           > 0                   ``GEOSAM2_DEMO_IDLE_MINUTES``
@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from .errors import GeoSAM2Error
-from .profiles import check_profile
+
+if TYPE_CHECKING:
+    from .profiles import Profile
 
 MB = 1 << 20
 
@@ -176,9 +178,8 @@ class Settings:
         memory, `memory_face_limit`)
     demo_max_faces : int, the demo refuses visitors' meshes with more faces (a shared
         server's limit, lower than what one user's run may take)
-    profile : "official", "improved" or None, the inference profile (None: the
-        segmenter's own for its work, the improved lifting, clean-up and completion;
-        see `geosam2.pipeline.session.Session`)
+    profile : Profile, the inference profile (`geosam2.profiles`); given as a Profile,
+        one of its names, or None for `geosam2.profiles.DEFAULT`
     cache_mb, store_mb : float, the demo's memory budgets (shared meshes, users' states)
     idle_minutes : float, the demo drops a user's state unused this long
     """
@@ -189,7 +190,7 @@ class Settings:
     face_budget: int = OPTIONS["face_budget"].default
     max_faces: int = OPTIONS["max_faces"].default
     demo_max_faces: int = OPTIONS["demo_max_faces"].default
-    profile: str | None = None
+    profile: Profile | str | None = None
     cache_mb: float = OPTIONS["cache_mb"].default
     store_mb: float = OPTIONS["store_mb"].default
     idle_minutes: float = OPTIONS["idle_minutes"].default
@@ -199,8 +200,9 @@ class Settings:
             value = getattr(self, name)
             if not option.contains(value):
                 raise SettingsError(f"The {option.words} must be {option.span()}, got {value!r}.")
-        if self.profile is not None:
-            check_profile(self.profile)
+        from .profiles import resolve  # here: the profiles import the whole pipeline, which reads these settings
+
+        object.__setattr__(self, "profile", resolve(self.profile))  # a name given at the edge becomes its Profile
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **given) -> "Settings":

@@ -447,7 +447,7 @@ def test_a_mesh_above_the_face_budget_is_segmented_on_a_proxy_and_downloaded_who
 def test_segment_everything_and_the_profile_setting(app, request_):
     shown(app.load(str(example("chair")), app.page_settings(0.02, 5, RESOLUTION, GEOMETRY, "official"), False, request_, no_progress))
     user = app.store.get(request_.session_hash)
-    assert user.settings.run.profile == "official" and user.session.profile is OFFICIAL
+    assert user.settings.run.profile is OFFICIAL and user.session.profile is OFFICIAL
     screen = shown(app.segment_everything(empty_prompt(), request_, no_progress))
     assert user.session.parts and screen["parts"] is not UNCHANGED
     load(app, request_, example("chair"))  # the default: the release's network, the project's lifting

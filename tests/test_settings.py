@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from geosam2.cli import build_parser
-from geosam2.profiles import ProfileError
+from geosam2.profiles import DEFAULT, OFFICIAL, ProfileError
 from geosam2.settings import OPTIONS, Settings, SettingsError
 
 
@@ -49,7 +49,8 @@ def test_bounds_themselves_are_accepted():
 def test_unknown_profile_is_refused():
     with pytest.raises(ProfileError):
         Settings(profile="fastest")
-    assert Settings(profile="official").profile == "official"
+    assert Settings(profile="official").profile is OFFICIAL  # a name given at the edge becomes its Profile
+    assert Settings().profile is DEFAULT and Settings(profile=None).profile is DEFAULT
 
 
 def test_environment_then_given_values():

@@ -67,8 +67,8 @@ def run_evaluate(args) -> None:
 
             checkpoint = resolve_checkpoint(args.checkpoint)
         options = {}
-        if args.segmenter != "pieces":  # recorded: "default" is Session's default profile (None)
-            options = dict(resolution=settings.resolution, pa=settings.pa, profile=settings.profile or "default")
+        if args.segmenter != "pieces":
+            options = dict(resolution=settings.resolution, pa=settings.pa, profile=settings.profile.name)
             options.update(_prompting(args) if args.segmenter != "oracle" else {})
         recorded = evaluation_settings(args.segmenter, args.weighting, args.protocol, checkpoint, **options)
     prepare_out(args.out, recorded, args.restart)  # before a network loads

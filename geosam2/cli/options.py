@@ -44,8 +44,7 @@ def add_profile(parser) -> None:
     parser.add_argument(
         "--profile",
         choices=PROFILES,
-        help="inference profile: official (the release's behaviour throughout) or improved (the project's); "
-        "default: GeoSAM2's propagation and proposals as the release's, the project's lifting, clean-up and completion",
+        help="inference profile: " + "; ".join(f"{name}: {profile.description}" for name, profile in PROFILES.items()),
     )
 
 

@@ -107,7 +107,7 @@ def run_settings(settings: Settings, segmenter_name: str, checkpoint: str | os.P
         "pa": settings.pa,
         "samples_per_face": settings.samples_per_face,
         "face_budget": settings.face_budget,
-        "profile": settings.profile or "default",
+        "profile": settings.profile.name,
         "code": code_version(),
     }
     if checkpoint is not None:

@@ -34,6 +34,9 @@ class ViewCompletion:
         (the project's); False: always prompt views (the release's, inside a part).
     """
 
+    relabels_everything = False
+    """`everything` labels only the faces without a part (a labelled mesh has nothing left)."""
+
     def __init__(self, in_3d: bool = True):
         self.in_3d = in_3d
 

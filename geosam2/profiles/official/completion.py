@@ -45,6 +45,8 @@ class ReleaseCompletion:
     """The release's automatic completion (module docstring)."""
 
     inside = ViewCompletion(in_3d=False)  # inside a part: views prompted, never 3-D
+    relabels_everything = True
+    """`everything` relabels every face, labelled or not."""
 
     def complete(self, session, parent: int | None):
         if parent is not None:
