@@ -12,9 +12,8 @@ bfloat16) come with the network (`geosam2.model.build`).
 
 A profile's ``network`` strategy (`geosam2.segmenters.network`) chooses the frame
 numbering, the prompt a propagation is conditioned on, the stability scores and the
-automatic proposals: the project's, or the release's
-(`geosam2.profiles.official.network`: its logical frame numbers, its two-stage
-clicks, its generator).
+automatic proposals: the project's, or the release's (`geosam2.profiles.official.network`:
+its logical frame numbers, its two-stage clicks, its generator).
 
 Better than the release: inputs are in-memory tensors of a rendered `Views`;
 the fused backbone features of all views are computed once per `Views` and
