@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from bench_render import torus_mesh
+from bench.bench_render import torus_mesh
 from geosam2.geometry.facegraph import face_graph
 from geosam2.lifting.lift import lift_masks, visible_pixels, vote_labels
 from geosam2.lifting.cleanup import clean_labels
