@@ -11,7 +11,7 @@ from geosam2.io.prompt_files import RELEASE_VIEW_SIZE, PromptFileError, read_pro
 
 
 def _write(path, entries):
-    path.write_text(json.dumps(entries))
+    path.write_text(json.dumps(entries, indent=2))  # indented, as the release's files
     return path
 
 
@@ -81,3 +81,24 @@ def test_levels_are_ordered_coarsest_first(tmp_path):
     paths = [level("fine.json", 5), level("coarse.json", 2), level("mid.json", 3)]
     levels = read_prompt_levels(paths, resolution=512, num_views=12)
     assert [lv.source for lv in levels] == ["coarse.json", "mid.json", "fine.json"]
+
+
+def test_files_shaped_as_the_release_example_are_read_as_its_four_levels(tmp_path):
+    """The release's example: four files of 20, 16, 10 and 8 objects (ids with gaps, the
+    coarser ids a subset of the finer), several positive float clicks per object, all on
+    view 0, each entry with frame_idx, obj_id, point and label, indented JSON."""
+    counts = {"point_prompts_scale1.json": 20, "point_prompts_scale2.json": 16, "point_prompts_scale3.json": 10, "point_prompts_scale4.json": 8}
+    all_ids = [1, 2, 3, 8, 9, 14, 15, 19, 20, 21, 10, 11, 12, 16, 17, 18, 4, 5, 6, 7]  # no 13, as the release
+    paths = []
+    for name, count in counts.items():
+        entries = [
+            {"frame_idx": 0, "obj_id": obj, "point": [float(100 + 30 * k), float(200 + 40 * j)], "label": 1}
+            for k, obj in enumerate(all_ids[:count])
+            for j in range(1 + obj % 4)
+        ]
+        paths.append(_write(tmp_path / name, entries))
+    levels = read_prompt_levels(paths, resolution=512, num_views=12)
+    assert [level.source for level in levels] == list(reversed(counts))
+    for level, count in zip(levels, reversed(counts.values())):
+        assert level.object_ids == tuple(sorted(all_ids[:count])) and level.ignored == ()
+        assert all(p.view == 0 and len(p.points) == 1 + obj % 4 and (p.labels == 1).all() for p, obj in zip(level.prompts, level.object_ids))

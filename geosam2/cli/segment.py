@@ -37,6 +37,14 @@ def add_segment(sub) -> None:
     p.add_argument("--negative", type=parse_numbers(2), action="append", default=[], metavar="X,Y", help="pixel no part may contain (repeatable)")
     p.add_argument("--box", type=parse_numbers(4), metavar="X0,Y0,X1,Y1", help="box around one more part")
     p.add_argument(
+        "--prompts",
+        action="append",
+        default=[],
+        metavar="FILE.json",
+        help="point prompts in the release's JSON format (frame_idx, obj_id, point, label), one part per obj_id; "
+        "repeatable, one file per granularity, nested coarsest first into a parts tree",
+    )
+    p.add_argument(
         "--auto", action="store_true", help="then give every face (point) still unlabelled a part; alone: segment everything"
     )
     _add_segmenting(p, "; meshes only, point clouds need GeoSAM2")
@@ -83,8 +91,8 @@ def segment_prompts(args, resolution: int) -> list[tuple[str, object]]:
     ]
     if args.box is not None:
         named.append(("the box", Prompt(args.view, points=negatives or None, labels=[0] * len(negatives) or None, box=args.box)))
-    if not named and not args.auto:
-        raise GeoSAM2Error("Nothing to segment: give --click X,Y, --box X0,Y0,X1,Y1 or --auto.")
+    if not named and not args.auto and not args.prompts:
+        raise GeoSAM2Error("Nothing to segment: give --click X,Y, --box X0,Y0,X1,Y1, --prompts FILE.json or --auto.")
     rig = official_rig(resolution=resolution)
     for name, prompt in named:
         try:
@@ -108,6 +116,26 @@ def _prompt_parts(session, named, bar) -> list[str]:
     return dropped
 
 
+def prompt_levels(args, resolution: int) -> list:
+    """The `--prompts` files as `geosam2.io.prompt_files.PromptLevel`, coarsest first, for
+    the rig's views of `resolution` px, read and checked before anything is loaded."""
+    from ..io.prompt_files import read_prompt_levels
+    from ..render.rig import official_rig
+
+    return read_prompt_levels(args.prompts, resolution, official_rig(resolution=resolution).num_views)
+
+
+def _level_parts(workspace, levels, bar) -> list[str]:
+    """Add the prompt files' parts tree; every note (clicks or objects left out, objects
+    not nested) is a warning. The notes returned."""
+    bar.set_postfix_str("prompt files")
+    notes = [note for level in workspace.add_prompt_levels(levels) for note in level.notes]
+    for note in notes:
+        bar.write(f"warning: {note}", file=sys.stderr)
+    bar.update(len(levels))
+    return notes
+
+
 def run_segment(args) -> None:
     from tqdm import tqdm
 
@@ -116,6 +144,7 @@ def run_segment(args) -> None:
 
     settings = settings_of(args)
     named = segment_prompts(args, settings.resolution)
+    levels = prompt_levels(args, settings.resolution)
     workpiece = Workpiece.load(args.mesh, settings)
     segmenter = choose_segmenter(args.segmenter, args.checkpoint, workpiece.is_point_cloud)
     if workpiece.on_proxy:
@@ -124,18 +153,20 @@ def run_segment(args) -> None:
             f"{workpiece.segmented.num_faces:,} faces, exporting the full mesh.",
             file=sys.stderr,
         )
-    with tqdm(total=2 + len(named) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
+    with tqdm(total=2 + len(levels) + len(named) + args.auto, desc="segment", unit="step", file=sys.stderr) as bar:
         bar.set_postfix_str("rendering")
         bar.write(f"{segmenter.name} segmenter; views by {describe_backend(point_cloud=workpiece.is_point_cloud)}", file=sys.stderr)
         workspace = Workspace(workpiece, segmenter, settings)
         session = workspace.session
         bar.update()
+        notes = _level_parts(workspace, levels, bar) if levels else []
         dropped = _prompt_parts(session, named, bar)
-        if named and len(dropped) == len(named) and not args.auto:
-            raise PromptError(f"Nothing segmented: every prompt was dropped ({'; '.join(dropped)}); correct them and run again.")
+        if not session.parts and not args.auto:
+            raise PromptError("Nothing segmented: every prompt was dropped (see the warnings); correct them and run again.")
         if args.auto:  # with prompts: complete them; without: the release's fully automatic mode
-            bar.set_postfix_str("auto-complete" if named else "segment everything")
-            if named:
+            prompted = bool(named or levels)
+            bar.set_postfix_str("auto-complete" if prompted else "segment everything")
+            if prompted:
                 session.auto_complete()
             else:
                 session.segment_everything()
@@ -146,6 +177,7 @@ def run_segment(args) -> None:
     labels = workspace.labels()
     elements = "points" if workpiece.is_point_cloud else "faces"
     problems = f" ({len(dropped)} of {len(named)} prompts dropped: see the warnings)" if dropped else ""
+    problems += f" ({len(notes)} warnings on the prompt files)" if notes else ""
     print(
         f"{len(session.parts)} parts, {int((labels < 0).sum())} of {len(labels)} {elements} unlabelled{problems}; "
         f"wrote {', '.join(Path(p).name for p in paths.values())} to {args.out}"

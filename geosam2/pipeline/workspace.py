@@ -28,6 +28,7 @@ from ..io.pointcloud import PointCloud
 from ..io.pointexport import export_point_cloud
 from ..io.pointreaders import load_geometry
 from ..settings import Settings
+from .prompt_levels import add_prompt_levels
 from .session import Session
 
 
@@ -110,6 +111,12 @@ class Workspace:
         """Clean up the next parts (and the transfer to the full mesh) with threshold `pa`."""
         self.settings = self.settings.with_values(pa=float(pa))
         self.session.pa = self.settings.pa
+
+    def add_prompt_levels(self, levels) -> tuple:
+        """Add prompt files' parts as a parts tree (`geosam2.io.prompt_files.read_prompt_levels`
+        gives `levels`, coarsest first, on views of ``settings.resolution`` px); returns one
+        `geosam2.pipeline.prompt_levels.LevelParts` per level (its parts and notes)."""
+        return add_prompt_levels(self.session, levels)
 
     def labels(self) -> np.ndarray:
         """(F,) int32 part id of every face of the full mesh ((N,) per point of a point
