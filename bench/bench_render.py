@@ -20,7 +20,7 @@ import argparse
 import numpy as np
 import trimesh
 
-from bench_splat import torus_cloud
+from bench.bench_splat import torus_cloud
 from geosam2.io.mesh import from_arrays
 from geosam2.render import describe_backend, render_views
 from geosam2.render.backends import cuda_device_name
