@@ -250,6 +250,26 @@ def validation_miou(model, dataset: CuratedViews, device, out: Path, options: Tr
     return result
 
 
+def _one_epoch(loader, batch_loss, optimizer, autocast, step: int, max_steps: int | None) -> tuple[dict, int]:
+    """One pass over `loader` (stopping once `step` reaches `max_steps`): the mean of each
+    loss term over its batches, and the step count after it."""
+    sums: dict[str, float] = {}
+    batches = 0
+    for batch in loader:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            terms = batch_loss(batch)
+        terms["total"].backward()
+        optimizer.step()
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0.0) + float(value.detach())
+        batches += 1
+        step += 1
+        if max_steps is not None and step >= max_steps:
+            break
+    return {key: value / max(batches, 1) for key, value in sums.items()}, step
+
+
 def train(data_dir: str | Path, out_dir: str | Path, options: TrainOptions = TrainOptions(), resume: str | Path | None = None, log=print) -> list[dict]:
     """Fine-tune on the curated objects of `data_dir`, writing checkpoints and
     `history.json` (losses and validation figures per epoch) into `out_dir`.
@@ -314,22 +334,9 @@ def train(data_dir: str | Path, out_dir: str | Path, options: TrainOptions = Tra
         train_set.set_epoch(epoch)
         if sampler is not None:
             sampler.set_epoch(epoch)
-        sums: dict[str, float] = {}
-        batches = 0
         start = time.perf_counter()
-        for batch in loader:
-            optimizer.zero_grad(set_to_none=True)
-            with autocast:
-                terms = batch_loss(batch)
-            terms["total"].backward()
-            optimizer.step()
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach())
-            batches += 1
-            step += 1
-            if options.max_steps is not None and step >= options.max_steps:
-                break
-        record = {"epoch": epoch, "seconds": round(time.perf_counter() - start, 2), **{f"loss_{k}": v / max(batches, 1) for k, v in sums.items()}}
+        means, step = _one_epoch(loader, batch_loss, optimizer, autocast, step, options.max_steps)
+        record = {"epoch": epoch, "seconds": round(time.perf_counter() - start, 2), **{f"loss_{k}": v for k, v in means.items()}}
         if rank == 0:
             if val_set is not None:
                 record.update({f"val_{k}": v for k, v in validation_miou(model, val_set, device, out, options, epoch).items()})
