@@ -57,8 +57,9 @@ def gpu_decorator():
 
 
 def example_files(examples_dir: Path = EXAMPLES_DIR) -> list[Path]:
-    """The example meshes: the official release's first, then the project's own small ones."""
-    return sorted(examples_dir.glob("official/*.glb")) + sorted(examples_dir.glob("*.glb"))
+    """The example meshes: the official release's first, then a generated one (one closed
+    surface, as text/image-to-3D models make them), then the project's own small ones."""
+    return [path for folder in ("official/", "generated/", "") for path in sorted(examples_dir.glob(f"{folder}*.glb"))]
 
 
 def launch_options() -> dict:
