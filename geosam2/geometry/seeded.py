@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from .facegraph import FaceGraph
 from .hierarchy import PartHierarchy
+from .levels import region_contrast
 from .regions import random_walk_split
 
 MIN_CANDIDATE_RATIO = 2.0  # the three candidates of a click differ in area by at least this factor
@@ -27,17 +28,10 @@ MIN_CANDIDATE_RATIO = 2.0  # the three candidates of a click differ in area by a
 
 def node_contrast(hierarchy: PartHierarchy, conductance: sp.csr_matrix, uniform: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
     """(N,) float64 in [0, 1] strength of the boundary around each merge-tree node of
-    `nodes`: 1 - (conductance across it) / (what a boundary-free surface would conduct
-    across it), with (S, S) superface `conductance` and `uniform` sums. A node with no
-    boundary is a whole piece: 1 when other pieces exist (it stands apart), else 0."""
-    result = np.full(len(nodes), 1.0 if hierarchy.roots > 1 else 0.0)
-    for k, node in enumerate(nodes):
-        inside = hierarchy.members(int(node)).astype(np.float64)
-        outside = 1.0 - inside
-        free = inside @ (uniform @ outside)
-        if free > 0:
-            result[k] = 1.0 - (inside @ (conductance @ outside)) / free
-    return result
+    `nodes` (`geosam2.geometry.levels.region_contrast` of the node against the rest),
+    with (S, S) superface `conductance` and `uniform` sums."""
+    inside = [hierarchy.members(int(node)).astype(np.int64) for node in nodes]
+    return np.array([region_contrast(conductance, uniform, region, hierarchy.roots)[1] for region in inside])
 
 
 def click_candidates(hierarchy: PartHierarchy, contrast_of, patch: int) -> tuple[np.ndarray, np.ndarray]:

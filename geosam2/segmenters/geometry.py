@@ -32,6 +32,7 @@ from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
 from ..geometry.boundaries import Boundaries, boundaries
 from ..geometry.hierarchy import PartHierarchy, part_hierarchy, superface_graph
 from ..geometry.regions import closest_labels, congruent_families, region_signatures
+from ..geometry.levels import MOSTLY, default_level, matching_level, region_owners
 from ..geometry.seeded import click_candidates, node_contrast, node_count, seeded_owners
 from ..render import Views
 from .base import PartMasks, Segmenter
@@ -88,6 +89,7 @@ class GeometrySegmenter(Segmenter):
             self.scales = geometric_scales(mesh, self.crease_angle_deg, self.concave_only, graph)
             self.boundaries: Boundaries = boundaries(mesh, graph)
             self._hierarchy: PartHierarchy | None = None
+            self._levels: np.ndarray | None = None
             self._signatures = (region_signatures(mesh, self.scales.crease), region_signatures(mesh, self.scales.connected))
         return self
 
@@ -103,6 +105,36 @@ class GeometrySegmenter(Segmenter):
                 superface_graph(self.graph, bounds.uniform, patch),
             )
         return self._hierarchy
+
+    def levels(self) -> np.ndarray:
+        """(L, F) int32 part labels per level of the hierarchy of parts, coarse to fine
+        (the first level: one region per connected piece; built once per mesh)."""
+        if self._levels is None:
+            self._levels = self.hierarchy().levels()
+        return self._levels
+
+    def level(self, labels: np.ndarray | None = None, faces: np.ndarray | None = None) -> int:
+        """Index into `levels` of the level to show for (F,) bool `faces` (default: all):
+        the one agreeing best with the parts of (F,) `labels` (-1 = none), the default
+        level (every region standing apart) when there are none
+        (`geosam2.geometry.levels`)."""
+        hierarchy = self.hierarchy()
+        within = np.zeros(hierarchy.num_superfaces, bool)
+        within[hierarchy.superface if faces is None else hierarchy.superface[faces]] = True
+        preferred = default_level(hierarchy, *self._superface_weights, within)
+        if labels is None or not (np.asarray(labels) >= 0).any():
+            return preferred
+        return matching_level(self.levels(), np.asarray(labels, np.int64), self.mesh.face_areas, preferred)
+
+    def _smooth_pieces(self) -> np.ndarray:
+        """(P,) bool per connected piece: one crease region holds most of it (more than
+        `geosam2.geometry.levels.MOSTLY` of its area), so that its creases do not make
+        its parts (a generated surface)."""
+        scales, areas = self._scales(), self.mesh.face_areas
+        pieces = scales.connected
+        largest = np.zeros(pieces.max() + 1)
+        np.maximum.at(largest, pieces, np.bincount(scales.crease, areas)[scales.crease])
+        return largest > MOSTLY * np.bincount(pieces, areas)
 
     def _contrast(self, nodes: np.ndarray) -> np.ndarray:
         """(N,) boundary strength around merge-tree nodes (`geosam2.geometry.seeded.node_contrast`)."""
@@ -267,10 +299,15 @@ class GeometrySegmenter(Segmenter):
         """Label the `free` faces in 3-D (the session's automatic completion).
 
         - a free face in a connected piece where one part of `labels` has faces
-          joins that part (nothing said to split the piece);
-        - the rest is cut into units: the free faces of a piece with no part, or the
-          free faces of each crease part of a piece shared by several parts (or of
-          the one piece all the rest lies in);
+          joins that part when the piece's creases make its parts (nothing said to
+          split the piece further); in a smooth piece (one crease region holds most
+          of it: a generated surface) the hierarchy decides, as below;
+        - the other free faces are labelled by their region at the level of the
+          hierarchy of parts agreeing best with `labels` (`level`; without parts, the
+          default level): a region lying mostly in one part joins it;
+        - the rest is cut into units: the free faces of a region in a piece with no
+          part, or of a region in one crease part of a piece shared by several parts
+          (or of the one piece all the rest lies in);
         - a unit congruent to regions (crease parts or pieces) lying in one part
           each (with the faces joined above) joins that part when they all lie in
           the same one: a hidden wheel joins the wheels, a stud welded on a panel
@@ -293,50 +330,64 @@ class GeometrySegmenter(Segmenter):
         if not free.any():
             return result
         pieces, crease, areas = scales.connected, scales.crease, self.mesh.face_areas
-        owned = labels >= 0
-        piece_parts = np.unique(np.stack([pieces[owned], labels[owned]], axis=1), axis=0)
+        piece_parts = np.unique(np.stack([pieces[labels >= 0], labels[labels >= 0]], axis=1), axis=0)
         parts_in_piece = np.bincount(piece_parts[:, 0], minlength=pieces.max() + 1)
         only_part = np.full(len(parts_in_piece), -1, np.int64)
         only_part[piece_parts[:, 0]] = piece_parts[:, 1]
-        joins_piece = free & (parts_in_piece[pieces] == 1)
+        joins_piece = free & (parts_in_piece[pieces] == 1) & ~self._smooth_pieces()[pieces]
         result[joins_piece] = only_part[pieces[joins_piece]]
-
         rest = free & ~joins_piece
+        if not rest.any():
+            return result
+        region = self.levels()[self.level(labels, rest)]
+        joins_region = rest & (region_owners(region, labels, areas)[region] >= 0)
+        result[joins_region] = region_owners(region, labels, areas)[region[joins_region]]
+        rest &= ~joins_region
         if not rest.any():
             return result
         one_piece = len(np.unique(pieces[rest])) == 1  # then its crease parts are the finest split
         key = np.where((parts_in_piece[pieces] == 0) & ~one_piece, pieces, len(parts_in_piece) + crease)
         units = np.full(len(labels), -1, np.int64)
-        units[rest] = np.unique(key[rest], return_inverse=True)[1]
+        units[rest] = np.unique(np.stack([key[rest], region[rest]], axis=1), axis=0, return_inverse=True)[1].ravel()
+        known = np.where(result >= 0, result, labels)  # the parts with the faces joined above
+        result[rest] = self._label_units(units, known)[units[rest]]
+        return result
+
+    def _label_units(self, units: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """(U,) int64 part per unit 0..U-1 of (F,) `units` (-1 = no unit) given the parts of
+        (F,) `labels`: the part it is a copy of, a new part (ids above every id of
+        `labels`) or, for a detail, the part closest to it (see `complete`)."""
+        areas = self.mesh.face_areas
         unit_signatures = region_signatures(self.mesh, units)
         unit_areas = unit_signatures[:, 0]
         count = len(unit_areas)
-
-        known = np.where(joins_piece, result, labels)  # the parts with their whole pieces
-        reference_signatures, reference_parts = self._regions_in_one_part(known)
+        reference_signatures, reference_parts = self._regions_in_one_part(labels)
         families = congruent_families(np.concatenate([unit_signatures, reference_signatures]))
         unit_label = _parts_of_copies(families[:count], families[count:], reference_parts)
         threshold = min(SMALL_SHARE * areas.sum(), unit_areas.max())  # the largest unit is never a detail
+        owned = labels >= 0
         if owned.any():
             part_areas = np.bincount(labels[owned], areas[owned])
             threshold = min(threshold, SMALL_PART * part_areas[part_areas > 0].min())
         small = (unit_label < 0) & (unit_areas < threshold)
         first_new = int(labels.max(initial=-1)) + 1
         unit_label[(unit_label < 0) & ~small] = first_new + np.arange(((unit_label < 0) & ~small).sum())
-        result[rest] = unit_label[units[rest]]
         if not small.any():
-            return result
-        details, context, closest = self._closest_parts(units, small, np.where(result >= 0, result, labels))
+            return unit_label
+
+        def with_units() -> np.ndarray:
+            return np.where(units >= 0, unit_label[np.maximum(units, 0)], labels)
+
+        _, context, closest = self._closest_parts(units, small, with_units())
         # a unit as large as half the part it would join is a part of its own (a brick among bricks)
         context_areas = np.bincount(context[context >= 0], areas[context >= 0], minlength=closest.max() + 1)
         alone = small & (closest >= 0) & (unit_areas >= SMALL_PART * context_areas[np.maximum(closest, 0)])
         if alone.any():
             unit_label[alone] = max(first_new, int(unit_label.max()) + 1) + np.arange(alone.sum())
             small &= ~alone
-            result[rest] = unit_label[units[rest]]
-            details, _, closest = self._closest_parts(units, small, np.where(result >= 0, result, labels))
-        result[details >= 0] = closest[details[details >= 0]]
-        return result
+            _, _, closest = self._closest_parts(units, small, with_units())
+        unit_label[small] = closest[small]
+        return unit_label
 
     def _closest_parts(
         self, units: np.ndarray, small: np.ndarray, labels: np.ndarray
