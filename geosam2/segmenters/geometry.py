@@ -33,7 +33,7 @@ from ..geometry.boundaries import Boundaries, boundaries
 from ..geometry.hierarchy import PartHierarchy, part_hierarchy, superface_graph
 from ..geometry.regions import closest_labels, congruent_families, region_signatures
 from ..geometry.levels import MOSTLY, default_level, matching_level, region_owners
-from ..geometry.seeded import click_candidates, node_contrast, node_count, seeded_owners
+from ..geometry.seeded import best_region, click_candidates, node_contrast, node_count, seeded_owners
 from ..render import Views
 from .base import PartMasks, Segmenter
 
@@ -141,16 +141,19 @@ class GeometrySegmenter(Segmenter):
         return node_contrast(self.hierarchy(), *self._superface_weights, nodes)
 
     def _uncreased(self, face: int) -> bool:
-        """Whether the crease region of `face` is its whole connected piece: the mesh's
-        own creases, where a piece has some, bound its parts; the soft boundaries of
-        the hierarchy decide where it has none (one smooth surface)."""
-        crease, pieces = self.parts, self._scales().connected
-        return bool((crease[pieces == pieces[face]] == crease[face]).all())
+        """Whether the piece of `face` is smooth (`_smooth_pieces`): where the mesh's own
+        creases make a piece's parts, they bound them; the soft boundaries of the
+        hierarchy decide where they do not (one smooth generated surface, a few small
+        crease regions aside)."""
+        return bool(self._smooth_pieces()[self._scales().connected[face]])
 
     def _best_node(self, face: int) -> int:
-        """The merge-tree node of the strongest boundary among a click's candidates."""
+        """The merge-tree node a click on `face` means among its candidates
+        (`geosam2.geometry.seeded.best_region`)."""
         nodes, contrast = self._click_nodes(face)
-        return int(nodes[np.argmax(contrast)])
+        hierarchy = self.hierarchy()
+        piece = hierarchy.area[hierarchy.chain(hierarchy.superface[face])[-1]]
+        return int(nodes[best_region(hierarchy.area[nodes], contrast, piece)])
 
     def _click_nodes(self, face: int) -> tuple[np.ndarray, np.ndarray]:
         """The (K,) merge-tree nodes a click on `face` offers, small to large, and their
