@@ -31,7 +31,7 @@ from ..io.mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
 from ..geometry.boundaries import Boundaries, boundaries
 from ..geometry.hierarchy import PartHierarchy, part_hierarchy, superface_graph
-from ..geometry.regions import closest_labels, congruent_families, region_signatures
+from ..geometry.regions import closest_parts, congruent_families, parts_of_copies, region_signatures
 from ..geometry.levels import MOSTLY, default_level, matching_level, region_owners
 from ..geometry.seeded import best_region, click_candidates, node_contrast, node_count, seeded_owners
 from ..render import Views
@@ -366,7 +366,7 @@ class GeometrySegmenter(Segmenter):
         count = len(unit_areas)
         reference_signatures, reference_parts = self._regions_in_one_part(labels)
         families = congruent_families(np.concatenate([unit_signatures, reference_signatures]))
-        unit_label = _parts_of_copies(families[:count], families[count:], reference_parts)
+        unit_label = parts_of_copies(families[:count], families[count:], reference_parts)
         threshold = min(SMALL_SHARE * areas.sum(), unit_areas.max())  # the largest unit is never a detail
         owned = labels >= 0
         if owned.any():
@@ -381,31 +381,16 @@ class GeometrySegmenter(Segmenter):
         def with_units() -> np.ndarray:
             return np.where(units >= 0, unit_label[np.maximum(units, 0)], labels)
 
-        _, context, closest = self._closest_parts(units, small, with_units())
+        context, closest = closest_parts(self.mesh, units, small, with_units())
         # a unit as large as half the part it would join is a part of its own (a brick among bricks)
         context_areas = np.bincount(context[context >= 0], areas[context >= 0], minlength=closest.max() + 1)
         alone = small & (closest >= 0) & (unit_areas >= SMALL_PART * context_areas[np.maximum(closest, 0)])
         if alone.any():
             unit_label[alone] = max(first_new, int(unit_label.max()) + 1) + np.arange(alone.sum())
             small &= ~alone
-            _, _, closest = self._closest_parts(units, small, with_units())
+            _, closest = closest_parts(self.mesh, units, small, with_units())
         unit_label[small] = closest[small]
         return unit_label
-
-    def _closest_parts(
-        self, units: np.ndarray, small: np.ndarray, labels: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The part of (F,) `labels` closest to each unit of (F,) `units` (-1 = none)
-        flagged in (U,) bool `small` (`geosam2.geometry.regions.closest_labels`).
-
-        Returns (F,) the unit of each face of those units (-1 elsewhere), (F,) `labels`
-        without their faces, and (U,) the closest part per unit (-1 for the others)."""
-        details = np.where((units >= 0) & small[np.maximum(units, 0)], units, -1)
-        context = np.where(details >= 0, -1, labels)
-        closest = np.full(len(small), -1, np.int64)
-        found = closest_labels(self.mesh, context, details)
-        closest[: len(found)] = found
-        return details, context, np.where(small, closest, -1)
 
     def _regions_in_one_part(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The crease parts and pieces whose faces all lie in one part of (F,) `labels`:
@@ -462,19 +447,3 @@ class GeometrySegmenter(Segmenter):
         masks = np.concatenate([inside, np.zeros((len(nodes), 1), bool)], axis=1)[:, views.face_ids]
         shown = masks.reshape(len(nodes), views.num_views, -1).any(-1)
         return PartMasks(masks, (shown * contrast[:, None]).astype(np.float32), faces=inside)
-
-def _parts_of_copies(unit_family: np.ndarray, reference_family: np.ndarray, reference_parts: np.ndarray) -> np.ndarray:
-    """The part each unit is a copy of, from the congruence families of (U,) units and of
-    (R,) reference regions lying in one part each: a unit whose family has references
-    is a copy of their part when they all lie in one part (else they are instances of
-    several). Copies may share a piece: with concave creases only, a piece's crease
-    parts are features set apart by valleys (studs welded on a panel), not the sides
-    of one box.
-
-    Returns (U,) int64 part per unit, -1 for none."""
-    families = int(max(unit_family.max(initial=-1), reference_family.max(initial=-1))) + 1
-    family_parts = np.unique(np.stack([reference_family, reference_parts], axis=1), axis=0)
-    the_part = np.full(families, -1, np.int64)
-    the_part[family_parts[:, 0]] = family_parts[:, 1]
-    one_part = np.bincount(family_parts[:, 0], minlength=families) == 1
-    return np.where(one_part[unit_family], the_part[unit_family], -1)
