@@ -12,13 +12,13 @@ from geosam2.io.mesh import from_arrays
 from geosam2.segmenters.prompts import Prompt
 from geosam2.geometry.regions import (
     closest_labels,
-    concavity_lengths,
     congruent_families,
     region_signatures,
     shared_edge_lengths,
-    split_between_seeds,
+    random_walk_split,
 )
 from geosam2.pipeline.session import Session
+from geosam2.geometry.boundaries import boundaries
 from tests import stress
 from tests.helpers import pixel_of_face
 
@@ -50,11 +50,9 @@ def welded_bar():
     return from_arrays(*trimesh.remesh.subdivide_to_size(bar.vertices, bar.faces, max_edge=0.3))
 
 
-def split(mesh, graph, faces, seeds, owners, lengths=None):
-    """`split_between_seeds` with the segmenter's edge lengths (or the given ones) and
-    conductances (shared edge length / edge length)."""
-    lengths = concavity_lengths(mesh, graph) if lengths is None else lengths
-    return split_between_seeds(graph, lengths, shared_edge_lengths(mesh, graph) / lengths, faces, np.asarray(seeds), np.asarray(owners))
+def split(mesh, graph, faces, seeds, owners):
+    """`random_walk_split` over the boundary conductances (`geosam2.geometry.boundaries`)."""
+    return random_walk_split(graph, boundaries(mesh, graph).conductance, faces, np.asarray(seeds), np.asarray(owners))
 
 
 def click(session, faces):

@@ -5,9 +5,11 @@ valleys of the surface. On an artist mesh the valleys are sharp creases (and pie
 are not even connected); on a generated mesh (one marching-cubes surface,
 decimated) they are soft and noisy, spread over a few faces. Both come out of one
 measure: the concave fold between the two faces of an edge, measured on normals
-smoothed over a neighbourhood (area-weighted averages repeated over neighbouring
-faces, a few rings and several times more), so that a valley rounded over several
-faces still reads as a fold while the noise of single faces averages out. Each
+smoothed over a distance on the surface (a diffusion of the normals over about 1 %
+and 2 % of the object's size, whatever its tessellation), so that a valley rounded
+over several faces still reads as a fold while the noise of single faces averages
+out; the fold is the turn of the normals per unit length (scaled to an edge of
+REFERENCE_GAP), so that a valley folds alike on a coarse and a dense mesh. Each
 scale votes and the strongest concave fold counts; a sharp concave crease
 (`geosam2.geometry.facegraph.creases`, measured on the faces themselves) is a full
 boundary whatever the smoothing; convex folds (the rim of a cylinder, the edge of
@@ -17,7 +19,7 @@ The weights serve every later step: the random walks of clicks, the superfaces a
 the hierarchy of parts (`geosam2.geometry.hierarchy`). The conductance of an edge
 is the cotangent-like ratio shared edge length / centroid distance (a uniform
 conductor on any tessellation) times exp(-SHARPNESS * fold), the fold being
-1 - cos of the angle between the smoothed normals.
+`concave_folds`.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from ..io.mesh import Mesh
 from .facegraph import WELD_TOLERANCE, FaceGraph, creases
 from .regions import shared_edge_lengths
 
-SMOOTHING_ROUNDS = (3, 9)  # scales: rounds of averaging over neighbouring faces (noise of single faces averages out)
-SHARPNESS = 1000.0  # 1 / fold: a 3 degree concave fold keeps e^-1.4 of the conductance, 10 degrees e^-15
+SMOOTHING_RADIUS = 0.012  # normalised units (the longest side is 1): the finer scale of smoothing on the surface
+SMOOTHING_STEPS = (1, 3)  # scales: the smoothing applied this many times (radius * sqrt(steps): 0.012, 0.021)
+SOLVE_TOLERANCE = 1e-4  # relative residual of the smoothing's solve (smoothed normals within about 0.1 degree)
+REFERENCE_GAP = 0.006  # normalised units: folds are measured as over edges this long (faces of a 60k-face object)
+SHARPNESS = 1000.0  # 1 / fold: a 3 degree concave fold (over REFERENCE_GAP) keeps e^-1.4 of the conductance, 10 degrees e^-15
 MIN_CONDUCTANCE = 1e-9  # relative: an edge never conducts nothing (a zero reads as no edge)
 
 
@@ -43,9 +48,8 @@ class Boundaries:
     Attributes
     ----------
     fold : (E,) float64 in [0, 2]
-        Concave fold of each edge, 1 - cos of the angle between the two faces'
-        smoothed normals, the largest over the smoothing scales; 0 for convex or
-        flat edges.
+        Concave fold of each edge (`concave_folds` of the smoothed normals), the
+        largest over the smoothing scales; 0 for convex or flat edges.
     uniform : (E,) float64 > 0
         Shared edge length / centroid distance (normalised units cancel): the
         conductance of a surface without boundaries.
@@ -62,44 +66,77 @@ class Boundaries:
     strength: np.ndarray
 
 
-def smoothed_normals(mesh: Mesh, graph: FaceGraph, rounds: int, start: np.ndarray | None = None) -> np.ndarray:
-    """(F, 3) float64 unit face normals averaged `rounds` times over each face and its
-    edge neighbours, weighted by face area (0 rounds: the face normals), continuing
-    from (F, 3) `start` normals when given."""
-    normals = mesh.face_normals.astype(np.float64) if start is None else start
-    if rounds == 0:
-        return normals
-    spread = (graph.adjacency.astype(np.float64) + sp.identity(graph.num_faces, format="csr")) @ sp.diags(mesh.face_areas)
-    for _ in range(rounds):
-        normals = spread @ normals
-        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
-    return normals
+def smoothing(mesh: Mesh, graph: FaceGraph, uniform: np.ndarray, radius: float = SMOOTHING_RADIUS):
+    """The smoothing of face quantities over a distance on the surface: one implicit step
+    of diffusion, (M + t L)^-1 M with M the (F,) face areas, L the face graph's Laplacian
+    of (E,) `uniform` conductances and t = radius^2 / 4 (its kernel's mean squared reach
+    is radius^2), whatever the tessellation. Returns a function (F, K) -> (F, K)
+    (`conjugate_gradients` from the values themselves)."""
+    weights = graph.subgraph(np.ones(len(uniform), bool), uniform)
+    laplacian = sp.diags(np.asarray(weights.sum(axis=1)).ravel()) - weights
+    mass = sp.diags(np.maximum(mesh.face_areas, 1e-12 * mesh.face_areas.mean()))  # a face without area still has a row
+    matrix = (mass + radius**2 / 4.0 * laplacian).tocsr()
+    return lambda values: conjugate_gradients(matrix, mass @ values, values)
+
+
+def conjugate_gradients(matrix: sp.csr_matrix, right: np.ndarray, start: np.ndarray, tolerance: float = SOLVE_TOLERANCE) -> np.ndarray:
+    """(N, K) float64 solution x of `matrix` x = `right` for a symmetric positive definite
+    (N, N) `matrix` and (N, K) `right`, all columns at once, by conjugate gradients
+    preconditioned by the diagonal, from (N, K) `start`, until every column's residual
+    is below `tolerance` times its right-hand side (at most N iterations). Its cost
+    grows with the mesh and the radius alike, where a factorisation's fill-in may
+    explode on some meshes."""
+    inverse_diagonal = 1.0 / matrix.diagonal()[:, None]
+    solution = np.array(start, np.float64)
+    residual = right - matrix @ solution
+    goal = tolerance * np.linalg.norm(right, axis=0)
+    step = inverse_diagonal * residual
+    product = (residual * step).sum(axis=0)
+    for _ in range(matrix.shape[0]):
+        if (np.linalg.norm(residual, axis=0) <= goal).all():
+            break
+        pushed = matrix @ step
+        length = product / np.maximum((step * pushed).sum(axis=0), 1e-300)
+        solution += length * step
+        residual -= length * pushed
+        preconditioned = inverse_diagonal * residual
+        product, previous = (residual * preconditioned).sum(axis=0), product
+        step = preconditioned + product / np.maximum(previous, 1e-300) * step
+    return solution
 
 
 def concave_folds(mesh: Mesh, graph: FaceGraph, normals: np.ndarray) -> np.ndarray:
-    """(E,) float64 1 - cos between the (F, 3) `normals` of each edge's faces where the
-    edge folds inwards by them ((n_i - n_j) . (c_j - c_i) > 0, c the centroids), else 0."""
+    """(E,) float64 fold of each edge by the (F, 3) `normals` of its faces where it folds
+    inwards ((n_i - n_j) . (c_j - c_i) > 0, c the centroids), else 0: 1 - cos of the
+    angle between the normals scaled to an edge of REFERENCE_GAP (the turn of the
+    normals per unit length, so that a valley folds alike however finely meshed),
+    at most pi."""
     first, second = graph.pairs.T
-    cos = np.einsum("ij,ij->i", normals[first], normals[second])
+    cos = np.clip(np.einsum("ij,ij->i", normals[first], normals[second]), -1.0, 1.0)
     step = mesh.centroids[second] - mesh.centroids[first]
+    gap = np.maximum(np.linalg.norm(step, axis=1), WELD_TOLERANCE)
+    turn = np.minimum(np.arccos(cos) * REFERENCE_GAP / gap, np.pi)
     inwards = np.einsum("ij,ij->i", normals[first] - normals[second], step) > 1e-12
-    return np.where(inwards, np.clip(1.0 - cos, 0.0, 2.0), 0.0)
+    return np.where(inwards, 1.0 - np.cos(turn), 0.0)
 
 
-def boundaries(mesh: Mesh, graph: FaceGraph | None = None, rounds: tuple[int, ...] = SMOOTHING_ROUNDS) -> Boundaries:
+def boundaries(mesh: Mesh, graph: FaceGraph | None = None, steps: tuple[int, ...] = SMOOTHING_STEPS) -> Boundaries:
     """The `Boundaries` of `mesh` over `graph` (default ``mesh.graph``), the concave
-    fold taken as the largest over the smoothing `rounds`."""
+    fold taken as the largest over the smoothing scales (`smoothing` applied `steps`
+    times each)."""
     graph = mesh.graph if graph is None else graph
-    fold = np.zeros(len(graph.pairs))
-    done, normals = 0, None
-    for total in sorted(rounds):
-        normals = smoothed_normals(mesh, graph, total - done, normals)
-        done = total
-        fold = np.maximum(fold, concave_folds(mesh, graph, normals))
-    fold[creases(mesh, graph)] = 2.0  # a sharp concave crease (artist meshes) is a full boundary at any scale
     centroid_gap = np.linalg.norm(mesh.centroids[graph.pairs[:, 1]] - mesh.centroids[graph.pairs[:, 0]], axis=1)
     uniform = shared_edge_lengths(mesh, graph) / np.maximum(centroid_gap, WELD_TOLERANCE)
     uniform = np.maximum(uniform, MIN_CONDUCTANCE)
+    smooth = smoothing(mesh, graph, uniform)
+    fold = np.zeros(len(graph.pairs))
+    done, normals = 0, mesh.face_normals.astype(np.float64)
+    for total in sorted(steps):
+        for _ in range(total - done):
+            normals = smooth(normals)
+        done = total
+        unit = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
+        fold = np.maximum(fold, concave_folds(mesh, graph, unit))
+    fold[creases(mesh, graph)] = 2.0  # a sharp concave crease (artist meshes) is a full boundary at any scale
     passing = np.exp(-SHARPNESS * fold)
     return Boundaries(fold, uniform, np.maximum(uniform * passing, MIN_CONDUCTANCE), 1.0 - passing)
-

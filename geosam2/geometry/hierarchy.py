@@ -53,6 +53,9 @@ class PartHierarchy:
         the superfaces, node S+k is made by the k-th merge.
     area : (2S-1,) float64
         Surface area of each node (normalised units squared).
+    height : (2S-1,) float64
+        Ward's cost of the merge that made each node (0 for the superfaces),
+        non-decreasing with the merges.
     roots : int
         Number of nodes never merged (connected pieces).
     """
@@ -60,6 +63,7 @@ class PartHierarchy:
     superface: np.ndarray
     parent: np.ndarray
     area: np.ndarray
+    height: np.ndarray
     roots: int
 
     @property
@@ -82,8 +86,7 @@ class PartHierarchy:
 
     def level(self, count: int) -> np.ndarray:
         """(F,) int32 region ids 0..count-1 per face with `count` regions left."""
-        nodes = self.node_labels(count)
-        return np.unique(nodes, return_inverse=True)[1].astype(np.int32)[self.superface]
+        return np.unique(self.node_labels(count), return_inverse=True)[1].astype(np.int32)[self.superface]
 
     def level_counts(self, finest: int | None = None) -> list[int]:
         """Region counts of the levels, coarse to fine: `roots`, then about LEVEL_GROWTH
@@ -97,9 +100,14 @@ class PartHierarchy:
             count = max(count * LEVEL_GROWTH, count + 1)
         return sorted(set(counts + [finest]))
 
+    def superface_levels(self, finest: int | None = None) -> np.ndarray:
+        """(L, S) int64 region ids 0..count-1 per superface per level of `level_counts`,
+        coarse to fine."""
+        return np.stack([np.unique(self.node_labels(count), return_inverse=True)[1] for count in self.level_counts(finest)])
+
     def levels(self, finest: int | None = None) -> np.ndarray:
         """(L, F) int32 face labels per level of `level_counts`, coarse to fine."""
-        return np.stack([self.level(count) for count in self.level_counts(finest)])
+        return self.superface_levels(finest).astype(np.int32)[:, self.superface]
 
     def chain(self, superface: int) -> np.ndarray:
         """(D,) int64 nodes from `superface` up to its root, small to large."""
@@ -194,13 +202,15 @@ def commute_embedding(weights: sp.csr_matrix, mass: np.ndarray, size: int = EMBE
     return embedding
 
 
-def merge_tree(weights: sp.csr_matrix, mass: np.ndarray, embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def merge_tree(weights: sp.csr_matrix, mass: np.ndarray, embedding: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Agglomerate adjacent nodes of (S, S) `weights` at Ward's cost in (S, D)
     `embedding` with (S,) `mass`, cheapest first (a heap of candidate pairs).
 
-    Returns (2S-1,) parent per node (-1 = root), (2S-1,) mass per node, the number of roots."""
+    Returns (N,) parent per node (-1 = root), (N,) mass per node, (N,) merge cost of
+    each node (0 for the S leaves; N <= 2S-1 nodes), the number of roots."""
     count = weights.shape[0]
     parent = np.full(2 * count - 1, -1, np.int64)
+    height = np.zeros(2 * count - 1)
     area = np.zeros(2 * count - 1)
     area[:count] = mass
     centre = np.zeros((2 * count - 1, embedding.shape[1]))
@@ -216,11 +226,12 @@ def merge_tree(weights: sp.csr_matrix, mass: np.ndarray, embedding: np.ndarray) 
     heapq.heapify(heap)
     made = count
     while heap:
-        _, a, b = heapq.heappop(heap)
+        merge_cost, a, b = heapq.heappop(heap)
         if parent[a] >= 0 or parent[b] >= 0:
             continue  # one of them was merged already
         node, made = made, made + 1
         parent[a] = parent[b] = node
+        height[node] = max(merge_cost, height[a], height[b])
         area[node] = area[a] + area[b]
         centre[node] = (area[a] * centre[a] + area[b] * centre[b]) / area[node]
         neighbours[node] = (neighbours[a] | neighbours[b]) - {a, b}
@@ -228,7 +239,7 @@ def merge_tree(weights: sp.csr_matrix, mass: np.ndarray, embedding: np.ndarray) 
             neighbours[other] -= {a, b}
             neighbours[other].add(node)
             heapq.heappush(heap, (cost(node, other), other, node))
-    return parent[:made] if made < 2 * count - 1 else parent, area[:made], 2 * count - made
+    return parent[:made], area[:made], height[:made], 2 * count - made
 
 
 def part_hierarchy(mesh: Mesh, graph: FaceGraph, bounds: Boundaries, count: int = SUPERFACES) -> PartHierarchy:
@@ -237,5 +248,5 @@ def part_hierarchy(mesh: Mesh, graph: FaceGraph, bounds: Boundaries, count: int 
     weights = superface_graph(graph, bounds.conductance, patch)
     mass = np.bincount(patch, mesh.face_areas, minlength=weights.shape[0])
     mass = np.maximum(mass, 1e-12)
-    parent, area, roots = merge_tree(weights, mass, commute_embedding(weights, mass))
-    return PartHierarchy(patch, parent, area, roots)
+    parent, area, height, roots = merge_tree(weights, mass, commute_embedding(weights, mass))
+    return PartHierarchy(patch, parent, area, height, roots)

@@ -8,28 +8,22 @@ principal extents (the square roots of the eigenvalues of the area-weighted
 covariance of their faces' centroids, sorted) agree within a relative tolerance;
 this holds for translated, rotated and mirrored copies.
 
-Where seeds of several owners (clicks of several prompts) fall in one region, the
-region is divided between them: each owner first takes its core, the faces far
-nearer to its seeds than to any other's along the surface, where crossing a concave
-edge costs extra in proportion to its fold angle; then a random walk from the cores
-(Grady's random walker on the face graph, with the conductance of each edge its
-shared length over that same cost) gives the contested band to the owner a walk
-most probably reaches first. Resistance piles up where the surface narrows (a neck)
-or folds inwards (the minima rule of part perception; cf. Katz & Tal's
-concavity-weighted distances, Lai et al.'s random walks for mesh segmentation), so
-boundaries settle there rather than halfway between the clicks.
+Where seeds of several owners (clicks of several prompts) fall in one region, a
+random walk (Grady's random walker on the face graph, over the boundary conductances
+of `geosam2.geometry.boundaries`) gives each face to the owner a walk from it most
+probably reaches first. Resistance piles up where the surface narrows (a neck) or
+folds inwards (the minima rule of part perception; cf. Lai et al.'s random walks for
+mesh segmentation), so boundaries settle there rather than halfway between the clicks.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .facegraph import FaceGraph, valleys, weld_vertices
+from .facegraph import FaceGraph, weld_vertices
 from ..io.mesh import Mesh
 
 CONGRUENCE_TOLERANCE = 0.03  # relative difference of area and of each principal extent
-CONCAVITY_COST = 0.5  # normalised units of extra length per radian of inward fold crossed
-CORE_RATIO = 0.3  # a face over three times nearer to one owner's seeds than to any other's is that owner's
 
 
 def region_signatures(mesh: Mesh, regions: np.ndarray) -> np.ndarray:
@@ -77,16 +71,6 @@ def congruent_families(signatures: np.ndarray, tolerance: float = CONGRUENCE_TOL
     return connected_components(graph, directed=False)[1].astype(np.int32)[copy_of.reshape(-1)]
 
 
-def concavity_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
-    """(E,) float64 length of each face-graph edge (normalised units): the distance
-    between the two faces' centroids, plus CONCAVITY_COST times the fold angle (radians)
-    where the edge folds inwards (`geosam2.geometry.facegraph.valleys`). The folds crossed add up to the turn of the surface,
-    whatever its tessellation: a valley costs the same however finely it is meshed."""
-    i, j = graph.pairs.T
-    fold = np.arccos(np.clip(graph.cos_dihedral, -1.0, 1.0))
-    return np.linalg.norm(mesh.centroids[j] - mesh.centroids[i], axis=1) + CONCAVITY_COST * valleys(mesh, graph) * fold
-
-
 def shared_edge_lengths(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
     """(E,) float64 length of the edge each face-graph pair shares (normalised units;
     0 where the two faces share fewer than two welded vertices)."""
@@ -110,7 +94,7 @@ def random_walk_split(graph: FaceGraph, conductance: np.ndarray, faces: np.ndarr
     Parameters
     ----------
     graph : FaceGraph
-    conductance : (E,) float64 >= 0, e.g. shared edge length / `concavity_lengths`.
+    conductance : (E,) float64 >= 0, e.g. `geosam2.geometry.boundaries.Boundaries.conductance`.
     faces : (F,) bool, the faces to divide.
     seeds : (S,) int, seed faces (inside `faces`).
     owners : (S,) int, the label each seed spreads.
@@ -147,36 +131,6 @@ def random_walk_split(graph: FaceGraph, conductance: np.ndarray, faces: np.ndarr
     return result
 
 
-def split_between_seeds(
-    graph: FaceGraph, lengths: np.ndarray, conductance: np.ndarray, faces: np.ndarray, seeds: np.ndarray, owners: np.ndarray
-) -> np.ndarray:
-    """Divide the faces `faces` ((F,) bool) between seed faces: each owner first takes its
-    core, the faces much nearer to its seeds than to any other owner's along the surface
-    (distance below CORE_RATIO times the distance to the nearest other owner, over
-    (E,) edge `lengths`), then a random walk (`random_walk_split`, (E,) `conductance`)
-    from the cores divides the contested band between them. A single clicked face
-    alone would hold almost no random-walk potential; the cores scale with the
-    spacing of the clicks.
-
-    Returns (F,) int64 owners as `random_walk_split`.
-    """
-    from scipy.sparse.csgraph import dijkstra
-
-    seeds, owners = np.asarray(seeds, np.int64), np.asarray(owners, np.int64)
-    names = np.unique(owners)
-    if len(names) < 2:
-        return random_walk_split(graph, conductance, faces, seeds, owners)
-    keep = faces[graph.pairs[:, 0]] & faces[graph.pairs[:, 1]]
-    matrix = graph.subgraph(keep, np.maximum(lengths, 1e-12))
-    distance = np.stack([dijkstra(matrix, directed=False, indices=seeds[owners == name], min_only=True) for name in names])
-    order = np.argsort(distance, axis=0)
-    nearest, second = np.take_along_axis(distance, order[:2], axis=0)
-    core = faces & np.isfinite(nearest) & (nearest < CORE_RATIO * second)
-    core_faces = np.r_[seeds, np.flatnonzero(core)]  # the clicked faces first: they keep their owners
-    core_owners = np.r_[owners, names[order[0, core]]]
-    return random_walk_split(graph, conductance, faces, core_faces, core_owners)
-
-
 def closest_labels(mesh: Mesh, labels: np.ndarray, units: np.ndarray) -> np.ndarray:
     """For each unit id 0..U-1 of (F,) `units` (-1 = in none), the label (of (F,)
     `labels`, -1 = unlabelled) of the labelled face nearest to it: the smallest distance
@@ -201,3 +155,35 @@ def closest_labels(mesh: Mesh, labels: np.ndarray, units: np.ndarray) -> np.ndar
     result = np.full(count, -1, np.int64)
     result[unit[first]] = labels[target_faces[nearest[first]]]
     return result
+
+
+def closest_parts(mesh: Mesh, units: np.ndarray, small: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The part of (F,) `labels` closest to each unit of (F,) `units` (-1 = none)
+    flagged in (U,) bool `small` (`closest_labels`), the faces of those units left out
+    of the parts.
+
+    Returns (F,) `labels` without those units' faces (-1 there), and (U,) int64 the
+    closest part per flagged unit (-1 for the others)."""
+    flagged = np.where((units >= 0) & small[np.maximum(units, 0)], units, -1)
+    context = np.where(flagged >= 0, -1, labels)
+    closest = np.full(len(small), -1, np.int64)
+    found = closest_labels(mesh, context, flagged)
+    closest[: len(found)] = found
+    return context, np.where(small, closest, -1)
+
+
+def parts_of_copies(unit_family: np.ndarray, reference_family: np.ndarray, reference_parts: np.ndarray) -> np.ndarray:
+    """The part each unit is a copy of, from the congruence families of (U,) units and of
+    (R,) reference regions lying in one part each: a unit whose family has references
+    is a copy of their part when they all lie in one part (else they are instances of
+    several). Copies may share a piece: with concave creases only, a piece's crease
+    parts are features set apart by valleys (studs welded on a panel), not the sides
+    of one box.
+
+    Returns (U,) int64 part per unit, -1 for none."""
+    families = int(max(unit_family.max(initial=-1), reference_family.max(initial=-1))) + 1
+    family_parts = np.unique(np.stack([reference_family, reference_parts], axis=1), axis=0)
+    the_part = np.full(families, -1, np.int64)
+    the_part[family_parts[:, 0]] = family_parts[:, 1]
+    one_part = np.bincount(family_parts[:, 0], minlength=families) == 1
+    return np.where(one_part[unit_family], the_part[unit_family], -1)

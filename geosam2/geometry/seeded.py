@@ -20,29 +20,24 @@ import scipy.sparse as sp
 
 from .facegraph import FaceGraph
 from .hierarchy import PartHierarchy
+from .levels import STANDS_APART, region_contrast
 from .regions import random_walk_split
 
+PART_SHARE = 0.5  # a clicked part is at most this share of its piece (its border: the smaller side's)
 MIN_CANDIDATE_RATIO = 2.0  # the three candidates of a click differ in area by at least this factor
 
 
 def node_contrast(hierarchy: PartHierarchy, conductance: sp.csr_matrix, uniform: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
     """(N,) float64 in [0, 1] strength of the boundary around each merge-tree node of
-    `nodes`: 1 - (conductance across it) / (what a boundary-free surface would conduct
-    across it), with (S, S) superface `conductance` and `uniform` sums. A node with no
-    boundary is a whole piece: 1 when other pieces exist (it stands apart), else 0."""
-    result = np.full(len(nodes), 1.0 if hierarchy.roots > 1 else 0.0)
-    for k, node in enumerate(nodes):
-        inside = hierarchy.members(int(node)).astype(np.float64)
-        outside = 1.0 - inside
-        free = inside @ (uniform @ outside)
-        if free > 0:
-            result[k] = 1.0 - (inside @ (conductance @ outside)) / free
-    return result
+    `nodes` (`geosam2.geometry.levels.region_contrast` of the node against the rest),
+    with (S, S) superface `conductance` and `uniform` sums."""
+    inside = [hierarchy.members(int(node)).astype(np.int64) for node in nodes]
+    return np.array([region_contrast(conductance, uniform, region, hierarchy.roots)[1] for region in inside])
 
 
 def click_candidates(hierarchy: PartHierarchy, contrast_of, patch: int) -> tuple[np.ndarray, np.ndarray]:
     """Up to three nested regions around the superface `patch`, small to large: the
-    node of its chain (merge-tree nodes holding it) whose boundary is strongest
+    node of its chain (merge-tree nodes holding it) `best_region` picks
     (`contrast_of`: (N,) nodes -> (N,) contrast), the strongest among the nodes at
     least MIN_CANDIDATE_RATIO times smaller, and among those that much larger (the
     whole piece when nothing is larger).
@@ -51,7 +46,7 @@ def click_candidates(hierarchy: PartHierarchy, contrast_of, patch: int) -> tuple
     chain = hierarchy.chain(patch)
     contrast = contrast_of(chain)
     area = hierarchy.area[chain]
-    medium = int(np.argmax(contrast))
+    medium = best_region(area, contrast, area[-1])
     chosen = [medium]
     smaller = np.flatnonzero(area * MIN_CANDIDATE_RATIO <= area[medium])
     larger = np.flatnonzero(area >= MIN_CANDIDATE_RATIO * area[medium])
@@ -61,6 +56,19 @@ def click_candidates(hierarchy: PartHierarchy, contrast_of, patch: int) -> tuple
         chosen.append(int(larger[np.argmax(contrast[larger])]))
     chosen = sorted(set(chosen))
     return chain[chosen], contrast[chosen]
+
+
+def best_region(area: np.ndarray, contrast: np.ndarray, piece: float) -> int:
+    """Index of the region a click means among nested regions with (K,) `area` and (K,)
+    `contrast`, in a piece of area `piece`: the strongest boundary among the regions at
+    most PART_SHARE of the piece that stand apart (contrast >= STANDS_APART; the border
+    of a region holding nearly all of its piece is that of the small rest), else the
+    strongest among those regions and the whole piece (a separate piece without inner
+    boundaries: the piece)."""
+    part_sized = area <= PART_SHARE * piece
+    standing = part_sized & (contrast >= STANDS_APART)
+    allowed = standing if standing.any() else part_sized | (area >= piece)
+    return int(np.argmax(np.where(allowed, contrast, -1.0)))
 
 
 def node_count(hierarchy: PartHierarchy, node: int) -> int:

@@ -31,8 +31,9 @@ from ..io.mesh import Mesh
 from .prompts import MAX_AUTO_PROMPTS, MIN_PROMPT_PIXELS, Prompt, interior_point
 from ..geometry.boundaries import Boundaries, boundaries
 from ..geometry.hierarchy import PartHierarchy, part_hierarchy, superface_graph
-from ..geometry.regions import closest_labels, congruent_families, region_signatures
-from ..geometry.seeded import click_candidates, node_contrast, node_count, seeded_owners
+from ..geometry.regions import closest_parts, congruent_families, parts_of_copies, region_signatures
+from ..geometry.levels import MOSTLY, default_level, matching_level, region_owners
+from ..geometry.seeded import best_region, click_candidates, node_contrast, node_count, seeded_owners
 from ..render import Views
 from .base import PartMasks, Segmenter
 
@@ -88,6 +89,7 @@ class GeometrySegmenter(Segmenter):
             self.scales = geometric_scales(mesh, self.crease_angle_deg, self.concave_only, graph)
             self.boundaries: Boundaries = boundaries(mesh, graph)
             self._hierarchy: PartHierarchy | None = None
+            self._levels: np.ndarray | None = None
             self._signatures = (region_signatures(mesh, self.scales.crease), region_signatures(mesh, self.scales.connected))
         return self
 
@@ -104,21 +106,54 @@ class GeometrySegmenter(Segmenter):
             )
         return self._hierarchy
 
+    def levels(self) -> np.ndarray:
+        """(L, F) int32 part labels per level of the hierarchy of parts, coarse to fine
+        (the first level: one region per connected piece; built once per mesh)."""
+        if self._levels is None:
+            self._levels = self.hierarchy().levels()
+        return self._levels
+
+    def level(self, labels: np.ndarray | None = None, faces: np.ndarray | None = None) -> int:
+        """Index into `levels` of the level to show for (F,) bool `faces` (default: all):
+        the one agreeing best with the parts of (F,) `labels` (-1 = none), the default
+        level (every region standing apart) when there are none
+        (`geosam2.geometry.levels`)."""
+        hierarchy = self.hierarchy()
+        within = np.zeros(hierarchy.num_superfaces, bool)
+        within[hierarchy.superface if faces is None else hierarchy.superface[faces]] = True
+        preferred = default_level(hierarchy, *self._superface_weights, within)
+        if labels is None or not (np.asarray(labels) >= 0).any():
+            return preferred
+        return matching_level(self.levels(), np.asarray(labels, np.int64), self.mesh.face_areas, preferred)
+
+    def _smooth_pieces(self) -> np.ndarray:
+        """(P,) bool per connected piece: one crease region holds most of it (more than
+        `geosam2.geometry.levels.MOSTLY` of its area), so that its creases do not make
+        its parts (a generated surface)."""
+        scales, areas = self._scales(), self.mesh.face_areas
+        pieces = scales.connected
+        largest = np.zeros(pieces.max() + 1)
+        np.maximum.at(largest, pieces, np.bincount(scales.crease, areas)[scales.crease])
+        return largest > MOSTLY * np.bincount(pieces, areas)
+
     def _contrast(self, nodes: np.ndarray) -> np.ndarray:
         """(N,) boundary strength around merge-tree nodes (`geosam2.geometry.seeded.node_contrast`)."""
         return node_contrast(self.hierarchy(), *self._superface_weights, nodes)
 
     def _uncreased(self, face: int) -> bool:
-        """Whether the crease region of `face` is its whole connected piece: the mesh's
-        own creases, where a piece has some, bound its parts; the soft boundaries of
-        the hierarchy decide where it has none (one smooth surface)."""
-        crease, pieces = self.parts, self._scales().connected
-        return bool((crease[pieces == pieces[face]] == crease[face]).all())
+        """Whether the piece of `face` is smooth (`_smooth_pieces`): where the mesh's own
+        creases make a piece's parts, they bound them; the soft boundaries of the
+        hierarchy decide where they do not (one smooth generated surface, a few small
+        crease regions aside)."""
+        return bool(self._smooth_pieces()[self._scales().connected[face]])
 
     def _best_node(self, face: int) -> int:
-        """The merge-tree node of the strongest boundary among a click's candidates."""
+        """The merge-tree node a click on `face` means among its candidates
+        (`geosam2.geometry.seeded.best_region`)."""
         nodes, contrast = self._click_nodes(face)
-        return int(nodes[np.argmax(contrast)])
+        hierarchy = self.hierarchy()
+        piece = hierarchy.area[hierarchy.chain(hierarchy.superface[face])[-1]]
+        return int(nodes[best_region(hierarchy.area[nodes], contrast, piece)])
 
     def _click_nodes(self, face: int) -> tuple[np.ndarray, np.ndarray]:
         """The (K,) merge-tree nodes a click on `face` offers, small to large, and their
@@ -267,10 +302,15 @@ class GeometrySegmenter(Segmenter):
         """Label the `free` faces in 3-D (the session's automatic completion).
 
         - a free face in a connected piece where one part of `labels` has faces
-          joins that part (nothing said to split the piece);
-        - the rest is cut into units: the free faces of a piece with no part, or the
-          free faces of each crease part of a piece shared by several parts (or of
-          the one piece all the rest lies in);
+          joins that part when the piece's creases make its parts (nothing said to
+          split the piece further); in a smooth piece (one crease region holds most
+          of it: a generated surface) the hierarchy decides, as below;
+        - the other free faces are labelled by their region at the level of the
+          hierarchy of parts agreeing best with `labels` (`level`; without parts, the
+          default level): a region lying mostly in one part joins it;
+        - the rest is cut into units: the free faces of a region in a piece with no
+          part, or of a region in one crease part of a piece shared by several parts
+          (or of the one piece all the rest lies in);
         - a unit congruent to regions (crease parts or pieces) lying in one part
           each (with the faces joined above) joins that part when they all lie in
           the same one: a hidden wheel joins the wheels, a stud welded on a panel
@@ -293,65 +333,64 @@ class GeometrySegmenter(Segmenter):
         if not free.any():
             return result
         pieces, crease, areas = scales.connected, scales.crease, self.mesh.face_areas
-        owned = labels >= 0
-        piece_parts = np.unique(np.stack([pieces[owned], labels[owned]], axis=1), axis=0)
+        piece_parts = np.unique(np.stack([pieces[labels >= 0], labels[labels >= 0]], axis=1), axis=0)
         parts_in_piece = np.bincount(piece_parts[:, 0], minlength=pieces.max() + 1)
         only_part = np.full(len(parts_in_piece), -1, np.int64)
         only_part[piece_parts[:, 0]] = piece_parts[:, 1]
-        joins_piece = free & (parts_in_piece[pieces] == 1)
+        joins_piece = free & (parts_in_piece[pieces] == 1) & ~self._smooth_pieces()[pieces]
         result[joins_piece] = only_part[pieces[joins_piece]]
-
         rest = free & ~joins_piece
+        if not rest.any():
+            return result
+        region = self.levels()[self.level(labels, rest)]
+        joins_region = rest & (region_owners(region, labels, areas)[region] >= 0)
+        result[joins_region] = region_owners(region, labels, areas)[region[joins_region]]
+        rest &= ~joins_region
         if not rest.any():
             return result
         one_piece = len(np.unique(pieces[rest])) == 1  # then its crease parts are the finest split
         key = np.where((parts_in_piece[pieces] == 0) & ~one_piece, pieces, len(parts_in_piece) + crease)
         units = np.full(len(labels), -1, np.int64)
-        units[rest] = np.unique(key[rest], return_inverse=True)[1]
+        units[rest] = np.unique(np.stack([key[rest], region[rest]], axis=1), axis=0, return_inverse=True)[1].ravel()
+        known = np.where(result >= 0, result, labels)  # the parts with the faces joined above
+        result[rest] = self._label_units(units, known)[units[rest]]
+        return result
+
+    def _label_units(self, units: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """(U,) int64 part per unit 0..U-1 of (F,) `units` (-1 = no unit) given the parts of
+        (F,) `labels`: the part it is a copy of, a new part (ids above every id of
+        `labels`) or, for a detail, the part closest to it (see `complete`)."""
+        areas = self.mesh.face_areas
         unit_signatures = region_signatures(self.mesh, units)
         unit_areas = unit_signatures[:, 0]
         count = len(unit_areas)
-
-        known = np.where(joins_piece, result, labels)  # the parts with their whole pieces
-        reference_signatures, reference_parts = self._regions_in_one_part(known)
+        reference_signatures, reference_parts = self._regions_in_one_part(labels)
         families = congruent_families(np.concatenate([unit_signatures, reference_signatures]))
-        unit_label = _parts_of_copies(families[:count], families[count:], reference_parts)
+        unit_label = parts_of_copies(families[:count], families[count:], reference_parts)
         threshold = min(SMALL_SHARE * areas.sum(), unit_areas.max())  # the largest unit is never a detail
+        owned = labels >= 0
         if owned.any():
             part_areas = np.bincount(labels[owned], areas[owned])
             threshold = min(threshold, SMALL_PART * part_areas[part_areas > 0].min())
         small = (unit_label < 0) & (unit_areas < threshold)
         first_new = int(labels.max(initial=-1)) + 1
         unit_label[(unit_label < 0) & ~small] = first_new + np.arange(((unit_label < 0) & ~small).sum())
-        result[rest] = unit_label[units[rest]]
         if not small.any():
-            return result
-        details, context, closest = self._closest_parts(units, small, np.where(result >= 0, result, labels))
+            return unit_label
+
+        def with_units() -> np.ndarray:
+            return np.where(units >= 0, unit_label[np.maximum(units, 0)], labels)
+
+        context, closest = closest_parts(self.mesh, units, small, with_units())
         # a unit as large as half the part it would join is a part of its own (a brick among bricks)
         context_areas = np.bincount(context[context >= 0], areas[context >= 0], minlength=closest.max() + 1)
         alone = small & (closest >= 0) & (unit_areas >= SMALL_PART * context_areas[np.maximum(closest, 0)])
         if alone.any():
             unit_label[alone] = max(first_new, int(unit_label.max()) + 1) + np.arange(alone.sum())
             small &= ~alone
-            result[rest] = unit_label[units[rest]]
-            details, _, closest = self._closest_parts(units, small, np.where(result >= 0, result, labels))
-        result[details >= 0] = closest[details[details >= 0]]
-        return result
-
-    def _closest_parts(
-        self, units: np.ndarray, small: np.ndarray, labels: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The part of (F,) `labels` closest to each unit of (F,) `units` (-1 = none)
-        flagged in (U,) bool `small` (`geosam2.geometry.regions.closest_labels`).
-
-        Returns (F,) the unit of each face of those units (-1 elsewhere), (F,) `labels`
-        without their faces, and (U,) the closest part per unit (-1 for the others)."""
-        details = np.where((units >= 0) & small[np.maximum(units, 0)], units, -1)
-        context = np.where(details >= 0, -1, labels)
-        closest = np.full(len(small), -1, np.int64)
-        found = closest_labels(self.mesh, context, details)
-        closest[: len(found)] = found
-        return details, context, np.where(small, closest, -1)
+            _, closest = closest_parts(self.mesh, units, small, with_units())
+        unit_label[small] = closest[small]
+        return unit_label
 
     def _regions_in_one_part(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The crease parts and pieces whose faces all lie in one part of (F,) `labels`:
@@ -408,19 +447,3 @@ class GeometrySegmenter(Segmenter):
         masks = np.concatenate([inside, np.zeros((len(nodes), 1), bool)], axis=1)[:, views.face_ids]
         shown = masks.reshape(len(nodes), views.num_views, -1).any(-1)
         return PartMasks(masks, (shown * contrast[:, None]).astype(np.float32), faces=inside)
-
-def _parts_of_copies(unit_family: np.ndarray, reference_family: np.ndarray, reference_parts: np.ndarray) -> np.ndarray:
-    """The part each unit is a copy of, from the congruence families of (U,) units and of
-    (R,) reference regions lying in one part each: a unit whose family has references
-    is a copy of their part when they all lie in one part (else they are instances of
-    several). Copies may share a piece: with concave creases only, a piece's crease
-    parts are features set apart by valleys (studs welded on a panel), not the sides
-    of one box.
-
-    Returns (U,) int64 part per unit, -1 for none."""
-    families = int(max(unit_family.max(initial=-1), reference_family.max(initial=-1))) + 1
-    family_parts = np.unique(np.stack([reference_family, reference_parts], axis=1), axis=0)
-    the_part = np.full(families, -1, np.int64)
-    the_part[family_parts[:, 0]] = family_parts[:, 1]
-    one_part = np.bincount(family_parts[:, 0], minlength=families) == 1
-    return np.where(one_part[unit_family], the_part[unit_family], -1)
