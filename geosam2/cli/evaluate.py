@@ -26,6 +26,12 @@ def add_evaluate(sub) -> None:
     p.add_argument("--box", action="store_true", help="the simulated user also draws each part's box")
     p.add_argument("--negative-clicks", type=int, default=0, help="negative clicks per prompt, in other parts (default 0)")
     p.add_argument("--no-auto-complete", action="store_true", help="do not segment what the prompt view cannot see")
+    p.add_argument(
+        "--no-prompts",
+        action="store_true",
+        help="with --segmenter geometry: segment everything without a prompt and score the best level of its hierarchy "
+        "of parts (PartField's best-level protocol)",
+    )
     p.add_argument("--weighting", choices=["area", "count"], default="area", help="IoU weighting of faces (default area)")
     p.add_argument(
         "--protocol",
@@ -58,7 +64,10 @@ def run_evaluate(args) -> None:
 
     checkpoint = None
     settings = settings_of(args)
-    if args.pred_dir:
+    if args.no_prompts:
+        method, protocol = _levels_method(args)
+        recorded = evaluation_settings(method.name, args.weighting, protocol)
+    elif args.pred_dir:
         method = Predictions(args.pred_dir, settings.max_faces)
         recorded = evaluation_settings(method.name, args.weighting, args.protocol)
     else:
@@ -72,13 +81,24 @@ def run_evaluate(args) -> None:
             options.update(_prompting(args) if args.segmenter != "oracle" else {})
         recorded = evaluation_settings(args.segmenter, args.weighting, args.protocol, checkpoint, **options)
     prepare_out(args.out, recorded, args.restart)  # before a network loads
-    if not args.pred_dir:
+    if not (args.pred_dir or args.no_prompts):
         method = make_method(args.segmenter, settings.resolution, settings.pa, checkpoint, settings.profile, **_prompting(args))
+    protocol = recorded["protocol"]  # --no-prompts scores by the best level
     summary = run_evaluation(
-        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, args.protocol, not args.quiet, settings=recorded,
+        args.gt_dir, method, args.out, args.categories, args.shard, args.weighting, protocol, not args.quiet, settings=recorded,
         max_faces=settings.max_faces,
     )
     print_summary(summary, Path(args.out))
+
+
+def _levels_method(args):
+    """`--no-prompts`: the geometry segmenter's hierarchy of parts, scored by its best level."""
+    from ..errors import GeoSAM2Error
+    from ..evaluation.everything import BEST_LEVEL, HierarchyLevels
+
+    if args.segmenter != "geometry":
+        raise GeoSAM2Error("--no-prompts scores the geometry segmenter's levels of parts: give --segmenter geometry.")
+    return HierarchyLevels(), BEST_LEVEL
 
 
 def add_merge(sub) -> None:

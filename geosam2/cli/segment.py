@@ -47,6 +47,12 @@ def add_segment(sub) -> None:
     p.add_argument(
         "--auto", action="store_true", help="then give every face (point) still unlabelled a part; alone: segment everything"
     )
+    p.add_argument(
+        "--levels",
+        action="store_true",
+        help="also write <mesh>_levels.npy: the part labels of every level of the segmenter's hierarchy of parts, coarse to "
+        "fine (the geometry segmenter)"
+    )
     _add_segmenting(p, "; meshes only, point clouds need GeoSAM2")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(run=run_segment)
@@ -136,6 +142,14 @@ def _level_parts(workspace, levels, bar) -> list[str]:
     return notes
 
 
+def _levels_file(workspace, folder) -> str:
+    """Write the hierarchy's levels beside the exports (`Workspace.export_levels`)."""
+    path = workspace.export_levels(folder)
+    if path is None:
+        raise GeoSAM2Error(f"The {workspace.session.segmenter.name} segmenter has no levels of parts: --levels needs --segmenter geometry.")
+    return path
+
+
 def run_segment(args) -> None:
     from tqdm import tqdm
 
@@ -173,6 +187,8 @@ def run_segment(args) -> None:
             bar.update()
         bar.set_postfix_str("exporting")
         paths = workspace.export(args.out)
+        if args.levels:
+            paths["levels"] = _levels_file(workspace, args.out)
         bar.update()
     labels = workspace.labels()
     elements = "points" if workpiece.is_point_cloud else "faces"

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..geometry.proxy import proxy_or_mesh, transfer_labels
 from ..io.export import export_mesh
+from ..io.filenames import safe_stem
 from ..io.mesh import Mesh
 from ..io.pointcloud import PointCloud
 from ..io.pointexport import export_point_cloud
@@ -132,6 +134,28 @@ class Workspace:
             full = transfer_labels(workpiece.segmented, labels, self.full, self.session.pa, self.session.profile, workpiece.sources)
             self._transferred = (labels, self.session.pa, full)
         return full
+
+    def levels(self) -> np.ndarray | None:
+        """(L, F) int32 part labels of the full mesh per level of the segmenter's hierarchy
+        of parts, coarse to fine (each level carried from a proxy as `labels` is), or None
+        when the segmenter has no hierarchy (`Segmenter.levels`)."""
+        levels = self.session.segmenter.levels()
+        if levels is None or not self.workpiece.on_proxy:
+            return levels
+        workpiece, pa, profile = self.workpiece, self.session.pa, self.session.profile
+        return np.stack([transfer_labels(workpiece.segmented, level, self.full, pa, profile, workpiece.sources) for level in levels])
+
+    def export_levels(self, folder: str | os.PathLike) -> str | None:
+        """Write `levels` as ``<mesh>_levels.npy`` ((L, F) int32, coarse to fine, -1 =
+        none) into `folder` beside the other exports; returns its path, or None when the
+        segmenter has no hierarchy."""
+        levels = self.levels()
+        if levels is None:
+            return None
+        path = Path(folder) / f"{safe_stem(self.full.name, 'mesh')}_levels.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, levels.astype(np.int32))
+        return str(path)
 
     def export(self, folder: str | os.PathLike) -> dict[str, str]:
         """Write the exports of the full geometry into `folder` (created): the mesh's

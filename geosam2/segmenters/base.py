@@ -86,6 +86,11 @@ class Segmenter:
         session then clicks in the region's uncovered pieces)."""
         return None
 
+    def levels(self) -> np.ndarray | None:
+        """(L, E) int32 part labels of the bound geometry per level of a hierarchy of parts,
+        coarse to fine, or None when the segmenter has no hierarchy (the default)."""
+        return None
+
     def complete(self, labels: np.ndarray, free: np.ndarray) -> np.ndarray | None:
         """Label the `free` faces directly in 3-D (automatic completion), or None when the
         segmenter cannot (the default: the session prompts views instead).
