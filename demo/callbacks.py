@@ -75,13 +75,15 @@ class DemoApp(EditingEvents):
         """Prepare the meshes in `paths` and, with GeoSAM2, encode their views, in order
         (a visitor asking for one meanwhile waits for it instead of encoding it again),
         while another one of the first one's size fits in the cache (so that none
-        of them is dropped). Returns how many were prepared."""
+        of them is dropped); not encoded on ZeroGPU (`SharedModel.encodes_at_start`).
+        Returns how many were prepared."""
         warmed = []
         for path in paths:
             if self._closed.is_set() or (warmed and self.meshes.nbytes + warmed[0].nbytes > self.meshes.max_bytes):
                 break
             warmed.append(self.prepare(str(path), resolution))
-            self.model.encode(warmed[-1])
+            if self.model.encodes_at_start:
+                self.model.encode(warmed[-1])
         return len(warmed)
 
     def sweep_every(self, seconds: float) -> threading.Thread:

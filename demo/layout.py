@@ -47,15 +47,6 @@ SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_map
 """The settings controls, in the order the load event (and its public API) takes them."""
 
 
-def gpu_decorator():
-    """`spaces.GPU` when the `spaces` package (Hugging Face ZeroGPU) is installed, else no-op."""
-    try:
-        import spaces
-    except ImportError:
-        return lambda fn: fn
-    return spaces.GPU
-
-
 def example_files(examples_dir: Path = EXAMPLES_DIR) -> list[Path]:
     """The example meshes: the official release's first, then the project's own small ones."""
     return sorted(examples_dir.glob("official/*.glb")) + sorted(examples_dir.glob("*.glb"))
@@ -179,50 +170,40 @@ def _right_column(c: SimpleNamespace) -> None:
 
 
 def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
-    """The handlers of the events that change the labelling, each on the GPU when there is one."""
-    gpu = gpu_decorator()
+    """The handlers of the events that change the labelling (the network's work in them goes
+    to the GPU through the segmenter's runner: on ZeroGPU, `demo.gpu`)."""
 
-    @gpu
     def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, up="", request: gr.Request = None, progress=gr.Progress()):
         # `auto` is read by the segmenting events, not here (it stays in the public /load's arguments)
         return app.load(path, app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
 
-    @gpu
     def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, up, request: gr.Request, progress=gr.Progress()):
         return app.reload(app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
 
-    @gpu
     def on_segment(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
         return app.segment(prompt, part, pa, auto, False, request, progress)
 
-    @gpu
     def on_refine(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
         return app.segment(prompt, part, pa, auto, True, request, progress)
 
-    @gpu
     def on_pick(pa, auto, request: gr.Request, evt: gr.SelectData, progress=gr.Progress()):
         return app.pick_candidate(evt.index, pa, auto, request, progress)
 
-    @gpu
     def on_complete(prompt, request: gr.Request, progress=gr.Progress()):
         return app.auto_complete(prompt, request, progress)
 
-    @gpu
     def on_everything(prompt, request: gr.Request, progress=gr.Progress()):
         return app.segment_everything(prompt, request, progress)
 
-    @gpu
     def on_split(prompt, part, request: gr.Request, progress=gr.Progress()):
         return app.complete_inside(prompt, part, request, progress)
 
-    @gpu
     def segment_prompt(view: int, clicks: list[list[float]], box: list[float], parent: int | None, request: gr.Request) -> dict:
         """Add a part from a prompt on view `view`: clicks [[x, y, positive], ...] (positive 1 or 0) and/or a
         box [x0, y0, x1, y1] ([] for none), in pixels of the rendered view; inside part `parent` (None: a
         top-level part). Returns the parts (id, name, parent, surface_percent) and the unlabelled percent."""
         return app.api_segment(view, [[x, y, bool(positive)] for x, y, positive in clicks], box, parent, request)
 
-    @gpu
     def on_candidates(prompt, part, inside, request: gr.Request):
         return app.candidates(prompt, part, inside, request)
 
@@ -298,7 +279,7 @@ def _start_background_work(app: DemoApp, examples: list[Path], preload_path: str
     resolution = app.settings.resolution
     if preload_path is not None:
         app.prepare(preload_path, resolution)
-    if app.model.network is not None:
+    if app.model.network is not None:  # rendered (and encoded unless on ZeroGPU) before a visitor asks
         warm = list(dict.fromkeys([preload_path] * (preload_path is not None) + [str(p) for p in examples]))
         threading.Thread(target=app.warm_up, args=(warm, resolution), name="geosam2-demo-encode", daemon=True).start()
     app.sweep_every(sweep_seconds)

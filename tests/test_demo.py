@@ -22,7 +22,8 @@ import trimesh
 from tests.browser import part_pixel
 from demo.callbacks import DemoApp
 from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
-from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_decorator, launch_options
+from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, launch_options
+from demo.gpu import spaces_gpu
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from demo.prompting import BOX, NEGATIVE, POSITIVE, empty_prompt
 from demo.screen import DOWNLOADS, LOAD_OUTPUTS, OUTPUTS, TREE_BRANCH
@@ -403,7 +404,7 @@ def test_status_says_how_to_get_weights_and_launch_options(offline, monkeypatch)
     try:
         import spaces  # noqa: F401
     except ImportError:
-        assert gpu_decorator()(no_progress) is no_progress
+        assert spaces_gpu() is None and not model.encodes_at_start
 
 
 @pytest.mark.slow
