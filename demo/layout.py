@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from geosam2.io.mesh import MESH_EXTENSIONS
 from geosam2.profiles import DEFAULT, IMPROVED, OFFICIAL
@@ -21,6 +22,7 @@ from geosam2.settings import DEMO_RESOLUTION, OPTIONS
 from .callbacks import DemoApp
 from .chart import parts_sunburst
 from .downloads import DOWNLOAD_LABELS, DOWNLOAD_OUTPUTS, DOWNLOADS
+from .guard import PublicCallsOnly, closed_by_heartbeat
 from .meshes import Y_UP, Z_UP
 from .model import GEOSAM2
 from .prompting import MODES, POSITIVE, empty_prompt
@@ -54,11 +56,13 @@ def example_files(examples_dir: Path = EXAMPLES_DIR) -> list[Path]:
 
 def launch_options() -> dict:
     """Where to listen (127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say
-    otherwise) and the page's style sheet (Gradio 6 takes it at launch)."""
+    otherwise), the page's style sheet (Gradio 6 takes it at launch), and the guard
+    letting API clients call the PUBLIC_API endpoints only (`demo.guard`)."""
     return {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         "css": CSS,
+        "app_kwargs": {"middleware": [Middleware(PublicCallsOnly, public=PUBLIC_API)]},
     }
 
 
@@ -270,7 +274,12 @@ def _wire_pictures(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace) -> None:
     c.part.input(app.select_part, [c.part], outputs, **private)
     c.textured.change(app.show_look, [c.textured, c.part], outputs, **private)
     c.point_maps.change(app.show_point_maps, [c.point_maps, c.prompt], outputs, **private)
-    demo.unload(app.unload)
+
+    def on_page_closed(request: gr.Request):
+        if closed_by_heartbeat(request):  # not a call naming a session
+            app.unload(request)
+
+    demo.unload(on_page_closed)
 
 
 def _start_background_work(app: DemoApp, examples: list[Path], preload_path: str | None, sweep_seconds: float) -> None:

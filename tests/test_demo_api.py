@@ -4,14 +4,18 @@ only the endpoints meant for API use are listed, and they work end to end."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
 from tests.browser import part_pixel, serve
 from demo.callbacks import DemoApp
+from demo.guard import closed_by_heartbeat
 from demo.layout import EXAMPLES_DIR, PUBLIC_API
 from demo.model import GEOMETRY, SharedModel
 
@@ -52,3 +56,28 @@ def test_load_segment_and_download_from_a_client(server):
         client.predict(0, [[0.5, 0.5, 1]], [], None, api_name="/segment_prompt")
     client.predict(api_name="/undo")
     assert session.parts == ()
+
+
+def test_private_events_cannot_be_called_by_name(server):
+    """/gradio_api/call/<name> of a private event (the page's unload: it drops the named
+    session) is refused; the user's state stays; a public one is still served."""
+    app, url = server
+    client = Client(url, verbose=False)
+    client.predict(handle_file(str(EXAMPLES_DIR / "figure.glb")), 0.02, 5, RESOLUTION, GEOMETRY, False, False, api_name="/load")
+    body = {"data": [], "session_hash": client.session_hash}
+    for name in ("unload", "on_click", "v2/unload"):
+        response = httpx.post(f"{url}gradio_api/call/{name}", json=body, timeout=30)
+        assert response.status_code == 404, name
+        time.sleep(0.5)  # an event accepted would have run by now
+        assert app.store.get(client.session_hash) is not None
+    assert httpx.post(f"{url}gradio_api/call/undo", json={"data": [None]}, timeout=30).status_code == 200
+
+
+def test_only_the_heartbeat_ending_unloads_a_page():
+    def request(path):
+        return SimpleNamespace(session_hash="abc", request=SimpleNamespace(url=SimpleNamespace(path=path)))
+
+    assert closed_by_heartbeat(request("/gradio_api/heartbeat/abc"))
+    assert not closed_by_heartbeat(request("/gradio_api/heartbeat/other"))
+    assert not closed_by_heartbeat(request("/gradio_api/queue/join"))
+    assert not closed_by_heartbeat(SimpleNamespace(session_hash="abc"))
