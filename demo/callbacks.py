@@ -12,6 +12,7 @@ badges on the components); anything else is a bug and propagates.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -33,7 +34,18 @@ from .editing import EditingEvents, edited
 from .model import SharedModel
 from .prompting import empty_prompt, to_prompt, with_click
 from .screen import OUTPUTS, Pictures, camera_on_view, widest_view, mesh_status, only, parts_rows, tree_order, unlabelled_share, user_errors
-from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings
+from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings, holding_user
+
+
+def own_copy(path: str, folder: Path) -> str:
+    """A copy of file `path` in `folder` under its name (a hard link when the file system
+    allows): the user's state keeps its files whatever removes the original."""
+    copy = folder / Path(path).name
+    try:
+        os.link(path, copy)
+    except OSError:
+        shutil.copy2(path, copy)
+    return str(copy)
 
 
 class DemoApp(EditingEvents):
@@ -154,6 +166,7 @@ class DemoApp(EditingEvents):
             raise gr.Error(str(exc)) from exc
         return PageSettings(run, segmenter, up or "")
 
+    @holding_user
     def load(self, path, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
         """Load a mesh file with `page`'s settings and render its views; returns one value
         per name in LOAD_OUTPUTS.
@@ -181,19 +194,22 @@ class DemoApp(EditingEvents):
         progress(0.9, desc="drawing views")
         folder = Path(tempfile.mkdtemp(prefix="user-", dir=self.folder))
         base = base_images(prepared.views, True) if point_maps else prepared.normal_maps
-        user = UserState(workspace, page, str(path), folder, base, bool(point_maps), look=prepared.look(self.folder))
+        source, look = own_copy(path, folder), own_copy(prepared.look(self.folder), folder)  # Gradio's cache and ours may go
+        user = UserState(workspace, page, source, folder, base, bool(point_maps), look=look)
         self.store.put(request.session_hash, user)
         prompt = empty_prompt(widest_view(prepared.views))
         screen = dict(zip(OUTPUTS, self._screen(user, prompt)))
         screen["viewer"] = gr.update(value=screen["viewer"], camera_position=camera_on_view(prepared.views, prompt["view"]))
         return tuple(screen[name] for name in OUTPUTS) + (gr.skip(),)
 
+    @holding_user
     @user_errors
     def reload(self, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
         """Load the current mesh again with the settings `page` (its parts are cleared)."""
         user = self._user(request)
         return self.load(user.source, page, point_maps, request, progress)[: len(OUTPUTS)]
 
+    @holding_user
     @user_errors
     def select_view(self, view: int, prompt: dict, request: gr.Request):
         """Open view `view` as the prompt image (the pending prompt is cleared)."""
@@ -201,6 +217,7 @@ class DemoApp(EditingEvents):
         prompt = empty_prompt(int(view))
         return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
+    @holding_user
     @user_errors
     def click(self, xy, mode: str, prompt: dict, request: gr.Request):
         """Add a click at pixel `xy` = (column, row) of the prompt image, or a box corner in box mode."""
@@ -208,6 +225,7 @@ class DemoApp(EditingEvents):
         prompt = with_click(prompt, user.session.views, xy, mode)
         return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
+    @holding_user
     @user_errors
     def clear_prompt(self, prompt: dict, request: gr.Request):
         """Forget the pending clicks and box."""
@@ -215,6 +233,7 @@ class DemoApp(EditingEvents):
         prompt = empty_prompt(prompt["view"])
         return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
+    @holding_user
     def api_segment(self, view: int, clicks: list, box: list, parent: int | None, request: gr.Request) -> dict:
         """Add a part from a prompt given as numbers (the API's Segment part).
 
@@ -246,6 +265,7 @@ class DemoApp(EditingEvents):
         ]
         return {"parts": parts, "unlabelled_percent": round(100 * unlabelled_share(user.session), 1)}
 
+    @holding_user
     def candidates(self, prompt: dict, part, inside: bool, request: gr.Request) -> list:
         """Gallery of the segmenter's mask candidates (Session.candidates) for the pending
         prompt, on its view, each captioned with its score; with `inside`, cut to the
@@ -279,6 +299,7 @@ class DemoApp(EditingEvents):
             for mask, score in zip(masks, scores)
         ]
 
+    @holding_user
     def select_part(self, part, request: gr.Request):
         """Highlight part `part` in the 3D view."""
         user = self.store.get(request.session_hash)
@@ -286,6 +307,7 @@ class DemoApp(EditingEvents):
             return only()
         return only(viewer=self.pictures.viewer(user, None if part is None else int(part)))
 
+    @holding_user
     def show_look(self, textured: bool, part, request: gr.Request):
         """Show the input's look (textures) in the 3D view instead of the part colours, or back."""
         user = self.store.get(request.session_hash)
@@ -294,6 +316,7 @@ class DemoApp(EditingEvents):
         user.textured = bool(textured)
         return only(viewer=self.pictures.viewer(user, None if part is None else int(part)))
 
+    @holding_user
     def show_point_maps(self, point_maps: bool, prompt: dict, request: gr.Request):
         """Switch the gallery and the prompt image between normal maps and point maps."""
         user = self.store.get(request.session_hash)
@@ -304,6 +327,7 @@ class DemoApp(EditingEvents):
         self.pictures.refresh_thumbnails(user, range(user.session.views.num_views))
         return only(gallery=self.pictures.gallery(user), prompt_image=self.pictures.prompt_image(user, prompt))
 
+    @holding_user
     def downloads(self, request: gr.Request) -> tuple:
         """The files of the user's current labelling for the download buttons (one path per
         name in DOWNLOADS, None while there is no part), written now unless they are
@@ -317,6 +341,7 @@ class DemoApp(EditingEvents):
             return tuple(gr.skip() for _ in downloads.DOWNLOADS)
         return tuple(None if files is None else files[name] for name in downloads.DOWNLOADS)
 
+    @holding_user
     def download_labels(self, request: gr.Request) -> tuple:
         """The download buttons' labels: "preparing" only while their files are older than the parts."""
         user = self.store.get(request.session_hash)
@@ -332,6 +357,7 @@ class DemoApp(EditingEvents):
         elif message:
             gr.Info(message)
 
+    @holding_user
     def chart(self, request: gr.Request):
         """The sunburst of the user's parts and of the unlabelled rest (None, an empty plot,
         before the first part: plotly.js then loads after the first coloured mesh)."""

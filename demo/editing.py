@@ -17,7 +17,7 @@ from geosam2.segmenters.prompts import Prompt
 
 from .prompting import empty_prompt, to_prompt
 from .screen import only, user_errors
-from .state import UserState
+from .state import UserState, holding_user
 
 
 def edited(user: UserState) -> None:
@@ -43,6 +43,7 @@ def taken_from_parts(before_labels: np.ndarray, before_parts, session) -> str:
 class EditingEvents:
     """The labelling events of DemoApp (see the module's docstring)."""
 
+    @holding_user
     @user_errors
     def segment(self, prompt: dict, part, pa, auto_complete, refine: bool, request: gr.Request, progress=gr.Progress()):
         """Make a new part from the pending prompt; with `refine`, inside the selected part `part`."""
@@ -82,6 +83,7 @@ class EditingEvents:
         progress(0.9, desc="drawing")
         return self._screen(user, empty_prompt(query.view), new_part if parent is None else parent, sorted(changed))
 
+    @holding_user
     @user_errors
     def pick_candidate(self, index: int, pa, auto_complete, request: gr.Request, progress=gr.Progress()):
         """Make a new part from candidate `index`, given to the segmenter as a mask prompt.
@@ -100,6 +102,7 @@ class EditingEvents:
                 )
         return self._add(user, Prompt(found.view, mask=mask), found.parent, pa, auto_complete, progress)
 
+    @holding_user
     @user_errors
     def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
         """Give every unlabelled face a new part."""
@@ -111,6 +114,7 @@ class EditingEvents:
         before = user.session.labels
         return self._changed(user, prompt, before, user.session.auto_complete(), None)
 
+    @holding_user
     @user_errors
     def complete_inside(self, prompt: dict, part, request: gr.Request, progress=gr.Progress()):
         """Split the selected part `part` into new children (Session.auto_complete(parent=part))."""
@@ -121,6 +125,7 @@ class EditingEvents:
         before = user.session.labels
         return self._changed(user, prompt, before, user.session.auto_complete(parent=int(part)), int(part))
 
+    @holding_user
     @user_errors
     def segment_everything(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
         """Parts for the whole mesh without a prompt (the release's automatic mode: it
@@ -143,11 +148,13 @@ class EditingEvents:
         edited(user)
         return self._screen(user, prompt, selected, update.changed_views)
 
+    @holding_user
     @user_errors
     def undo(self, prompt: dict, request: gr.Request):
         """Go back one step (past a Reset: to the parts it set aside)."""
         return self._step(self._user(request), prompt, backwards=True)
 
+    @holding_user
     @user_errors
     def redo(self, prompt: dict, request: gr.Request):
         """Redo the last undone step."""
@@ -169,6 +176,7 @@ class EditingEvents:
         user.version += 1
         return self._screen(user, prompt, None, changed)
 
+    @holding_user
     @user_errors
     def reset(self, prompt: dict, request: gr.Request):
         """Start a new labelling (parts numbered from 0 again); Undo brings the parts back."""
@@ -182,6 +190,7 @@ class EditingEvents:
         user.earlier.append(old)
         return self._screen(user, empty_prompt(prompt["view"]), None, None)
 
+    @holding_user
     @user_errors
     def rename(self, part, name: str, prompt: dict, request: gr.Request):
         """Give the selected part `part` the name `name`."""
