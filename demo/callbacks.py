@@ -32,7 +32,7 @@ from .meshes import UP_AXES, MeshCache, PreparedMesh
 from . import downloads
 from .editing import EditingEvents, edited
 from .model import SharedModel
-from .prompting import empty_prompt, to_prompt, with_click
+from .prompting import api_prompt, empty_prompt, to_prompt, with_click
 from .screen import OUTPUTS, Pictures, camera_on_view, widest_view, mesh_status, only, parts_rows, tree_order, unlabelled_share, user_errors
 from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings, holding_user
 
@@ -167,12 +167,13 @@ class DemoApp(EditingEvents):
         return PageSettings(run, segmenter, up or "")
 
     @holding_user
-    def load(self, path, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
+    def load(self, path, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress(), from_page: bool = True):
         """Load a mesh file with `page`'s settings and render its views; returns one value
         per name in LOAD_OUTPUTS.
 
         A file that is not a usable mesh gives a warning and is cleared from the file
-        box; the current work stays.
+        box (`from_page`), or raises gr.Error with the message (an API client's call:
+        a warning would not reach it); the current work stays.
         """
         if not path:
             return only() + (gr.skip(),)
@@ -181,6 +182,8 @@ class DemoApp(EditingEvents):
         try:
             prepared = self.prepare(path, page.run.resolution, page.up)
         except GeoSAM2Error as exc:
+            if not from_page:
+                raise gr.Error(f"{exc} Your current work is kept.") from exc
             gr.Warning(f"{exc} Your current work is kept.")
             return only() + (None,)
         workpiece = prepared.workpiece
@@ -240,7 +243,7 @@ class DemoApp(EditingEvents):
         Parameters
         ----------
         view : int, the view the prompt is on
-        clicks : list of [x, y, positive], pixel coordinates (column, row) of the view
+        clicks : list of [x, y, positive], pixel coordinates (column, row) of the view, positive 1 or 0
         box : [x0, y0, x1, y1] in pixels, or [] for none
         parent : int or None, the part to refine inside (None: a new top-level part)
 
@@ -251,8 +254,9 @@ class DemoApp(EditingEvents):
         """
         try:
             user = self._user(request)
-            corners = [list(box[:2]), list(box[2:])] if len(box) == 4 else []
-            query = to_prompt({"view": int(view), "clicks": [list(c) for c in clicks], "box": corners})
+            query = to_prompt(api_prompt(view, clicks, box))
+            if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
+                raise PromptError(f"The parent must be a part's id (an integer) or null, not {parent!r}.")
             if query is None:
                 raise PromptError("Give at least one positive click [x, y, true] or a box [x0, y0, x1, y1].")
             user.session.add_part(query, parent=parent)

@@ -177,9 +177,11 @@ def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
     """The handlers of the events that change the labelling (the network's work in them goes
     to the GPU through the segmenter's runner: on ZeroGPU, `demo.gpu`)."""
 
-    def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, up="", request: gr.Request = None, progress=gr.Progress()):
-        # `auto` is read by the segmenting events, not here (it stays in the public /load's arguments)
-        return app.load(path, app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
+    def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, up="", request: gr.Request = None, evt: gr.EventData = None, progress=gr.Progress()):
+        # `auto` is read by the segmenting events, not here (it stays in the public /load's arguments);
+        # an API client's call has no target component (the page's names the file box)
+        page = app.page_settings(pa, samples, resolution, segmenter, profile, up)
+        return app.load(path, page, point_maps, request, progress, from_page=evt is not None and evt.target is not None)
 
     def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, up, request: gr.Request, progress=gr.Progress()):
         return app.reload(app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
@@ -206,7 +208,7 @@ def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
         """Add a part from a prompt on view `view`: clicks [[x, y, positive], ...] (positive 1 or 0) and/or a
         box [x0, y0, x1, y1] ([] for none), in pixels of the rendered view; inside part `parent` (None: a
         top-level part). Returns the parts (id, name, parent, surface_percent) and the unlabelled percent."""
-        return app.api_segment(view, [[x, y, bool(positive)] for x, y, positive in clicks], box, parent, request)
+        return app.api_segment(view, clicks, box, parent, request)
 
     def on_candidates(prompt, part, inside, request: gr.Request):
         return app.candidates(prompt, part, inside, request)

@@ -41,7 +41,7 @@ def no_progress(*args, **kwargs):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> DemoApp:
-    return DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(max_faces=MAX_FACES), temp_root=str(tmp_path_factory.mktemp("demo")))
+    return DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(demo_max_faces=MAX_FACES), temp_root=str(tmp_path_factory.mktemp("demo")))
 
 
 @pytest.fixture
@@ -337,10 +337,12 @@ def test_bad_inputs_give_messages_and_keep_the_work(app, request_, tmp_path, dev
     corrupt = tmp_path / "broken.glb"
     corrupt.write_bytes(b"glTF" + bytes(range(256)) * 4)
     too_large = dev_set / "GT" / "7fa9a73e4fc4477d82c8d3dadeb72c65.glb"  # 20,752 faces
-    for path, message in [(cloud, "no triangles"), (corrupt, "Could not read"), (too_large, "more than the limit of 5,000")]:
+    for path, message in [(cloud, "no triangles"), (corrupt, "Could not read"), (too_large, "more than this demo's limit of 5,000")]:
         with pytest.warns(UserWarning, match=message) as warned:  # a warning, not an error: no "Error" badges on the page
             screen = load(app, request_, path)
         assert "current work is kept" in str(warned[0].message)
+        if path == too_large:  # words for visitors: no command-line flag nor environment variable
+            assert "--" not in str(warned[0].message) and "GEOSAM2_" not in str(warned[0].message)
         assert screen.pop("mesh_file") is None  # the refused file leaves the file box
         assert all(value == UNCHANGED for value in screen.values())  # the page shows the kept work as it was
         assert app.store.get(request_.session_hash) is user and np.array_equal(session.labels, labelled)
