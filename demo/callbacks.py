@@ -373,6 +373,12 @@ class DemoApp(EditingEvents):
             return None
         return parts_sunburst(session.parts, unlabelled_share(session))
 
+    def stopped(self) -> None:
+        """Say what Stop did: the page stops waiting for the running step; what the step
+        finds is kept (it cannot be cut short midway) and shows at the next step."""
+        gr.Info("Stopped waiting. A step already running finishes on the server and its parts are kept: "
+                "they show at your next step, and Undo takes them back.")
+
     def unload(self, request: gr.Request) -> None:
         """Drop the user's state and files when the page closes."""
         self.store.drop(request.session_hash)

@@ -143,6 +143,7 @@ def _middle_column(c: SimpleNamespace) -> None:
         c.split = gr.Button("Segment everything inside the selected part", size="sm", elem_id="split")
         c.complete = gr.Button("Auto-complete the rest", size="sm", elem_id="auto-complete")
         c.everything = gr.Button("Segment everything", size="sm", elem_id="segment-everything")
+        c.stop = gr.Button("Stop", size="sm", elem_id="stop", min_width=60)
     with gr.Row():
         c.clear = gr.Button("Clear prompt", size="sm")
         c.undo = gr.Button("Undo", size="sm", elem_id="undo")
@@ -244,6 +245,8 @@ def _wire_labelling(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace, preloaded
     ]
     if preloaded:  # the file box shows it from the start; its change event loads the others
         changes.append(demo.load(h.on_load, [c.mesh_file] + settings, load_outputs, **private))
+    automatic = changes[2:8]  # segment, refine, pick, auto-complete, everything, split: with completion, long
+    c.stop.click(app.stopped, None, None, cancels=automatic, concurrency_limit=None, show_progress="hidden", **private)
     buttons = [getattr(c, name) for name in DOWNLOAD_OUTPUTS]
     last = dict(trigger_mode="always_last")  # a run asked for while one goes on runs after it, not dropped
     for i, event in enumerate(changes):  # after the coloured mesh: the chart, then the download files

@@ -455,3 +455,16 @@ def test_segment_everything_and_the_profile_setting(app, request_):
     assert user.session.parts and screen["parts"] is not UNCHANGED
     load(app, request_, example("chair"))  # the default: the release's network, the project's lifting
     assert app.store.get(request_.session_hash).session.profile is DEFAULT
+
+
+def test_stop_cancels_the_long_segmenting_events(app):
+    demo = build_demo(app, preload=None, sweep_seconds=3600)
+    config = demo.get_config_file()
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
+    stop = ids["stop"]
+    by_id = {d["id"]: d for d in config["dependencies"]}
+    on_stop = [d for d in config["dependencies"] if [stop, "click"] in [list(t) for t in d["targets"]]]
+    cancelled = [by_id[i] for d in on_stop for i in d["cancels"]]
+    cancelled_targets = {tuple(t) for d in cancelled for t in d["targets"]}
+    for name in ("segment", "refine", "auto-complete", "segment-everything", "split"):
+        assert (ids[name], "click") in cancelled_targets, name
