@@ -40,6 +40,15 @@ def taken_from_parts(before_labels: np.ndarray, before_parts, session) -> str:
     return ", ".join(lost)
 
 
+def nothing_found(message: str, from_page: bool) -> tuple:
+    """An automatic step that found nothing: on the page a warning and nothing changed;
+    for an API client (`from_page` False) gr.Error, as a warning would not reach it."""
+    if not from_page:
+        raise gr.Error(message)
+    gr.Warning(message)
+    return only()
+
+
 class EditingEvents:
     """The labelling events of DemoApp (see the module's docstring)."""
 
@@ -104,15 +113,14 @@ class EditingEvents:
 
     @holding_user
     @user_errors
-    def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
-        """Give every unlabelled face a new part."""
+    def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress(), from_page: bool = True):
+        """Give every unlabelled face a new part (finding none is said: `nothing_found`)."""
         user = self._user(request)
         if not (user.session.labels < 0).any():
-            gr.Warning("Every face already has a part: nothing to complete.")
-            return only()
+            return nothing_found("Every face already has a part: nothing to complete.", from_page)
         progress(0.1, desc="completing the rest")
         before = user.session.labels
-        return self._changed(user, prompt, before, user.session.auto_complete(), None)
+        return self._changed(user, prompt, before, user.session.auto_complete(), None, from_page)
 
     @holding_user
     @user_errors
@@ -127,24 +135,22 @@ class EditingEvents:
 
     @holding_user
     @user_errors
-    def segment_everything(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
+    def segment_everything(self, prompt: dict, request: gr.Request, progress=gr.Progress(), from_page: bool = True):
         """Parts for the whole mesh without a prompt (the release's automatic mode: it
         relabels every face with the official profile, the unlabelled ones otherwise)."""
         user = self._user(request)
         if not user.session.profile.completion.relabels_everything and not (user.session.labels < 0).any():
-            gr.Warning("Every face already has a part: nothing left to segment. Reset to start again.")
-            return only()
+            return nothing_found("Every face already has a part: nothing left to segment. Reset to start again.", from_page)
         progress(0.1, desc="segmenting everything")
         before = user.session.labels
-        return self._changed(user, prompt, before, user.session.segment_everything(), None)
+        return self._changed(user, prompt, before, user.session.segment_everything(), None, from_page)
 
-    def _changed(self, user: UserState, prompt: dict, before: np.ndarray, update, selected: int | None) -> tuple:
+    def _changed(self, user: UserState, prompt: dict, before: np.ndarray, update, selected: int | None, from_page: bool = True) -> tuple:
         """The screen after an automatic operation from (F,) labels `before`; one that changed
-        nothing is taken back, with a message."""
+        nothing is taken back, with a message (`nothing_found`)."""
         if np.array_equal(before, update.labels):
             user.session.undo()
-            gr.Warning("The segmenter found no new part there.")
-            return only()
+            return nothing_found("The segmenter found no new part there.", from_page)
         edited(user)
         return self._screen(user, prompt, selected, update.changed_views)
 

@@ -174,15 +174,20 @@ def _right_column(c: SimpleNamespace) -> None:
     c.chart = gr.Plot(label="Share of the surface per part", elem_id="chart")  # empty until the first part: plotly.js loads then
 
 
+def from_page(evt) -> bool:
+    """Whether an event came from the page (its gr.EventData names the component that
+    fired it) rather than an API client (no target): a client sees errors, not warnings."""
+    return evt is not None and evt.target is not None
+
+
 def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
     """The handlers of the events that change the labelling (the network's work in them goes
     to the GPU through the segmenter's runner: on ZeroGPU, `demo.gpu`)."""
 
     def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, up="", request: gr.Request = None, evt: gr.EventData = None, progress=gr.Progress()):
-        # `auto` is read by the segmenting events, not here (it stays in the public /load's arguments);
-        # an API client's call has no target component (the page's names the file box)
+        # `auto` is read by the segmenting events, not here (it stays in the public /load's arguments)
         page = app.page_settings(pa, samples, resolution, segmenter, profile, up)
-        return app.load(path, page, point_maps, request, progress, from_page=evt is not None and evt.target is not None)
+        return app.load(path, page, point_maps, request, progress, from_page=from_page(evt))
 
     def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, up, request: gr.Request, progress=gr.Progress()):
         return app.reload(app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
@@ -196,11 +201,11 @@ def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
     def on_pick(pa, auto, request: gr.Request, evt: gr.SelectData, progress=gr.Progress()):
         return app.pick_candidate(evt.index, pa, auto, request, progress)
 
-    def on_complete(prompt, request: gr.Request, progress=gr.Progress()):
-        return app.auto_complete(prompt, request, progress)
+    def on_complete(prompt, request: gr.Request, evt: gr.EventData = None, progress=gr.Progress()):
+        return app.auto_complete(prompt, request, progress, from_page=from_page(evt))
 
-    def on_everything(prompt, request: gr.Request, progress=gr.Progress()):
-        return app.segment_everything(prompt, request, progress)
+    def on_everything(prompt, request: gr.Request, evt: gr.EventData = None, progress=gr.Progress()):
+        return app.segment_everything(prompt, request, progress, from_page=from_page(evt))
 
     def on_split(prompt, part, request: gr.Request, progress=gr.Progress()):
         return app.complete_inside(prompt, part, request, progress)

@@ -112,3 +112,18 @@ def test_bad_files_and_prompts_from_a_client_get_clear_errors(server, tmp_path):
     with pytest.raises(gr.Error, match="finite numbers"):  # JSON has no NaN: a raw request's NaN, as the server reads it
         app.api_segment(0, [[float("nan"), y, 1]], [], None, SimpleNamespace(session_hash=client.session_hash))
     assert session.parts == ()
+
+
+def test_an_automatic_step_finding_nothing_tells_the_client(server):
+    app, url = server
+    client = Client(url, verbose=False)
+    client.predict(handle_file(str(EXAMPLES_DIR / "figure.glb")), 0.02, 5, RESOLUTION, GEOMETRY, False, False, api_name="/load")
+    client.predict(api_name="/segment_everything")
+    session = app.store.get(client.session_hash).session
+    parts = session.parts
+    assert parts and (session.labels >= 0).all()
+    with pytest.raises(AppError, match="nothing to complete"):
+        client.predict(api_name="/auto_complete")
+    with pytest.raises(AppError, match="nothing left to segment"):
+        client.predict(api_name="/segment_everything")
+    assert session.parts == parts
