@@ -44,7 +44,7 @@ def moved(value, device):
 
     if isinstance(value, torch.Tensor):
         return value.to(device)
-    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+    if type(value) in (list, tuple):
         return type(value)(moved(item, device) for item in value)
     if type(value) is dict:
         return {key: moved(item, device) for key, item in value.items()}
@@ -65,11 +65,14 @@ def _network_on_gpu():
 
 def _run(function, args: tuple, seconds: float):
     """In the GPU worker: ``function(network, *args)`` with the arguments' tensors on the
-    network's device. Returns (the result with its tensors on the CPU, seconds it took)."""
-    started = time.perf_counter()
+    network's device. Returns (the result with its tensors on the CPU, seconds `function`
+    took: the network's move and the transfers are the `GpuTime.overhead`)."""
     network = _network_on_gpu()
-    result = function(network, *moved(args, network.device))
-    return moved(result, "cpu"), time.perf_counter() - started
+    args = moved(args, network.device)
+    started = time.perf_counter()
+    result = function(network, *args)
+    seconds = time.perf_counter() - started
+    return moved(result, "cpu"), seconds
 
 
 def _booked_seconds(function, args: tuple, seconds: float) -> float:
