@@ -17,6 +17,7 @@ import torch
 
 from tests.browser import part_pixel
 from demo.callbacks import DemoApp
+from demo.gpu import GpuTime
 from demo.layout import EXAMPLES_DIR
 from demo.model import GEOSAM2, load_shared_model
 from demo.prompting import empty_prompt
@@ -135,3 +136,11 @@ def test_the_page_on_zerogpu_keeps_the_work_in_the_server(spaces, checkpoint, tm
     local.add_part(Prompt(view, points=[[x, y]]))
     local.segment_everything()
     assert np.array_equal(local.labels, user.session.labels)
+
+
+def test_gpu_time_follows_the_measured_work_and_is_capped():
+    time = GpuTime(per_unit=0.5, overhead=10.0, cap=120.0, margin=2.0)
+    assert time.seconds(4) == 12.0
+    assert time.seconds(10_000) == 120.0  # never more than ZeroGPU grants
+    time.measured(work=40, seconds=2.0)  # 0.05 s per unit measured
+    assert time.seconds(13 * 12) == pytest.approx(10.0 + 13 * 12 * 0.1)
