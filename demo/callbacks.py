@@ -12,6 +12,7 @@ badges on the components); anything else is a bug and propagates.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -31,9 +32,20 @@ from .meshes import UP_AXES, MeshCache, PreparedMesh
 from . import downloads
 from .editing import EditingEvents, edited
 from .model import SharedModel
-from .prompting import empty_prompt, to_prompt, with_click
+from .prompting import api_prompt, empty_prompt, to_prompt, with_click
 from .screen import OUTPUTS, Pictures, camera_on_view, widest_view, mesh_status, only, parts_rows, tree_order, unlabelled_share, user_errors
-from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings
+from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings, holding_user
+
+
+def own_copy(path: str, folder: Path) -> str:
+    """A copy of file `path` in `folder` under its name (a hard link when the file system
+    allows): the user's state keeps its files whatever removes the original."""
+    copy = folder / Path(path).name
+    try:
+        os.link(path, copy)
+    except OSError:
+        shutil.copy2(path, copy)
+    return str(copy)
 
 
 class DemoApp(EditingEvents):
@@ -75,13 +87,15 @@ class DemoApp(EditingEvents):
         """Prepare the meshes in `paths` and, with GeoSAM2, encode their views, in order
         (a visitor asking for one meanwhile waits for it instead of encoding it again),
         while another one of the first one's size fits in the cache (so that none
-        of them is dropped). Returns how many were prepared."""
+        of them is dropped); not encoded on ZeroGPU (`SharedModel.encodes_at_start`).
+        Returns how many were prepared."""
         warmed = []
         for path in paths:
             if self._closed.is_set() or (warmed and self.meshes.nbytes + warmed[0].nbytes > self.meshes.max_bytes):
                 break
             warmed.append(self.prepare(str(path), resolution))
-            self.model.encode(warmed[-1])
+            if self.model.encodes_at_start:
+                self.model.encode(warmed[-1])
         return len(warmed)
 
     def sweep_every(self, seconds: float) -> threading.Thread:
@@ -152,12 +166,14 @@ class DemoApp(EditingEvents):
             raise gr.Error(str(exc)) from exc
         return PageSettings(run, segmenter, up or "")
 
-    def load(self, path, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
+    @holding_user
+    def load(self, path, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress(), from_page: bool = True):
         """Load a mesh file with `page`'s settings and render its views; returns one value
         per name in LOAD_OUTPUTS.
 
         A file that is not a usable mesh gives a warning and is cleared from the file
-        box; the current work stays.
+        box (`from_page`), or raises gr.Error with the message (an API client's call:
+        a warning would not reach it); the current work stays.
         """
         if not path:
             return only() + (gr.skip(),)
@@ -166,6 +182,8 @@ class DemoApp(EditingEvents):
         try:
             prepared = self.prepare(path, page.run.resolution, page.up)
         except GeoSAM2Error as exc:
+            if not from_page:
+                raise gr.Error(f"{exc} Your current work is kept.") from exc
             gr.Warning(f"{exc} Your current work is kept.")
             return only() + (None,)
         workpiece = prepared.workpiece
@@ -179,19 +197,22 @@ class DemoApp(EditingEvents):
         progress(0.9, desc="drawing views")
         folder = Path(tempfile.mkdtemp(prefix="user-", dir=self.folder))
         base = base_images(prepared.views, True) if point_maps else prepared.normal_maps
-        user = UserState(workspace, page, str(path), folder, base, bool(point_maps), look=prepared.look(self.folder))
+        source, look = own_copy(path, folder), own_copy(prepared.look(self.folder), folder)  # Gradio's cache and ours may go
+        user = UserState(workspace, page, source, folder, base, bool(point_maps), look=look)
         self.store.put(request.session_hash, user)
         prompt = empty_prompt(widest_view(prepared.views))
         screen = dict(zip(OUTPUTS, self._screen(user, prompt)))
         screen["viewer"] = gr.update(value=screen["viewer"], camera_position=camera_on_view(prepared.views, prompt["view"]))
         return tuple(screen[name] for name in OUTPUTS) + (gr.skip(),)
 
+    @holding_user
     @user_errors
     def reload(self, page: PageSettings, point_maps: bool, request: gr.Request, progress=gr.Progress()):
         """Load the current mesh again with the settings `page` (its parts are cleared)."""
         user = self._user(request)
         return self.load(user.source, page, point_maps, request, progress)[: len(OUTPUTS)]
 
+    @holding_user
     @user_errors
     def select_view(self, view: int, prompt: dict, request: gr.Request):
         """Open view `view` as the prompt image (the pending prompt is cleared)."""
@@ -199,6 +220,7 @@ class DemoApp(EditingEvents):
         prompt = empty_prompt(int(view))
         return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
+    @holding_user
     @user_errors
     def click(self, xy, mode: str, prompt: dict, request: gr.Request):
         """Add a click at pixel `xy` = (column, row) of the prompt image, or a box corner in box mode."""
@@ -206,6 +228,7 @@ class DemoApp(EditingEvents):
         prompt = with_click(prompt, user.session.views, xy, mode)
         return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
+    @holding_user
     @user_errors
     def clear_prompt(self, prompt: dict, request: gr.Request):
         """Forget the pending clicks and box."""
@@ -213,13 +236,14 @@ class DemoApp(EditingEvents):
         prompt = empty_prompt(prompt["view"])
         return only(prompt_image=self.pictures.prompt_image(user, prompt), prompt=prompt)
 
+    @holding_user
     def api_segment(self, view: int, clicks: list, box: list, parent: int | None, request: gr.Request) -> dict:
         """Add a part from a prompt given as numbers (the API's Segment part).
 
         Parameters
         ----------
         view : int, the view the prompt is on
-        clicks : list of [x, y, positive], pixel coordinates (column, row) of the view
+        clicks : list of [x, y, positive], pixel coordinates (column, row) of the view, positive 1 or 0
         box : [x0, y0, x1, y1] in pixels, or [] for none
         parent : int or None, the part to refine inside (None: a new top-level part)
 
@@ -230,8 +254,9 @@ class DemoApp(EditingEvents):
         """
         try:
             user = self._user(request)
-            corners = [list(box[:2]), list(box[2:])] if len(box) == 4 else []
-            query = to_prompt({"view": int(view), "clicks": [list(c) for c in clicks], "box": corners})
+            query = to_prompt(api_prompt(view, clicks, box))
+            if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
+                raise PromptError(f"The parent must be a part's id (an integer) or null, not {parent!r}.")
             if query is None:
                 raise PromptError("Give at least one positive click [x, y, true] or a box [x0, y0, x1, y1].")
             user.session.add_part(query, parent=parent)
@@ -244,6 +269,7 @@ class DemoApp(EditingEvents):
         ]
         return {"parts": parts, "unlabelled_percent": round(100 * unlabelled_share(user.session), 1)}
 
+    @holding_user
     def candidates(self, prompt: dict, part, inside: bool, request: gr.Request) -> list:
         """Gallery of the segmenter's mask candidates (Session.candidates) for the pending
         prompt, on its view, each captioned with its score; with `inside`, cut to the
@@ -277,6 +303,7 @@ class DemoApp(EditingEvents):
             for mask, score in zip(masks, scores)
         ]
 
+    @holding_user
     def select_part(self, part, request: gr.Request):
         """Highlight part `part` in the 3D view."""
         user = self.store.get(request.session_hash)
@@ -284,6 +311,7 @@ class DemoApp(EditingEvents):
             return only()
         return only(viewer=self.pictures.viewer(user, None if part is None else int(part)))
 
+    @holding_user
     def show_look(self, textured: bool, part, request: gr.Request):
         """Show the input's look (textures) in the 3D view instead of the part colours, or back."""
         user = self.store.get(request.session_hash)
@@ -292,6 +320,7 @@ class DemoApp(EditingEvents):
         user.textured = bool(textured)
         return only(viewer=self.pictures.viewer(user, None if part is None else int(part)))
 
+    @holding_user
     def show_point_maps(self, point_maps: bool, prompt: dict, request: gr.Request):
         """Switch the gallery and the prompt image between normal maps and point maps."""
         user = self.store.get(request.session_hash)
@@ -302,6 +331,7 @@ class DemoApp(EditingEvents):
         self.pictures.refresh_thumbnails(user, range(user.session.views.num_views))
         return only(gallery=self.pictures.gallery(user), prompt_image=self.pictures.prompt_image(user, prompt))
 
+    @holding_user
     def downloads(self, request: gr.Request) -> tuple:
         """The files of the user's current labelling for the download buttons (one path per
         name in DOWNLOADS, None while there is no part), written now unless they are
@@ -315,6 +345,7 @@ class DemoApp(EditingEvents):
             return tuple(gr.skip() for _ in downloads.DOWNLOADS)
         return tuple(None if files is None else files[name] for name in downloads.DOWNLOADS)
 
+    @holding_user
     def download_labels(self, request: gr.Request) -> tuple:
         """The download buttons' labels: "preparing" only while their files are older than the parts."""
         user = self.store.get(request.session_hash)
@@ -330,6 +361,7 @@ class DemoApp(EditingEvents):
         elif message:
             gr.Info(message)
 
+    @holding_user
     def chart(self, request: gr.Request):
         """The sunburst of the user's parts and of the unlabelled rest (None, an empty plot,
         before the first part: plotly.js then loads after the first coloured mesh)."""
@@ -340,6 +372,12 @@ class DemoApp(EditingEvents):
         if not session.parts:
             return None
         return parts_sunburst(session.parts, unlabelled_share(session))
+
+    def stopped(self) -> None:
+        """Say what Stop did: the page stops waiting for the running step; what the step
+        finds is kept (it cannot be cut short midway) and shows at the next step."""
+        gr.Info("Stopped waiting. A step already running finishes on the server and its parts are kept: "
+                "they show at your next step, and Undo takes them back.")
 
     def unload(self, request: gr.Request) -> None:
         """Drop the user's state and files when the page closes."""

@@ -17,7 +17,7 @@ from geosam2.segmenters.prompts import Prompt
 
 from .prompting import empty_prompt, to_prompt
 from .screen import only, user_errors
-from .state import UserState
+from .state import UserState, holding_user
 
 
 def edited(user: UserState) -> None:
@@ -40,9 +40,19 @@ def taken_from_parts(before_labels: np.ndarray, before_parts, session) -> str:
     return ", ".join(lost)
 
 
+def nothing_found(message: str, from_page: bool) -> tuple:
+    """An automatic step that found nothing: on the page a warning and nothing changed;
+    for an API client (`from_page` False) gr.Error, as a warning would not reach it."""
+    if not from_page:
+        raise gr.Error(message)
+    gr.Warning(message)
+    return only()
+
+
 class EditingEvents:
     """The labelling events of DemoApp (see the module's docstring)."""
 
+    @holding_user
     @user_errors
     def segment(self, prompt: dict, part, pa, auto_complete, refine: bool, request: gr.Request, progress=gr.Progress()):
         """Make a new part from the pending prompt; with `refine`, inside the selected part `part`."""
@@ -82,6 +92,7 @@ class EditingEvents:
         progress(0.9, desc="drawing")
         return self._screen(user, empty_prompt(query.view), new_part if parent is None else parent, sorted(changed))
 
+    @holding_user
     @user_errors
     def pick_candidate(self, index: int, pa, auto_complete, request: gr.Request, progress=gr.Progress()):
         """Make a new part from candidate `index`, given to the segmenter as a mask prompt.
@@ -100,17 +111,18 @@ class EditingEvents:
                 )
         return self._add(user, Prompt(found.view, mask=mask), found.parent, pa, auto_complete, progress)
 
+    @holding_user
     @user_errors
-    def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
-        """Give every unlabelled face a new part."""
+    def auto_complete(self, prompt: dict, request: gr.Request, progress=gr.Progress(), from_page: bool = True):
+        """Give every unlabelled face a new part (finding none is said: `nothing_found`)."""
         user = self._user(request)
         if not (user.session.labels < 0).any():
-            gr.Warning("Every face already has a part: nothing to complete.")
-            return only()
+            return nothing_found("Every face already has a part: nothing to complete.", from_page)
         progress(0.1, desc="completing the rest")
         before = user.session.labels
-        return self._changed(user, prompt, before, user.session.auto_complete(), None)
+        return self._changed(user, prompt, before, user.session.auto_complete(), None, from_page)
 
+    @holding_user
     @user_errors
     def complete_inside(self, prompt: dict, part, request: gr.Request, progress=gr.Progress()):
         """Split the selected part `part` into new children (Session.auto_complete(parent=part))."""
@@ -121,33 +133,34 @@ class EditingEvents:
         before = user.session.labels
         return self._changed(user, prompt, before, user.session.auto_complete(parent=int(part)), int(part))
 
+    @holding_user
     @user_errors
-    def segment_everything(self, prompt: dict, request: gr.Request, progress=gr.Progress()):
+    def segment_everything(self, prompt: dict, request: gr.Request, progress=gr.Progress(), from_page: bool = True):
         """Parts for the whole mesh without a prompt (the release's automatic mode: it
         relabels every face with the official profile, the unlabelled ones otherwise)."""
         user = self._user(request)
         if not user.session.profile.completion.relabels_everything and not (user.session.labels < 0).any():
-            gr.Warning("Every face already has a part: nothing left to segment. Reset to start again.")
-            return only()
+            return nothing_found("Every face already has a part: nothing left to segment. Reset to start again.", from_page)
         progress(0.1, desc="segmenting everything")
         before = user.session.labels
-        return self._changed(user, prompt, before, user.session.segment_everything(), None)
+        return self._changed(user, prompt, before, user.session.segment_everything(), None, from_page)
 
-    def _changed(self, user: UserState, prompt: dict, before: np.ndarray, update, selected: int | None) -> tuple:
+    def _changed(self, user: UserState, prompt: dict, before: np.ndarray, update, selected: int | None, from_page: bool = True) -> tuple:
         """The screen after an automatic operation from (F,) labels `before`; one that changed
-        nothing is taken back, with a message."""
+        nothing is taken back, with a message (`nothing_found`)."""
         if np.array_equal(before, update.labels):
             user.session.undo()
-            gr.Warning("The segmenter found no new part there.")
-            return only()
+            return nothing_found("The segmenter found no new part there.", from_page)
         edited(user)
         return self._screen(user, prompt, selected, update.changed_views)
 
+    @holding_user
     @user_errors
     def undo(self, prompt: dict, request: gr.Request):
         """Go back one step (past a Reset: to the parts it set aside)."""
         return self._step(self._user(request), prompt, backwards=True)
 
+    @holding_user
     @user_errors
     def redo(self, prompt: dict, request: gr.Request):
         """Redo the last undone step."""
@@ -169,6 +182,7 @@ class EditingEvents:
         user.version += 1
         return self._screen(user, prompt, None, changed)
 
+    @holding_user
     @user_errors
     def reset(self, prompt: dict, request: gr.Request):
         """Start a new labelling (parts numbered from 0 again); Undo brings the parts back."""
@@ -182,6 +196,7 @@ class EditingEvents:
         user.earlier.append(old)
         return self._screen(user, empty_prompt(prompt["view"]), None, None)
 
+    @holding_user
     @user_errors
     def rename(self, part, name: str, prompt: dict, request: gr.Request):
         """Give the selected part `part` the name `name`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geosam2.segmenters.geosam2 import GeoSAM2Segmenter, ViewFeatures, encode_views
+from geosam2.segmenters.geosam2 import GeoSAM2Segmenter, ViewFeatures
 
 
 class SharedFeaturesSegmenter(GeoSAM2Segmenter):
@@ -23,4 +23,4 @@ class SharedFeaturesSegmenter(GeoSAM2Segmenter):
         """The shared features when `views` are the prepared mesh's, else the segmenter's own."""
         if views is not self.prepared.views:
             return super().features(views)
-        return self.prepared.features(lambda views: encode_views(self.model, views, self.encode_batch))
+        return self.prepared.features(self.encode)

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from geosam2.io.mesh import MESH_EXTENSIONS
 from geosam2.profiles import DEFAULT, IMPROVED, OFFICIAL
@@ -21,6 +22,7 @@ from geosam2.settings import DEMO_RESOLUTION, OPTIONS
 from .callbacks import DemoApp
 from .chart import parts_sunburst
 from .downloads import DOWNLOAD_LABELS, DOWNLOAD_OUTPUTS, DOWNLOADS
+from .guard import PublicCallsOnly, closed_by_heartbeat
 from .meshes import Y_UP, Z_UP
 from .model import GEOSAM2
 from .prompting import MODES, POSITIVE, empty_prompt
@@ -47,15 +49,6 @@ SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_map
 """The settings controls, in the order the load event (and its public API) takes them."""
 
 
-def gpu_decorator():
-    """`spaces.GPU` when the `spaces` package (Hugging Face ZeroGPU) is installed, else no-op."""
-    try:
-        import spaces
-    except ImportError:
-        return lambda fn: fn
-    return spaces.GPU
-
-
 def example_files(examples_dir: Path = EXAMPLES_DIR) -> list[Path]:
     """The example meshes: the official release's first, then a generated one (one closed
     surface, as text/image-to-3D models make them), then the project's own small ones."""
@@ -64,11 +57,13 @@ def example_files(examples_dir: Path = EXAMPLES_DIR) -> list[Path]:
 
 def launch_options() -> dict:
     """Where to listen (127.0.0.1:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say
-    otherwise) and the page's style sheet (Gradio 6 takes it at launch)."""
+    otherwise), the page's style sheet (Gradio 6 takes it at launch), and the guard
+    letting API clients call the PUBLIC_API endpoints only (`demo.guard`)."""
     return {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         "css": CSS,
+        "app_kwargs": {"middleware": [Middleware(PublicCallsOnly, public=PUBLIC_API)]},
     }
 
 
@@ -149,6 +144,7 @@ def _middle_column(c: SimpleNamespace) -> None:
         c.split = gr.Button("Segment everything inside the selected part", size="sm", elem_id="split")
         c.complete = gr.Button("Auto-complete the rest", size="sm", elem_id="auto-complete")
         c.everything = gr.Button("Segment everything", size="sm", elem_id="segment-everything")
+        c.stop = gr.Button("Stop", size="sm", elem_id="stop", min_width=60)
     with gr.Row():
         c.clear = gr.Button("Clear prompt", size="sm")
         c.undo = gr.Button("Undo", size="sm", elem_id="undo")
@@ -179,51 +175,48 @@ def _right_column(c: SimpleNamespace) -> None:
     c.chart = gr.Plot(label="Share of the surface per part", elem_id="chart")  # empty until the first part: plotly.js loads then
 
 
+def from_page(evt) -> bool:
+    """Whether an event came from the page (its gr.EventData names the component that
+    fired it) rather than an API client (no target): a client sees errors, not warnings."""
+    return evt is not None and evt.target is not None
+
+
 def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
-    """The handlers of the events that change the labelling, each on the GPU when there is one."""
-    gpu = gpu_decorator()
+    """The handlers of the events that change the labelling (the network's work in them goes
+    to the GPU through the segmenter's runner: on ZeroGPU, `demo.gpu`)."""
 
-    @gpu
-    def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, up="", request: gr.Request = None, progress=gr.Progress()):
+    def on_load(path, pa, samples, resolution, segmenter, auto, point_maps, profile, up="", request: gr.Request = None, evt: gr.EventData = None, progress=gr.Progress()):
         # `auto` is read by the segmenting events, not here (it stays in the public /load's arguments)
-        return app.load(path, app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
+        page = app.page_settings(pa, samples, resolution, segmenter, profile, up)
+        return app.load(path, page, point_maps, request, progress, from_page=from_page(evt))
 
-    @gpu
     def on_apply(pa, samples, resolution, segmenter, auto, point_maps, profile, up, request: gr.Request, progress=gr.Progress()):
         return app.reload(app.page_settings(pa, samples, resolution, segmenter, profile, up), point_maps, request, progress)
 
-    @gpu
     def on_segment(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
         return app.segment(prompt, part, pa, auto, False, request, progress)
 
-    @gpu
     def on_refine(prompt, part, pa, auto, request: gr.Request, progress=gr.Progress()):
         return app.segment(prompt, part, pa, auto, True, request, progress)
 
-    @gpu
     def on_pick(pa, auto, request: gr.Request, evt: gr.SelectData, progress=gr.Progress()):
         return app.pick_candidate(evt.index, pa, auto, request, progress)
 
-    @gpu
-    def on_complete(prompt, request: gr.Request, progress=gr.Progress()):
-        return app.auto_complete(prompt, request, progress)
+    def on_complete(prompt, request: gr.Request, evt: gr.EventData = None, progress=gr.Progress()):
+        return app.auto_complete(prompt, request, progress, from_page=from_page(evt))
 
-    @gpu
-    def on_everything(prompt, request: gr.Request, progress=gr.Progress()):
-        return app.segment_everything(prompt, request, progress)
+    def on_everything(prompt, request: gr.Request, evt: gr.EventData = None, progress=gr.Progress()):
+        return app.segment_everything(prompt, request, progress, from_page=from_page(evt))
 
-    @gpu
     def on_split(prompt, part, request: gr.Request, progress=gr.Progress()):
         return app.complete_inside(prompt, part, request, progress)
 
-    @gpu
     def segment_prompt(view: int, clicks: list[list[float]], box: list[float], parent: int | None, request: gr.Request) -> dict:
         """Add a part from a prompt on view `view`: clicks [[x, y, positive], ...] (positive 1 or 0) and/or a
         box [x0, y0, x1, y1] ([] for none), in pixels of the rendered view; inside part `parent` (None: a
         top-level part). Returns the parts (id, name, parent, surface_percent) and the unlabelled percent."""
-        return app.api_segment(view, [[x, y, bool(positive)] for x, y, positive in clicks], box, parent, request)
+        return app.api_segment(view, clicks, box, parent, request)
 
-    @gpu
     def on_candidates(prompt, part, inside, request: gr.Request):
         return app.candidates(prompt, part, inside, request)
 
@@ -258,6 +251,8 @@ def _wire_labelling(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace, preloaded
     ]
     if preloaded:  # the file box shows it from the start; its change event loads the others
         changes.append(demo.load(h.on_load, [c.mesh_file] + settings, load_outputs, **private))
+    automatic = changes[2:8]  # segment, refine, pick, auto-complete, everything, split: with completion, long
+    c.stop.click(app.stopped, None, None, cancels=automatic, concurrency_limit=None, show_progress="hidden", **private)
     buttons = [getattr(c, name) for name in DOWNLOAD_OUTPUTS]
     last = dict(trigger_mode="always_last")  # a run asked for while one goes on runs after it, not dropped
     for i, event in enumerate(changes):  # after the coloured mesh: the chart, then the download files
@@ -290,7 +285,12 @@ def _wire_pictures(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace) -> None:
     c.part.input(app.select_part, [c.part], outputs, **private)
     c.textured.change(app.show_look, [c.textured, c.part], outputs, **private)
     c.point_maps.change(app.show_point_maps, [c.point_maps, c.prompt], outputs, **private)
-    demo.unload(app.unload)
+
+    def on_page_closed(request: gr.Request):
+        if closed_by_heartbeat(request):  # not a call naming a session
+            app.unload(request)
+
+    demo.unload(on_page_closed)
 
 
 def _start_background_work(app: DemoApp, examples: list[Path], preload_path: str | None, sweep_seconds: float) -> None:
@@ -299,7 +299,7 @@ def _start_background_work(app: DemoApp, examples: list[Path], preload_path: str
     resolution = app.settings.resolution
     if preload_path is not None:
         app.prepare(preload_path, resolution)
-    if app.model.network is not None:
+    if app.model.network is not None:  # rendered (and encoded unless on ZeroGPU) before a visitor asks
         warm = list(dict.fromkeys([preload_path] * (preload_path is not None) + [str(p) for p in examples]))
         threading.Thread(target=app.warm_up, args=(warm, resolution), name="geosam2-demo-encode", daemon=True).start()
     app.sweep_every(sweep_seconds)

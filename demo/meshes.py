@@ -20,6 +20,7 @@ import numpy as np
 from geosam2.errors import GeoSAM2Error
 from geosam2.io.digest import file_sha256
 from geosam2.io.export import parts_scene
+from geosam2.io.limits import TooManyFacesError
 from geosam2.io.mesh import Y_UP_EXTENSIONS, Y_UP_TO_Z_UP, Mesh, transform_points
 from geosam2.pipeline.workspace import Workpiece
 from geosam2.render import Views, render_views
@@ -98,7 +99,7 @@ class MeshCache:
     settings : Settings
         ``cache_bytes``: least recently used meshes are dropped while the cache
         holds more (the most recent one is always kept; users working on a dropped
-        mesh keep it); ``max_faces`` and ``face_budget``: the largest mesh accepted,
+        mesh keep it); ``demo_max_faces`` and ``face_budget``: the largest mesh accepted,
         and above which faces a mesh is segmented on a proxy (`Workpiece.load`).
     """
 
@@ -183,9 +184,16 @@ def with_up_axis(mesh: Mesh, read_as: str, up: str) -> Mesh:
 
 def load_mesh_workpiece(path: str, settings: Settings, up: str = "") -> Workpiece:
     """The workpiece of the mesh in `path` (`Workpiece.load`), with up axis `up` (one of
-    UP_AXES; "" as the loader reads the file type); a point cloud is refused with a
-    GeoSAM2Error (the page shows meshes: their views are face-id maps)."""
-    workpiece = Workpiece.load(path, settings)
+    UP_AXES; "" as the loader reads the file type); a point cloud, and a mesh above the
+    demo's face limit (`settings.demo_max_faces`, or the machine's `max_faces` if lower),
+    are refused with a GeoSAM2Error worded for a visitor."""
+    try:
+        workpiece = Workpiece.load(path, settings.with_values(max_faces=min(settings.max_faces, settings.demo_max_faces)))
+    except TooManyFacesError as exc:
+        raise GeoSAM2Error(
+            f"'{exc.name}' has {exc.faces:,} faces, more than this demo's limit of {exc.limit:,}: simplify it first "
+            "(e.g. Blender's Decimate modifier), or run GeoSAM2 on your own machine (see the project's README)."
+        ) from exc
     if workpiece.is_point_cloud:
         raise GeoSAM2Error(
             f"'{workpiece.full.name}' is a point cloud (no triangles): the demo segments meshes; "

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from geosam2.errors import GeoSAM2Error
 from geosam2.segmenters.geometry import GeometrySegmenter
+from geosam2.segmenters.network import LOCAL
+
+from .gpu import ZeroGPURunner, spaces_gpu
 
 GEOSAM2, GEOMETRY = "GeoSAM2", "Offline geometry"
 
@@ -28,11 +31,21 @@ class SharedModel:
         Where segmentation runs, e.g. "cuda:0" or "cpu".
     note : str
         Why GeoSAM2 is not available and how to provide it ("" when loaded).
+    runner : where the network's work runs (`geosam2.segmenters.network.LOCAL`, or
+        on ZeroGPU a `demo.gpu.ZeroGPURunner`: one GPU call per step, the network
+        on the CPU in this process)
     """
 
     network: object = None
     device: str = "cpu"
     note: str = ""
+    runner: object = LOCAL
+
+    @property
+    def encodes_at_start(self) -> bool:
+        """Whether the examples are encoded when the server starts (with weights, not on
+        ZeroGPU: there GPU time is booked per visitor's call)."""
+        return self.network is not None and self.runner is LOCAL
 
     @property
     def segmenters(self) -> list[str]:
@@ -51,7 +64,7 @@ class SharedModel:
         if segmenter_name == GEOSAM2 and self.network is not None:
             from .features import SharedFeaturesSegmenter
 
-            return SharedFeaturesSegmenter(self.network, prepared)
+            return SharedFeaturesSegmenter(self.network, prepared, runner=self.runner)
         return GeometrySegmenter()
 
     def encode(self, prepared) -> None:
@@ -64,7 +77,8 @@ def load_shared_model(checkpoint: str | None = None) -> SharedModel:
     """Load GeoSAM2 once for all users, or say why the geometry segmenter is used.
 
     `checkpoint` as in `geosam2.model.load_geosam2` (None: GEOSAM2_CHECKPOINT, else the
-    Hub's cache, else a download when the Hub answers within 2 s). Only what a user can
+    Hub's cache, else a download when the Hub answers within 2 s); with the `spaces`
+    package (ZeroGPU), kept on the CPU and run through `demo.gpu`. Only what a user can
     fix falls back to the geometry segmenter, with the reason in `note`: GeoSAM2 not
     installed, weights missing or unreadable (GeoSAM2Error).
     """
@@ -72,9 +86,11 @@ def load_shared_model(checkpoint: str | None = None) -> SharedModel:
         from geosam2.model import load_geosam2
     except ImportError as exc:
         return SharedModel(note=f"GeoSAM2 is not installed in this build ({exc}): install the `sam2` package.")
+    gpu = spaces_gpu()
     try:
-        network = load_geosam2(checkpoint)
+        network = load_geosam2(checkpoint, device="cpu" if gpu is not None else None)  # ZeroGPU: CUDA in its calls only
     except GeoSAM2Error as exc:
         return SharedModel(note=f"GeoSAM2 is not used: {exc}")
-    device = str(next(network.parameters()).device)
-    return SharedModel(network, device)
+    if gpu is not None:
+        return SharedModel(network, "ZeroGPU", runner=ZeroGPURunner(network, gpu))
+    return SharedModel(network, str(next(network.parameters()).device))

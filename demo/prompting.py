@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from geosam2.errors import PromptError
@@ -45,3 +47,25 @@ def to_prompt(prompt: dict) -> Prompt | None:
         labels=[int(c[2]) for c in clicks] or None,
         box=box,
     )
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def api_prompt(view, clicks, box) -> dict:
+    """The pending prompt (as `empty_prompt` gives) of an API client's numbers: `view` an
+    integer, `clicks` [[x, y, positive], ...] (pixels, positive 1 or 0), `box` [] or
+    [x0, y0, x1, y1]. Raises PromptError saying what is malformed."""
+    if not _is_number(view) or view != int(view):
+        raise PromptError(f"The view must be a view number (an integer such as 0), not {view!r}.")
+    if not isinstance(clicks, (list, tuple)) or not all(isinstance(c, (list, tuple)) and len(c) == 3 for c in clicks):
+        raise PromptError(f"Clicks must be a list of [x, y, positive] (pixels; positive 1 or 0), e.g. [[120, 80, 1]], not {clicks!r}.")
+    if not isinstance(box, (list, tuple)) or len(box) not in (0, 4):
+        raise PromptError(f"The box must be [x0, y0, x1, y1] in pixels, or [] for none, not {box!r}.")
+    if not all(_is_number(v) for c in clicks for v in c[:2]) or not all(_is_number(v) for v in box):
+        raise PromptError("Clicks and box corners must be finite numbers of pixels (no NaN or infinity).")
+    if not all(c[2] in (0, 1) for c in clicks):
+        raise PromptError("The third number of a click says whether it is positive: 1 (part) or 0 (not the part).")
+    corners = [list(box[:2]), list(box[2:])] if box else []
+    return {"view": int(view), "clicks": [[c[0], c[1], bool(c[2])] for c in clicks], "box": corners}

@@ -9,11 +9,14 @@ when the store is over budget (the least recently used first).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import shutil
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +99,7 @@ class UserState:
     later : list of Workspace, those Undo left after a Reset, the next first (Redo comes back to them)
     textured : bool, whether the 3D view shows the input's look rather than the part colours
     look : str, the GLB of the mesh with the input's look (demo.meshes.PreparedMesh.look)
+    holds : int, how many events use this state now (`Store.holding`: kept, its folder too)
     """
 
     workspace: Workspace
@@ -114,6 +118,7 @@ class UserState:
     later: list = field(default_factory=list)
     textured: bool = False
     look: str = ""
+    holds: int = 0
 
     @property
     def session(self) -> Session:
@@ -127,8 +132,9 @@ class Store:
     A user whose page sends no heartbeat (an API client) never triggers the
     page's unload, so the store drops states itself: a state unused for
     `idle_seconds`, and the least recently used ones while the states hold more
-    than `max_bytes` (the one just stored is kept). A dropped or replaced state
-    loses its temporary folder; nothing else refers to it, so its memory is freed.
+    than `max_bytes` (the one just stored is kept), never one an event is using
+    (`holding`). A dropped or replaced state loses its temporary folder (when the
+    last event using it ends); nothing else refers to it, so its memory is freed.
 
     Parameters
     ----------
@@ -145,6 +151,7 @@ class Store:
         self._users: OrderedDict[str, UserState] = OrderedDict()  # least recently used first
         self._sizes: dict[str, int] = {}
         self._used: dict[str, float] = {}
+        self._retired: list[UserState] = []  # dropped, their folder kept while an event uses them
         self._lock = threading.Lock()
 
     def get(self, key: str) -> UserState | None:
@@ -157,7 +164,7 @@ class Store:
                 self._used[key] = self.clock()
                 self._sizes[key] = held_bytes(user)  # the history grows with every part
                 dropped += self._evict(keep=key)
-        _remove_folders(dropped)
+        self._retire(dropped)
         return user
 
     def put(self, key: str, user: UserState) -> None:
@@ -169,25 +176,41 @@ class Store:
             dropped = self._evict(keep=key)
         if old is not None and old.folder != user.folder:
             dropped.append(old)
-        _remove_folders(dropped)
+        self._retire(dropped)
+
+    @contextmanager
+    def holding(self, key: str):
+        """Keep the state of `key` (if any) while the block runs: not evicted, and its
+        folder kept even if the state is dropped or replaced meanwhile."""
+        with self._lock:
+            user = self._users.get(key)
+            if user is not None:
+                user.holds += 1
+        try:
+            yield user
+        finally:
+            if user is not None:
+                with self._lock:
+                    user.holds -= 1
+                self._retire([])
 
     def drop(self, key: str) -> None:
         """Forget the state of `key` and remove its folder."""
         with self._lock:
             dropped = [self._pop(key)] if key in self._users else []
-        _remove_folders(dropped)
+        self._retire(dropped)
 
     def sweep(self) -> None:
         """Drop the idle states (and, if over budget, the least recently used)."""
         with self._lock:
             dropped = self._evict(keep=None)
-        _remove_folders(dropped)
+        self._retire(dropped)
 
     def clear(self) -> None:
         """Drop every state (at shutdown)."""
         with self._lock:
             dropped = [self._pop(key) for key in list(self._users)]
-        _remove_folders(dropped)
+        self._retire(dropped)
 
     def keys(self) -> list[str]:
         """Session hashes of the users with a loaded mesh, least recently used first."""
@@ -207,15 +230,37 @@ class Store:
     def _evict(self, keep: str | None) -> list[UserState]:
         """Pop the idle states, then the least recently used while over budget, never `keep` (lock held)."""
         now = self.clock()
-        dropped = [self._pop(key) for key in list(self._users) if key != keep and now - self._used[key] > self.idle_seconds]
-        for key in list(self._users):
+        free = [key for key in self._users if key != keep and self._users[key].holds == 0]
+        dropped = [self._pop(key) for key in free if now - self._used[key] > self.idle_seconds]
+        for key in free:
             if sum(self._sizes.values()) <= self.max_bytes:
                 break
-            if key != keep:
+            if key in self._users:
                 dropped.append(self._pop(key))
         return dropped
 
+    def _retire(self, users) -> None:
+        """Remove the folders of the dropped `users` no event uses, now; the others' when
+        their last event ends (`holding`)."""
+        with self._lock:
+            self._retired.extend(users)
+            gone = [user for user in self._retired if user.holds == 0]
+            self._retired = [user for user in self._retired if user.holds > 0]
+        for user in gone:
+            shutil.rmtree(user.folder, ignore_errors=True)
 
-def _remove_folders(users) -> None:
-    for user in users:
-        shutil.rmtree(user.folder, ignore_errors=True)
+
+def holding_user(handler):
+    """A DemoApp handler run with its user's state held (`Store.holding`: neither evicted
+    nor its folder removed meanwhile), the user named by the handler's `request`."""
+    signature = inspect.signature(handler)
+
+    @functools.wraps(handler)
+    def run(self, *args, **kwargs):
+        request = signature.bind_partial(self, *args, **kwargs).arguments.get("request")
+        if request is None:
+            return handler(self, *args, **kwargs)
+        with self.store.holding(request.session_hash):
+            return handler(self, *args, **kwargs)
+
+    return run

@@ -22,7 +22,8 @@ import trimesh
 from tests.browser import part_pixel
 from demo.callbacks import DemoApp
 from demo.images import NEGATIVE as RED, POSITIVE as GREEN, base_images
-from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, gpu_decorator, launch_options
+from demo.layout import EXAMPLES_DIR, SHOWCASE, build_demo, example_files, launch_options
+from demo.gpu import spaces_gpu
 from demo.model import GEOMETRY, GEOSAM2, SharedModel, load_shared_model
 from demo.prompting import BOX, NEGATIVE, POSITIVE, empty_prompt
 from demo.screen import DOWNLOADS, LOAD_OUTPUTS, OUTPUTS, TREE_BRANCH
@@ -40,7 +41,7 @@ def no_progress(*args, **kwargs):
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> DemoApp:
-    return DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(max_faces=MAX_FACES), temp_root=str(tmp_path_factory.mktemp("demo")))
+    return DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(demo_max_faces=MAX_FACES), temp_root=str(tmp_path_factory.mktemp("demo")))
 
 
 @pytest.fixture
@@ -336,10 +337,12 @@ def test_bad_inputs_give_messages_and_keep_the_work(app, request_, tmp_path, dev
     corrupt = tmp_path / "broken.glb"
     corrupt.write_bytes(b"glTF" + bytes(range(256)) * 4)
     too_large = dev_set / "GT" / "7fa9a73e4fc4477d82c8d3dadeb72c65.glb"  # 20,752 faces
-    for path, message in [(cloud, "no triangles"), (corrupt, "Could not read"), (too_large, "more than the limit of 5,000")]:
+    for path, message in [(cloud, "no triangles"), (corrupt, "Could not read"), (too_large, "more than this demo's limit of 5,000")]:
         with pytest.warns(UserWarning, match=message) as warned:  # a warning, not an error: no "Error" badges on the page
             screen = load(app, request_, path)
         assert "current work is kept" in str(warned[0].message)
+        if path == too_large:  # words for visitors: no command-line flag nor environment variable
+            assert "--" not in str(warned[0].message) and "GEOSAM2_" not in str(warned[0].message)
         assert screen.pop("mesh_file") is None  # the refused file leaves the file box
         assert all(value == UNCHANGED for value in screen.values())  # the page shows the kept work as it was
         assert app.store.get(request_.session_hash) is user and np.array_equal(session.labels, labelled)
@@ -403,7 +406,7 @@ def test_status_says_how_to_get_weights_and_launch_options(offline, monkeypatch)
     try:
         import spaces  # noqa: F401
     except ImportError:
-        assert gpu_decorator()(no_progress) is no_progress
+        assert spaces_gpu() is None and not model.encodes_at_start
 
 
 @pytest.mark.slow
@@ -452,3 +455,16 @@ def test_segment_everything_and_the_profile_setting(app, request_):
     assert user.session.parts and screen["parts"] is not UNCHANGED
     load(app, request_, example("chair"))  # the default: the release's network, the project's lifting
     assert app.store.get(request_.session_hash).session.profile is DEFAULT
+
+
+def test_stop_cancels_the_long_segmenting_events(app):
+    demo = build_demo(app, preload=None, sweep_seconds=3600)
+    config = demo.get_config_file()
+    ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config["components"]}
+    stop = ids["stop"]
+    by_id = {d["id"]: d for d in config["dependencies"]}
+    on_stop = [d for d in config["dependencies"] if [stop, "click"] in [list(t) for t in d["targets"]]]
+    cancelled = [by_id[i] for d in on_stop for i in d["cancels"]]
+    cancelled_targets = {tuple(t) for d in cancelled for t in d["targets"]}
+    for name in ("segment", "refine", "auto-complete", "segment-everything", "split"):
+        assert (ids[name], "click") in cancelled_targets, name

@@ -204,3 +204,62 @@ def test_the_server_encodes_its_examples_once_at_start(tiny_model, tmp_path):
     visit(app, "visitor", SHOWCASE, DEMO_DEFAULTS.resolution)  # the page's first mesh, at the page's resolution
     assert tiny_model.encoded["image_encoder"] == 12 * len(examples)  # nothing encoded for the visitor
     app.close()
+
+
+def test_a_state_in_use_is_neither_evicted_nor_its_folder_removed(tmp_path):
+    now = [0.0]
+    store = Store(max_bytes=int(1.5 * MB), idle_seconds=60, clock=lambda: now[0])
+    first, second = user_state(tmp_path / "a", 1.0), user_state(tmp_path / "b", 1.0)
+    store.put("a", first)
+    with store.holding("a") as held:
+        assert held is first
+        store.put("b", second)  # over budget, but "a" is in use
+        now[0] = 100.0
+        store.sweep()  # idle, but in use
+        assert "a" in store.keys() and first.folder.exists()
+        store.put("a", user_state(tmp_path / "a2", 0.1))  # replaced (another mesh loaded) while in use
+        assert first.folder.exists()
+    assert not first.folder.exists()  # gone when the event ends
+
+
+def test_loading_another_mesh_while_an_event_runs_lets_the_event_finish(tmp_path):
+    app = DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(resolution=256), temp_root=str(tmp_path))
+    request = types.SimpleNamespace(session_hash="visitor")
+    page = app.page_settings(0.02, 5, 256, "Offline geometry")
+    app.load(str(EXAMPLES_DIR / "figure.glb"), page, False, request, no_progress)
+    user = app.store.get("visitor")
+    started, go_on = threading.Event(), threading.Event()
+    segment_everything = user.session.segment_everything
+
+    def slow():
+        started.set()
+        go_on.wait(30)
+        return segment_everything()
+
+    user.session.segment_everything = slow
+    results = []
+    event = threading.Thread(target=lambda: results.append(app.segment_everything({"view": 0, "clicks": [], "box": []}, request, no_progress)))
+    event.start()
+    started.wait(30)
+    app.load(str(EXAMPLES_DIR / "mug.glb"), page, False, request, no_progress)  # the same user loads another mesh
+    go_on.set()
+    event.join(60)
+    assert results and len(results[0]) > 1  # the event finished and drew its screen (its folder was still there)
+    assert not user.folder.exists() and app.store.get("visitor") is not user
+    app.close()
+
+
+def test_a_loaded_mesh_keeps_its_file_when_the_upload_is_deleted(tmp_path):
+    """Gradio deletes its cached uploads after a while: Apply must still read the mesh."""
+    app = DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(resolution=256), temp_root=str(tmp_path))
+    request = types.SimpleNamespace(session_hash="visitor")
+    upload = tmp_path / "upload" / "figure.glb"
+    upload.parent.mkdir()
+    shutil.copy(EXAMPLES_DIR / "figure.glb", upload)
+    app.load(str(upload), app.page_settings(0.02, 5, 256, "Offline geometry"), False, request, no_progress)
+    upload.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no gr.Warning either
+        screen = app.reload(app.page_settings(0.02, 5, 384, "Offline geometry"), False, request, no_progress)
+    assert app.store.get("visitor").session.views.resolution == 384 and len(screen) > 1
+    app.close()

@@ -32,7 +32,7 @@ RESOLUTION = 256
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> DemoApp:
-    return DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(max_faces=5_000), temp_root=str(tmp_path_factory.mktemp("demo")))
+    return DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(demo_max_faces=5_000), temp_root=str(tmp_path_factory.mktemp("demo")))
 
 
 @pytest.fixture

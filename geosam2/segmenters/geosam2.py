@@ -36,32 +36,13 @@ from ..model.encode import encode_normals, encode_points
 from .masks import small_regions
 from ..model import GeoSAM2, load_geosam2
 from .prompts import Prompt
-from .network import SequentialFrames
+from .network import LOCAL, SequentialFrames, RingOutputs, ring_order
 from .proposals import ProposalSettings
 from ..render import Views
 from .base import PartMasks, Segmenter
 
 __all__ = ["GeoSAM2Segmenter", "ViewFeatures", "Propagation", "encode_views", "propagate", "seed_candidates", "ring_order"]
 __all__ += ["network_inputs", "prompt_inputs", "fill_holes", "upsample_masks", "load_geosam2"]
-
-
-def ring_order(seed: int, num_views: int) -> list[int]:
-    """Views of the V + 1 logical frames: [seed] + seed..V-1 + 0..seed-1."""
-    return [seed] + list(range(seed, num_views)) + list(range(seed))
-
-
-class _RingOutputs(dict):
-    """Frame outputs by logical frame number, looked up modulo the number of frames:
-    the release's memory look-back wraps around the ring (``prev_frame_idx %
-    num_frames``), which the installed SAM2 does not do. Frames not computed yet
-    are absent, so the modulo changes nothing for the improved numbering."""
-
-    def __init__(self, num_frames: int):
-        super().__init__()
-        self.num_frames = num_frames
-
-    def get(self, frame, default=None):
-        return super().get(frame % self.num_frames, default)
 
 
 def _autocast(device: torch.device):
@@ -280,7 +261,7 @@ def propagate(
             output.update(maskmem_features=_release_memory(memory), maskmem_pos_enc=memory_pos)
             cond.append((output, score))
         first = _concat_outputs([o for o, _ in cond])
-        output_dict = {"cond_frame_outputs": {frames[0]: first}, "non_cond_frame_outputs": _RingOutputs(num_frames)}
+        output_dict = {"cond_frame_outputs": {frames[0]: first}, "non_cond_frame_outputs": RingOutputs(num_frames)}
         logits.append(first["pred_masks"])
         scores.append(torch.cat([s for _, s in cond]))
         # frames 1..V: all parts together, with memory
@@ -326,6 +307,34 @@ def upsample_masks(logits: torch.Tensor, size: int) -> np.ndarray:
     return _upsample_logits(logits, size) > 0
 
 
+def _segment_prompts(model: GeoSAM2, features, prompts: list, num_views: int, size: int, run, max_batch: int):
+    """`GeoSAM2Segmenter.segment`'s network work: (PartMasks, `run` as the call left it)."""
+    masks = np.zeros((len(prompts), num_views, size, size), bool)
+    scores = np.zeros((len(prompts), num_views), np.float32)
+    stability = None
+    prompts = [run.seed_prompt(model, features, p, size) for p in prompts]
+    for seed in sorted({p.view for p in prompts}):
+        group = [i for i, p in enumerate(prompts) if p.view == seed]
+        for start in range(0, len(group), max_batch):
+            parts = group[start : start + max_batch]
+            result = propagate(model, features, [prompts[i] for i in parts], size, numbering=run.numbering)
+            for frame in range(1, len(result.frame_views)):  # frame 0 is superseded by frame 1
+                view = result.frame_views[frame]
+                logits = _upsample_logits(result.logits[frame], size)
+                masks[parts, view] = logits > 0
+                scores[parts, view] = result.scores[frame].numpy()
+                scored = run.stability(logits)
+                if scored is not None:
+                    stability = np.zeros((len(prompts), num_views), np.float32) if stability is None else stability
+                    stability[parts, view] = scored
+    return PartMasks(masks, scores, stability), run
+
+
+def _propose(model: GeoSAM2, features, views: Views, view: int, region: np.ndarray, settings: ProposalSettings, run):
+    """`GeoSAM2Segmenter.propose_prompts`' network work: (prompts, `run` as the call left it)."""
+    return run.propose(model, features, views, view, region, settings), run
+
+
 class GeoSAM2Segmenter(Segmenter):
     """The Segmenter of the GeoSAM2 network (see `geosam2.segmenters.base.Segmenter`).
 
@@ -350,14 +359,16 @@ class GeoSAM2Segmenter(Segmenter):
         automatic proposals, so the GeoSAM2 weights give the paper's masks; the
         project's ("improved"): every view gets the prompted frame's pointer,
         clicks condition the full propagation directly, the project's generator.
+    runner : where the network's work runs (`geosam2.segmenters.network`; default here)
     """
 
     name = "geosam2"
 
-    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1, profile=None):
+    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1, profile=None, runner=LOCAL):
         from ..profiles import resolve  # the profiles compose this module's pieces: imported on call
 
         self.model = model
+        self.runner = runner
         self.max_batch = max_batch
         self.encode_batch = encode_batch
         self.network = resolve(profile).network
@@ -377,9 +388,13 @@ class GeoSAM2Segmenter(Segmenter):
         """The fused features of `views`, computed on first use and then reused."""
         if self._views_ref is None or self._views_ref() is not views:
             self._features = None  # free the old features before computing new ones
-            self._features = encode_views(self.model, views, self.encode_batch)
+            self._features = self.encode(views)
             self._views_ref = weakref.ref(views)
         return self._features
+
+    def encode(self, views: Views) -> ViewFeatures:
+        """The fused features of `views`, computed now by the runner (`encode_views`)."""
+        return self.runner(encode_views, self.model, views, self.encode_batch, work=views.num_views)
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
         """Masks of one part per prompt on every view.
@@ -397,28 +412,10 @@ class GeoSAM2Segmenter(Segmenter):
         num_views, size = views.num_views, views.resolution
         for prompt in prompts:
             prompt.check_image(num_views, size, size)
-        masks = np.zeros((len(prompts), num_views, size, size), bool)
-        scores = np.zeros((len(prompts), num_views), np.float32)
-        stability = None
-        run = self._run
-        if prompts:
-            features = self.features(views)
-            prompts = [run.seed_prompt(self.model, features, p, size) for p in prompts]
-        for seed in sorted({p.view for p in prompts}):
-            group = [i for i, p in enumerate(prompts) if p.view == seed]
-            for start in range(0, len(group), self.max_batch):
-                parts = group[start : start + self.max_batch]
-                result = propagate(self.model, features, [prompts[i] for i in parts], size, numbering=run.numbering)
-                for frame in range(1, len(result.frame_views)):  # frame 0 is superseded by frame 1
-                    view = result.frame_views[frame]
-                    logits = _upsample_logits(result.logits[frame], size)
-                    masks[parts, view] = logits > 0
-                    scores[parts, view] = result.scores[frame].numpy()
-                    scored = run.stability(logits)
-                    if scored is not None:
-                        stability = np.zeros((len(prompts), num_views), np.float32) if stability is None else stability
-                        stability[parts, view] = scored
-        return PartMasks(masks, scores, stability)
+        features = self.features(views) if prompts else None
+        work = len(prompts) * (num_views + 3)  # the propagation's frames, and the release's single-view stage
+        result, self._run = self.runner(_segment_prompts, self.model, features, list(prompts), num_views, size, self._run, self.max_batch, work=work)
+        return result
 
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         """Alternative answers to one prompt on its own view (see `seed_candidates`):
@@ -434,7 +431,7 @@ class GeoSAM2Segmenter(Segmenter):
         """
         size = views.resolution
         prompt.check_image(views.num_views, size, size)
-        logits, seed_scores = seed_candidates(self.model, self.features(views), prompt, size)
+        logits, seed_scores = self.runner(seed_candidates, self.model, self.features(views), prompt, size)
         masks = np.zeros((len(logits), views.num_views, size, size), bool)
         scores = np.zeros((len(logits), views.num_views), np.float32)
         masks[:, prompt.view] = upsample_masks(logits, size)
@@ -446,4 +443,6 @@ class GeoSAM2Segmenter(Segmenter):
         mask generator on the cached features (the run's generator, see
         `geosam2.segmenters.proposals`), one click per kept mask. The session's automatic
         completion calls this on the view opposite the prompts."""
-        return self._run.propose(self.model, self.features(views), views, view, region, settings)
+        features, work = self.features(views), -(-settings.max_points // settings.points_per_batch)  # decoder batches
+        prompts, self._run = self.runner(_propose, self.model, features, views, view, region, settings, self._run, work=work)
+        return prompts

@@ -14,6 +14,13 @@ A network strategy answers, for `geosam2.segmenters.geosam2.GeoSAM2Segmenter`:
   read it;
 - ``propose(model, features, views, view, region, settings) -> list[Prompt]``:
   the automatic proposals (`geosam2.segmenters.proposals`).
+
+A runner is where the segmenter's network work runs: ``runner(function, model,
+*args, work=n)`` returns ``function(model, *args)``; `function` is a module-level
+function (picklable by name), `work` counts its network frame passes. `LocalRunner`
+runs it here; the demo's ZeroGPU runner (`demo.gpu`) runs it in a GPU worker process,
+so a call's results (its tensors on the CPU, and any run state it changed, returned
+with them) are all that comes back.
 """
 
 from __future__ import annotations
@@ -26,6 +33,25 @@ from .prompts import Prompt
 
 if TYPE_CHECKING:  # torch is imported only when the network runs
     from .proposals import ProposalSettings
+
+
+def ring_order(seed: int, num_views: int) -> list[int]:
+    """Views of the V + 1 logical frames: [seed] + seed..V-1 + 0..seed-1."""
+    return [seed] + list(range(seed, num_views)) + list(range(seed))
+
+
+class RingOutputs(dict):
+    """Frame outputs by logical frame number, looked up modulo the number of frames:
+    the release's memory look-back wraps around the ring (``prev_frame_idx %
+    num_frames``), which the installed SAM2 does not do. Frames not computed yet
+    are absent, so the modulo changes nothing for the improved numbering."""
+
+    def __init__(self, num_frames: int):
+        super().__init__()
+        self.num_frames = num_frames
+
+    def get(self, frame, default=None):
+        return super().get(frame % self.num_frames, default)
 
 
 class SequentialFrames:
@@ -57,3 +83,14 @@ class ProjectNetwork:
         from .proposals import proposed_prompts  # torch: imported when the network runs
 
         return proposed_prompts(model, features, view, region, settings)
+
+
+class LocalRunner:
+    """Runs the network's work in this process, on the network's device."""
+
+    def __call__(self, function, model, *args, work: int = 1):
+        """``function(model, *args)`` (`work` is not needed here)."""
+        return function(model, *args)
+
+
+LOCAL = LocalRunner()
