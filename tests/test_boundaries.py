@@ -145,12 +145,14 @@ def test_the_same_shape_coarse_or_dense_gives_the_same_parts():
 def test_texture_scale_leaves_at_most_its_share_above_the_texture_fold_whatever_the_edge_lengths():
     rng = np.random.default_rng(3)
     fold, length = rng.uniform(0.0, 0.05, 400), rng.uniform(0.5, 2.0, 400)
-    scaled = fold * texture_scale(fold, length)
+    smooth = np.zeros_like(fold)  # every fold fades at the coarsest scale: texture
+    scaled = fold * texture_scale(fold, smooth, length)
     assert length[scaled > TEXTURE_FOLD * (1 + 1e-9)].sum() <= TEXTURE_SHARE * length.sum()
     assert length[scaled >= TEXTURE_FOLD * (1 - 1e-9)].sum() >= TEXTURE_SHARE * length.sum()  # no more than needed
     halves = np.repeat(fold, 2), np.repeat(length / 2, 2)  # every edge cut in two: the same surface
-    assert np.isclose(texture_scale(*halves), texture_scale(fold, length))
-    assert texture_scale(np.where(fold > 0.045, fold, 0.0), length) == 1.0  # exceptional folds only: unchanged
+    assert np.isclose(texture_scale(halves[0], np.repeat(smooth, 2), halves[1]), texture_scale(fold, smooth, length))
+    assert texture_scale(np.where(fold > 0.045, fold, 0.0), smooth, length) == 1.0  # exceptional folds only: unchanged
+    assert texture_scale(fold, fold, length) == 1.0  # common folds lasting at the coarsest scale: structure, unchanged
 
 
 def test_wrinkles_all_over_read_as_texture_and_the_valleys_still_as_boundaries(monkeypatch):
