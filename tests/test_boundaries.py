@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from geosam2.geometry.boundaries import boundaries
+from geosam2.geometry import boundaries as boundaries_module
+from geosam2.geometry.boundaries import TEXTURE_FOLD, TEXTURE_SHARE, boundaries, texture_scale
+from geosam2.geometry.regions import shared_edge_lengths
 from geosam2.geometry.hierarchy import part_hierarchy
 from geosam2.io.mesh import from_arrays
 from geosam2.segmenters.geometry import GeometrySegmenter
@@ -138,3 +140,31 @@ def test_the_same_shape_coarse_or_dense_gives_the_same_parts():
         ball = segmenter.segment(views, [Prompt(view, points=[[x, y]])]).faces[0]
         found.append((iou(ball, parts == 2, mesh.face_areas), len(np.unique(segmenter.levels()[segmenter.level()]))))
     assert all(ball > 0.9 for ball, _ in found) and [count for _, count in found] == [3, 3]
+
+
+def test_texture_scale_leaves_at_most_its_share_above_the_texture_fold_whatever_the_edge_lengths():
+    rng = np.random.default_rng(3)
+    fold, length = rng.uniform(0.0, 0.05, 400), rng.uniform(0.5, 2.0, 400)
+    smooth = np.zeros_like(fold)  # every fold fades at the coarsest scale: texture
+    scaled = fold * texture_scale(fold, smooth, length)
+    assert length[scaled > TEXTURE_FOLD * (1 + 1e-9)].sum() <= TEXTURE_SHARE * length.sum()
+    assert length[scaled >= TEXTURE_FOLD * (1 - 1e-9)].sum() >= TEXTURE_SHARE * length.sum()  # no more than needed
+    halves = np.repeat(fold, 2), np.repeat(length / 2, 2)  # every edge cut in two: the same surface
+    assert np.isclose(texture_scale(halves[0], np.repeat(smooth, 2), halves[1]), texture_scale(fold, smooth, length))
+    assert texture_scale(np.where(fold > 0.045, fold, 0.0), smooth, length) == 1.0  # exceptional folds only: unchanged
+    assert texture_scale(fold, fold, length) == 1.0  # common folds lasting at the coarsest scale: structure, unchanged
+
+
+def test_wrinkles_all_over_read_as_texture_and_the_valleys_still_as_boundaries(monkeypatch):
+    mesh, parts = dumbbell()
+    noise = np.random.default_rng(0).normal(size=mesh.vertices.shape) * 0.002
+    wrinkled = from_arrays(mesh.vertices + noise, mesh.faces)
+    graph = wrinkled.graph
+    across = parts[graph.pairs[:, 0]] != parts[graph.pairs[:, 1]]
+    length = shared_edge_lengths(wrinkled, graph)[~across]
+    scaled = boundaries(wrinkled)
+    monkeypatch.setattr(boundaries_module, "TEXTURE_FOLD", 2.0)  # a texture folding as much as anything: no scaling
+    unscaled = boundaries(wrinkled)
+    assert scaled.strength[across].mean() > 0.9
+    elsewhere = np.average(scaled.strength[~across], weights=length)
+    assert elsewhere < 0.9 * np.average(unscaled.strength[~across], weights=length)

@@ -13,7 +13,12 @@ REFERENCE_GAP), so that a valley folds alike on a coarse and a dense mesh. Each
 scale votes and the strongest concave fold counts; a sharp concave crease
 (`geosam2.geometry.facegraph.creases`, measured on the faces themselves) is a full
 boundary whatever the smoothing; convex folds (the rim of a cylinder, the edge of
-a box) are no boundary.
+a box) are no boundary. A boundary is a fold exceptional on its surface: where more
+than TEXTURE_SHARE of the edge length folds by more than TEXTURE_FOLD at the fine
+scale but not at the coarsest (a generated surface wrinkled all over, whose noise
+survives the fine smoothing only), all folds are scaled down alike until only that
+share does (`texture_scale`), so that the wrinkles read as texture and the valleys,
+deeper than them and lasting across scales, still as boundaries.
 
 The weights serve every later step: the random walks of clicks, the superfaces and
 the hierarchy of parts (`geosam2.geometry.hierarchy`). The conductance of an edge
@@ -37,6 +42,8 @@ SMOOTHING_RADIUS = 0.012  # normalised units (the longest side is 1): the finer 
 SMOOTHING_STEPS = (1, 3)  # scales: the smoothing applied this many times (radius * sqrt(steps): 0.012, 0.021)
 SOLVE_TOLERANCE = 1e-4  # relative residual of the smoothing's solve (smoothed normals within about 0.1 degree)
 REFERENCE_GAP = 0.006  # normalised units: folds are measured as over edges this long (faces of a 60k-face object)
+TEXTURE_SHARE = 0.2  # at most this share of a surface's edge length folds more than its texture
+TEXTURE_FOLD = 1.0 - np.cos(np.radians(3.0))  # the fold of texture: e^-1.4 of the conductance kept
 SHARPNESS = 1000.0  # 1 / fold: a 3 degree concave fold (over REFERENCE_GAP) keeps e^-1.4 of the conductance, 10 degrees e^-15
 MIN_CONDUCTANCE = 1e-9  # relative: an edge never conducts nothing (a zero reads as no edge)
 
@@ -120,23 +127,47 @@ def concave_folds(mesh: Mesh, graph: FaceGraph, normals: np.ndarray) -> np.ndarr
     return np.where(inwards, 1.0 - np.cos(turn), 0.0)
 
 
+def common_fold(fold: np.ndarray, length: np.ndarray) -> float:
+    """The fold exceeded by at most TEXTURE_SHARE of the total (E,) `length` of edges
+    with (E,) `fold` (per unit length weighted by length: the same whatever the
+    tessellation); 0 without edges."""
+    if not len(fold):
+        return 0.0
+    order = np.argsort(fold)
+    below = np.cumsum(length[order]) / max(length.sum(), 1e-300)
+    return float(fold[order][min(np.searchsorted(below, 1.0 - TEXTURE_SHARE), len(fold) - 1)])
+
+
+def texture_scale(fold: np.ndarray, coarsest: np.ndarray, length: np.ndarray) -> float:
+    """Factor in (0, 1] for the (E,) `fold` of edges of (E,) `length` (any unit) such
+    that after it at most TEXTURE_SHARE of the length folds more than TEXTURE_FOLD,
+    when that common fold is texture: when it fades at the coarsest scale ((E,)
+    `coarsest` folds: its common fold below TEXTURE_FOLD), as noise does and the
+    junctions of many thin parts (a vine's stems) do not; 1 otherwise."""
+    if common_fold(coarsest, length) >= TEXTURE_FOLD:
+        return 1.0
+    return min(1.0, TEXTURE_FOLD / max(common_fold(fold, length), 1e-300))
+
+
 def boundaries(mesh: Mesh, graph: FaceGraph | None = None, steps: tuple[int, ...] = SMOOTHING_STEPS) -> Boundaries:
     """The `Boundaries` of `mesh` over `graph` (default ``mesh.graph``), the concave
     fold taken as the largest over the smoothing scales (`smoothing` applied `steps`
-    times each)."""
+    times each), scaled by `texture_scale`."""
     graph = mesh.graph if graph is None else graph
     centroid_gap = np.linalg.norm(mesh.centroids[graph.pairs[:, 1]] - mesh.centroids[graph.pairs[:, 0]], axis=1)
-    uniform = shared_edge_lengths(mesh, graph) / np.maximum(centroid_gap, WELD_TOLERANCE)
-    uniform = np.maximum(uniform, MIN_CONDUCTANCE)
+    length = shared_edge_lengths(mesh, graph)
+    uniform = np.maximum(length / np.maximum(centroid_gap, WELD_TOLERANCE), MIN_CONDUCTANCE)
     smooth = smoothing(mesh, graph, uniform)
-    fold = np.zeros(len(graph.pairs))
+    fold = coarsest = np.zeros(len(graph.pairs))
     done, normals = 0, mesh.face_normals.astype(np.float64)
     for total in sorted(steps):
         for _ in range(total - done):
             normals = smooth(normals)
         done = total
         unit = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
-        fold = np.maximum(fold, concave_folds(mesh, graph, unit))
+        coarsest = concave_folds(mesh, graph, unit)
+        fold = np.maximum(fold, coarsest)
+    fold *= texture_scale(fold, coarsest, length)
     fold[creases(mesh, graph)] = 2.0  # a sharp concave crease (artist meshes) is a full boundary at any scale
     passing = np.exp(-SHARPNESS * fold)
     return Boundaries(fold, uniform, np.maximum(uniform * passing, MIN_CONDUCTANCE), 1.0 - passing)
