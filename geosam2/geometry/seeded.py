@@ -40,7 +40,8 @@ def click_candidates(hierarchy: PartHierarchy, contrast_of, patch: int) -> tuple
     node of its chain (merge-tree nodes holding it) `best_region` picks
     (`contrast_of`: (N,) nodes -> (N,) contrast), the strongest among the nodes at
     least MIN_CANDIDATE_RATIO times smaller, and among those that much larger (the
-    whole piece when nothing is larger).
+    whole piece when nothing is larger). The smaller one only when it stands apart
+    (contrast at least STANDS_APART): a fragment with no boundary around it is no part.
 
     Returns (K,) int64 nodes and (K,) float64 contrasts, K <= 3."""
     chain = hierarchy.chain(patch)
@@ -50,8 +51,9 @@ def click_candidates(hierarchy: PartHierarchy, contrast_of, patch: int) -> tuple
     chosen = [medium]
     smaller = np.flatnonzero(area * MIN_CANDIDATE_RATIO <= area[medium])
     larger = np.flatnonzero(area >= MIN_CANDIDATE_RATIO * area[medium])
-    if len(smaller):
-        chosen.insert(0, int(smaller[np.argmax(contrast[smaller])]))
+    small = int(smaller[np.argmax(contrast[smaller])]) if len(smaller) else None
+    if small is not None and contrast[small] >= STANDS_APART:
+        chosen.insert(0, small)
     if len(larger):
         chosen.append(int(larger[np.argmax(contrast[larger])]))
     chosen = sorted(set(chosen))

@@ -150,16 +150,10 @@ class GeometrySegmenter(Segmenter):
     def _best_node(self, face: int) -> int:
         """The merge-tree node a click on `face` means among its candidates
         (`geosam2.geometry.seeded.best_region`)."""
-        nodes, contrast = self._click_nodes(face)
         hierarchy = self.hierarchy()
+        nodes, contrast = click_candidates(hierarchy, self._contrast, int(hierarchy.superface[face]))
         piece = hierarchy.area[hierarchy.chain(hierarchy.superface[face])[-1]]
         return int(nodes[best_region(hierarchy.area[nodes], contrast, piece)])
-
-    def _click_nodes(self, face: int) -> tuple[np.ndarray, np.ndarray]:
-        """The (K,) merge-tree nodes a click on `face` offers, small to large, and their
-        (K,) contrasts (`geosam2.geometry.seeded.click_candidates`)."""
-        hierarchy = self.hierarchy()
-        return click_candidates(hierarchy, self._contrast, int(hierarchy.superface[face]))
 
     @property
     def parts(self) -> np.ndarray:
@@ -427,7 +421,8 @@ class GeometrySegmenter(Segmenter):
         boundaries at three scales (`geosam2.geometry.seeded.click_candidates`), each
         scored by its boundary contrast (1 - the share of a boundary-free surface's
         conductance crossing its border: 1 for a separate piece or a sharp valley all
-        around, 0 for no boundary), when the clicked piece has no crease. Otherwise
+        around, 0 for no boundary), then the group of pieces touching the clicked one
+        (score 1) when it is larger, when the clicked piece has no crease. Otherwise
         (and without a click): the crease parts, connected pieces and groups of
         touching pieces the prompt selects, scored 1.
 
@@ -441,9 +436,12 @@ class GeometrySegmenter(Segmenter):
             masks = np.stack([self._masks(views.face_ids, ids, self.select(views, prompt, ids)) for ids in levels])
             return PartMasks(masks, masks.reshape(3, views.num_views, -1).any(-1).astype(np.float32))
         self._clicked(views, prompt, self.parts, positive=True)  # a click on the background is a PromptError
-        hierarchy = self.hierarchy()
-        nodes, contrast = self._click_nodes(int(faces[0]))
+        hierarchy, touching = self.hierarchy(), self._scales().touching
+        nodes, contrast = click_candidates(hierarchy, self._contrast, int(hierarchy.superface[faces[0]]))
         inside = np.stack([hierarchy.members(int(node))[hierarchy.superface] for node in nodes])
-        masks = np.concatenate([inside, np.zeros((len(nodes), 1), bool)], axis=1)[:, views.face_ids]
-        shown = masks.reshape(len(nodes), views.num_views, -1).any(-1)
+        group = touching == touching[faces[0]]
+        if group.sum() > inside[-1].sum():  # the large scale: the clicked piece with the pieces it touches
+            inside, contrast = np.concatenate([inside, group[None]])[-3:], np.append(contrast, 1.0)[-3:]
+        masks = np.concatenate([inside, np.zeros((len(inside), 1), bool)], axis=1)[:, views.face_ids]
+        shown = masks.reshape(len(inside), views.num_views, -1).any(-1)
         return PartMasks(masks, (shown * contrast[:, None]).astype(np.float32), faces=inside)
