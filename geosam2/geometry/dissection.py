@@ -29,6 +29,8 @@ def dissection_order(points: np.ndarray, pairs: np.ndarray, leaf: int = LEAF_SIZ
     split at the median along its axis of largest variance, and its nodes of the first
     half linked to the second (the separator) come after both halves."""
     count = len(points)
+    if count == 0:
+        return np.zeros(0, np.int64)
     group = np.zeros(count, np.int64)  # the group of each node still being cut (ids double each level)
     key = np.zeros(count, np.int64)  # base-3 digits, one a level: 0 first half, 1 second half, 2 separator
     cutting = np.ones(count, bool)
