@@ -187,3 +187,15 @@ def test_smoothing_is_the_exact_implicit_diffusion_step():
     smoothed = boundaries_module.smoothing(mesh, graph, uniform)(normals)
     assert np.abs(smoothed - reference).max() < 1e-9 * np.abs(reference).max()
     assert np.abs(smoothed - normals).max() > 1e-3  # it does smooth
+
+
+def test_conjugate_gradients_on_large_meshes_smooth_as_the_factorisation_does(monkeypatch):
+    # above FACTORISED_FACES the smoothing is iterative (memory O(F)): within its tolerance
+    mesh, _ = dumbbell(24, 40)
+    graph, uniform = mesh.graph, boundaries(mesh).uniform
+    normals = mesh.face_normals.astype(np.float64)
+    exact = boundaries_module.smoothing(mesh, graph, uniform)(normals)
+    monkeypatch.setattr(boundaries_module, "FACTORISED_FACES", mesh.num_faces - 1)
+    iterated = boundaries_module.smoothing(mesh, graph, uniform)(normals)
+    error = np.linalg.norm(iterated - exact, axis=0) / np.linalg.norm(exact, axis=0)
+    assert error.max() < 10 * boundaries_module.SOLVE_TOLERANCE and np.abs(iterated - normals).max() > 1e-3
