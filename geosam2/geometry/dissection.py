@@ -10,8 +10,8 @@ spread most, and the separator is the faces of the first half touching the secon
 then factorises the reordered matrix once without pivoting (the matrix is symmetric
 positive definite), and every later solve is two triangular sweeps. On a 500k-face
 one-piece mesh this orders and factorises in about 4 s of CPU, where SuperLU's own
-minimum degree order takes 5.4 s and conjugate gradients about 120 iterations a
-solve (see README, "solver").
+minimum degree order takes 5.4 s to factorise and conjugate gradients about 120
+iterations a solve (the README's paragraph on scipy's sparse solvers).
 """
 
 from __future__ import annotations
