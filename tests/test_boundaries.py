@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import trimesh
+from scipy.sparse.linalg import spsolve
 
 from geosam2.geometry import boundaries as boundaries_module
 from geosam2.geometry.boundaries import TEXTURE_FOLD, TEXTURE_SHARE, boundaries, texture_scale
@@ -168,3 +170,32 @@ def test_wrinkles_all_over_read_as_texture_and_the_valleys_still_as_boundaries(m
     assert scaled.strength[across].mean() > 0.9
     elsewhere = np.average(scaled.strength[~across], weights=length)
     assert elsewhere < 0.9 * np.average(unscaled.strength[~across], weights=length)
+
+
+def test_smoothing_is_the_exact_implicit_diffusion_step():
+    # (M + t L) x = M n with M the face areas, L the Laplacian of the uniform conductances
+    mesh, _ = dumbbell(24, 40)
+    graph, radius = mesh.graph, boundaries_module.SMOOTHING_RADIUS
+    uniform = boundaries(mesh).uniform
+    first, second = graph.pairs.T
+    links = sp.coo_matrix((uniform, (first, second)), shape=(mesh.num_faces,) * 2)
+    links = links + links.T
+    laplacian = sp.diags(np.asarray(links.sum(axis=1)).ravel()) - links
+    mass = sp.diags(mesh.face_areas)
+    normals = mesh.face_normals.astype(np.float64)
+    reference = spsolve((mass + radius**2 / 4.0 * laplacian).tocsc(), mass @ normals)
+    smoothed = boundaries_module.smoothing(mesh, graph, uniform)(normals)
+    assert np.abs(smoothed - reference).max() < 1e-9 * np.abs(reference).max()
+    assert np.abs(smoothed - normals).max() > 1e-3  # it does smooth
+
+
+def test_conjugate_gradients_on_large_meshes_smooth_as_the_factorisation_does(monkeypatch):
+    # above FACTORISED_FACES the smoothing is iterative (memory O(F)): within its tolerance
+    mesh, _ = dumbbell(24, 40)
+    graph, uniform = mesh.graph, boundaries(mesh).uniform
+    normals = mesh.face_normals.astype(np.float64)
+    exact = boundaries_module.smoothing(mesh, graph, uniform)(normals)
+    monkeypatch.setattr(boundaries_module, "FACTORISED_FACES", mesh.num_faces - 1)
+    iterated = boundaries_module.smoothing(mesh, graph, uniform)(normals)
+    error = np.linalg.norm(iterated - exact, axis=0) / np.linalg.norm(exact, axis=0)
+    assert error.max() < 10 * boundaries_module.SOLVE_TOLERANCE and np.abs(iterated - normals).max() > 1e-3
