@@ -39,7 +39,7 @@ from ..io.mesh import Mesh
 from .boundaries import Boundaries
 from .contacts import contact_areas, contact_merges
 from .facegraph import FaceGraph
-from .levels import STANDS_APART, border_contrast
+from .levels import STANDS_APART
 
 SUPERFACES = 2000  # about this many patches seed the hierarchy (fewer on small meshes)
 BOUNDARY_LENGTH = 4.0  # a full-strength boundary costs this many edge lengths to cross when growing superfaces
@@ -210,9 +210,12 @@ def superfaces(mesh: Mesh, graph: FaceGraph, bounds: Boundaries, count: int = SU
 
 def tree_contrast(parent: np.ndarray, conductance: sp.csr_matrix, uniform: sp.csr_matrix, roots: int) -> np.ndarray:
     """(N,) float64 in [0, 1] boundary strength around each node of the merge tree
-    (N,) `parent`, as `geosam2.geometry.levels.region_contrast` of the region it makes,
-    from (S, S) superface `conductance` and `uniform` sums and the number of `roots`."""
-    return border_contrast(_border_sums(parent, conductance), _border_sums(parent, uniform), roots)
+    (N,) `parent`: 1 - (conductance across its border) / (what a boundary-free surface
+    conducts across it), from (S, S) superface `conductance` and `uniform` sums, as
+    `geosam2.geometry.levels.region_contrast`; a node with no border is a whole piece:
+    1 when there are several `roots`, else 0."""
+    crossing, free = (_border_sums(parent, weights) for weights in (conductance, uniform))
+    return np.where(free > 0, 1.0 - crossing / np.maximum(free, 1e-300), 1.0 if roots > 1 else 0.0)
 
 
 def _border_sums(parent: np.ndarray, weights: sp.csr_matrix) -> np.ndarray:

@@ -40,13 +40,7 @@ def region_contrast(conductance: sp.csr_matrix, uniform: sp.csr_matrix, region: 
         across = region[pairs.row] != region[pairs.col]
         return np.bincount(region[pairs.row[across]], pairs.data[across], minlength=count)
 
-    return border_contrast(across_borders(conductance), across_borders(uniform), pieces)
-
-
-def border_contrast(crossing: np.ndarray, free: np.ndarray, pieces: int) -> np.ndarray:
-    """(K,) float64 in [0, 1]: 1 - (K,) `crossing` / (K,) `free`, the conductance across
-    regions' borders over a boundary-free surface's; a region with no border (`free`
-    0) is a whole piece: 1 when the surface has several `pieces`, else 0."""
+    crossing, free = across_borders(conductance), across_borders(uniform)
     alone = 1.0 if pieces > 1 else 0.0
     return np.where(free > 0, 1.0 - crossing / np.maximum(free, 1e-300), alone)
 
