@@ -63,7 +63,5 @@ def test_best_level_score_is_the_score_of_the_best_level():
     whole = np.zeros(mesh.num_faces, np.int64)
     assert best_level_score(gt, np.stack([whole, parts])) == 1.0
     assert best_level_score(gt, whole[None]) < 0.5
-    segmenter = GeometrySegmenter()
-    levels = HierarchyLevels(segmenter).predict(gt)
+    levels = HierarchyLevels().predict(gt)
     assert levels.shape[1] == mesh.num_faces and best_level_score(gt, levels) > 0.8
-    assert (levels[:-1] == segmenter.levels()).all() and (levels[-1] == segmenter.hierarchy().apart_level()).all()

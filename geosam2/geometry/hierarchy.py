@@ -19,11 +19,8 @@ boundaries, from many small regions up to the whole surface.
    piece (a part of an artist mesh is often made of several pieces).
 
 The hierarchy is read as levels: labels of the faces with a given number of
-regions (`PartHierarchy.level`), nested; the level where each region is split as far
-as both halves stand apart (`PartHierarchy.apart_level`: small parts behind strong
-boundaries apart while large ones behind weak boundaries stay whole, which no number
-of regions gives; not nested with the others); and the chain of regions a face
-belongs to within its piece (`PartHierarchy.chain`).
+regions (`PartHierarchy.level`), and the chain of regions a face belongs to
+within its piece (`PartHierarchy.chain`).
 """
 
 from __future__ import annotations
@@ -39,7 +36,6 @@ from ..io.mesh import Mesh
 from .boundaries import Boundaries
 from .contacts import contact_areas, contact_merges
 from .facegraph import FaceGraph
-from .levels import STANDS_APART
 
 SUPERFACES = 2000  # about this many patches seed the hierarchy (fewer on small meshes)
 BOUNDARY_LENGTH = 4.0  # a full-strength boundary costs this many edge lengths to cross when growing superfaces
@@ -69,8 +65,6 @@ class PartHierarchy:
     piece_merges : (M, 2) int64
         Roots of the tree whose groups merge, in order, above the tree (pieces put
         together, `geosam2.geometry.contacts.contact_merges`); M < roots.
-    contrast : (2S-1,) float64 in [0, 1]
-        Boundary strength around each node (`tree_contrast`).
     """
 
     superface: np.ndarray
@@ -79,7 +73,6 @@ class PartHierarchy:
     height: np.ndarray
     roots: int
     piece_merges: np.ndarray
-    contrast: np.ndarray
 
     @property
     def coarsest(self) -> int:
@@ -130,32 +123,13 @@ class PartHierarchy:
             counts.append(int(round(count)))
         return sorted(set(counts + [finest]))
 
-    def apart_labels(self, threshold: float = STANDS_APART) -> np.ndarray:
-        """(S,) int64 node of the merge tree each superface lies in when, from each
-        piece down, a node is split into its two children as long as both stand apart
-        (`contrast` >= `threshold`)."""
-        child = self.parent >= 0
-        weakest_child = np.full(len(self.parent), np.inf)
-        np.minimum.at(weakest_child, self.parent[child], self.contrast[child])
-        label = np.arange(len(self.parent))
-        for node in np.flatnonzero(child)[::-1]:  # parents before children
-            up = self.parent[node]
-            label[node] = node if label[up] == up and weakest_child[up] >= threshold else label[up]
-        return label[: self.num_superfaces]
-
-    def apart_level(self, threshold: float = STANDS_APART) -> np.ndarray:
-        """(F,) int32 face labels of the `apart_labels` level (not one of `levels`:
-        it need not nest with them)."""
-        return np.unique(self.apart_labels(threshold), return_inverse=True)[1].astype(np.int32)[self.superface]
-
     def superface_levels(self, finest: int | None = None) -> np.ndarray:
         """(L, S) int64 region ids 0..count-1 per superface per level of `level_counts`,
         coarse to fine."""
         return np.stack([np.unique(self.node_labels(count), return_inverse=True)[1] for count in self.level_counts(finest)])
 
     def levels(self, finest: int | None = None) -> np.ndarray:
-        """(L, F) int32 face labels per level of `level_counts`, coarse to fine, each
-        region of a level within one region of every coarser one."""
+        """(L, F) int32 face labels per level of `level_counts`, coarse to fine."""
         return self.superface_levels(finest).astype(np.int32)[:, self.superface]
 
     def chain(self, superface: int) -> np.ndarray:
@@ -206,36 +180,6 @@ def superfaces(mesh: Mesh, graph: FaceGraph, bounds: Boundaries, count: int = SU
     pieces = graph.pieces
     label = np.where(sources >= 0, sources, len(areas) + pieces)  # unreached faces: one patch per piece
     return np.unique(label, return_inverse=True)[1].astype(np.int32)
-
-
-def tree_contrast(parent: np.ndarray, conductance: sp.csr_matrix, uniform: sp.csr_matrix, roots: int) -> np.ndarray:
-    """(N,) float64 in [0, 1] boundary strength around each node of the merge tree
-    (N,) `parent`: 1 - (conductance across its border) / (what a boundary-free surface
-    conducts across it), from (S, S) superface `conductance` and `uniform` sums, as
-    `geosam2.geometry.levels.region_contrast`; a node with no border is a whole piece:
-    1 when there are several `roots`, else 0."""
-    crossing, free = (_border_sums(parent, weights) for weights in (conductance, uniform))
-    return np.where(free > 0, 1.0 - crossing / np.maximum(free, 1e-300), 1.0 if roots > 1 else 0.0)
-
-
-def _border_sums(parent: np.ndarray, weights: sp.csr_matrix) -> np.ndarray:
-    """(N,) float64 sum of (S, S) `weights` over the edges with one end under each
-    node of the merge tree (N,) `parent` and the other not: the weights of the edges
-    of its superfaces, less twice those of the edges whose two ends meet under it."""
-    pairs = sp.triu(weights, k=1).tocoo()
-    first, second, value = pairs.row.astype(np.int64), pairs.col.astype(np.int64), pairs.data
-    total, inside = np.zeros(len(parent)), np.zeros(len(parent))
-    np.add.at(total, first, value)
-    np.add.at(total, second, value)
-    while (first != second).any():  # the node made earlier climbs until both meet
-        lower, higher = first < second, second < first
-        first, second = np.where(lower, parent[first], first), np.where(higher, parent[second], second)
-    np.add.at(inside, first, value)
-    for node in range(len(parent)):  # children are made before their parents
-        if parent[node] >= 0:
-            total[parent[node]] += total[node]
-            inside[parent[node]] += inside[node]
-    return total - 2.0 * inside
 
 
 def superface_graph(graph: FaceGraph, conductance: np.ndarray, patch: np.ndarray) -> sp.csr_matrix:
@@ -328,9 +272,8 @@ def part_hierarchy(mesh: Mesh, graph: FaceGraph, bounds: Boundaries, count: int 
     mass = np.bincount(patch, mesh.face_areas, minlength=weights.shape[0])
     mass = np.maximum(mass, 1e-12)
     parent, area, height, roots = merge_tree(weights, mass, commute_embedding(weights, mass))
-    contrast = tree_contrast(parent, weights, superface_graph(graph, bounds.uniform, patch), roots)
     root = _climb(parent, np.arange(weights.shape[0]))[patch]  # (F,) root node per face
     nodes, piece = np.unique(root, return_inverse=True)
     contact = contact_areas(mesh, piece.astype(np.int64))
     merges = nodes[contact_merges(contact, np.bincount(piece, mesh.face_areas, minlength=len(nodes)))]
-    return PartHierarchy(patch, parent, area, height, roots, merges.reshape(-1, 2), contrast)
+    return PartHierarchy(patch, parent, area, height, roots, merges.reshape(-1, 2))

@@ -14,13 +14,10 @@ a region lying mostly in one part joins it, the others are new parts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import scipy.sparse as sp
 
-if TYPE_CHECKING:  # the hierarchy reads STANDS_APART from here
-    from .hierarchy import PartHierarchy
+from .hierarchy import PartHierarchy
 
 STANDS_APART = 0.75  # a region stands apart when its border conducts at most a quarter of a boundary-free surface's
 MATCH_TOLERANCE = 0.01  # levels whose agreement with the parts is this close to the best are equals
