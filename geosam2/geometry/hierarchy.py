@@ -13,11 +13,14 @@ boundaries, from many small regions up to the whole surface.
 3. Merging: adjacent regions merge, cheapest first, at Ward's cost (the increase of
    area-weighted variance in the embedding), one merge at a time until one region
    per connected piece is left. Regions that no edge joins (separate pieces of an
-   artist mesh) never merge.
+   artist mesh) never merge in the tree.
+4. Pieces: above the tree, whole pieces are grouped by how much of them lies on
+   each other (`geosam2.geometry.contacts`), the levels coarser than one region per
+   piece (a part of an artist mesh is often made of several pieces).
 
 The hierarchy is read as levels: labels of the faces with a given number of
 regions (`PartHierarchy.level`), and the chain of regions a face belongs to
-(`PartHierarchy.chain`).
+within its piece (`PartHierarchy.chain`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from ..io.mesh import Mesh
 from .boundaries import Boundaries
+from .contacts import contact_areas, contact_merges
 from .facegraph import FaceGraph
 
 SUPERFACES = 2000  # about this many patches seed the hierarchy (fewer on small meshes)
@@ -58,6 +62,9 @@ class PartHierarchy:
         non-decreasing with the merges.
     roots : int
         Number of nodes never merged (connected pieces).
+    piece_merges : (M, 2) int64
+        Roots of the tree whose groups merge, in order, above the tree (pieces put
+        together, `geosam2.geometry.contacts.contact_merges`); M < roots.
     """
 
     superface: np.ndarray
@@ -65,6 +72,12 @@ class PartHierarchy:
     area: np.ndarray
     height: np.ndarray
     roots: int
+    piece_merges: np.ndarray
+
+    @property
+    def coarsest(self) -> int:
+        """The fewest regions of a level: the groups of touching pieces."""
+        return self.roots - len(self.piece_merges)
 
     @property
     def num_superfaces(self) -> int:
@@ -76,28 +89,38 @@ class PartHierarchy:
 
     def node_labels(self, count: int) -> np.ndarray:
         """(S,) int64 node of the merge tree each superface lies in when `count`
-        regions are left (at least `roots`, at most S)."""
+        regions are left (at least `coarsest`, at most S); below `roots`, the root
+        standing for its group of pieces."""
         total = self.num_superfaces
-        count = int(np.clip(count, self.roots, total))
-        merges = total - count  # the first `merges` merges have been made
+        count = int(np.clip(count, self.coarsest, total))
+        merges = total - max(count, self.roots)  # the first `merges` merges have been made
         alive = self.parent.copy()
         alive[alive >= total + merges] = -1  # merges not made yet
-        return _climb(alive, np.arange(total))
+        node = _climb(alive, np.arange(total))
+        group = np.arange(len(self.parent))
+        for kept, joined in self.piece_merges[: max(self.roots - count, 0)]:
+            group[group == group[joined]] = group[kept]
+        return group[node]
 
     def level(self, count: int) -> np.ndarray:
         """(F,) int32 region ids 0..count-1 per face with `count` regions left."""
         return np.unique(self.node_labels(count), return_inverse=True)[1].astype(np.int32)[self.superface]
 
     def level_counts(self, finest: int | None = None) -> list[int]:
-        """Region counts of the levels, coarse to fine: `roots`, then about LEVEL_GROWTH
-        times more each step, up to `finest` (default: FINEST_LEVEL, or `roots` when
-        more), at most the superfaces."""
+        """Region counts of the levels, coarse to fine, in steps of about LEVEL_GROWTH
+        times from one region per piece (`roots`): down to `coarsest` (groups of
+        pieces) and up to `finest` (default: FINEST_LEVEL, or `roots` when more), at
+        most the superfaces."""
         finest = max(FINEST_LEVEL, self.roots) if finest is None else finest
         finest = min(finest, self.num_superfaces)
         counts, count = [], float(max(self.roots, 1))
         while count < finest:
             counts.append(int(round(count)))
             count = max(count * LEVEL_GROWTH, count + 1)
+        count = float(self.roots)
+        while count > self.coarsest:
+            count = max(min(count / LEVEL_GROWTH, count - 1), self.coarsest)
+            counts.append(int(round(count)))
         return sorted(set(counts + [finest]))
 
     def superface_levels(self, finest: int | None = None) -> np.ndarray:
@@ -110,7 +133,7 @@ class PartHierarchy:
         return self.superface_levels(finest).astype(np.int32)[:, self.superface]
 
     def chain(self, superface: int) -> np.ndarray:
-        """(D,) int64 nodes from `superface` up to its root, small to large."""
+        """(D,) int64 nodes from `superface` up to its root (its piece), small to large."""
         nodes = [int(superface)]
         while self.parent[nodes[-1]] >= 0:
             nodes.append(int(self.parent[nodes[-1]]))
@@ -249,4 +272,8 @@ def part_hierarchy(mesh: Mesh, graph: FaceGraph, bounds: Boundaries, count: int 
     mass = np.bincount(patch, mesh.face_areas, minlength=weights.shape[0])
     mass = np.maximum(mass, 1e-12)
     parent, area, height, roots = merge_tree(weights, mass, commute_embedding(weights, mass))
-    return PartHierarchy(patch, parent, area, height, roots)
+    root = _climb(parent, np.arange(weights.shape[0]))[patch]  # (F,) root node per face
+    nodes, piece = np.unique(root, return_inverse=True)
+    contact = contact_areas(mesh, piece.astype(np.int64))
+    merges = nodes[contact_merges(contact, np.bincount(piece, mesh.face_areas, minlength=len(nodes)))]
+    return PartHierarchy(patch, parent, area, height, roots, merges.reshape(-1, 2))
