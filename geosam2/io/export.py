@@ -15,7 +15,7 @@ Files (named after ``mesh.name``, see :func:`export_mesh`):
   ``<part>.mtl``; the OBJs share one file per texture (``texture_<k>.<ext>``).
 - ``<name>_labels.npy``: (F,) int32 part id per face, -1 = unlabelled.
 - ``<name>_labels.json``: the labels and the parts tree (id, name, colour,
-  parent, faces, area share).
+  parent, faces, area share), on one line.
 
 The scene and the per-part files keep the input's appearance: each face keeps
 the UVs, material, texture and vertex colours of the scene geometry it came
@@ -313,6 +313,6 @@ def export_mesh(mesh: Mesh, labels: np.ndarray, folder, parts: Sequence[Part] | 
     write_parts_zip(paths["zip"], mesh, labels, parts)
     np.save(paths["npy"], labels)
     with open(paths["json"], "w") as f:
-        json.dump(labels_summary(mesh, labels, parts), f, indent=1)
+        json.dump(labels_summary(mesh, labels, parts), f)  # one line: indenting runs Python's encoder, 5x slower (10M labels: 5.5 s)
     return paths
 
