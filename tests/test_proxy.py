@@ -200,3 +200,12 @@ def test_the_collapse_map_transfer_agrees_with_the_closest_faces():
     by_distance = transfer_labels(proxy, proxy_labels, mesh, PA, IMPROVED, ProxyMap(proxy_map.sources))
     areas = mesh.face_areas
     assert areas[by_corners != by_distance].sum() / areas.sum() < 0.002
+
+
+def test_without_the_collapses_the_sources_are_found_by_distance(two_spheres, monkeypatch):
+    monkeypatch.setattr("geosam2.geometry.proxy.collapse_map", lambda *args: None)
+    proxy, proxy_map = decimate(two_spheres, 1000)
+    assert proxy_map.corners is None
+    left = proxy.centroids[:, 0] < np.mean(two_spheres.vertices[:, 0])
+    assert (proxy.part_ids[left] == 0).all() and (proxy.part_ids[~left] == 1).all()
+    assert np.array_equal(transfer_labels(proxy, proxy.part_ids, two_spheres, PA, IMPROVED, proxy_map), two_spheres.part_ids)
