@@ -5,7 +5,7 @@ import pytest
 import trimesh
 
 from tests.factories import make_box_mesh
-from geosam2.geometry.facegraph import creases, face_graph, valleys, weld_vertices
+from geosam2.geometry.facegraph import creases, face_graph, unique_rows, valleys, weld_vertices
 from geosam2.io.mesh import from_arrays
 
 
@@ -72,3 +72,11 @@ def test_creases_are_sharp_folds_and_concave_ones_valleys(wall_z, concave):
     assert creases(mesh, graph).tolist() == [concave]
     assert creases(mesh, graph, concave_only=False).tolist() == [True]
     assert not creases(mesh, graph, angle_deg=100.0, concave_only=False).any()
+
+
+@pytest.mark.parametrize("scale", [1, 2**40])  # digits that fit in 63 bits, and digits that do not
+def test_unique_rows_numbers_rows_as_numpy_unique_does(scale):
+    rows = np.random.default_rng(0).integers(-3, 4, (500, 3)) * scale
+    expected = np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
+    np.testing.assert_array_equal(unique_rows(rows), expected)
+    assert unique_rows(np.zeros((0, 3), np.int64)).shape == (0,)

@@ -2,22 +2,30 @@
 
 Above a face budget, rendering, lifting and clean-up run on a proxy made by
 quadric edge-collapse decimation (``fast-simplification``); each face of the
-full mesh then takes the label of the closest proxy face, and the labels are
-cleaned on the full mesh's own face graph so part boundaries follow its faces.
-The exports are of the full mesh. The face budget is a setting
+full mesh then takes the label around the proxy vertices its corners collapsed
+into, or near a boundary of the proxy's labels that of the closest proxy face,
+and the labels are cleaned on the full mesh's own face graph so part boundaries
+follow its faces. The exports are of the full mesh. The face budget is a setting
 (`geosam2.settings.Settings.face_budget`); `geosam2.pipeline.workspace.Workspace`
 decides and carries the labels back (:func:`proxy_or_mesh`, :func:`transfer_labels`).
 
+The decimation's collapses (:func:`collapse_map`) say which full face each proxy
+face was and which proxy vertex each full vertex became: at 10M faces this
+replaces a search for the closest face of every proxy face and of nearly every
+full face (most of the minutes the proxy took).
+
 The transfer never splits a connected piece of the full mesh (a component of its
 welded faces) that the proxy's labels do not split: each face takes its label
-from the proxy faces of its own piece (those whose closest full face lies on it),
-a piece that decimation removed entirely takes one label for all its faces (the
-one most of its area finds nearest), and the clean-up leaves pieces of one label
-as they are. 4,000 separate small boxes through a proxy of 5,000 faces split 2,719
+from the proxy faces of its own piece (those that were faces of it), a piece that
+decimation removed entirely takes one label for all its faces (the one most of
+its area finds nearest), and the clean-up leaves pieces of one label as they
+are. 4,000 separate small boxes through a proxy of 5,000 faces split 2,719
 boxes between parts before this rule.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -41,35 +49,91 @@ def needs_proxy(mesh: Mesh, budget: int) -> bool:
     return budget > 0 and mesh.num_faces > budget
 
 
-def decimate(mesh: Mesh, target_faces: int) -> tuple[Mesh, np.ndarray]:
+@dataclass(frozen=True, eq=False)
+class ProxyMap:
+    """Where a proxy's faces come from in the full mesh (:func:`decimate`).
+
+    Attributes
+    ----------
+    sources : (P,) int64, the full face under each proxy face: the face that
+        decimation turned into it (or, when the collapses are not known, the full
+        face closest to its centroid facing its way, :func:`closest_faces`)
+    corners : (F, 3) int32 or None, the proxy vertex each corner of each full face
+        was collapsed into (-1: a vertex left without faces), None when unknown
+    """
+
+    sources: np.ndarray
+    corners: np.ndarray | None = None
+
+
+def decimate(mesh: Mesh, target_faces: int) -> tuple[Mesh, ProxyMap]:
     """A proxy of `mesh` with about `target_faces` faces, in the same normalised
     frame (same ``to_file``), by quadric decimation of the welded mesh (vertices
     closer than the weld tolerance merged, so seams of UV charts do not stop it),
-    and its (P,) int64 `sources`: the full face closest to each proxy face's
-    centroid (:func:`closest_faces`, facing the same way), whose ``part_ids`` the
-    proxy face takes. The proxy may keep more faces where collapses would leave
-    degenerate triangles (long thin ones: an assembly of subdivided trimesh
-    cylinders of 1.8M faces stopped at 477k faces for a target of 100k)."""
+    and its `ProxyMap`: the full face each proxy face comes from, whose
+    ``part_ids`` the proxy face takes, and the proxy vertex of every corner of the
+    full mesh (:func:`collapse_map`). The proxy may keep more faces where collapses
+    would leave degenerate triangles (long thin ones: an assembly of subdivided
+    trimesh cylinders of 1.8M faces stopped at 477k faces for a target of 100k)."""
     import fast_simplification
 
     welded = weld_vertices(mesh.vertices, mesh.faces)
     points = np.zeros((welded.max() + 1, 3))
-    points[welded] = mesh.vertices[mesh.faces]
-    vertices, faces = fast_simplification.simplify(points, welded.astype(np.int32), target_count=target_faces)
+    points[welded] = mesh.triangles  # the cached corners: no (F, 3, 3) copy
+    vertices, faces, collapses = fast_simplification.simplify(
+        points, welded.astype(np.int32), target_count=target_faces, return_collapses=True
+    )
+    del points
     vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64).reshape(-1, 3)
     if len(faces) == 0:
         raise ProxyError(f"Decimating '{mesh.name}' to {target_faces:,} faces left none: give a larger face budget (or 0: no proxy).")
-    triangles = vertices[faces]
-    sources = closest_faces(mesh.triangles, triangles.mean(axis=1), normals=triangle_normals(triangles))
+    proxy_map = collapse_map(welded, np.asarray(collapses, np.int64).reshape(-1, 2), faces)
+    if proxy_map is None:  # the collapses do not give the proxy's faces: find the full faces under them
+        triangles = vertices[faces]
+        proxy_map = ProxyMap(closest_faces(mesh.triangles, triangles.mean(axis=1), normals=triangle_normals(triangles)))
     proxy = Mesh(
         vertices=vertices,
         faces=faces,
-        part_ids=mesh.part_ids[sources],
+        part_ids=mesh.part_ids[proxy_map.sources],
         part_names=mesh.part_names,
         to_file=mesh.to_file,
         name=mesh.name,
     )
-    return proxy, sources
+    return proxy, proxy_map
+
+
+def collapse_map(welded: np.ndarray, collapses: np.ndarray, proxy_faces: np.ndarray) -> ProxyMap | None:
+    """The `ProxyMap` of a decimation of (F, 3) int `welded` faces by (C, 2) int
+    `collapses` (``[i0, i1]``: vertex i1 merged into i0, in order) into (P, 3) int
+    `proxy_faces`, or None when they do not agree.
+
+    Each vertex ends in the vertex its chain of collapses leads to; a face stays
+    (becomes a proxy face) unless two of its distinct corners end in one vertex;
+    the vertices the staying faces use are the proxy's, numbered in their order,
+    and the staying faces are the proxy's faces in their order. This is checked:
+    a decimation that did otherwise gives None (then :func:`decimate` finds the
+    sources by distance)."""
+    end = np.arange(welded.max(initial=-1) + 1)
+    end[collapses[:, 1]] = collapses[:, 0]
+    while True:  # follow the chains, doubling the steps each round
+        further = end[end]
+        if np.array_equal(further, end):
+            break
+        end = further
+    ends = end[welded]
+    stays = _distinct_corners(ends) == _distinct_corners(welded)
+    on_proxy = np.zeros(len(end), bool)
+    on_proxy[ends[stays]] = True
+    index = np.where(on_proxy, np.cumsum(on_proxy) - 1, -1)
+    if not np.array_equal(index[ends[stays]], proxy_faces):
+        return None
+    return ProxyMap(np.flatnonzero(stays), index[ends].astype(np.int32))
+
+
+def _distinct_corners(faces: np.ndarray) -> np.ndarray:
+    """(F,) int number of distinct vertices of each of (F, 3) `faces`."""
+    a, b, c = faces.T
+    return 3 - (a == b) - ((c == a) | (c == b))
 
 
 def candidate_faces(
@@ -201,14 +265,16 @@ def uniform_pieces(pieces: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def transfer_labels(
-    proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float, profile: str, sources: np.ndarray | None = None
+    proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, pa: float, profile: str, proxy_map: ProxyMap | None = None
 ) -> np.ndarray:
     """(F,) int32 labels of the full `mesh` from (P,) `proxy_labels` of its proxy.
 
-    Each face takes the label of the proxy face closest to its centroid and facing
-    its way (:func:`closest_faces`) among the proxy faces of its own connected
-    piece (``mesh.graph.pieces``); a proxy face lies on the piece of its (P,)
-    `sources` face (:func:`decimate`'s, found again when None). The faces of a
+    Each face takes its label from the proxy faces of its own connected piece
+    (``mesh.graph.pieces``; a proxy face lies on the piece of its `proxy_map`
+    source, :func:`decimate`'s, found by distance when None): the label around
+    the proxy vertices its corners collapsed into when those agree
+    (:func:`labels_by_corners`), else the label of the proxy face closest to
+    its centroid and facing its way (:func:`closest_faces`). The faces of a
     piece without proxy faces (removed by decimation) all take the label most of
     its area finds nearest. Then stray pieces (relative size below `pa`) are
     cleared and refilled on the full mesh by the clean-up of `profile` (the
@@ -217,28 +283,67 @@ def transfer_labels(
     unlabelled on the proxy stay unlabelled), except on pieces of one label,
     which stay whole."""
     proxy_labels = np.asarray(proxy_labels, np.int32)
-    if sources is None:
-        sources = closest_faces(mesh.triangles, proxy.centroids, normals=proxy.face_normals)
+    if proxy_map is None:
+        proxy_map = ProxyMap(closest_faces(mesh.triangles, proxy.centroids, normals=proxy.face_normals))
     pieces = mesh.graph.pieces
-    proxy_pieces = pieces[sources]
-    on_proxy = np.zeros(pieces.max() + 1, bool)
-    on_proxy[proxy_pieces] = True
-    kept = on_proxy[pieces]
-    labels = np.empty(mesh.num_faces, np.int32)
-    centroids, normals = mesh.centroids, mesh.face_normals
-    labels[kept] = _nearest_labels(proxy, proxy_labels, centroids[kept], normals[kept], (proxy_pieces, pieces[kept]))
-    if not kept.all():
-        lost = ~kept
-        nearest = _nearest_labels(proxy, proxy_labels, centroids[lost], normals[lost])
-        labels[lost] = _majority_per_piece(pieces[lost], nearest, mesh.face_areas[lost])
+    labels, decided = labels_by_corners(proxy, proxy_labels, proxy_map, pieces)
+    if not decided.all():
+        labels[~decided] = _labels_by_distance(proxy, proxy_labels, mesh, pieces[proxy_map.sources], ~decided)
     cleaned = clean_labels(mesh, labels, pa, fill_unlabelled=False, split_disconnected=False, keep_largest_piece=True, profile=profile)
     whole = uniform_pieces(pieces, labels)
     cleaned[whole] = labels[whole]
     return cleaned
 
 
-def proxy_or_mesh(mesh: Mesh, budget: int) -> tuple[Mesh, np.ndarray | None]:
-    """The mesh to segment and its sources: a proxy of `budget` faces with the full
-    face under each of its faces (:func:`decimate`) when `mesh` has more, else
-    (`mesh`, None)."""
+def labels_by_corners(proxy: Mesh, proxy_labels: np.ndarray, proxy_map: ProxyMap, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) int32 labels of the full faces whose corners tell them, and (F,) bool
+    which those are: the faces whose three corners collapsed into proxy vertices
+    (``proxy_map.corners``) around which every proxy face has one label and lies
+    on the face's own piece ((F,) `pieces`; a proxy face's is its source's). The
+    others (near a boundary of the proxy's labels, or without known corners) are
+    left to the closest proxy face: at 10M faces this spares the search for all
+    but a few percent of them."""
+    labels = np.full(len(pieces), -1, np.int32)
+    corners = proxy_map.corners
+    if corners is None:
+        return labels, np.zeros(len(pieces), bool)
+    lowest = int(proxy_labels.min())
+    stride = int(proxy_labels.max()) - lowest + 1
+    face_keys = pieces[proxy_map.sources].astype(np.int64) * stride + (proxy_labels - lowest)  # (piece, label) as one number
+    corner_keys = np.repeat(face_keys, 3)
+    low = np.full(proxy.vertices.shape[0], np.iinfo(np.int64).max)
+    high = np.full(proxy.vertices.shape[0], -1)
+    np.minimum.at(low, proxy.faces.reshape(-1), corner_keys)
+    np.maximum.at(high, proxy.faces.reshape(-1), corner_keys)
+    vertex_keys = np.append(np.where(low == high, low, -1), -1)  # -1: mixed, or (last) no proxy vertex
+    key = vertex_keys[corners[:, 0]]
+    decided = (key >= 0) & (vertex_keys[corners[:, 1]] == key) & (vertex_keys[corners[:, 2]] == key)
+    decided &= key // stride == pieces
+    labels[decided] = key[decided] % stride + lowest
+    return labels, decided
+
+
+def _labels_by_distance(proxy: Mesh, proxy_labels: np.ndarray, mesh: Mesh, proxy_pieces: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """(K,) int32 labels of the (F,) bool `chosen` faces of `mesh` by the closest proxy
+    face of their own piece ((P,) `proxy_pieces` of the proxy faces); the chosen
+    faces of a piece without proxy faces (all of its faces) take the label most of
+    their area finds nearest."""
+    pieces = mesh.graph.pieces[chosen]
+    on_proxy = np.zeros(mesh.graph.pieces.max() + 1, bool)
+    on_proxy[proxy_pieces] = True
+    kept = on_proxy[pieces]
+    triangles = mesh.triangles[chosen]
+    centroids, normals = triangles.mean(axis=1), triangle_normals(triangles)
+    labels = np.empty(len(pieces), np.int32)
+    labels[kept] = _nearest_labels(proxy, proxy_labels, centroids[kept], normals[kept], (proxy_pieces, pieces[kept]))
+    if not kept.all():
+        lost = ~kept
+        nearest = _nearest_labels(proxy, proxy_labels, centroids[lost], normals[lost])
+        labels[lost] = _majority_per_piece(pieces[lost], nearest, mesh.face_areas[chosen][lost])
+    return labels
+
+
+def proxy_or_mesh(mesh: Mesh, budget: int) -> tuple[Mesh, ProxyMap | None]:
+    """The mesh to segment and its `ProxyMap`: a proxy of `budget` faces
+    (:func:`decimate`) when `mesh` has more, else (`mesh`, None)."""
     return decimate(mesh, budget) if needs_proxy(mesh, budget) else (mesh, None)

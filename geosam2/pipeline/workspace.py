@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..geometry.proxy import proxy_or_mesh, transfer_labels
+from ..geometry.proxy import ProxyMap, proxy_or_mesh, transfer_labels
 from ..io.export import export_mesh
 from ..io.filenames import safe_stem
 from ..io.mesh import Mesh
@@ -43,13 +43,13 @@ class Workpiece:
     full : Mesh or PointCloud, as the file holds it (the exports label it)
     segmented : Mesh or PointCloud, what sessions work on: `full`, or its decimated
         proxy when `full` is a mesh above the face budget
-    sources : (P,) int64 or None, on a proxy: the face of `full` under each proxy
-        face (`geosam2.geometry.proxy.decimate`), which the label transfer reads
+    proxy_map : ProxyMap or None, on a proxy: where its faces come from in `full`
+        (`geosam2.geometry.proxy.decimate`), which the label transfer reads
     """
 
     full: Mesh | PointCloud
     segmented: Mesh | PointCloud
-    sources: np.ndarray | None = None
+    proxy_map: ProxyMap | None = None
 
     @classmethod
     def load(cls, source: str | os.PathLike | Mesh | PointCloud, settings: Settings) -> "Workpiece":
@@ -131,7 +131,7 @@ class Workspace:
         source, pa, full = self._transferred
         if source is not labels or pa != self.session.pa:
             workpiece = self.workpiece
-            full = transfer_labels(workpiece.segmented, labels, self.full, self.session.pa, self.session.profile, workpiece.sources)
+            full = transfer_labels(workpiece.segmented, labels, self.full, self.session.pa, self.session.profile, workpiece.proxy_map)
             self._transferred = (labels, self.session.pa, full)
         return full
 
@@ -143,7 +143,7 @@ class Workspace:
         if levels is None or not self.workpiece.on_proxy:
             return levels
         workpiece, pa, profile = self.workpiece, self.session.pa, self.session.profile
-        return np.stack([transfer_labels(workpiece.segmented, level, self.full, pa, profile, workpiece.sources) for level in levels])
+        return np.stack([transfer_labels(workpiece.segmented, level, self.full, pa, profile, workpiece.proxy_map) for level in levels])
 
     def export_levels(self, folder: str | os.PathLike) -> str | None:
         """Write `levels` as ``<mesh>_levels.npy`` ((L, F) int32, coarse to fine, -1 =
