@@ -109,8 +109,8 @@ BYTES_PER_FACE = 1_500
 """Peak resident bytes per face of a mesh segmented through the proxy (`geosam2
 segment --auto`: load, decimation to the default budget, views and segmentation of
 the proxy, transfer, exports), fixed costs included, with a margin:
-`bench/bench_huge_mesh.py` measured a peak of 10.30 GiB for 9,959,424 faces
-(1,110 B/face) and 3.4 GiB for 2.0M faces (1,800 B/face, where the 500k-face
+`bench/bench_huge_mesh.py` measured a peak of 9.07 GiB for 9,959,424 faces
+(980 B/face; 10.30 GiB before the proxy's collapse map) and 3.4 GiB for 2.0M faces (1,800 B/face, where the 500k-face
 proxy's session is a larger share)."""
 MEMORY_SHARE = 0.75
 """Share of the machine's memory one run may plan to use for the face limit."""
