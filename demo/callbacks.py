@@ -30,11 +30,12 @@ from .chart import parts_sunburst
 from .images import base_images, overlay_mask
 from .meshes import UP_AXES, MeshCache, PreparedMesh
 from . import downloads
-from .editing import EditingEvents, edited
+from .editing import EditingEvents
+from .hierarchy import HierarchyEvents, level_line
 from .model import SharedModel
 from .prompting import api_prompt, empty_prompt, to_prompt, with_click
 from .screen import OUTPUTS, Pictures, camera_on_view, widest_view, mesh_status, only, parts_rows, tree_order, unlabelled_share, user_errors
-from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings, holding_user
+from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings, edited, holding_user
 
 
 def own_copy(path: str, folder: Path) -> str:
@@ -48,7 +49,7 @@ def own_copy(path: str, folder: Path) -> str:
     return str(copy)
 
 
-class DemoApp(EditingEvents):
+class DemoApp(EditingEvents, HierarchyEvents):
     """The demo's handlers over one shared model, a shared mesh cache and a per-user store.
 
     Parameters
@@ -147,6 +148,7 @@ class DemoApp(EditingEvents):
             "parts": parts_rows(session),
             "part": gr.update(choices=choices, value=selected),
             "status": self.status(user),
+            "levels": level_line(user),
             "prompt": prompt,
             **downloads.shown_buttons(user),
         }

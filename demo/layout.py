@@ -23,6 +23,7 @@ from .callbacks import DemoApp
 from .chart import parts_sunburst
 from .downloads import DOWNLOAD_LABELS, DOWNLOAD_OUTPUTS, DOWNLOADS
 from .guard import PublicCallsOnly, closed_by_heartbeat
+from .hierarchy import COARSER, FINER, NO_LEVELS
 from .meshes import Y_UP, Z_UP
 from .model import GEOSAM2
 from .prompting import MODES, POSITIVE, empty_prompt
@@ -44,7 +45,9 @@ CSS = """
 #views .grid-wrap, #candidates .grid-wrap { overflow-x: hidden; }
 #views, #views .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; overflow-y: visible !important; }
 #candidates .caption-label { white-space: normal; font-size: 11px; line-height: 1.2; max-width: 100%; }
-"""  # the galleries' columns share the column's width (Gradio's are 100 px or more each, clipped beside each other)
+#views > label, #candidates > label { position: relative !important; }
+"""  # the galleries' columns share the column's width (Gradio's are 100 px or more each, clipped beside each other);
+# their labels take their own line (Gradio floats them over the first row of thumbnails)
 SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_maps", "profile", "up")
 """The settings controls, in the order the load event (and its public API) takes them."""
 
@@ -127,6 +130,10 @@ def _left_column(app: DemoApp, c: SimpleNamespace, examples: list[Path], preload
         label="Views: choose one to prompt on", columns=4, allow_preview=False, elem_id="views", height="auto"
     )
     c.point_maps = gr.Checkbox(False, label="Show point maps instead of normal maps")
+    c.prompt_files = gr.File(
+        label="Prompt files: the release's JSON point prompts (frame_idx, obj_id, point, label), one per level of detail",
+        file_count="multiple", file_types=[".json"], type="filepath", elem_id="prompt-files", height=90,
+    )
     _settings_controls(app, c)
 
 
@@ -145,6 +152,10 @@ def _middle_column(c: SimpleNamespace) -> None:
         c.complete = gr.Button("Auto-complete the rest", size="sm", elem_id="auto-complete")
         c.everything = gr.Button("Segment everything", size="sm", elem_id="segment-everything")
         c.stop = gr.Button("Stop", size="sm", elem_id="stop", min_width=60)
+    with gr.Row(equal_height=True):
+        c.levels = gr.Markdown(NO_LEVELS, elem_id="levels")
+        c.coarser = gr.Button("Coarser", size="sm", elem_id="coarser", min_width=80, scale=0)
+        c.finer = gr.Button("Finer", size="sm", elem_id="finer", min_width=80, scale=0)
     with gr.Row():
         c.clear = gr.Button("Clear prompt", size="sm")
         c.undo = gr.Button("Undo", size="sm", elem_id="undo")
@@ -220,9 +231,19 @@ def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
     def on_candidates(prompt, part, inside, request: gr.Request):
         return app.candidates(prompt, part, inside, request)
 
+    def on_coarser(prompt, request: gr.Request):
+        return app.step_level(COARSER, prompt, request)
+
+    def on_finer(prompt, request: gr.Request):
+        return app.step_level(FINER, prompt, request)
+
+    def on_prompt_files(paths, prompt, request: gr.Request, progress=gr.Progress()):
+        return app.add_prompt_files(paths, prompt, request, progress)
+
     return SimpleNamespace(
         on_load=on_load, on_apply=on_apply, on_segment=on_segment, on_refine=on_refine, on_pick=on_pick, on_complete=on_complete,
         on_everything=on_everything, on_split=on_split, segment_prompt=segment_prompt, on_candidates=on_candidates,
+        on_coarser=on_coarser, on_finer=on_finer, on_prompt_files=on_prompt_files,
     )
 
 
@@ -248,6 +269,9 @@ def _wire_labelling(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace, preloaded
         c.undo.click(app.undo, [c.prompt], outputs, api_name="undo"),
         c.redo.click(app.redo, [c.prompt], outputs, api_name="redo"),
         c.reset.click(app.reset, [c.prompt], outputs, api_name="reset"),
+        c.coarser.click(h.on_coarser, [c.prompt], outputs, **private),
+        c.finer.click(h.on_finer, [c.prompt], outputs, **private),
+        c.prompt_files.upload(h.on_prompt_files, [c.prompt_files, c.prompt], outputs, **private),
     ]
     if preloaded:  # the file box shows it from the start; its change event loads the others
         changes.append(demo.load(h.on_load, [c.mesh_file] + settings, load_outputs, **private))

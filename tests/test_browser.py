@@ -122,6 +122,39 @@ def clipped_or_below(page, width: int, height: int) -> dict:
     return {**out, **{f"{s} scrolls sideways": None for s in sideways}}
 
 
+def hidden_first_row(page, gallery: str = "#views") -> list:
+    """The thumbnails of the first row of `gallery` (a CSS selector) not fully visible: under
+    the gallery's floating label, or cut by the gallery's box; one line each."""
+    return page.evaluate(
+        """selector => {
+        const gallery = document.querySelector(selector), box = gallery.getBoundingClientRect();
+        const label = gallery.querySelector('label').getBoundingClientRect();
+        const items = [...gallery.querySelectorAll('.thumbnail-item')];
+        const top = Math.min(...items.map(i => i.getBoundingClientRect().top));
+        const apart = (a, b) => a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+        return items.map((item, i) => [i, item.getBoundingClientRect()])
+          .filter(([i, r]) => r.top < top + 1)
+          .filter(([i, r]) => !apart(r, label) || r.top < box.top || r.bottom > box.bottom || r.left < box.left || r.right > box.right)
+          .map(([i, r]) => `thumbnail ${i} at ${r.top.toFixed(0)}-${r.bottom.toFixed(0)}, label ${label.top.toFixed(0)}-${label.bottom.toFixed(0)}`);
+        }""",
+        gallery,
+    )
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (1440, 900), (1920, 1080)])
+def test_the_first_row_of_views_and_candidates_is_fully_visible(page_url, width, height):
+    app, url = page_url
+    with chromium((width, height)) as page:
+        user = DemoPage(page, url)
+        user.open(preloaded=True)
+        assert hidden_first_row(page) == []
+        session = app.store.get(app.store.keys()[-1]).session
+        face_ids = session.views.face_ids[user.view]
+        user.click_prompt(*part_pixel(face_ids, np.zeros(session.mesh.num_faces, int), 0), RESOLUTION)
+        page.wait_for_selector("#candidates .thumbnail-item", timeout=30_000)
+        assert hidden_first_row(page, "#candidates") == []
+
+
 def test_layout_fits_and_downloads_hold_the_parts_shown_after_quick_changes(page_url, tmp_path):
     app, url = page_url
     with chromium((1920, 1080)) as page:
