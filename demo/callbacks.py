@@ -22,6 +22,7 @@ import gradio as gr
 import numpy as np
 
 from geosam2.errors import GeoSAM2Error, PromptError
+from geosam2.io.digest import file_sha256
 from geosam2.pipeline.workspace import Workspace
 from geosam2.render import describe_backend
 from geosam2.segmenters.prompts import Prompt
@@ -31,7 +32,7 @@ from .images import base_images, overlay_mask
 from .meshes import UP_AXES, MeshCache, PreparedMesh
 from . import downloads
 from .editing import EditingEvents
-from .hierarchy import HierarchyEvents, level_line
+from .hierarchy import HierarchyEvents, level_line, segment_everything_in_levels
 from .model import SharedModel
 from .prompting import api_prompt, empty_prompt, to_prompt, with_click
 from .screen import OUTPUTS, Pictures, camera_on_view, widest_view, mesh_status, only, parts_rows, tree_order, unlabelled_share, user_errors
@@ -73,6 +74,7 @@ class DemoApp(EditingEvents, HierarchyEvents):
         self.folder = Path(tempfile.mkdtemp(prefix="geosam2-demo-", dir=temp_root))
         self.meshes = MeshCache(self.settings)
         self.store = Store(self.settings.store_bytes, self.settings.idle_seconds)
+        self.segmented_at_load: set[str] = set()  # digests of the files shown segmented (`segment_at_load`)
         self._closed = threading.Event()
 
     # ------------------------------------------------------------- helpers
@@ -98,6 +100,11 @@ class DemoApp(EditingEvents, HierarchyEvents):
             if self.model.encodes_at_start:
                 self.model.encode(warmed[-1])
         return len(warmed)
+
+    def segment_at_load(self, paths) -> None:
+        """Show the meshes of the files `paths` (by content, whatever copy is loaded)
+        segmented at once, their levels ready to browse (the generated example)."""
+        self.segmented_at_load |= {file_sha256(str(path)) for path in paths}
 
     def sweep_every(self, seconds: float) -> threading.Thread:
         """Drop idle users' states every `seconds` until `close`, in a daemon thread."""
@@ -201,6 +208,10 @@ class DemoApp(EditingEvents, HierarchyEvents):
         base = base_images(prepared.views, True) if point_maps else prepared.normal_maps
         source, look = own_copy(path, folder), own_copy(prepared.look(self.folder), folder)  # Gradio's cache and ours may go
         user = UserState(workspace, page, source, folder, base, bool(point_maps), look=look)
+        if file_sha256(path) in self.segmented_at_load:
+            progress(0.8, desc="segmenting everything: the hierarchy of parts")
+            segment_everything_in_levels(user)
+            edited(user)
         self.store.put(request.session_hash, user)
         prompt = empty_prompt(widest_view(prepared.views))
         screen = dict(zip(OUTPUTS, self._screen(user, prompt)))

@@ -15,7 +15,7 @@ from geosam2.errors import PromptError
 from geosam2.pipeline.workspace import Workspace
 from geosam2.segmenters.prompts import Prompt
 
-from .hierarchy import start_browsing
+from .hierarchy import segment_everything_in_levels
 from .prompting import empty_prompt, to_prompt
 from .screen import only, user_errors
 from .state import UserState, edited, holding_user
@@ -137,10 +137,8 @@ class EditingEvents:
         if not user.session.profile.completion.relabels_everything and not (user.session.labels < 0).any():
             return nothing_found("Every face already has a part: nothing left to segment. Reset to start again.", from_page)
         progress(0.1, desc="segmenting everything")
-        before, first_id = user.session.labels, user.session.history.state.next_id
-        update = user.session.segment_everything()
-        user.browse = start_browsing(user.session, first_id)  # its parts as a level: Coarser and Finer step from there
-        return self._changed(user, prompt, before, update, None, from_page)
+        before = user.session.labels
+        return self._changed(user, prompt, before, segment_everything_in_levels(user), None, from_page)
 
     def _changed(self, user: UserState, prompt: dict, before: np.ndarray, update, selected: int | None, from_page: bool = True) -> tuple:
         """The screen after an automatic operation from (F,) labels `before`; one that changed

@@ -72,6 +72,16 @@ def start_browsing(session, first_id: int) -> LevelBrowse | None:
     return browse
 
 
+def segment_everything_in_levels(user: UserState):
+    """Segment everything in the user's session (`Session.segment_everything`) and start
+    browsing the levels of its parts (`start_browsing`); returns the session's Update."""
+    session = user.session
+    first_id = session.history.state.next_id
+    update = session.segment_everything()
+    user.browse = start_browsing(session, first_id)
+    return update
+
+
 def shown_level(user: UserState) -> int | None:
     """Index of the level the user's current labelling shows, None when it is not a browsed one."""
     browse = user.browse
@@ -83,9 +93,9 @@ def level_line(user: UserState) -> str:
     level = shown_level(user)
     if level is None:
         return NO_LEVELS
-    count = region_counts(user.browse)[level]
+    count = sum(part.id >= user.browse.first_id for part in user.session.parts)
     return (
-        f"**Level {level + 1} of {len(user.browse.levels)}** of the hierarchy of parts: {count} automatic parts. "
+        f"**Level {level + 1} of {len(user.browse.levels)}** of the hierarchy of parts: {count} automatic part{'s' * (count != 1)}. "
         "Coarser merges them, Finer splits them (Undo goes back)."
     )
 

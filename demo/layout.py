@@ -30,6 +30,7 @@ from .prompting import MODES, POSITIVE, empty_prompt
 from .screen import LOAD_OUTPUTS, OUTPUTS, PARTS_HEADERS
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+GENERATED = "generated"  # the examples' folder of meshes made by text/image-to-3D models: shown segmented, levels ready
 SHOWCASE = EXAMPLES_DIR / "official" / "drill.glb"  # the official release's textured example: the page opens on it
 PUBLIC_API = ("load", "segment_prompt", "auto_complete", "segment_everything", "undo", "redo", "reset", "downloads")  # the endpoints API clients may call
 INTRO = """### GeoSAM2: click a part, get it in 3D
@@ -55,7 +56,7 @@ SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_map
 def example_files(examples_dir: Path = EXAMPLES_DIR) -> list[Path]:
     """The example meshes: the official release's first, then a generated one (one closed
     surface, as text/image-to-3D models make them), then the project's own small ones."""
-    return [path for folder in ("official/", "generated/", "") for path in sorted(examples_dir.glob(f"{folder}*.glb"))]
+    return [path for folder in ("official/", f"{GENERATED}/", "") for path in sorted(examples_dir.glob(f"{folder}*.glb"))]
 
 
 def launch_options() -> dict:
@@ -354,6 +355,7 @@ def build_demo(
     /gradio_api/call); the page's other events are private.
     """
     examples = example_files(examples_dir)
+    app.segment_at_load(path for path in examples if path.parent.name == GENERATED)
     preload_path = None if preload is None else str(preload)
     _start_background_work(app, examples, preload_path, sweep_seconds)
     c = SimpleNamespace()

@@ -181,3 +181,40 @@ def test_layout_fits_and_downloads_hold_the_parts_shown_after_quick_changes(page
         record = json.loads(Path(user.download("json", tmp_path)).read_text())
         assert np.array_equal(record["labels"], session.labels) and [p["name"] for p in record["parts"]][0] == "part_0"
         page.screenshot(path=str(tmp_path / "demo_1280.png"), full_page=True)
+
+
+def test_levels_and_prompt_files_on_the_page(page_url, tmp_path):
+    app, url = page_url
+    with chromium() as page:
+        user = DemoPage(page, url)
+        user.open(preloaded=True)
+        session = app.store.get(app.store.keys()[-1]).session
+        face_ids = session.views.face_ids[user.view]
+        pieces = np.bincount(np.append(session.mesh.part_ids, -1)[face_ids].ravel() + 1)[1:]
+        a, b = (part_pixel(face_ids, session.mesh.part_ids, int(p)) for p in np.argsort(pieces)[::-1][:2])
+        release = [[x * 1024 / RESOLUTION, y * 1024 / RESOLUTION] for x, y in (a, b)]  # the release's 1024-px pixels
+        files = {
+            "coarse": [{"frame_idx": user.view, "obj_id": 1, "point": point, "label": 1} for point in release],
+            "fine": [{"frame_idx": user.view, "obj_id": k + 1, "point": point, "label": 1} for k, point in enumerate(release)],
+        }
+        paths = []
+        for stem, entries in files.items():
+            paths.append(tmp_path / f"{stem}.json")
+            paths[-1].write_text(json.dumps(entries))
+        page.locator("#prompt-files input[type=file]").set_input_files([str(p) for p in paths])
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Parts: 3')", timeout=60_000)
+        table = page.locator("#parts").inner_text()
+        assert table.count("coarse_obj1") == 3  # the parent, and in the parent column of its two children
+        page.screenshot(path=str(tmp_path / "prompt_files.png"), full_page=True)
+
+        page.locator("#reset").click()
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Parts: 0')", timeout=30_000)
+        page.locator("#segment-everything").click()
+        page.wait_for_function("() => document.querySelector('#levels').innerText.includes('Level ')", timeout=60_000)
+        session = app.store.get(app.store.keys()[-1]).session
+        first = int(page.locator("#levels").inner_text().split("Level ")[1].split()[0])
+        page.locator("#finer").click()
+        page.wait_for_function(f"() => document.querySelector('#levels').innerText.includes('Level {first + 1} ')", timeout=30_000)
+        page.wait_for_function(f"() => document.querySelector('#status').innerText.includes('Parts: {len(session.parts)};')", timeout=30_000)
+        page.locator("#undo").click()
+        page.wait_for_function(f"() => document.querySelector('#levels').innerText.includes('Level {first} ')", timeout=30_000)

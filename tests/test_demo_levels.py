@@ -130,3 +130,28 @@ def test_a_bad_prompt_file_says_what_is_wrong_and_keeps_the_work(app, request_, 
         assert session_of(app, request_).labels is labels
     with pytest.warns(UserWarning, match="Choose one or more prompt files"):
         app.add_prompt_files([], empty_prompt(), request_, no_progress)
+
+
+def test_the_generated_example_opens_segmented_with_its_levels_ready(tmp_path):
+    from demo.layout import GENERATED, build_demo, example_files
+    from geosam2.io.digest import file_sha256
+
+    app = DemoApp(SharedModel(), DEMO_DEFAULTS, temp_root=str(tmp_path))
+    try:
+        build_demo(app, preload=None, sweep_seconds=3600)
+        examples = example_files()
+        assert examples[1].parent.name == GENERATED and examples[1].stem == "dragon"  # second, after the drill
+        assert app.segmented_at_load == {file_sha256(str(examples[1]))}
+        app.segment_at_load([example("figure")])  # (the dragon's 200k faces take ~25 s: a small stand-in)
+        request = types.SimpleNamespace(session_hash="visitor")
+        screen = load(app, request, example("figure"))
+        user = app.store.get("visitor")
+        assert user.session.parts and shown_level(user) is not None and "Level" in screen["levels"]
+        assert screen["viewer"] != user.look and user.version == 1  # the parts in colour, the files to prepare
+        step(app, request, FINER)
+        other = types.SimpleNamespace(session_hash="another")
+        load(app, other, example("figure"))  # another visitor: the same bound segmenter, no second hierarchy
+        assert session_of(app, other).segmenter is session_of(app, request).segmenter
+        assert len(session_of(app, other).parts) < len(session_of(app, request).parts)  # each their own parts
+    finally:
+        app.close()
