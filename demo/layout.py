@@ -133,7 +133,7 @@ def _left_column(app: DemoApp, c: SimpleNamespace, examples: list[Path], preload
     c.point_maps = gr.Checkbox(False, label="Show point maps instead of normal maps")
     c.prompt_files = gr.File(
         label="Prompt files: the release's JSON point prompts (frame_idx, obj_id, point, label), one per level of detail",
-        file_count="multiple", file_types=[".json"], type="filepath", elem_id="prompt-files", height=90,
+        file_count="multiple", file_types=[".json"], type="filepath", elem_id="prompt-files", height=140,
     )
     _settings_controls(app, c)
 
