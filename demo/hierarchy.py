@@ -82,6 +82,21 @@ def segment_everything_in_levels(user: UserState):
     return update
 
 
+def automatic_parts(user: UserState) -> int:
+    """How many of the user's parts the browsed levels made (0 when not browsing)."""
+    return 0 if user.browse is None else sum(part.id >= user.browse.first_id for part in user.session.parts)
+
+
+def split_at_load(user: UserState) -> None:
+    """Segment everything (`segment_everything_in_levels`) and, while its parts are the whole
+    surface as one part (which shows nothing of the hierarchy), step to the finer levels."""
+    segment_everything_in_levels(user)
+    level = shown_level(user)
+    while level is not None and level + 1 < len(user.browse.levels) and automatic_parts(user) < 2:
+        level += 1
+        show_level(user.session, user.browse, level)
+
+
 def shown_level(user: UserState) -> int | None:
     """Index of the level the user's current labelling shows, None when it is not a browsed one."""
     browse = user.browse
@@ -93,7 +108,7 @@ def level_line(user: UserState) -> str:
     level = shown_level(user)
     if level is None:
         return NO_LEVELS
-    count = sum(part.id >= user.browse.first_id for part in user.session.parts)
+    count = automatic_parts(user)
     return (
         f"**Level {level + 1} of {len(user.browse.levels)}** of the hierarchy of parts: {count} automatic part{'s' * (count != 1)}. "
         "Coarser merges them, Finer splits them (Undo goes back)."

@@ -155,3 +155,22 @@ def test_the_generated_example_opens_segmented_with_its_levels_ready(tmp_path):
         assert len(session_of(app, other).parts) < len(session_of(app, request).parts)  # each their own parts
     finally:
         app.close()
+
+
+def test_a_mesh_shown_segmented_at_load_opens_on_a_level_with_several_parts(tmp_path):
+    import trimesh
+
+    sphere = tmp_path / "sphere.ply"
+    trimesh.creation.icosphere(subdivisions=3).export(sphere)  # one smooth piece: Segment everything keeps it whole
+    app = DemoApp(SharedModel(), DEMO_DEFAULTS, temp_root=str(tmp_path))
+    try:
+        request = types.SimpleNamespace(session_hash="visitor")
+        load(app, request, sphere)
+        app.segment_everything(empty_prompt(), request, no_progress)
+        assert len(session_of(app, request).parts) == 1
+        app.segment_at_load([sphere])
+        screen = load(app, request, sphere)
+        user = app.store.get("visitor")
+        assert len(user.session.parts) > 1 and shown_level(user) > 0 and "Level" in screen["levels"]
+    finally:
+        app.close()
