@@ -44,11 +44,13 @@ CSS = """
 #views .grid-container, #candidates .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important; grid-auto-rows: auto !important; }
 #views .thumbnail-item, #candidates .thumbnail-item { width: 100% !important; height: auto !important; aspect-ratio: 1; }
 #views .grid-wrap, #candidates .grid-wrap { overflow-x: hidden; }
-#views, #views .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; overflow-y: visible !important; }
+#views, #views .grid-wrap, #candidates, #candidates .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; overflow-y: visible !important; }
+#candidates { min-height: 260px !important; }
 #candidates .caption-label { white-space: normal; font-size: 11px; line-height: 1.2; max-width: 100%; }
 #views > label, #candidates > label { position: relative !important; }
 """  # the galleries' columns share the column's width (Gradio's are 100 px or more each, clipped beside each other);
-# their labels take their own line (Gradio floats them over the first row of thumbnails)
+# their labels take their own line (Gradio floats them over the first row of thumbnails), and they grow with their
+# thumbnails (a fixed height cut the candidates' bottom and its scores)
 SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_maps", "profile", "up")
 """The settings controls, in the order the load event (and its public API) takes them."""
 
@@ -164,7 +166,7 @@ def _middle_column(c: SimpleNamespace) -> None:
         c.reset = gr.Button("Reset", size="sm", variant="stop", elem_id="reset")
     c.candidates = gr.Gallery(
         label="Candidates for the pending clicks: pick one to segment it (share of the object it takes, the segmenter's score)",
-        columns=3, allow_preview=False, height=260, object_fit="contain", format="jpeg", elem_id="candidates",  # fixed height: no layout shift
+        columns=3, allow_preview=False, height="auto", object_fit="contain", format="jpeg", elem_id="candidates",  # at least 260 px (CSS): little layout shift
     )
     c.inside = gr.Checkbox(False, label="Candidates refine inside the selected part (else they take only faces without a part)")
 
