@@ -117,7 +117,7 @@ def level_line(user: UserState) -> str:
 
 def level_labels(browse: LevelBrowse, labels: np.ndarray, level: int) -> np.ndarray:
     """(F,) int32 `labels` with the browsed faces relabelled by their region at `level`:
-    parts numbered from ``browse.first_id``, the largest region first."""
+    parts numbered from ``browse.first_id``, the region of most faces first."""
     regions = browse.levels[level][browse.faces]
     ids, inverse, sizes = np.unique(regions, return_inverse=True, return_counts=True)
     rank = np.empty(len(ids), np.int64)
