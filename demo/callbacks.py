@@ -22,6 +22,7 @@ import gradio as gr
 import numpy as np
 
 from geosam2.errors import GeoSAM2Error, PromptError
+from geosam2.io.digest import file_sha256
 from geosam2.pipeline.workspace import Workspace
 from geosam2.render import describe_backend
 from geosam2.segmenters.prompts import Prompt
@@ -30,11 +31,12 @@ from .chart import parts_sunburst
 from .images import base_images, overlay_mask
 from .meshes import UP_AXES, MeshCache, PreparedMesh
 from . import downloads
-from .editing import EditingEvents, edited
+from .editing import EditingEvents
+from .hierarchy import HierarchyEvents, level_line, split_at_load
 from .model import SharedModel
 from .prompting import api_prompt, empty_prompt, to_prompt, with_click
 from .screen import OUTPUTS, Pictures, camera_on_view, widest_view, mesh_status, only, parts_rows, tree_order, unlabelled_share, user_errors
-from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings, holding_user
+from .state import Candidates, NoMeshError, PageSettings, Store, UserState, demo_settings, edited, holding_user
 
 
 def own_copy(path: str, folder: Path) -> str:
@@ -48,7 +50,7 @@ def own_copy(path: str, folder: Path) -> str:
     return str(copy)
 
 
-class DemoApp(EditingEvents):
+class DemoApp(EditingEvents, HierarchyEvents):
     """The demo's handlers over one shared model, a shared mesh cache and a per-user store.
 
     Parameters
@@ -72,6 +74,7 @@ class DemoApp(EditingEvents):
         self.folder = Path(tempfile.mkdtemp(prefix="geosam2-demo-", dir=temp_root))
         self.meshes = MeshCache(self.settings)
         self.store = Store(self.settings.store_bytes, self.settings.idle_seconds)
+        self.segmented_at_load: set[str] = set()  # digests of the files shown segmented (`segment_at_load`)
         self._closed = threading.Event()
 
     # ------------------------------------------------------------- helpers
@@ -97,6 +100,11 @@ class DemoApp(EditingEvents):
             if self.model.encodes_at_start:
                 self.model.encode(warmed[-1])
         return len(warmed)
+
+    def segment_at_load(self, paths) -> None:
+        """Show the meshes of the files `paths` (by content, whatever copy is loaded)
+        segmented at once, their levels ready to browse (the generated example)."""
+        self.segmented_at_load |= {file_sha256(str(path)) for path in paths}
 
     def sweep_every(self, seconds: float) -> threading.Thread:
         """Drop idle users' states every `seconds` until `close`, in a daemon thread."""
@@ -147,6 +155,7 @@ class DemoApp(EditingEvents):
             "parts": parts_rows(session),
             "part": gr.update(choices=choices, value=selected),
             "status": self.status(user),
+            "levels": level_line(user),
             "prompt": prompt,
             **downloads.shown_buttons(user),
         }
@@ -199,6 +208,10 @@ class DemoApp(EditingEvents):
         base = base_images(prepared.views, True) if point_maps else prepared.normal_maps
         source, look = own_copy(path, folder), own_copy(prepared.look(self.folder), folder)  # Gradio's cache and ours may go
         user = UserState(workspace, page, source, folder, base, bool(point_maps), look=look)
+        if file_sha256(path) in self.segmented_at_load:
+            progress(0.8, desc="segmenting everything: the hierarchy of parts")
+            split_at_load(user)
+            edited(user)
         self.store.put(request.session_hash, user)
         prompt = empty_prompt(widest_view(prepared.views))
         screen = dict(zip(OUTPUTS, self._screen(user, prompt)))

@@ -15,15 +15,10 @@ from geosam2.errors import PromptError
 from geosam2.pipeline.workspace import Workspace
 from geosam2.segmenters.prompts import Prompt
 
+from .hierarchy import segment_everything_in_levels
 from .prompting import empty_prompt, to_prompt
 from .screen import only, user_errors
-from .state import UserState, holding_user
-
-
-def edited(user: UserState) -> None:
-    """Note a change of the user's labelling: a new version, and no Redo past a Reset any more."""
-    user.version += 1
-    user.later.clear()
+from .state import UserState, edited, holding_user
 
 
 def taken_from_parts(before_labels: np.ndarray, before_parts, session) -> str:
@@ -143,7 +138,7 @@ class EditingEvents:
             return nothing_found("Every face already has a part: nothing left to segment. Reset to start again.", from_page)
         progress(0.1, desc="segmenting everything")
         before = user.session.labels
-        return self._changed(user, prompt, before, user.session.segment_everything(), None, from_page)
+        return self._changed(user, prompt, before, segment_everything_in_levels(user), None, from_page)
 
     def _changed(self, user: UserState, prompt: dict, before: np.ndarray, update, selected: int | None, from_page: bool = True) -> tuple:
         """The screen after an automatic operation from (F,) labels `before`; one that changed

@@ -23,12 +23,14 @@ from .callbacks import DemoApp
 from .chart import parts_sunburst
 from .downloads import DOWNLOAD_LABELS, DOWNLOAD_OUTPUTS, DOWNLOADS
 from .guard import PublicCallsOnly, closed_by_heartbeat
+from .hierarchy import COARSER, FINER, NO_LEVELS
 from .meshes import Y_UP, Z_UP
 from .model import GEOSAM2
 from .prompting import MODES, POSITIVE, empty_prompt
 from .screen import LOAD_OUTPUTS, OUTPUTS, PARTS_HEADERS
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+GENERATED = "generated"  # the examples' folder of meshes made by text/image-to-3D models: shown segmented, levels ready
 SHOWCASE = EXAMPLES_DIR / "official" / "drill.glb"  # the official release's textured example: the page opens on it
 PUBLIC_API = ("load", "segment_prompt", "auto_complete", "segment_everything", "undo", "redo", "reset", "downloads")  # the endpoints API clients may call
 INTRO = """### GeoSAM2: click a part, get it in 3D
@@ -42,9 +44,13 @@ CSS = """
 #views .grid-container, #candidates .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important; grid-auto-rows: auto !important; }
 #views .thumbnail-item, #candidates .thumbnail-item { width: 100% !important; height: auto !important; aspect-ratio: 1; }
 #views .grid-wrap, #candidates .grid-wrap { overflow-x: hidden; }
-#views, #views .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; overflow-y: visible !important; }
+#views, #views .grid-wrap, #candidates, #candidates .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; overflow-y: visible !important; }
+#candidates { min-height: 260px !important; }
 #candidates .caption-label { white-space: normal; font-size: 11px; line-height: 1.2; max-width: 100%; }
-"""  # the galleries' columns share the column's width (Gradio's are 100 px or more each, clipped beside each other)
+#views > label, #candidates > label { position: relative !important; }
+"""  # the galleries' columns share the column's width (Gradio's are 100 px or more each, clipped beside each other);
+# their labels take their own line (Gradio floats them over the first row of thumbnails), and they grow with their
+# thumbnails (a fixed height cut the candidates' bottom and its scores)
 SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_maps", "profile", "up")
 """The settings controls, in the order the load event (and its public API) takes them."""
 
@@ -52,7 +58,7 @@ SETTING_INPUTS = ("pa", "samples", "resolution", "segmenter", "auto", "point_map
 def example_files(examples_dir: Path = EXAMPLES_DIR) -> list[Path]:
     """The example meshes: the official release's first, then a generated one (one closed
     surface, as text/image-to-3D models make them), then the project's own small ones."""
-    return [path for folder in ("official/", "generated/", "") for path in sorted(examples_dir.glob(f"{folder}*.glb"))]
+    return [path for folder in ("official/", f"{GENERATED}/", "") for path in sorted(examples_dir.glob(f"{folder}*.glb"))]
 
 
 def launch_options() -> dict:
@@ -127,6 +133,10 @@ def _left_column(app: DemoApp, c: SimpleNamespace, examples: list[Path], preload
         label="Views: choose one to prompt on", columns=4, allow_preview=False, elem_id="views", height="auto"
     )
     c.point_maps = gr.Checkbox(False, label="Show point maps instead of normal maps")
+    c.prompt_files = gr.File(
+        label="Prompt files: the release's JSON point prompts (frame_idx, obj_id, point, label), one per level of detail",
+        file_count="multiple", file_types=[".json"], type="filepath", elem_id="prompt-files", height=140,
+    )
     _settings_controls(app, c)
 
 
@@ -145,6 +155,10 @@ def _middle_column(c: SimpleNamespace) -> None:
         c.complete = gr.Button("Auto-complete the rest", size="sm", elem_id="auto-complete")
         c.everything = gr.Button("Segment everything", size="sm", elem_id="segment-everything")
         c.stop = gr.Button("Stop", size="sm", elem_id="stop", min_width=60)
+    with gr.Row(equal_height=True):
+        c.levels = gr.Markdown(NO_LEVELS, elem_id="levels")
+        c.coarser = gr.Button("Coarser", size="sm", elem_id="coarser", min_width=80, scale=0)
+        c.finer = gr.Button("Finer", size="sm", elem_id="finer", min_width=80, scale=0)
     with gr.Row():
         c.clear = gr.Button("Clear prompt", size="sm")
         c.undo = gr.Button("Undo", size="sm", elem_id="undo")
@@ -152,7 +166,7 @@ def _middle_column(c: SimpleNamespace) -> None:
         c.reset = gr.Button("Reset", size="sm", variant="stop", elem_id="reset")
     c.candidates = gr.Gallery(
         label="Candidates for the pending clicks: pick one to segment it (share of the object it takes, the segmenter's score)",
-        columns=3, allow_preview=False, height=260, object_fit="contain", format="jpeg", elem_id="candidates",  # fixed height: no layout shift
+        columns=3, allow_preview=False, height="auto", object_fit="contain", format="jpeg", elem_id="candidates",  # at least 260 px (CSS): little layout shift
     )
     c.inside = gr.Checkbox(False, label="Candidates refine inside the selected part (else they take only faces without a part)")
 
@@ -220,9 +234,19 @@ def _labelling_handlers(app: DemoApp) -> SimpleNamespace:
     def on_candidates(prompt, part, inside, request: gr.Request):
         return app.candidates(prompt, part, inside, request)
 
+    def on_coarser(prompt, request: gr.Request):
+        return app.step_level(COARSER, prompt, request)
+
+    def on_finer(prompt, request: gr.Request):
+        return app.step_level(FINER, prompt, request)
+
+    def on_prompt_files(paths, prompt, request: gr.Request, progress=gr.Progress()):
+        return app.add_prompt_files(paths, prompt, request, progress)
+
     return SimpleNamespace(
         on_load=on_load, on_apply=on_apply, on_segment=on_segment, on_refine=on_refine, on_pick=on_pick, on_complete=on_complete,
         on_everything=on_everything, on_split=on_split, segment_prompt=segment_prompt, on_candidates=on_candidates,
+        on_coarser=on_coarser, on_finer=on_finer, on_prompt_files=on_prompt_files,
     )
 
 
@@ -248,6 +272,9 @@ def _wire_labelling(demo: gr.Blocks, app: DemoApp, c: SimpleNamespace, preloaded
         c.undo.click(app.undo, [c.prompt], outputs, api_name="undo"),
         c.redo.click(app.redo, [c.prompt], outputs, api_name="redo"),
         c.reset.click(app.reset, [c.prompt], outputs, api_name="reset"),
+        c.coarser.click(h.on_coarser, [c.prompt], outputs, **private),
+        c.finer.click(h.on_finer, [c.prompt], outputs, **private),
+        c.prompt_files.upload(h.on_prompt_files, [c.prompt_files, c.prompt], outputs, **private),
     ]
     if preloaded:  # the file box shows it from the start; its change event loads the others
         changes.append(demo.load(h.on_load, [c.mesh_file] + settings, load_outputs, **private))
@@ -330,6 +357,7 @@ def build_demo(
     /gradio_api/call); the page's other events are private.
     """
     examples = example_files(examples_dir)
+    app.segment_at_load(path for path in examples if path.parent.name == GENERATED)
     preload_path = None if preload is None else str(preload)
     _start_background_work(app, examples, preload_path, sweep_seconds)
     c = SimpleNamespace()

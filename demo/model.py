@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geosam2.errors import GeoSAM2Error
-from geosam2.segmenters.geometry import GeometrySegmenter
 from geosam2.segmenters.network import LOCAL
 
 from .gpu import ZeroGPURunner, spaces_gpu
@@ -59,13 +58,14 @@ class SharedModel:
         return "offline geometry segmenter (parts split at sharp concave creases) on cpu"
 
     def make_segmenter(self, segmenter_name: str, prepared):
-        """A new per-user segmenter of `prepared` (demo.meshes.PreparedMesh); GeoSAM2's
-        network and the features of the prepared mesh's views are shared."""
+        """A segmenter of `prepared` (demo.meshes.PreparedMesh) for one user: GeoSAM2's
+        network and the features of the prepared mesh's views are shared; the geometry
+        segmenter is shared whole (`PreparedMesh.geometry_segmenter`)."""
         if segmenter_name == GEOSAM2 and self.network is not None:
             from .features import SharedFeaturesSegmenter
 
             return SharedFeaturesSegmenter(self.network, prepared, runner=self.runner)
-        return GeometrySegmenter()
+        return prepared.geometry_segmenter()
 
     def encode(self, prepared) -> None:
         """Compute the GeoSAM2 features of `prepared`'s views now (nothing without weights)."""

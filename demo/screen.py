@@ -17,7 +17,7 @@ from .images import draw_prompts, hex_colour, overlay_labels
 from .meshes import viewer_frame
 from .state import UserState
 
-OUTPUTS = ("gallery", "prompt_image", "viewer", "parts", "part", "status", "prompt") + DOWNLOAD_OUTPUTS
+OUTPUTS = ("gallery", "prompt_image", "viewer", "parts", "part", "status", "levels", "prompt") + DOWNLOAD_OUTPUTS
 LOAD_OUTPUTS = OUTPUTS + ("mesh_file",)  # a refused file is cleared from the file box
 PARTS_HEADERS = ["id", "name", "colour", "area %", "parent"]
 PARTS_ROWS_EMPTY = [["", "no parts yet", "", "", ""]]

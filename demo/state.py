@@ -99,6 +99,7 @@ class UserState:
     later : list of Workspace, those Undo left after a Reset, the next first (Redo comes back to them)
     textured : bool, whether the 3D view shows the input's look rather than the part colours
     look : str, the GLB of the mesh with the input's look (demo.meshes.PreparedMesh.look)
+    browse : demo.hierarchy.LevelBrowse or None, the levels of the last Segment everything's parts
     holds : int, how many events use this state now (`Store.holding`: kept, its folder too)
     """
 
@@ -118,6 +119,7 @@ class UserState:
     later: list = field(default_factory=list)
     textured: bool = False
     look: str = ""
+    browse: object = None
     holds: int = 0
 
     @property
@@ -248,6 +250,12 @@ class Store:
             self._retired = [user for user in self._retired if user.holds > 0]
         for user in gone:
             shutil.rmtree(user.folder, ignore_errors=True)
+
+
+def edited(user: UserState) -> None:
+    """Note a change of the user's labelling: a new version, and no Redo past a Reset any more."""
+    user.version += 1
+    user.later.clear()
 
 
 def holding_user(handler):

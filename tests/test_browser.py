@@ -122,6 +122,39 @@ def clipped_or_below(page, width: int, height: int) -> dict:
     return {**out, **{f"{s} scrolls sideways": None for s in sideways}}
 
 
+def hidden_first_row(page, gallery: str = "#views") -> list:
+    """The thumbnails of the first row of `gallery` (a CSS selector) not fully visible: under
+    the gallery's floating label, or cut by the gallery's box; one line each."""
+    return page.evaluate(
+        """selector => {
+        const gallery = document.querySelector(selector), box = gallery.getBoundingClientRect();
+        const label = gallery.querySelector('label').getBoundingClientRect();
+        const items = [...gallery.querySelectorAll('.thumbnail-item')];
+        const top = Math.min(...items.map(i => i.getBoundingClientRect().top));
+        const apart = (a, b) => a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+        return items.map((item, i) => [i, item.getBoundingClientRect()])
+          .filter(([i, r]) => r.top < top + 1)
+          .filter(([i, r]) => !apart(r, label) || r.top < box.top || r.bottom > box.bottom || r.left < box.left || r.right > box.right)
+          .map(([i, r]) => `thumbnail ${i} at ${r.top.toFixed(0)}-${r.bottom.toFixed(0)}, label ${label.top.toFixed(0)}-${label.bottom.toFixed(0)}`);
+        }""",
+        gallery,
+    )
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (1440, 900), (1920, 1080)])
+def test_the_first_row_of_views_and_candidates_is_fully_visible(page_url, width, height):
+    app, url = page_url
+    with chromium((width, height)) as page:
+        user = DemoPage(page, url)
+        user.open(preloaded=True)
+        assert hidden_first_row(page) == []
+        session = app.store.get(app.store.keys()[-1]).session
+        face_ids = session.views.face_ids[user.view]
+        user.click_prompt(*part_pixel(face_ids, np.zeros(session.mesh.num_faces, int), 0), RESOLUTION)
+        page.wait_for_selector("#candidates .thumbnail-item", timeout=30_000)
+        assert hidden_first_row(page, "#candidates") == []
+
+
 def test_layout_fits_and_downloads_hold_the_parts_shown_after_quick_changes(page_url, tmp_path):
     app, url = page_url
     with chromium((1920, 1080)) as page:
@@ -148,3 +181,40 @@ def test_layout_fits_and_downloads_hold_the_parts_shown_after_quick_changes(page
         record = json.loads(Path(user.download("json", tmp_path)).read_text())
         assert np.array_equal(record["labels"], session.labels) and [p["name"] for p in record["parts"]][0] == "part_0"
         page.screenshot(path=str(tmp_path / "demo_1280.png"), full_page=True)
+
+
+def test_levels_and_prompt_files_on_the_page(page_url, tmp_path):
+    app, url = page_url
+    with chromium() as page:
+        user = DemoPage(page, url)
+        user.open(preloaded=True)
+        session = app.store.get(app.store.keys()[-1]).session
+        face_ids = session.views.face_ids[user.view]
+        pieces = np.bincount(np.append(session.mesh.part_ids, -1)[face_ids].ravel() + 1)[1:]
+        a, b = (part_pixel(face_ids, session.mesh.part_ids, int(p)) for p in np.argsort(pieces)[::-1][:2])
+        release = [[x * 1024 / RESOLUTION, y * 1024 / RESOLUTION] for x, y in (a, b)]  # the release's 1024-px pixels
+        files = {
+            "coarse": [{"frame_idx": user.view, "obj_id": 1, "point": point, "label": 1} for point in release],
+            "fine": [{"frame_idx": user.view, "obj_id": k + 1, "point": point, "label": 1} for k, point in enumerate(release)],
+        }
+        paths = []
+        for stem, entries in files.items():
+            paths.append(tmp_path / f"{stem}.json")
+            paths[-1].write_text(json.dumps(entries))
+        page.locator("#prompt-files input[type=file]").set_input_files([str(p) for p in paths])
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Parts: 3')", timeout=60_000)
+        table = page.locator("#parts").inner_text()
+        assert table.count("coarse_obj1") == 3  # the parent, and in the parent column of its two children
+        page.screenshot(path=str(tmp_path / "prompt_files.png"), full_page=True)
+
+        page.locator("#reset").click()
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('Parts: 0')", timeout=30_000)
+        page.locator("#segment-everything").click()
+        page.wait_for_function("() => document.querySelector('#levels').innerText.includes('Level ')", timeout=60_000)
+        session = app.store.get(app.store.keys()[-1]).session
+        first = int(page.locator("#levels").inner_text().split("Level ")[1].split()[0])
+        page.locator("#finer").click()
+        page.wait_for_function(f"() => document.querySelector('#levels').innerText.includes('Level {first + 1} ')", timeout=30_000)
+        page.wait_for_function(f"() => document.querySelector('#status').innerText.includes('Parts: {len(session.parts)};')", timeout=30_000)
+        page.locator("#undo").click()
+        page.wait_for_function(f"() => document.querySelector('#levels').innerText.includes('Level {first} ')", timeout=30_000)
