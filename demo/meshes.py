@@ -218,4 +218,4 @@ def load_mesh_workpiece(path: str, settings: Settings, up: str = "") -> Workpiec
         return workpiece
     full = with_up_axis(workpiece.full, read_as, up)
     segmented = full if not workpiece.on_proxy else with_up_axis(workpiece.segmented, read_as, up)
-    return Workpiece(full, segmented)
+    return Workpiece(full, segmented, workpiece.proxy_map)  # the turn keeps every index

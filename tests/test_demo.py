@@ -468,3 +468,17 @@ def test_stop_cancels_the_long_segmenting_events(app):
     cancelled_targets = {tuple(t) for d in cancelled for t in d["targets"]}
     for name in ("segment", "refine", "auto-complete", "segment-everything", "split"):
         assert (ids[name], "click") in cancelled_targets, name
+
+
+def test_a_proxy_turned_to_another_up_axis_keeps_its_map_to_the_full_mesh(tmp_path):
+    """The proxy's collapse map (which full face each proxy face was) holds on a turned
+    mesh: without it the labels reach the full mesh by the slow closest-face search."""
+    from demo.meshes import Y_UP, Z_UP, file_up_axis, load_mesh_workpiece
+
+    path = tmp_path / "ball.glb"
+    trimesh.creation.icosphere(4).export(path)  # 5,120 faces
+    settings = DEMO_DEFAULTS.with_values(face_budget=1_000)
+    other = Z_UP if file_up_axis(path.name) == Y_UP else Y_UP
+    as_read, turned = load_mesh_workpiece(str(path), settings), load_mesh_workpiece(str(path), settings, other)
+    assert as_read.proxy_map is not None and turned.on_proxy
+    assert turned.proxy_map is as_read.proxy_map or np.array_equal(turned.proxy_map.sources, as_read.proxy_map.sources)
