@@ -50,6 +50,7 @@ from scipy.spatial import cKDTree
 
 from ..geometry.facegraph import FaceGraph, creases
 from ..io.mesh import Mesh
+from .fill import fill_nearest
 
 MAX_SWEEPS = 64
 NEAREST_K = 3
@@ -201,6 +202,15 @@ def fill_labels(
     return fill_from_nearest(mesh.centroids, labels, targets, nearest_k)
 
 
+def fill_through(mesh: Mesh, graph: FaceGraph, labels: np.ndarray, targets: np.ndarray, nearest_k: int = NEAREST_K) -> np.ndarray:
+    """(F,) int64 copy of `labels` with the -1 faces among (F,) bool `targets` filled: the
+    nearest labelled face over the surface or through the solid
+    (`geosam2.lifting.fill.fill_nearest`), then, for faces no path reaches, the nearest
+    labelled centroids. The project's fill; the release fills over the adjacency."""
+    labels = fill_nearest(mesh, graph, labels, targets)
+    return fill_from_nearest(mesh.centroids, labels, targets, nearest_k)
+
+
 def split_components(graph: FaceGraph, labels: np.ndarray, face_areas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Give each connected piece of equal label its own label.
 
@@ -255,11 +265,10 @@ class ProjectCleanup:
         return mesh.graph
 
     def clean(self, mesh: Mesh, labels: np.ndarray, pa: float, graph: FaceGraph, options: CleanOptions) -> tuple[np.ndarray, np.ndarray]:
-        sweeps, k = options.max_sweeps, options.nearest_k
-        filled = fill_labels(mesh, graph, labels, labels < 0, sweeps, k)
+        filled = fill_through(mesh, graph, labels, labels < 0, options.nearest_k)
         crease_edges = creases(mesh, graph) if options.keep_whole_pieces else None
         cleared = clear_small_components(graph, filled, mesh.face_areas, pa, options.keep_largest_piece, crease_edges)
-        cleaned = fill_labels(mesh, graph, cleared, cleared < 0, sweeps, k)
+        cleaned = fill_through(mesh, graph, cleared, cleared < 0, options.nearest_k)
         if not options.fill_unlabelled:
             cleaned[labels < 0] = -1
         if options.split_disconnected:
