@@ -5,10 +5,11 @@ as generated meshes are)."""
 from __future__ import annotations
 
 import numpy as np
+import trimesh
 
 from geosam2.io.mesh import from_arrays
 from geosam2.lifting.cleanup import clean_labels, fill_labels
-from geosam2.lifting.fill import fill_nearest, through_pairs
+from geosam2.lifting.fill import fill_through_solid, through_pairs
 from tests.stress import voxel_surface
 
 FLOOR, WALL = 1, 0
@@ -55,13 +56,28 @@ def test_line_through_the_floor_exits_at_its_underside():
 def test_hidden_floor_of_a_well_keeps_the_floor_label():
     obj, hidden = well()
     labels = np.where(hidden, -1, obj.labels).astype(np.int64)
-    filled = fill_nearest(obj.mesh, obj.mesh.graph, labels, hidden)
-    assert np.array_equal(filled, obj.labels)  # floor through the floor, walls through the walls
+    through = fill_through_solid(obj.mesh, obj.mesh.graph, labels, hidden)
+    floor = hidden & (obj.labels == FLOOR)
+    assert (through[floor] == FLOOR).all()  # reached through the floor from the underside
+    assert (through[~hidden] == obj.labels[~hidden]).all() and (through[hidden] >= 0).any()
     cleaned = clean_labels(obj.mesh, labels, pa=0, split_disconnected=False)
-    assert np.array_equal(cleaned, obj.labels)
+    assert np.array_equal(cleaned, obj.labels)  # the rest of the walls over the surface
     # the fill over the adjacency alone reaches the hidden floor only from the walls
     swept = fill_labels(obj.mesh, obj.mesh.graph, labels, hidden)
-    assert (swept[hidden & (obj.labels == FLOOR)] == WALL).mean() > 0.5
+    assert (swept[floor] == WALL).mean() > 0.5
+
+
+def test_faces_reached_sooner_over_the_surface_are_left_to_it():
+    # a hidden band just under the well's rim is one face from the seen inner wall above
+    # it and a wall's thickness from the outside: the line through the wall is no sooner
+    obj, hidden = well()
+    labels = obj.labels.astype(np.int64).copy()
+    height = obj.mesh.centroids[:, 2] - obj.mesh.vertices[:, 2].min()
+    band = hidden & (obj.labels == WALL) & (height > height[hidden].max() - 0.05)
+    labels[hidden & ~band] = obj.labels[hidden & ~band]  # only the band is hidden
+    labels[band] = -1
+    through = fill_through_solid(obj.mesh, obj.mesh.graph, labels, band)
+    assert (through[band] == -1).all()
 
 
 def test_a_well_wound_inside_out_is_filled_alike():
@@ -69,4 +85,24 @@ def test_a_well_wound_inside_out_is_filled_alike():
     inside_out = from_arrays(obj.mesh.vertices, obj.mesh.faces[:, ::-1])
     assert np.allclose(inside_out.face_normals, -obj.mesh.face_normals)
     labels = np.where(hidden, -1, obj.labels).astype(np.int64)
-    assert np.array_equal(fill_nearest(inside_out, inside_out.graph, labels, hidden), obj.labels)
+    assert np.array_equal(clean_labels(inside_out, labels, pa=0, split_disconnected=False), obj.labels)
+
+
+def test_faces_buried_in_another_solid_get_no_line():
+    # a small box sunk halfway into a big one through its x = 0.3 side, both one piece of
+    # the face graph (two bridging triangles join an edge of each, as an artist's welded
+    # boxes): the buried side looks out onto the big box's faces from behind
+    big, small = trimesh.creation.box((1, 1, 1)), trimesh.creation.box((0.4, 0.4, 0.4))
+    small.apply_translation((0.5, 0, 0))
+    vertices = np.concatenate([big.vertices, small.vertices])
+    top_big = np.flatnonzero((big.vertices[:, 2] > 0) & (big.vertices[:, 0] > 0))  # 2 vertices
+    top_small = len(big.vertices) + np.flatnonzero((small.vertices[:, 2] > 0) & (small.vertices[:, 0] > 0.6))
+    bridge = np.array([[top_big[0], top_big[1], top_small[0]], [top_big[1], top_small[1], top_small[0]]])
+    faces = np.concatenate([big.faces, small.faces + len(big.vertices), bridge])
+    mesh = from_arrays(vertices, faces)
+    assert mesh.graph.pieces.max() == 0
+    small_faces = np.arange(len(big.faces), len(big.faces) + len(small.faces))
+    x = mesh.face_normals[small_faces, 0]
+    buried = small_faces[x < -0.99]
+    # into the solid, their line leaves the big box from behind (an exit but for the guard)
+    assert len(through_pairs(mesh, mesh.graph, buried)) == 0

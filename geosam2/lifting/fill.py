@@ -1,25 +1,24 @@
-"""Label the faces no view labelled: the nearest labelled face, over the surface or
-straight through the solid.
+"""Faces no view labelled that belong with a labelled face straight through the solid.
 
-A face that no view shows (or whose label the clean-up cleared) takes the label of
-the labelled face it is nearest to, where the distance runs along paths of face
-centroids that either step to an adjacent face or cross the object's material in a
-straight line: from the face, against its normal, to the face where that line leaves
-the solid (the first face it hits, seen from behind, on the same connected piece).
-Multi-source Dijkstra over these edges gives every face its nearest labelled face.
+Distances run along paths of face centroids that either step to an adjacent face or
+cross the object's material in a straight line: from a face, against its outward
+normal, to the face where that line leaves the solid (the first face it hits, from
+behind, on the same connected piece; none from a face buried inside a solid, as an
+artist's box sunk into another). A face whose nearest labelled face (multi-source
+Dijkstra) is nearer with these lines than over the surface alone takes its label;
+the other faces are left to the fill over the adjacency
+(`geosam2.lifting.cleanup.fill_labels`, whose majority of neighbours is steadier
+where both paths are equal).
 
-Why through the solid: a piece of material belongs to one part, and on an artist
-mesh its hidden faces sit on the same separate piece as its seen ones, so a fill
-over the adjacency finds them. A generated mesh is one fused surface: the hidden
-floor inside a cup is reached over the surface only from the cup's seen inner wall,
-while the cup's bottom, the part it belongs to, is the seen underside a few
-millimetres below it, through the material. Paths over the surface still win where
-they are shorter (a hidden crevice between two seen sides), so a line through a
-thick body does not carry a far label into a crevice.
-
-Measured with exact labels on every seen face (the exact-visibility bound,
-`bench/bench_lift_generated.py` and `/tmp`-built generated-like objects, 512²):
-see the README's lifting paragraph.
+Why through the solid: a piece of material belongs to one part. On an artist mesh
+the hidden faces of a piece sit on the same separate piece as its seen faces, and
+the fill over the adjacency finds them. A generated mesh is one fused surface: the
+hidden floor inside a cup is reached over the surface only from the cup's seen
+inner wall, while the part it belongs to, the cup's bottom, is the seen underside a
+wall's thickness below it. Surface paths still win where they are shorter (a hidden
+crevice between two seen sides), so a line through a thick body does not carry a
+far label into a crevice. Figures: the README's paragraph on lifting generated
+surfaces (`bench/bench_lift_generated.py`).
 """
 
 from __future__ import annotations
@@ -50,38 +49,51 @@ def through_pairs(mesh: Mesh, graph: FaceGraph, faces: np.ndarray) -> np.ndarray
     the line from its centroid into the solid (against its outward normal: normals
     of pieces wound inside out are turned) leaves the solid, when that line first
     hits a face from behind (n_exit . direction > 0) on the same connected piece of
-    `graph` (faces whose line leaves through air, or onto another piece, have none)."""
+    `graph`. Faces whose line leaves through air or onto another piece have none, and
+    so do faces buried in a solid (the line out of them first meets a face from
+    behind: an artist's box sunk into another, welded to it)."""
     faces = np.asarray(faces, np.int64)
     if len(faces) == 0:
         return np.zeros((0, 2), np.int64)
     normals = mesh.face_normals * _orientation(mesh, graph)[:, None]  # outward on closed pieces
     diagonal = float(np.linalg.norm(mesh.vertices.max(0) - mesh.vertices.min(0)))
-    inward = -normals[faces]
+    directions = np.concatenate([-normals[faces], normals[faces]])  # into the solid, then out of it
+    origins = np.tile(mesh.centroids[faces], (2, 1)) + directions * RAY_OFFSET * diagonal
     caster = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).ray  # embree when installed
-    hit = np.asarray(caster.intersects_first(mesh.centroids[faces] + inward * RAY_OFFSET * diagonal, inward), np.int64)
-    found = hit >= 0
-    start, exit_face = faces[found], hit[found]
-    from_behind = np.einsum("ij,ij->i", normals[exit_face], inward[found]) > 0
-    keep = from_behind & (graph.pieces[start] == graph.pieces[exit_face]) & (start != exit_face)
-    return np.stack([start[keep], exit_face[keep]], axis=1)
+    hits = np.asarray(caster.intersects_first(origins, directions), np.int64).reshape(2, len(faces))
+    from_behind = np.einsum("kij,kij->ki", normals[hits].reshape(2, len(faces), 3), directions.reshape(2, len(faces), 3)) > 0
+    exit_face = hits[0]
+    exposed = (hits[1] < 0) | ~from_behind[1]
+    keep = (exit_face >= 0) & from_behind[0] & exposed & (exit_face != faces)
+    keep[keep] &= graph.pieces[faces[keep]] == graph.pieces[exit_face[keep]]
+    return np.stack([faces[keep], exit_face[keep]], axis=1)
 
 
-def fill_nearest(mesh: Mesh, graph: FaceGraph, labels: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """(F,) int64 copy of (F,) `labels` where the -1 faces among (F,) bool `targets` take
-    the label of their nearest labelled face over the surface and through the solid
-    (module docstring); faces no path reaches keep -1. Faces outside `targets` never change."""
+def _nearest_sources(mesh: Mesh, pairs: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) float64 distance to the nearest of the (S,) `sources` faces along (E, 2) `pairs`
+    of faces (edges as long as their centroids are apart; inf where none reaches) and
+    (F,) int64 that nearest source (-1 where none)."""
+    centroids, n = mesh.centroids, mesh.num_faces
+    length = np.linalg.norm(centroids[pairs[:, 0]] - centroids[pairs[:, 1]], axis=1)
+    length += 1e-12 * max(float(length.max(initial=0.0)), 1.0)  # coincident centroids stay an edge
+    weights = sp.coo_matrix((length, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
+    distance, _, nearest = dijkstra(weights, directed=False, indices=sources, min_only=True, return_predecessors=True)
+    return distance, np.asarray(nearest, np.int64)
+
+
+def fill_through_solid(mesh: Mesh, graph: FaceGraph, labels: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(F,) int64 copy of (F,) `labels` where the -1 faces among (F,) bool `targets` that
+    their nearest labelled face reaches sooner through the solid than over the surface
+    alone take its label (module docstring); the other -1 faces stay -1, for a fill
+    over the adjacency. Faces outside `targets` never change."""
     labels = np.asarray(labels, np.int64).copy()
     missing = np.flatnonzero(targets & (labels < 0))
     sources = np.flatnonzero(labels >= 0)
-    if len(missing) == 0 or len(sources) == 0:
+    through = through_pairs(mesh, graph, missing)
+    if len(sources) == 0 or len(through) == 0:
         return labels
-    pairs = np.concatenate([graph.pairs, through_pairs(mesh, graph, missing)])
-    centroids = mesh.centroids
-    length = np.linalg.norm(centroids[pairs[:, 0]] - centroids[pairs[:, 1]], axis=1)
-    length += 1e-12 * max(float(length.max(initial=0.0)), 1.0)  # coincident centroids stay an edge
-    n = len(labels)
-    weights = sp.coo_matrix((length, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
-    _, _, nearest = dijkstra(weights, directed=False, indices=sources, min_only=True, return_predecessors=True)
-    reached = missing[nearest[missing] >= 0]
-    labels[reached] = labels[nearest[reached]]
+    over_surface, _ = _nearest_sources(mesh, graph.pairs, sources)
+    with_lines, nearest = _nearest_sources(mesh, np.concatenate([graph.pairs, through]), sources)
+    sooner = missing[(nearest[missing] >= 0) & (with_lines[missing] < over_surface[missing] * (1 - 1e-9))]
+    labels[sooner] = labels[nearest[sooner]]
     return labels
