@@ -14,9 +14,11 @@ The release's stages, in order:
 Two changes to the release's fill and order in the project's clean-up
 (:class:`ProjectCleanup`):
 
-- before stages 2-3, an unlabelled face that its nearest labelled face reaches
-  sooner straight through the solid than over the surface takes that face's label
-  (`geosam2.lifting.fill`); the other faces are filled as the release does. On a
+- before stages 2-3 on the faces no view labelled, a face that its nearest
+  labelled face reaches sooner straight through the solid than over the surface
+  takes that face's label (`geosam2.lifting.fill`); the other faces, and those
+  cleared as small pieces (seen, so their surroundings are the evidence), are
+  filled as the release does. On a
   generated mesh (one fused surface) the hidden floor of a cup is reached over the
   surface only from its walls, and through the floor from the seen underside it
   belongs to (exact-visibility labels of generated-like objects at 512²: a cup
@@ -283,7 +285,7 @@ class ProjectCleanup:
         filled = fill_through(mesh, graph, labels, labels < 0, sweeps, k)
         crease_edges = creases(mesh, graph) if options.keep_whole_pieces else None
         cleared = clear_small_components(graph, filled, mesh.face_areas, pa, options.keep_largest_piece, crease_edges)
-        cleaned = fill_through(mesh, graph, cleared, cleared < 0, sweeps, k)
+        cleaned = fill_labels(mesh, graph, cleared, cleared < 0, sweeps, k)  # cleared faces were seen: fill from around
         if not options.fill_unlabelled:
             cleaned[labels < 0] = -1
         if options.split_disconnected:

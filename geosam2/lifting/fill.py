@@ -23,6 +23,8 @@ surfaces (`bench/bench_lift_generated.py`).
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 import trimesh
@@ -31,6 +33,7 @@ from scipy.sparse.csgraph import dijkstra
 from ..geometry.facegraph import FaceGraph
 from ..io.mesh import Mesh
 
+_CASTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Mesh -> its ray caster
 RAY_OFFSET = 1e-6  # start of a ray inside the solid, in units of the bounding-box diagonal
 
 
@@ -42,6 +45,15 @@ def _orientation(mesh: Mesh, graph: FaceGraph) -> np.ndarray:
     signed = np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2]))
     volume = np.bincount(graph.pieces, weights=signed)
     return np.where(volume[graph.pieces] < 0, -1.0, 1.0)
+
+
+def _ray_caster(mesh: Mesh):
+    """The ray caster of `mesh` (embree when installed), built once per mesh: the
+    session cleans up the same mesh after every prompt."""
+    caster = _CASTERS.get(mesh)
+    if caster is None:
+        caster = _CASTERS[mesh] = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).ray
+    return caster
 
 
 def through_pairs(mesh: Mesh, graph: FaceGraph, faces: np.ndarray) -> np.ndarray:
@@ -59,7 +71,7 @@ def through_pairs(mesh: Mesh, graph: FaceGraph, faces: np.ndarray) -> np.ndarray
     diagonal = float(np.linalg.norm(mesh.vertices.max(0) - mesh.vertices.min(0)))
     directions = np.concatenate([-normals[faces], normals[faces]])  # into the solid, then out of it
     origins = np.tile(mesh.centroids[faces], (2, 1)) + directions * RAY_OFFSET * diagonal
-    caster = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).ray  # embree when installed
+    caster = _ray_caster(mesh)
     hits = np.asarray(caster.intersects_first(origins, directions), np.int64).reshape(2, len(faces))
     from_behind = np.einsum("kij,kij->ki", normals[hits].reshape(2, len(faces), 3), directions.reshape(2, len(faces), 3)) > 0
     exit_face = hits[0]
