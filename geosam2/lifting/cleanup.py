@@ -18,11 +18,10 @@ Two changes to the release's fill and order in the project's clean-up
   labelled face reaches sooner straight through the solid than over the surface
   takes that face's label (`geosam2.lifting.fill`); the other faces, and those
   cleared as small pieces (seen, so their surroundings are the evidence), are
-  filled as the release does. On a
-  generated mesh (one fused surface) the hidden floor of a cup is reached over the
-  surface only from its walls, and through the floor from the seen underside it
-  belongs to (exact-visibility labels of generated-like objects at 512²: a cup
-  85.2 -> 93.3, a cabinet with books deep inside 87.7 -> 90.9 mIoU;
+  filled as the release does. On a generated mesh (one fused surface) the hidden
+  floor of a cup is reached over the surface only from its walls, and through the
+  floor from the seen underside it belongs to (oracle on generated-like objects at
+  512²: a cup 81.33 -> 89.78, a cabinet with books deep inside 87.69 -> 92.73 mIoU;
   `bench/bench_lift_generated.py`). :func:`fill_labels` is the fill over the
   adjacency alone (the exact-visibility bound of `tests/stress.py` uses it).
 - faces that are unlabelled on input (seen by no view) are filled BEFORE the
