@@ -81,16 +81,30 @@ def through_pairs(mesh: Mesh, graph: FaceGraph, faces: np.ndarray) -> np.ndarray
     return np.stack([faces[keep], exit_face[keep]], axis=1)
 
 
-def _nearest_sources(mesh: Mesh, pairs: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(F,) float64 distance to the nearest of the (S,) `sources` faces along (E, 2) `pairs`
-    of faces (edges as long as their centroids are apart; inf where none reaches) and
-    (F,) int64 that nearest source (-1 where none)."""
-    centroids, n = mesh.centroids, mesh.num_faces
+def _nearest_sources(mesh: Mesh, pairs: np.ndarray, labelled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) float64 distance from each face to the nearest (F,) bool `labelled` face along
+    (E, 2) `pairs` of faces (edges as long as their centroids are apart; inf where none
+    reaches) and (F,) int64 that nearest labelled face (-1 where none).
+
+    Labelled faces are sources at distance 0, so a shortest path runs through
+    unlabelled faces only after its last labelled one: the search keeps only the
+    pairs with an unlabelled end (the hidden regions and their borders, not the
+    whole mesh)."""
+    pairs = pairs[~(labelled[pairs[:, 0]] & labelled[pairs[:, 1]])]
+    nodes, local = np.unique(pairs, return_inverse=True)
+    local = local.reshape(-1, 2)
+    centroids, n = mesh.centroids, len(nodes)
     length = np.linalg.norm(centroids[pairs[:, 0]] - centroids[pairs[:, 1]], axis=1)
     length += 1e-12 * max(float(length.max(initial=0.0)), 1.0)  # coincident centroids stay an edge
-    weights = sp.coo_matrix((length, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
-    distance, _, nearest = dijkstra(weights, directed=False, indices=sources, min_only=True, return_predecessors=True)
-    return distance, np.asarray(nearest, np.int64)
+    weights = sp.coo_matrix((length, (local[:, 0], local[:, 1])), shape=(n, n)).tocsr()
+    distance = np.full(mesh.num_faces, np.inf)
+    nearest = np.full(mesh.num_faces, -1, np.int64)
+    sources = np.flatnonzero(labelled[nodes])
+    if len(sources):
+        found, _, source = dijkstra(weights, directed=False, indices=sources, min_only=True, return_predecessors=True)
+        distance[nodes] = found
+        nearest[nodes] = np.where(source >= 0, nodes[np.maximum(source, 0)], -1)
+    return distance, nearest
 
 
 def fill_through_solid(mesh: Mesh, graph: FaceGraph, labels: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -100,12 +114,12 @@ def fill_through_solid(mesh: Mesh, graph: FaceGraph, labels: np.ndarray, targets
     over the adjacency. Faces outside `targets` never change."""
     labels = np.asarray(labels, np.int64).copy()
     missing = np.flatnonzero(targets & (labels < 0))
-    sources = np.flatnonzero(labels >= 0)
+    labelled = labels >= 0
     through = through_pairs(mesh, graph, missing)
-    if len(sources) == 0 or len(through) == 0:
+    if not labelled.any() or len(through) == 0:
         return labels
-    over_surface, _ = _nearest_sources(mesh, graph.pairs, sources)
-    with_lines, nearest = _nearest_sources(mesh, np.concatenate([graph.pairs, through]), sources)
+    over_surface, _ = _nearest_sources(mesh, graph.pairs, labelled)
+    with_lines, nearest = _nearest_sources(mesh, np.concatenate([graph.pairs, through]), labelled)
     sooner = missing[(nearest[missing] >= 0) & (with_lines[missing] < over_surface[missing] * (1 - 1e-9))]
     labels[sooner] = labels[nearest[sooner]]
     return labels
