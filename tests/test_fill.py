@@ -106,3 +106,17 @@ def test_faces_buried_in_another_solid_get_no_line():
     buried = small_faces[x < -0.99]
     # into the solid, their line leaves the big box from behind (an exit but for the guard)
     assert len(through_pairs(mesh, mesh.graph, buried)) == 0
+
+
+def test_faces_kept_unlabelled_are_measured_without_rays():
+    # a clean-up that keeps unseen faces unlabelled (a proxy's transfer to a full mesh of
+    # millions of faces) fills them over the adjacency only: no ray caster is built
+    from geosam2.lifting import fill
+
+    obj, hidden = well()
+    labels = np.where(hidden, -1, obj.labels).astype(np.int64)
+    cleaned = clean_labels(obj.mesh, labels, fill_unlabelled=False, split_disconnected=False)
+    assert (cleaned[hidden] == -1).all() and np.array_equal(cleaned[~hidden], obj.labels[~hidden])
+    assert obj.mesh not in fill._CASTERS
+    clean_labels(obj.mesh, labels, split_disconnected=False)
+    assert obj.mesh in fill._CASTERS

@@ -281,7 +281,10 @@ class ProjectCleanup:
 
     def clean(self, mesh: Mesh, labels: np.ndarray, pa: float, graph: FaceGraph, options: CleanOptions) -> tuple[np.ndarray, np.ndarray]:
         sweeps, k = options.max_sweeps, options.nearest_k
-        filled = fill_through(mesh, graph, labels, labels < 0, sweeps, k)
+        # faces kept unlabelled (a proxy's transfer to a full mesh, partial labellings) are
+        # filled only to measure the pieces: over the adjacency, with no ray casting
+        fill = fill_through if options.fill_unlabelled else fill_labels
+        filled = fill(mesh, graph, labels, labels < 0, sweeps, k)
         crease_edges = creases(mesh, graph) if options.keep_whole_pieces else None
         cleared = clear_small_components(graph, filled, mesh.face_areas, pa, options.keep_largest_piece, crease_edges)
         cleaned = fill_labels(mesh, graph, cleared, cleared < 0, sweeps, k)  # cleared faces were seen: fill from around
