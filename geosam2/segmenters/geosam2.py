@@ -19,6 +19,7 @@ batches when cancelled (`geosam2.segmenters.steps`).
 from __future__ import annotations
 
 import weakref
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -26,42 +27,73 @@ import numpy as np
 from ..model import GeoSAM2, load_geosam2
 from ..render import Views
 from .base import PartMasks, Segmenter
+from .batching import NetworkMemory, decoder_bytes, tracking_bytes
 from .features import ViewFeatures, encode_views, network_inputs
 from .network import LOCAL, ring_order
 from .prompts import Prompt
 from .propagation import Propagation, fill_holes, prompt_inputs, propagate, seed_candidates, upsample_logits, upsample_masks
 from .proposals import ProposalSettings
+from .steps import Steps
 
 __all__ = ["GeoSAM2Segmenter", "ViewFeatures", "Propagation", "encode_views", "propagate", "seed_candidates", "ring_order"]
 __all__ += ["network_inputs", "prompt_inputs", "fill_holes", "upsample_masks", "load_geosam2"]
 
 
-def _segment_prompts(model: GeoSAM2, features, prompts: list, num_views: int, size: int, run, max_batch: int):
-    """`GeoSAM2Segmenter.segment`'s network work: (PartMasks, `run` as the call left it)."""
-    masks = np.zeros((len(prompts), num_views, size, size), bool)
-    scores = np.zeros((len(prompts), num_views), np.float32)
-    stability = None
-    prompts = [run.seed_prompt(model, features, p, size) for p in prompts]
+class _Tracked:
+    """The masks, scores and stability of P parts over V views, filled batch by batch."""
+
+    def __init__(self, num_parts: int, num_views: int, size: int):
+        self.masks = np.zeros((num_parts, num_views, size, size), bool)
+        self.scores = np.zeros((num_parts, num_views), np.float32)
+        self.stability = None
+        self.finished = np.zeros(num_parts, bool)
+
+    def add(self, parts: list, result: Propagation, size: int, run) -> None:
+        """Keep the final frames of `result`, the propagation of `parts` (their indices)."""
+        for frame in range(1, len(result.frame_views)):  # frame 0 is superseded by frame 1
+            view = result.frame_views[frame]
+            logits = upsample_logits(result.logits[frame], size)
+            self.masks[parts, view] = logits > 0
+            self.scores[parts, view] = result.scores[frame].numpy()
+            scored = run.stability(logits)
+            if scored is not None:
+                self.stability = np.zeros(self.scores.shape, np.float32) if self.stability is None else self.stability
+                self.stability[parts, view] = scored
+        self.finished[parts] = True
+
+    def part_masks(self) -> PartMasks:
+        return PartMasks(self.masks, self.scores, self.stability)
+
+
+def _segment_prompts(model: GeoSAM2, features, prompts: list, num_views: int, size: int, run, max_batch: int, memory: NetworkMemory, steps: Steps):
+    """`GeoSAM2Segmenter.segment`'s network work: (PartMasks, `run` as the call left it).
+
+    The parts of each prompted view are tracked in batches of at most `max_batch`, as
+    many as `memory` holds; each batch is reported to `steps`, and a cancelled `steps`
+    stops before the next batch (`Cancelled` with the PartMasks so far and the
+    finished parts)."""
+    tracked = _Tracked(len(prompts), num_views, size)
+    item_bytes = tracking_bytes(model.image_size, model.num_maskmem, model.max_obj_ptrs_in_encoder)
+    batch = memory.batch_size(item_bytes, max_batch, model.device)
+    batches = []
     for seed in sorted({p.view for p in prompts}):
         group = [i for i, p in enumerate(prompts) if p.view == seed]
-        for start in range(0, len(group), max_batch):
-            parts = group[start : start + max_batch]
-            result = propagate(model, features, [prompts[i] for i in parts], size, numbering=run.numbering)
-            for frame in range(1, len(result.frame_views)):  # frame 0 is superseded by frame 1
-                view = result.frame_views[frame]
-                logits = upsample_logits(result.logits[frame], size)
-                masks[parts, view] = logits > 0
-                scores[parts, view] = result.scores[frame].numpy()
-                scored = run.stability(logits)
-                if scored is not None:
-                    stability = np.zeros((len(prompts), num_views), np.float32) if stability is None else stability
-                    stability[parts, view] = scored
-    return PartMasks(masks, scores, stability), run
+        batches += [group[start : start + batch] for start in range(0, len(group), batch)]
+    for parts in batches:
+        steps.check(tracked.part_masks(), tracked.finished.copy())
+        seeds = [run.seed_prompt(model, features, prompts[i], size) for i in parts]
+        tracked.add(parts, propagate(model, features, seeds, size, numbering=run.numbering), size, run)
+        done = int(tracked.finished.sum())
+        steps.done(done, len(prompts), f"{done} of {len(prompts)} parts tracked over {num_views} views (batches of {batch})")
+    return tracked.part_masks(), run
 
 
-def _propose(model: GeoSAM2, features, views: Views, view: int, region: np.ndarray, settings: ProposalSettings, run):
-    """`GeoSAM2Segmenter.propose_prompts`' network work: (prompts, `run` as the call left it)."""
-    return run.propose(model, features, views, view, region, settings), run
+def _propose(model: GeoSAM2, features, views: Views, view: int, region: np.ndarray, settings: ProposalSettings, run, memory: NetworkMemory, steps: Steps):
+    """`GeoSAM2Segmenter.propose_prompts`' network work: (prompts, `run` as the call left it).
+    The clicks are decoded in batches of at most ``settings.points_per_batch``, as many
+    as `memory` holds, each reported to `steps` (cancelled: `Cancelled`)."""
+    batch = memory.batch_size(decoder_bytes(model.image_size), settings.points_per_batch, model.device)
+    return run.propose(model, features, views, view, region, replace(settings, points_per_batch=batch), steps), run
 
 
 class GeoSAM2Segmenter(Segmenter):
@@ -78,9 +110,14 @@ class GeoSAM2Segmenter(Segmenter):
     model : GeoSAM2
         E.g. from `load_geosam2`; used in its current mode (eval for inference).
     max_batch : int
-        Most parts tracked together in one batch (bounds memory).
+        Most parts tracked together in one batch (fewer when the memory holds fewer).
     encode_batch : int
         Views per encoder call.
+    memory : NetworkMemory
+        The memory one batch of tracked parts or decoded clicks may take
+        (`geosam2.segmenters.batching`).
+    proposal_settings : ProposalSettings
+        The automatic mask generator's settings when a call gives none.
     profile : Profile, its name, or None (`geosam2.profiles.resolve`)
         Its ``network`` runs the propagation and proposals until a session binds
         the segmenter with its own profile. The release's (the official and the
@@ -93,13 +130,25 @@ class GeoSAM2Segmenter(Segmenter):
 
     name = "geosam2"
 
-    def __init__(self, model: GeoSAM2, max_batch: int = 16, encode_batch: int = 1, profile=None, runner=LOCAL):
+    def __init__(
+        self,
+        model: GeoSAM2,
+        max_batch: int = 16,
+        encode_batch: int = 1,
+        profile=None,
+        runner=LOCAL,
+        memory: NetworkMemory = NetworkMemory(),
+        proposal_settings: ProposalSettings = ProposalSettings(),
+    ):
         from ..profiles import resolve  # the profiles compose this module's pieces: imported on call
 
         self.model = model
         self.runner = runner
         self.max_batch = max_batch
         self.encode_batch = encode_batch
+        self.memory = memory
+        self.proposal_settings = proposal_settings
+        self.steps = Steps()
         self.network = resolve(profile).network
         self._views_ref = None
         self._features = None
@@ -112,6 +161,11 @@ class GeoSAM2Segmenter(Segmenter):
         network = self.network if profile is None else profile.network
         self._run = network.start(getattr(geometry, "num_faces", None))
         return self
+
+    def report_to(self, steps: Steps) -> None:
+        """Report the batches of the next calls to `steps` and stop between them once it is
+        cancelled (`Cancelled` with the parts finished)."""
+        self.steps = steps
 
     def features(self, views: Views) -> ViewFeatures:
         """The fused features of `views`, computed on first use and then reused."""
@@ -143,7 +197,8 @@ class GeoSAM2Segmenter(Segmenter):
             prompt.check_image(num_views, size, size)
         features = self.features(views) if prompts else None
         work = len(prompts) * (num_views + 3)  # the propagation's frames, and the release's single-view stage
-        result, self._run = self.runner(_segment_prompts, self.model, features, list(prompts), num_views, size, self._run, self.max_batch, work=work)
+        arguments = (list(prompts), num_views, size, self._run, self.max_batch, self.memory, self.steps)
+        result, self._run = self.runner(_segment_prompts, self.model, features, *arguments, work=work)
         return result
 
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
@@ -167,11 +222,14 @@ class GeoSAM2Segmenter(Segmenter):
         scores[:, prompt.view] = seed_scores.numpy()
         return PartMasks(masks, scores)
 
-    def propose_prompts(self, views: Views, view: int, region: np.ndarray, settings: ProposalSettings = ProposalSettings()) -> list:
+    def propose_prompts(self, views: Views, view: int, region: np.ndarray, settings: ProposalSettings | None = None) -> list:
         """Automatic part prompts in `region` ((H, W) bool) of `view`: SAM2's automatic
         mask generator on the cached features (the run's generator, see
-        `geosam2.segmenters.proposals`), one click per kept mask. The session's automatic
-        completion calls this on the view opposite the prompts."""
+        `geosam2.segmenters.proposals`) with `settings` (None: the segmenter's), one click
+        per kept mask. The session's automatic completion calls this on the view opposite
+        the prompts."""
+        settings = self.proposal_settings if settings is None else settings
         features, work = self.features(views), -(-settings.max_points // settings.points_per_batch)  # decoder batches
-        prompts, self._run = self.runner(_propose, self.model, features, views, view, region, settings, self._run, work=work)
+        arguments = (views, view, region, settings, self._run, self.memory, self.steps)
+        prompts, self._run = self.runner(_propose, self.model, features, *arguments, work=work)
         return prompts
