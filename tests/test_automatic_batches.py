@@ -4,8 +4,12 @@ cancelled run keeps the parts it finished."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
+import trimesh
 
 from geosam2.io.mesh import from_arrays
 from geosam2.pipeline.session import Session
@@ -125,3 +129,81 @@ def test_cancelled_while_proposing_changes_nothing(model, mesh):
         cancelled = Steps()
         cancelled.cancel()
         cancelled.check()
+
+
+def test_stop_in_the_demo_cancels_that_users_running_step(tmp_path):
+    import threading
+    import time
+    import types
+
+    from demo.callbacks import DemoApp
+    from demo.layout import EXAMPLES_DIR
+    from demo.model import SharedModel
+    from demo.state import DEMO_DEFAULTS
+
+    def no_progress(*args, **kwargs):
+        pass
+
+    app = DemoApp(SharedModel(), DEMO_DEFAULTS.with_values(resolution=256), temp_root=str(tmp_path))
+    request, other = types.SimpleNamespace(session_hash="visitor"), types.SimpleNamespace(session_hash="other")
+    app.load(str(EXAMPLES_DIR / "figure.glb"), app.page_settings(0.02, 5, 256, "Offline geometry"), False, request, no_progress)
+    session = app.store.get("visitor").session
+    started, seen = threading.Event(), []
+    everything = session.segment_everything
+
+    def until_cancelled(steps):
+        started.set()
+        for _ in range(300):
+            if steps.cancelled:
+                break
+            time.sleep(0.1)
+        seen.append(steps.cancelled)
+        return everything(steps)
+
+    session.segment_everything = until_cancelled
+    event = threading.Thread(target=lambda: app.segment_everything({"view": 0, "clicks": [], "box": []}, request, no_progress))
+    event.start()
+    started.wait(30)
+    app.stopped(other)  # another user's Stop: not this step
+    time.sleep(0.3)
+    assert not seen
+    app.stopped(request)
+    event.join(60)
+    assert seen == [True] and not app.running  # cancelled, and forgotten when it ended
+    app.stopped(request)  # nothing running: nothing to stop
+    app.close()
+
+
+class InterruptedAfterFirstBatch(ClickingSegmenter):
+    """Ctrl-C (SIGINT to this process) right after the first batch of tracked parts."""
+
+    def report_to(self, steps):
+        super().report_to(steps)
+        reported = steps.done
+
+        def done(finished, total, text=""):
+            reported(finished, total, text)
+            if "parts tracked" in text:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        steps.done = done
+
+
+@pytest.mark.parametrize("kind, profile", [(InterruptedAfterFirstBatch, "default"), (GeoSAM2Segmenter, "official")])
+def test_cli_ctrl_c_keeps_the_parts_found_and_finding_none_is_said(model, mesh, kind, profile, tmp_path, monkeypatch, capsys):
+    from geosam2.cli import main
+    from geosam2.cli import segment as command
+
+    network = segmenter(model, 3, profile)
+    network.__class__ = kind
+    monkeypatch.setattr(command, "choose_segmenter", lambda *args, **kwargs: network)
+    path = tmp_path / "slab_and_cube.obj"
+    trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).export(path)
+    code = main(["segment", str(path), "--auto", "--profile", profile, "--resolution", str(SIZE), "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    if kind is InterruptedAfterFirstBatch:  # stopped after 3 of 8 parts: those kept and exported
+        assert code == 0 and "stopping at the next batch" in captured.err, captured.err
+        parts = int(captured.out.split(" parts,")[0].split()[-1])
+        assert 0 < parts <= 3
+    else:  # the release's filters keep no part of a random network: said, not "0 parts"
+        assert code == 2 and "found no part" in captured.err and "Traceback" not in captured.err, captured.err

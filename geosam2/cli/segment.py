@@ -6,7 +6,9 @@ session, labels of every face, exports) with the command's `Settings`.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ..errors import GeoSAM2Error, PromptError
@@ -150,6 +152,32 @@ def _levels_file(workspace, folder) -> str:
     return path
 
 
+def _automatic(session, prompted: bool, bar) -> None:
+    """Auto-complete the prompted parts, or segment everything, its views and batches on
+    `bar`. A first Ctrl-C stops it at its next batch and keeps the parts found (a second
+    one interrupts at once); no part at all is an error saying so."""
+    from ..segmenters.steps import Steps
+
+    bar.set_postfix_str("auto-complete" if prompted else "segment everything")
+    steps = Steps(lambda share, text: bar.set_postfix_str(text))
+
+    def stop(signum, frame):
+        if steps.cancelled:
+            raise KeyboardInterrupt
+        steps.cancel()
+        bar.write("stopping at the next batch, keeping the parts found (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, stop) if threading.current_thread() is threading.main_thread() else None
+    try:
+        session.auto_complete(steps=steps) if prompted else session.segment_everything(steps)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if not session.parts:
+        when = "before it was stopped" if steps.cancelled else f"(the {session.segmenter.name} segmenter proposed none that was kept)"
+        raise GeoSAM2Error(f"Segment everything found no part {when}: give clicks (--click) or try another segmenter or profile.")
+
+
 def run_segment(args) -> None:
     from tqdm import tqdm
 
@@ -178,12 +206,7 @@ def run_segment(args) -> None:
         if not session.parts and not args.auto:
             raise PromptError("Nothing segmented: every prompt was dropped (see the warnings); correct them and run again.")
         if args.auto:  # with prompts: complete them; without: the release's fully automatic mode
-            prompted = bool(named or levels)
-            bar.set_postfix_str("auto-complete" if prompted else "segment everything")
-            if prompted:
-                session.auto_complete()
-            else:
-                session.segment_everything()
+            _automatic(session, bool(named or levels), bar)
             bar.update()
         bar.set_postfix_str("exporting")
         paths = workspace.export(args.out)
