@@ -207,3 +207,19 @@ def test_cli_ctrl_c_keeps_the_parts_found_and_finding_none_is_said(model, mesh, 
         assert 0 < parts <= 3
     else:  # the release's filters keep no part of a random network: said, not "0 parts"
         assert code == 2 and "found no part" in captured.err and "Traceback" not in captured.err, captured.err
+
+
+def test_the_network_memory_setting_caps_the_batches(monkeypatch):
+    from geosam2.cli import build_parser
+    from geosam2.cli.options import settings_of
+    from geosam2.settings import Settings, SettingsError
+
+    assert NetworkMemory.of(Settings()).cap_mb is None  # 0: half the free memory, no cap
+    assert NetworkMemory.of(Settings(network_mb=512)).cap_mb == 512
+    monkeypatch.setenv("GEOSAM2_NETWORK_MB", "256")
+    args = build_parser().parse_args(["segment", "x.glb", "--auto", "--out", "o"])
+    assert settings_of(args).network_mb == 256
+    args = build_parser().parse_args(["segment", "x.glb", "--auto", "--network-mb", "64", "--out", "o"])
+    assert NetworkMemory.of(settings_of(args)).budget_bytes() <= 64 * MB
+    with pytest.raises(SettingsError, match="GeoSAM2's automatic mode"):
+        Settings(network_mb=-1)

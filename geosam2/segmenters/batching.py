@@ -69,6 +69,12 @@ class NetworkMemory:
     share: float = 0.5
     cap_mb: float | None = None
 
+    @staticmethod
+    def of(settings) -> "NetworkMemory":
+        """The memory of `settings` (a `geosam2.settings.Settings`): its `network_mb` as the
+        cap, 0 for none."""
+        return NetworkMemory(cap_mb=settings.network_mb or None)
+
     def budget_bytes(self, device=None) -> int:
         """The bytes a batch may take now on `device`."""
         budget = int(self.share * available_memory_bytes(device))
