@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -41,12 +42,14 @@ def tracked_bytes(model) -> int:
 
 
 def segmenter(model, items: int | None, profile="official", item_bytes=None):
-    """A GeoSAM2 segmenter whose memory budget holds `items` items of `item_bytes` (default:
-    decoded clicks; None: no cap), tracking at most `items` parts together (None: 64)."""
-    item_bytes = decoder_bytes(model.image_size) if item_bytes is None else item_bytes
-    memory = NetworkMemory() if items is None else NetworkMemory(share=1.0, cap_mb=(items + 0.5) * item_bytes / MB)
-    max_batch = 64 if items is None or item_bytes != decoder_bytes(model.image_size) else items
-    return GeoSAM2Segmenter(model, max_batch=max_batch, profile=profile, memory=memory, proposal_settings=PERMISSIVE)
+    """A GeoSAM2 segmenter whose memory budget holds `items` tracked parts (or `items` of
+    `item_bytes`; None: no cap, batches of up to 64), decoding at most `items` clicks together."""
+    item_bytes = tracked_bytes(model) if item_bytes is None else item_bytes
+    if items is None:
+        return GeoSAM2Segmenter(model, max_batch=64, profile=profile, proposal_settings=PERMISSIVE)
+    memory = NetworkMemory(share=1.0, cap_mb=(items + 0.5) * item_bytes / MB)
+    settings = replace(PERMISSIVE, points_per_batch=items)
+    return GeoSAM2Segmenter(model, max_batch=64, profile=profile, memory=memory, proposal_settings=settings)
 
 
 def test_the_batch_size_follows_the_budget():
@@ -60,7 +63,7 @@ def test_batches_of_one_three_and_all_give_the_same_masks(model, views):
     prompts = [click(views, 2, nth=n) for n in (0, 40, 80, 120, 160)] + [click(views, 7, nth=30)]
     reference = segmenter(model, None).segment(views, prompts)
     for items in (1, 3):
-        found = segmenter(model, items, item_bytes=tracked_bytes(model)).segment(views, prompts)
+        found = segmenter(model, items).segment(views, prompts)
         np.testing.assert_array_equal(found.masks, reference.masks)
         np.testing.assert_allclose(found.scores, reference.scores, atol=1e-5)
         np.testing.assert_allclose(found.stability, reference.stability, atol=1e-5)
@@ -74,6 +77,14 @@ class ClickingSegmenter(GeoSAM2Segmenter):
         super().propose_prompts(views, view, region, settings)  # the generator runs (and reports) all the same
         pixels = np.argwhere(region)
         return [Prompt(view, points=[pixels[k][::-1] + 0.5]) for k in np.linspace(0, len(pixels) - 1, 8).astype(int)]
+
+
+def test_the_clicks_decoded_together_follow_the_budget(model, views):
+    reports = []
+    network = segmenter(model, 2, "default", item_bytes=decoder_bytes(model.image_size))
+    network.report_to(Steps(lambda share, text: reports.append(text)))
+    network.propose_prompts(views, 0, views.silhouette[0], replace(PERMISSIVE, points_per_batch=64))
+    assert len(reports) == CLICKS // 2 and all("(batches of 2)" in text for text in reports)
 
 
 def run_everything(model, mesh, items, profile="official", cancel_after=None, kind=GeoSAM2Segmenter):
