@@ -12,6 +12,7 @@ badges on the components); anything else is a bug and propagates.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from geosam2.io.digest import file_sha256
 from geosam2.pipeline.workspace import Workspace
 from geosam2.render import describe_backend
 from geosam2.segmenters.prompts import Prompt
+from geosam2.segmenters.steps import Steps
 
 from .chart import parts_sunburst
 from .images import base_images, overlay_mask
@@ -75,6 +77,7 @@ class DemoApp(EditingEvents, HierarchyEvents):
         self.meshes = MeshCache(self.settings)
         self.store = Store(self.settings.store_bytes, self.settings.idle_seconds)
         self.segmented_at_load: set[str] = set()  # digests of the files shown segmented (`segment_at_load`)
+        self.running: dict[str, Steps] = {}  # each user's running automatic step, which Stop cancels
         self._closed = threading.Event()
 
     # ------------------------------------------------------------- helpers
@@ -386,10 +389,23 @@ class DemoApp(EditingEvents, HierarchyEvents):
             return None
         return parts_sunburst(session.parts, unlabelled_share(session))
 
-    def stopped(self) -> None:
-        """Say what Stop did: the page stops waiting for the running step; what the step
-        finds is kept (it cannot be cut short midway) and shows at the next step."""
-        gr.Info("Stopped waiting. A step already running finishes on the server and its parts are kept: "
+    @contextlib.contextmanager
+    def stoppable(self, request: gr.Request, progress):
+        """The `Steps` of the user's automatic step: its views and batches on the page's
+        progress bar, cancelled by Stop (`stopped`) while the step runs."""
+        steps = Steps(lambda share, text: progress(0.1 + 0.8 * share, desc=text))
+        self.running[request.session_hash] = steps
+        try:
+            yield steps
+        finally:
+            self.running.pop(request.session_hash, None)
+
+    def stopped(self, request: gr.Request) -> None:
+        """Stop the user's running automatic step at its next batch (`stoppable`); say what Stop did."""
+        steps = self.running.get(request.session_hash)
+        if steps is not None:
+            steps.cancel()
+        gr.Info("Stopped. A running automatic step ends at its next batch and keeps the parts it found: "
                 "they show at your next step, and Undo takes them back.")
 
     def unload(self, request: gr.Request) -> None:

@@ -115,7 +115,9 @@ class EditingEvents:
             return nothing_found("Every face already has a part: nothing to complete.", from_page)
         progress(0.1, desc="completing the rest")
         before = user.session.labels
-        return self._changed(user, prompt, before, user.session.auto_complete(), None, from_page)
+        with self.stoppable(request, progress) as steps:
+            update = user.session.auto_complete(steps=steps)
+        return self._changed(user, prompt, before, update, None, from_page)
 
     @holding_user
     @user_errors
@@ -138,7 +140,9 @@ class EditingEvents:
             return nothing_found("Every face already has a part: nothing left to segment. Reset to start again.", from_page)
         progress(0.1, desc="segmenting everything")
         before = user.session.labels
-        return self._changed(user, prompt, before, segment_everything_in_levels(user), None, from_page)
+        with self.stoppable(request, progress) as steps:
+            update = segment_everything_in_levels(user, steps)
+        return self._changed(user, prompt, before, update, None, from_page)
 
     def _changed(self, user: UserState, prompt: dict, before: np.ndarray, update, selected: int | None, from_page: bool = True) -> tuple:
         """The screen after an automatic operation from (F,) labels `before`; one that changed

@@ -21,6 +21,7 @@ import numpy as np
 from geosam2.errors import PromptError
 from geosam2.io.prompt_files import read_prompt_levels
 from geosam2.pipeline.parts import Part, part_color
+from geosam2.segmenters.steps import Steps
 
 from .screen import user_errors
 from .state import UserState, edited, holding_user
@@ -72,12 +73,13 @@ def start_browsing(session, first_id: int) -> LevelBrowse | None:
     return browse
 
 
-def segment_everything_in_levels(user: UserState):
-    """Segment everything in the user's session (`Session.segment_everything`) and start
-    browsing the levels of its parts (`start_browsing`); returns the session's Update."""
+def segment_everything_in_levels(user: UserState, steps: Steps | None = None):
+    """Segment everything in the user's session (`Session.segment_everything`, reporting
+    to and cancelled by `steps`) and start browsing the levels of its parts
+    (`start_browsing`); returns the session's Update."""
     session = user.session
     first_id = session.history.state.next_id
-    update = session.segment_everything()
+    update = session.segment_everything(steps)
     user.browse = start_browsing(session, first_id)
     return update
 

@@ -17,6 +17,7 @@ profile                   default      default|official|imp. -
 cache_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_CACHE_MB``
 store_mb (demo)           1024         > 0                   ``GEOSAM2_DEMO_STORE_MB``
 idle_minutes (demo)       30           > 0                   ``GEOSAM2_DEMO_IDLE_MINUTES``
+network_mb                0 (no cap)   >= 0                  ``GEOSAM2_NETWORK_MB``
 ========================  ===========  ====================  ==============================
 
 (*) `memory_face_limit`: 75 % of the machine's memory (or its control group's
@@ -154,6 +155,9 @@ OPTIONS = {
     "cache_mb": Option(1024, env="GEOSAM2_DEMO_CACHE_MB", words="demo's cache of rendered meshes in MB", **POSITIVE),
     "store_mb": Option(1024, env="GEOSAM2_DEMO_STORE_MB", words="demo's budget of users' states in MB", **POSITIVE),
     "idle_minutes": Option(30, env="GEOSAM2_DEMO_IDLE_MINUTES", words="minutes before an unused demo state is dropped", **POSITIVE),
+    "network_mb": Option(
+        0, 0, integer=False, env="GEOSAM2_NETWORK_MB", words="most MB one batch of GeoSAM2's automatic mode may take (0: half the free memory)"
+    ),
 }
 """The numeric settings by field name of :class:`Settings`."""
 
@@ -182,6 +186,9 @@ class Settings:
         one of its names, or None for `geosam2.profiles.DEFAULT`
     cache_mb, store_mb : float, the demo's memory budgets (shared meshes, users' states)
     idle_minutes : float, the demo drops a user's state unused this long
+    network_mb : float, the most memory in MB one batch of GeoSAM2's automatic mode
+        (decoded clicks, tracked parts) may take; 0: half the memory free when it starts
+        (`geosam2.segmenters.batching.NetworkMemory`)
     """
 
     resolution: int = OPTIONS["resolution"].default
@@ -194,6 +201,7 @@ class Settings:
     cache_mb: float = OPTIONS["cache_mb"].default
     store_mb: float = OPTIONS["store_mb"].default
     idle_minutes: float = OPTIONS["idle_minutes"].default
+    network_mb: float = OPTIONS["network_mb"].default
 
     def __post_init__(self):
         for name, option in OPTIONS.items():

@@ -70,7 +70,7 @@ def test_point_cloud_without_weights_is_a_clear_error(offline, boxes_npy, output
 
 def test_point_cloud_segment_writes_the_point_cloud_exports(boxes_npy, output_dir, monkeypatch, capsys):
     path, box = boxes_npy
-    monkeypatch.setattr(cli_segment, "choose_segmenter", lambda name, checkpoint, point_cloud: LabelSegmenter(box))
+    monkeypatch.setattr(cli_segment, "choose_segmenter", lambda name, checkpoint, settings, point_cloud: LabelSegmenter(box))
     views = splat_views(load_geometry(path), resolution=RESOLUTION)
     view, x, y = pixel_of_face(views, np.flatnonzero(box == 0))
     out = output_dir / "points"

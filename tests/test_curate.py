@@ -174,3 +174,18 @@ def test_curation_of_the_dev_set_merges_whole_pieces(gt_paths):
             assert _constant_within(labels, pieces), path.name
         areas = np.bincount(labels, mesh.face_areas)
         assert (np.diff(areas) <= 0).all()  # numbered by decreasing area
+
+
+def test_curate_command_takes_max_faces_and_skips_larger_meshes(tmp_path, capsys):
+    from geosam2.cli import main
+
+    src = tmp_path / "meshes"
+    src.mkdir()
+    vertices, faces, _ = _concat(_cubes_on_a_line(3))  # 36 faces
+    trimesh.Trimesh(vertices, faces, process=False).export(src / "three_cubes.obj")
+    out = tmp_path / "curated"
+    assert main(["curate", str(src), "--out", str(out), "--preview-resolution", "16", "--max-faces", "35"]) == 0
+    report = json.loads((out / "curation.json").read_text())
+    assert report["kept"] == [] and "36" in report["skipped"][0]["reason"]
+    assert main(["curate", str(src), "--out", str(out), "--preview-resolution", "16", "--max-faces", "36"]) == 0
+    assert json.loads((out / "curation.json").read_text())["kept"] == ["three_cubes"]

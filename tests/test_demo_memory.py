@@ -231,10 +231,10 @@ def test_loading_another_mesh_while_an_event_runs_lets_the_event_finish(tmp_path
     started, go_on = threading.Event(), threading.Event()
     segment_everything = user.session.segment_everything
 
-    def slow():
+    def slow(steps=None):
         started.set()
         go_on.wait(30)
-        return segment_everything()
+        return segment_everything(steps)
 
     user.session.segment_everything = slow
     results = []

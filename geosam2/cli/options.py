@@ -71,7 +71,7 @@ def add_resumable_out(parser, items: str, contents: str = "") -> None:
 def settings_of(args) -> Settings:
     """The Settings of a command: its options given (or defaulted by argparse), the
     environment variables for the rest (`Settings.from_env`)."""
-    given = {name: getattr(args, name, None) for name in ("resolution", "pa", "face_budget", "max_faces", "profile")}
+    given = {name: getattr(args, name, None) for name in ("resolution", "pa", "face_budget", "max_faces", "profile", "network_mb")}
     return Settings.from_env(**given)
 
 

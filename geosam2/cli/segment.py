@@ -6,11 +6,17 @@ session, labels of every face, exports) with the command's `Settings`.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import GeoSAM2Error, PromptError
 from .options import add_face_limits, add_profile, add_resumable_out, add_setting, parse_numbers, parse_shard, settings_of
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 SEGMENTER_CHOICES = ("geosam2", "geometry")
 POINT_CLOUD_NEEDS_WEIGHTS = (
@@ -27,6 +33,7 @@ def _add_segmenting(p, what: str) -> None:
     add_setting(p, "resolution", what="view size in pixels")
     add_setting(p, "pa")
     add_face_limits(p)
+    add_setting(p, "network_mb", from_env=True)
 
 
 def add_segment(sub) -> None:
@@ -58,9 +65,10 @@ def add_segment(sub) -> None:
     p.set_defaults(run=run_segment)
 
 
-def choose_segmenter(name: str | None, checkpoint: str | None, point_cloud: bool = False):
-    """The segmenter of `geosam2 segment`; without a name, GeoSAM2 if it loads, else
-    geometry (for a mesh; a point cloud needs GeoSAM2: the geometry segmenter reads faces)."""
+def choose_segmenter(name: str | None, checkpoint: str | None, settings: Settings, point_cloud: bool = False):
+    """The segmenter of `geosam2 segment`; without a name, GeoSAM2 if it loads (its batches
+    within ``settings.network_mb``), else geometry (for a mesh; a point cloud needs GeoSAM2:
+    the geometry segmenter reads faces)."""
     from ..segmenters.geometry import GeometrySegmenter
 
     if name == "geometry" and point_cloud:
@@ -73,7 +81,9 @@ def choose_segmenter(name: str | None, checkpoint: str | None, point_cloud: bool
         path = resolve_checkpoint(checkpoint)  # in a second, before torch and SAM2 load (~10 s)
         from ..segmenters.geosam2 import GeoSAM2Segmenter, load_geosam2
 
-        return GeoSAM2Segmenter(load_geosam2(path))
+        from ..segmenters.batching import NetworkMemory
+
+        return GeoSAM2Segmenter(load_geosam2(path), memory=NetworkMemory.of(settings))
     except (ImportError, GeoSAM2Error) as exc:
         if point_cloud:
             raise GeoSAM2Error(f"The GeoSAM2 segmenter cannot run ({exc}), and {POINT_CLOUD_NEEDS_WEIGHTS}.") from exc
@@ -150,6 +160,32 @@ def _levels_file(workspace, folder) -> str:
     return path
 
 
+def _automatic(session, prompted: bool, bar) -> None:
+    """Auto-complete the prompted parts, or segment everything, its views and batches on
+    `bar`. A first Ctrl-C stops it at its next batch and keeps the parts found (a second
+    one interrupts at once); no part at all is an error saying so."""
+    from ..segmenters.steps import Steps
+
+    bar.set_postfix_str("auto-complete" if prompted else "segment everything")
+    steps = Steps(lambda share, text: bar.set_postfix_str(text))
+
+    def stop(signum, frame):
+        if steps.cancelled:
+            raise KeyboardInterrupt
+        steps.cancel()
+        bar.write("stopping at the next batch, keeping the parts found (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, stop) if threading.current_thread() is threading.main_thread() else None
+    try:
+        session.auto_complete(steps=steps) if prompted else session.segment_everything(steps)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if not session.parts:
+        when = "before it was stopped" if steps.cancelled else f"(the {session.segmenter.name} segmenter proposed none that was kept)"
+        raise GeoSAM2Error(f"Segment everything found no part {when}: give clicks (--click) or try another segmenter or profile.")
+
+
 def run_segment(args) -> None:
     from tqdm import tqdm
 
@@ -160,7 +196,7 @@ def run_segment(args) -> None:
     named = segment_prompts(args, settings.resolution)
     levels = prompt_levels(args, settings.resolution)
     workpiece = Workpiece.load(args.mesh, settings)
-    segmenter = choose_segmenter(args.segmenter, args.checkpoint, workpiece.is_point_cloud)
+    segmenter = choose_segmenter(args.segmenter, args.checkpoint, settings, workpiece.is_point_cloud)
     if workpiece.on_proxy:
         print(
             f"note: {workpiece.full.num_faces:,} faces is above the face budget of {settings.face_budget:,}: segmenting a proxy of "
@@ -178,12 +214,7 @@ def run_segment(args) -> None:
         if not session.parts and not args.auto:
             raise PromptError("Nothing segmented: every prompt was dropped (see the warnings); correct them and run again.")
         if args.auto:  # with prompts: complete them; without: the release's fully automatic mode
-            prompted = bool(named or levels)
-            bar.set_postfix_str("auto-complete" if prompted else "segment everything")
-            if prompted:
-                session.auto_complete()
-            else:
-                session.segment_everything()
+            _automatic(session, bool(named or levels), bar)
             bar.update()
         bar.set_postfix_str("exporting")
         paths = workspace.export(args.out)
@@ -227,7 +258,7 @@ def run_segment_many(args) -> None:
     shard = args.shard or torchrun_shard()
     settings = settings_of(args)
     input_files(Path(args.mesh_dir), Path(args.out))  # a missing or empty folder: refused before a network loads
-    segmenter = choose_segmenter(args.segmenter, args.checkpoint)
+    segmenter = choose_segmenter(args.segmenter, args.checkpoint, settings)
     recorded = run_settings(settings, segmenter.name, _weights_of(segmenter, args.checkpoint))
     summary = segment_many(args.mesh_dir, args.out, segmenter, settings, shard, print_record, recorded, args.restart)
     failed, kept = summary["failed"], len(summary["ok"]) + len(summary["failed"]) - len(summary["segmented"])

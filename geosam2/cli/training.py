@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .options import add_face_limits, settings_of
+
 
 def add_curate(sub) -> None:
     p = sub.add_parser("curate", help="curate training parts (per-face labels, stats, previews) from a folder of meshes")
@@ -11,13 +13,15 @@ def add_curate(sub) -> None:
     p.add_argument("--out", required=True, help="output folder (one sub-folder per kept object, curation.json)")
     p.add_argument("--max-parts", type=int, default=15, help="merge small parts until at most this many remain (default 15)")
     p.add_argument("--preview-resolution", type=int, default=128, help="size of each preview view in pixels")
+    add_face_limits(p, budget=False)
     p.set_defaults(run=run_curate)
 
 
 def run_curate(args) -> None:
     from ..training.curate import curate_directory
 
-    report = curate_directory(args.mesh_dir, args.out, max_parts=args.max_parts, preview_resolution=args.preview_resolution)
+    max_faces = settings_of(args).max_faces
+    report = curate_directory(args.mesh_dir, args.out, max_parts=args.max_parts, preview_resolution=args.preview_resolution, max_faces=max_faces)
     for entry in report["skipped"]:
         print(f"skipped {entry['file']}: {entry['reason']}")
     print(f"kept {len(report['kept'])} objects, skipped {len(report['skipped'])}; see {Path(args.out) / 'curation.json'}")

@@ -42,6 +42,7 @@ from ..lifting.surface import Surface, surface_of
 from ..profiles import Profile, resolve
 from ..segmenters.base import Segmenter, as_segmenter
 from ..segmenters.prompts import Prompt
+from ..segmenters.steps import Steps
 from .history import History, Update
 from .parts import Part, part_color
 
@@ -238,7 +239,7 @@ class Session:
         parts = tuple(replace(p, parent=keep if p.parent in gone else p.parent) for p in self.parts if p.id not in gone)
         return self.history.commit(labels, parts, self.history.state.next_id)
 
-    def auto_complete(self, parent: int | None = None) -> Update:
+    def auto_complete(self, parent: int | None = None, steps: Steps | None = None) -> Update:
         """Give every unlabelled face a new top-level part, or, with `parent`, split
         the faces part `parent` owns into new children of it ("segment everything
         inside the selected part"), as the profile's ``completion`` does
@@ -246,18 +247,22 @@ class Session:
         on the view opposite the last prompt, or inside a part on the view showing
         most of it, prompted automatically, or the segmenter's own 3-D completion;
         the release's: `geosam2.profiles.official.completion.ReleaseCompletion`).
+
+        `steps` (`geosam2.segmenters.steps.Steps`, None: silent) hears of each view and
+        batch; cancelled from another thread, the run stops at its next batch and
+        commits the parts it finished (nothing finished: nothing changes).
         """
         if parent is not None:
             self.part(parent)
-        return self.profile.completion.complete(self, parent)
+        return self.profile.completion.complete(self, parent, Steps() if steps is None else steps)
 
-    def segment_everything(self) -> Update:
+    def segment_everything(self, steps: Steps | None = None) -> Update:
         """Parts for the whole geometry without any prompt: the release's fully automatic
         mode. The release's completion: its generator on view 0, then on the view
         opposite it for what the kept parts leave, and one lifting of every kept part
         (every face is relabelled); the project's: the automatic completion of the
-        unlabelled faces prompted on view 0 (see `auto_complete`)."""
-        return self.profile.completion.everything(self)
+        unlabelled faces prompted on view 0 (see `auto_complete`, and there `steps`)."""
+        return self.profile.completion.everything(self, Steps() if steps is None else steps)
 
     def reset(self) -> Update:
         """Remove every part (undoable)."""

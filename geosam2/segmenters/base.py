@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from .prompts import Prompt
+from .steps import Steps
 from ..render import Views
 
 
@@ -76,6 +77,12 @@ class Segmenter:
         """Segment one part per prompt on all views of `views`."""
         raise NotImplementedError
 
+    def report_to(self, steps: Steps) -> None:
+        """Report the batches of the next calls to `steps` (`geosam2.segmenters.steps`) and
+        stop between them once it is cancelled, raising `Cancelled` with what is finished;
+        the automatic completion sets it around its calls. Nothing by default (a segmenter
+        without batches of its own: the completion checks `steps` between its calls)."""
+
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         """Alternative answers to one prompt, best first (default: none)."""
         return PartMasks.none(views)
@@ -129,6 +136,9 @@ class _Forwarding(Segmenter):
 
     def segment(self, views: Views, prompts: Sequence[Prompt]) -> PartMasks:
         return self.inner.segment(views, prompts)
+
+    def report_to(self, steps: Steps) -> None:
+        self._forward("report_to", super().report_to, steps)
 
     def candidates(self, views: Views, prompt: Prompt) -> PartMasks:
         return self._forward("candidates", super().candidates, views, prompt)

@@ -12,8 +12,9 @@ A network strategy answers, for `geosam2.segmenters.geosam2.GeoSAM2Segmenter`:
 - ``stability(logits) -> (P,) float32 or None``: the stability score of each
   part's view-resolution logits, when the profile's filters of automatic parts
   read it;
-- ``propose(model, features, views, view, region, settings) -> list[Prompt]``:
-  the automatic proposals (`geosam2.segmenters.proposals`).
+- ``propose(model, features, views, view, region, settings, steps) -> list[Prompt]``:
+  the automatic proposals (`geosam2.segmenters.proposals`), each batch of clicks
+  reported to `steps` (`geosam2.segmenters.steps`).
 
 A runner is where the segmenter's network work runs: ``runner(function, model,
 *args, work=n)`` returns ``function(model, *args)``; `function` is a module-level
@@ -33,6 +34,7 @@ from .prompts import Prompt
 
 if TYPE_CHECKING:  # torch is imported only when the network runs
     from .proposals import ProposalSettings
+    from .steps import Steps
 
 
 def ring_order(seed: int, num_views: int) -> list[int]:
@@ -79,10 +81,10 @@ class ProjectNetwork:
     def stability(self, logits: np.ndarray) -> None:
         return None
 
-    def propose(self, model, features, views, view: int, region: np.ndarray, settings: ProposalSettings) -> list[Prompt]:
-        from .proposals import proposed_prompts  # torch: imported when the network runs
+    def propose(self, model, features, views, view: int, region: np.ndarray, settings: ProposalSettings, steps: Steps) -> list[Prompt]:
+        from .proposals import PROJECT_GENERATOR, proposed_prompts  # torch: imported when the network runs
 
-        return proposed_prompts(model, features, view, region, settings)
+        return proposed_prompts(model, features, view, region, settings, PROJECT_GENERATOR, steps)
 
 
 class LocalRunner:

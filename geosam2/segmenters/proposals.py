@@ -34,10 +34,9 @@ from torchvision.ops import masks_to_boxes, nms
 
 from .masks import small_regions
 from .prompts import Prompt, interior_point
+from .steps import Steps
 
-__all__ = ["ProposalSettings", "Proposals", "ProjectGenerator", "propose_masks", "proposed_prompts", "remove_small_regions"]
-
-
+__all__ = ["ProposalSettings", "Proposals", "ProjectGenerator", "clicks_decoded", "propose_masks", "proposed_prompts", "remove_small_regions"]
 
 @dataclass(frozen=True)
 class ProposalSettings:
@@ -48,7 +47,8 @@ class ProposalSettings:
     max_points : int
         Most clicks sampled from the region (uniformly at random, seeded).
     points_per_batch : int
-        Clicks decoded together.
+        Clicks decoded together, at most (fewer when the memory holds fewer:
+        `geosam2.segmenters.batching`).
     pred_iou_thresh, stability_thresh : float
         Keep a mask when its predicted IoU and its stability score (IoU of the
         mask thresholded at +offset and at -offset logits) reach these.
@@ -122,8 +122,14 @@ def remove_small_regions(mask: np.ndarray, min_area: int) -> np.ndarray:
     return mask
 
 
-def _candidate_masks(model, features, view, region, resolution, settings):
-    """Masks kept by predicted IoU and stability: (M, S/4, S/4) logits and (M,) scores."""
+def clicks_decoded(done: int, total: int, batch: int) -> str:
+    """What a generator reports after each batch of clicks, e.g. "clicks 128 of 4096 decoded (batches of 64)"."""
+    return f"clicks {done} of {total} decoded (batches of {batch})"
+
+
+def _candidate_masks(model, features, view, region, resolution, settings, steps: Steps):
+    """Masks kept by predicted IoU and stability: (M, S/4, S/4) logits and (M,) scores;
+    each batch of clicks reported to `steps` (cancelled: `Cancelled`)."""
     rows, cols = np.nonzero(region)
     rng = np.random.default_rng(settings.seed)
     chosen = rng.choice(len(rows), size=min(settings.max_points, len(rows)), replace=False)
@@ -131,6 +137,7 @@ def _candidate_masks(model, features, view, region, resolution, settings):
     clicks = torch.from_numpy(np.stack([cols[chosen] + 0.5, rows[chosen] + 0.5], axis=1).astype(np.float32) * scale)
     kept_logits, kept_scores = [], []
     for start in range(0, len(clicks), settings.points_per_batch):
+        steps.check()
         logits, ious = _decode_clicks(model, features, view, clicks[start : start + settings.points_per_batch])
         logits, ious = logits.flatten(0, 1).cpu(), ious.flatten().cpu()
         strict = (logits > settings.stability_offset).sum((1, 2))
@@ -140,6 +147,8 @@ def _candidate_masks(model, features, view, region, resolution, settings):
         keep = (ious >= settings.pred_iou_thresh) & (stability >= settings.stability_thresh) & present
         kept_logits.append(logits[keep])
         kept_scores.append(ious[keep])
+        done = min(start + settings.points_per_batch, len(clicks))
+        steps.done(done, len(clicks), clicks_decoded(done, len(clicks), settings.points_per_batch))
     return torch.cat(kept_logits), torch.cat(kept_scores)
 
 
@@ -148,9 +157,9 @@ class ProjectGenerator:
     centres, three masks each, kept by predicted IoU and stability, de-duplicated, the
     click of each kept mask at its most interior pixel."""
 
-    def masks(self, model, features, view: int, region: np.ndarray, settings: ProposalSettings) -> Proposals:
+    def masks(self, model, features, view: int, region: np.ndarray, settings: ProposalSettings, steps: Steps) -> Proposals:
         """See :func:`propose_masks` (a non-empty `region`, under inference mode)."""
-        logits, scores = _candidate_masks(model, features, view, region, region.shape[0], settings)
+        logits, scores = _candidate_masks(model, features, view, region, region.shape[0], settings, steps)
         if len(scores) == 0:
             return no_proposals(region.shape)
         binary = logits > 0
@@ -180,6 +189,7 @@ def propose_masks(
     region: np.ndarray,
     settings: ProposalSettings = ProposalSettings(),
     generator=PROJECT_GENERATOR,
+    steps: Steps | None = None,
 ) -> Proposals:
     """Part masks an automatic mask generator proposes in `region` of `view`.
 
@@ -195,9 +205,12 @@ def propose_masks(
         `pred_iou_thresh`, `stability_thresh` and `box_nms_thresh`; the rest are
         its constants.
     generator : the generator strategy, ``masks(model, features, view, region,
-        settings) -> Proposals``: :class:`ProjectGenerator`, or the release's
+        settings, steps) -> Proposals``: :class:`ProjectGenerator`, or the release's
         (`geosam2.profiles.official.generator.ReleaseGenerator`, which holds the
         release's random stream).
+    steps : Steps or None
+        Each batch of clicks is reported to it; cancelled, the generator stops
+        (`geosam2.segmenters.steps.Cancelled`). None: silent, never cancelled.
 
     Returns
     -------
@@ -207,7 +220,7 @@ def propose_masks(
     if not region.any():
         return no_proposals(region.shape)
     with torch.inference_mode():
-        return generator.masks(model, features, view, region, settings)
+        return generator.masks(model, features, view, region, settings, Steps() if steps is None else steps)
 
 
 def _distinct(masks: torch.Tensor, max_iou: float) -> list[int]:
@@ -231,8 +244,9 @@ def proposed_prompts(
     region: np.ndarray,
     settings: ProposalSettings = ProposalSettings(),
     generator=PROJECT_GENERATOR,
+    steps: Steps | None = None,
 ) -> list:
     """One positive-click `Prompt` on `view` per mask of `propose_masks` (same arguments;
     looked up when called, so a wrapper of `propose_masks` sees every call)."""
-    proposals = propose_masks(model, features, view, region, settings, generator)
+    proposals = propose_masks(model, features, view, region, settings, generator, steps)
     return [Prompt(view, points=click[None]) for click in proposals.clicks]

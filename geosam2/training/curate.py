@@ -275,6 +275,7 @@ def curate_directory(
     out_dir: str | Path,
     max_parts: int = MAX_PARTS,
     preview_resolution: int = 128,
+    max_faces: int | None = None,
     **options,
 ) -> dict:
     """Curate every mesh file under `mesh_dir` into `out_dir`.
@@ -282,6 +283,7 @@ def curate_directory(
     Writes, per usable object `<out_dir>/<name>/`: `labels.npy` ((F,) int32),
     `stats.json` (with the source path) and `preview.png`; and
     `<out_dir>/curation.json` listing kept objects and skipped ones with the reason.
+    Meshes above `max_faces` faces (default `geosam2.io.mesh.load_mesh`'s) are skipped.
 
     Returns
     -------
@@ -295,7 +297,7 @@ def curate_directory(
     for path in files:
         name = path.relative_to(mesh_dir).with_suffix("").as_posix().replace("/", "__")
         try:
-            mesh = load_mesh(path)
+            mesh = load_mesh(path, max_faces)
             curated = curate_mesh(mesh, max_parts=max_parts, **options)
         except GeoSAM2Error as exc:
             report["skipped"].append({"file": str(path), "reason": str(exc)})

@@ -16,10 +16,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ...pipeline.completion import ViewCompletion
+from ...pipeline.completion import ViewCompletion, automatic_parts
 from ...pipeline.parts import Part, part_color
 from ...pipeline.prompting import selection_of
 from ...segmenters.prompts import Prompt
+from ...segmenters.steps import Steps
 from .constants import SEEN_UNCOVERED
 from .partfilters import keep_automatic_parts
 
@@ -48,18 +49,18 @@ class ReleaseCompletion:
     relabels_everything = True
     """`everything` relabels every face, labelled or not."""
 
-    def complete(self, session, parent: int | None):
+    def complete(self, session, parent: int | None, steps: Steps):
         if parent is not None:
-            return self.inside.complete(session, parent)
+            return self.inside.complete(session, parent, steps)
         state = session.history.state
-        return self.run(session, [session.views.rig.opposite(state.last_view)] if state.masks else None)
+        return self.run(session, [session.views.rig.opposite(state.last_view)] if state.masks else None, steps)
 
-    def everything(self, session):
+    def everything(self, session, steps: Steps):
         """Its generator on view 0, then on the view opposite it for what the kept parts
         leave, and one lifting of every kept part (every face is relabelled)."""
-        return self.run(session, None)
+        return self.run(session, None, steps)
 
-    def run(self, session, passes: list[int] | None):
+    def run(self, session, passes: list[int] | None, steps: Steps):
         """One run of the release's completion.
 
         For each pass view (`passes`; None = no prompt: view 0, then its opposite),
@@ -69,7 +70,8 @@ class ReleaseCompletion:
         painted over the automatic ones) is lifted at once and cleaned up; faces
         seen in no mask become one more part. Parts made otherwise (refined,
         merged) keep their faces. The segmenter is bound afresh first: each run
-        of the release starts its random stream anew.
+        of the release starts its random stream anew. Each pass is reported to `steps`;
+        cancelled, no pass starts any more and the parts finished are kept.
         """
         history, views, segmenter = session.history, session.views, session.segmenter
         state = history.state
@@ -77,12 +79,13 @@ class ReleaseCompletion:
         prompted_ids = [part_id for part_id, _ in state.masks]
         kept = [masks for _, masks in state.masks]
         segmenter.bind(session.geometry, session.profile)
-        for view in passes:
+        for index, view in enumerate(passes):
+            if steps.cancelled:
+                break
             region = views.silhouette[view] & ~np.any([masks[view] for masks in kept], axis=0) if kept else views.silhouette[view]
-            prompts = segmenter.propose_prompts(views, view, region)
+            prompts, found = automatic_parts(segmenter, views, view, region, steps.stage(index, len(passes), f"view {view}"))
             if not prompts:
                 continue
-            found = segmenter.segment(views, prompts)
             stability = np.ones(found.scores.shape) if found.stability is None else found.stability
             earlier = np.stack([masks[view] for masks in kept]) if kept else None
             keep = keep_automatic_parts(np.asarray(found.masks, bool), stability, view, earlier)

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torchvision.ops import masks_to_boxes, nms
 
 from ...segmenters.masks import small_regions
-from ...segmenters.proposals import Proposals, ProposalSettings, no_proposals
+from ...segmenters.proposals import Proposals, ProposalSettings, clicks_decoded, no_proposals
+from ...segmenters.steps import Steps
 
 OFFICIAL_STABILITY_OFFSET = 0.7
 OFFICIAL_SPECK_AREA = 25  # low-res holes / islands removed (SAM2Transforms' max_hole_area, max_sprinkle_area)
@@ -64,12 +65,14 @@ def _remove_specks(logits: torch.Tensor, max_area: int) -> torch.Tensor:
     return out
 
 
-def _official_proposals(model, features, view: int, region: np.ndarray, points: np.ndarray, settings) -> Proposals:
-    """The release's generator on the sampled `points` ((N, 2) x, y view pixels)."""
+def _official_proposals(model, features, view: int, region: np.ndarray, points: np.ndarray, settings, steps) -> Proposals:
+    """The release's generator on the sampled `points` ((N, 2) x, y view pixels), each
+    batch reported to `steps` (`geosam2.segmenters.steps`; cancelled: `Cancelled`)."""
     resolution = region.shape[0]
     scale = model.image_size / resolution
     kept_logits, kept_scores, kept_clicks = [], [], []
     for start in range(0, len(points), settings.points_per_batch):
+        steps.check()
         batch = points[start : start + settings.points_per_batch]
         clicks = torch.from_numpy((batch * scale).astype(np.float32))
         first, _ = _decode_tokens(model, features, view, clicks)
@@ -85,6 +88,7 @@ def _official_proposals(model, features, view: int, region: np.ndarray, points: 
                 kept_logits.append(full > 0)
                 kept_scores.append(ious[index])
                 kept_clicks.append(batch[index // 3])
+        steps.done(start + len(batch), len(points), clicks_decoded(start + len(batch), len(points), settings.points_per_batch))
     if not kept_logits:
         return no_proposals(region.shape)
     masks, scores = torch.stack(kept_logits), torch.stack(kept_scores)
@@ -111,7 +115,7 @@ class ReleaseGenerator:
     def __init__(self, sampling: np.random.RandomState):
         self.sampling = sampling
 
-    def masks(self, model, features, view: int, region: np.ndarray, settings: ProposalSettings) -> Proposals:
+    def masks(self, model, features, view: int, region: np.ndarray, settings: ProposalSettings, steps: Steps) -> Proposals:
         """See `geosam2.segmenters.proposals.propose_masks` (a non-empty `region`)."""
         points = _release_points(region, self.sampling, settings.max_points)
-        return _official_proposals(model, features, view, region, points, settings)
+        return _official_proposals(model, features, view, region, points, settings, steps)

@@ -31,6 +31,7 @@ from .partfilters import opened_logits, stability_score
 
 if TYPE_CHECKING:  # torch is imported only when the network runs
     from ...segmenters.proposals import ProposalSettings
+    from ...segmenters.steps import Steps
 
 
 class ReleaseFrames:
@@ -95,7 +96,7 @@ class ReleaseRun:
         """(P,) float32 the release's stability of (P, H, W) logits after its opening."""
         return np.array([stability_score(opened_logits(part)) for part in logits], np.float32)
 
-    def propose(self, model, features, views, view: int, region: np.ndarray, settings: ProposalSettings) -> list[Prompt]:
+    def propose(self, model, features, views, view: int, region: np.ndarray, settings: ProposalSettings, steps: Steps) -> list[Prompt]:
         """The release's generator on this run's random stream; its clicks are remembered
         so that `seed_prompt` lets them through."""
         if self.sampling is None:  # no geometry bound: assume the views' last face is seen
@@ -103,7 +104,7 @@ class ReleaseRun:
         from ...segmenters.proposals import proposed_prompts  # torch: imported when the network runs
         from .generator import ReleaseGenerator
 
-        prompts = proposed_prompts(model, features, view, region, settings, ReleaseGenerator(self.sampling))
+        prompts = proposed_prompts(model, features, view, region, settings, ReleaseGenerator(self.sampling), steps)
         self.proposed.update(_proposal_key(p) for p in prompts)
         return prompts
 
