@@ -34,7 +34,7 @@ from .images import base_images, overlay_mask
 from .meshes import UP_AXES, MeshCache, PreparedMesh
 from . import downloads
 from .editing import EditingEvents
-from .hierarchy import HierarchyEvents, level_line, split_at_load
+from .hierarchy import HierarchyEvents, level_line, segment_everything_in_levels
 from .model import SharedModel
 from .prompting import api_prompt, empty_prompt, to_prompt, with_click
 from .screen import OUTPUTS, Pictures, camera_on_view, widest_view, mesh_status, only, parts_rows, tree_order, unlabelled_share, user_errors
@@ -213,7 +213,7 @@ class DemoApp(EditingEvents, HierarchyEvents):
         user = UserState(workspace, page, source, folder, base, bool(point_maps), look=look)
         if file_sha256(path) in self.segmented_at_load:
             progress(0.8, desc="segmenting everything: the hierarchy of parts")
-            split_at_load(user)
+            segment_everything_in_levels(user)
             edited(user)
         self.store.put(request.session_hash, user)
         prompt = empty_prompt(widest_view(prepared.views))

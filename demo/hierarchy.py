@@ -89,16 +89,6 @@ def automatic_parts(user: UserState) -> int:
     return 0 if user.browse is None else sum(part.id >= user.browse.first_id for part in user.session.parts)
 
 
-def split_at_load(user: UserState) -> None:
-    """Segment everything (`segment_everything_in_levels`) and, while its parts are the whole
-    surface as one part (which shows nothing of the hierarchy), step to the finer levels."""
-    segment_everything_in_levels(user)
-    level = shown_level(user)
-    while level is not None and level + 1 < len(user.browse.levels) and automatic_parts(user) < 2:
-        level += 1
-        show_level(user.session, user.browse, level)
-
-
 def shown_level(user: UserState) -> int | None:
     """Index of the level the user's current labelling shows, None when it is not a browsed one."""
     browse = user.browse

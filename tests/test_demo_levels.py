@@ -157,20 +157,21 @@ def test_the_generated_example_opens_segmented_with_its_levels_ready(tmp_path):
         app.close()
 
 
-def test_a_mesh_shown_segmented_at_load_opens_on_a_level_with_several_parts(tmp_path):
-    import trimesh
+def test_the_generated_dragon_opens_on_the_default_level_with_several_parts(tmp_path):
+    """Shown segmented at load, the generated dragon (one piece and a crumb) opens with
+    Segment everything's parts (`Session.segment_everything`, as `segment --auto`: the
+    engine's default level), several, none half the surface, browsed as a level."""
+    from demo.layout import example_files
 
-    sphere = tmp_path / "sphere.ply"
-    trimesh.creation.icosphere(subdivisions=3).export(sphere)  # one smooth piece: Segment everything keeps it whole
+    dragon = example_files()[1]
     app = DemoApp(SharedModel(), DEMO_DEFAULTS, temp_root=str(tmp_path))
     try:
+        app.segment_at_load([dragon])
         request = types.SimpleNamespace(session_hash="visitor")
-        load(app, request, sphere)
-        app.segment_everything(empty_prompt(), request, no_progress)
-        assert len(session_of(app, request).parts) == 1
-        app.segment_at_load([sphere])
-        screen = load(app, request, sphere)
+        screen = load(app, request, dragon)
         user = app.store.get("visitor")
-        assert len(user.session.parts) > 1 and shown_level(user) > 0 and "Level" in screen["levels"]
+        assert shown_level(user) is not None and "Level" in screen["levels"]
+        areas = np.bincount(user.session.labels, user.session.mesh.face_areas)
+        assert len(user.session.parts) >= 5 and areas.max() < 0.5 * areas.sum()
     finally:
         app.close()

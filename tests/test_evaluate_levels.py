@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import trimesh
 
@@ -34,6 +35,25 @@ def test_no_prompts_scores_the_best_level(tmp_path):
     assert summary["method"] == "geometry-levels" and summary["protocol_miou"] == pytest.approx(100.0)
 
 
+def test_no_prompts_also_scores_the_default_level(tmp_path, capsys):
+    """Beside the best level, the level segment everything shows (`GeometrySegmenter.level`):
+    on three separate boxes it is the three boxes, and it is printed and summarised; a
+    default level that is not the best scores below it."""
+    from geosam2.evaluation.everything import DEFAULT_LEVEL, HierarchyLevels
+    from geosam2.evaluation.readers import find_dataset
+
+    gt = _separate_boxes(tmp_path / "GT")
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(gt), "--segmenter", "geometry", "--no-prompts", "--out", str(out), "--quiet"]) == 0
+    assert f"{DEFAULT_LEVEL}: 100.00 %" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["extra"] == {DEFAULT_LEVEL: pytest.approx(100.0)}
+    method, truth = HierarchyLevels(), find_dataset(gt).read("boxes")
+    levels = method.predict(truth)
+    finest = method.extra_scores(truth, np.stack([levels[-1]] * len(levels)))  # every level replaced by the finest
+    assert finest[DEFAULT_LEVEL] < 0.9
+
+
 def test_no_prompts_needs_the_geometry_segmenter(tmp_path, capsys):
     gt = _separate_boxes(tmp_path / "GT")
     assert main(["evaluate", str(gt), "--segmenter", "oracle", "--no-prompts", "--out", str(tmp_path / "e")]) != 0
@@ -43,8 +63,6 @@ def test_no_prompts_needs_the_geometry_segmenter(tmp_path, capsys):
 def test_segment_levels_writes_every_level_of_the_full_mesh(tmp_path, capsys):
     """`segment --auto --levels`: one row per level, coarse to fine, every face labelled;
     with a proxy the levels are of the full mesh's faces."""
-    import numpy as np
-
     from geosam2.io.mesh import load_mesh
 
     path = _separate_boxes(tmp_path / "in") / "boxes.glb"

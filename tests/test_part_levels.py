@@ -34,6 +34,44 @@ def test_levels_run_coarse_to_fine_and_the_default_level_finds_the_three_parts()
     assert min(best_ious(everything, parts, mesh.face_areas)) > 0.8
 
 
+def test_a_level_whose_regions_stand_apart_is_the_default_even_below_a_weak_coarser_cut():
+    """Four superfaces in a row, joined by strong valleys (0 conductance) at the ends and a
+    weak one (half conducting) in the middle: the 2-region level is cut at the weak one
+    (contrast 0.5), the 4-region level stands apart (>= 0.875): it is the default."""
+    import types
+
+    import scipy.sparse as sp
+
+    from geosam2.geometry.levels import STANDS_APART, default_level, region_contrast
+
+    def chain(values):
+        weights = sp.lil_matrix((4, 4))
+        for k, value in enumerate(values):
+            weights[k, k + 1] = weights[k + 1, k] = value
+        return weights.tocsr()
+
+    conductance, uniform = chain([0.0, 0.5, 0.0]), chain([3.0, 1.0, 3.0])
+    levels = np.array([[0, 0, 0, 0], [0, 0, 1, 1], [0, 1, 2, 3]])
+    hierarchy = types.SimpleNamespace(superface_levels=lambda: levels, roots=1)
+    assert region_contrast(conductance, uniform, levels[1], 1).max() < STANDS_APART
+    assert region_contrast(conductance, uniform, levels[2], 1).min() >= STANDS_APART
+    assert default_level(hierarchy, conductance, uniform, np.ones(4, bool)) == 2
+    assert default_level(hierarchy, uniform, uniform, np.ones(4, bool)) == 0  # no valley anywhere: whole
+
+
+def test_the_generated_dragon_shows_its_parts_by_default():
+    """The demo's generated example (one piece and a crumb; its body's first cut is weak):
+    segment everything's default level has several parts, none half the surface."""
+    from geosam2.io.mesh import load_mesh
+    from tests.factories import REPO
+
+    mesh = load_mesh(REPO / "assets" / "examples" / "generated" / "dragon.glb")
+    segmenter = GeometrySegmenter(mesh)
+    shown = segmenter.levels()[segmenter.level()]
+    areas = np.bincount(shown, mesh.face_areas)
+    assert len(areas) >= 5 and areas.max() < 0.5 * areas.sum()
+
+
 def test_completion_after_one_click_labels_the_rest_at_the_clicked_scale():
     # the bug it replaces: on one smooth surface the whole rest joined the clicked part
     mesh, parts = dumbbell()

@@ -30,7 +30,7 @@ def add_evaluate(sub) -> None:
         "--no-prompts",
         action="store_true",
         help="with --segmenter geometry: segment everything without a prompt and score the best level of its hierarchy "
-        "of parts (PartField's best-level protocol)",
+        "of parts (PartField's best-level protocol), and beside it the default level (what segment everything shows)",
     )
     p.add_argument("--weighting", choices=["area", "count"], default="area", help="IoU weighting of faces (default area)")
     p.add_argument(
@@ -49,6 +49,8 @@ def print_summary(summary: dict, out: Path) -> None:
     print(f"{summary['method']}: mIoU {summary['protocol_miou']:.2f} % over {summary['objects']} objects", end="")
     problems = len(summary["failed"]) + len(summary["missing"])
     print(f" ({len(summary['failed'])} failed, {len(summary['missing'])} missing)" if problems else "")
+    for name, value in summary.get("extra", {}).items():
+        print(f"  {name}: {value:.2f} %")
     print(f"reports in {out}: summary.md, summary.json, objects.csv, chart.html")
 
 

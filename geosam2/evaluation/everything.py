@@ -1,8 +1,10 @@
-"""Segment everything without any prompt, scored by its best level.
+"""Segment everything without any prompt, scored by its best level and by its default level.
 
 The geometry segmenter's hierarchy of parts offers levels from coarse to fine
 (`GeometrySegmenter.levels`); PartField's protocol scores such a method by the level
-that fits each object best (`geosam2.evaluation.metrics.protocol_miou`, "partfield").
+that fits each object best (`geosam2.evaluation.metrics.protocol_miou`, "partfield"),
+an oracle's choice. What a user sees is the default level (`GeometrySegmenter.level`,
+the one rule `segment --auto` and the demo read), scored beside it (DEFAULT_LEVEL).
 :class:`HierarchyLevels` is a method for `geosam2.evaluation.runner.run_evaluation`
 (run it with ``protocol="partfield"``); `best_level_score` scores given levels.
 """
@@ -16,6 +18,7 @@ from .readers import GroundTruth
 from .runner import score
 
 BEST_LEVEL = "partfield"  # the protocol that scores the best of several levels
+DEFAULT_LEVEL = "default level (segment everything shows)"  # the name of its score in the reports
 
 
 def best_level_score(gt: GroundTruth, levels: np.ndarray, weighting: str = "area") -> float:
@@ -47,3 +50,9 @@ class HierarchyLevels:
         if gt.mesh is None:
             raise GeoSAM2Error(f"'{gt.uid}' is a point cloud: segmenting everything by levels needs a mesh.")
         return self.segmenter.bind(gt.mesh).levels()
+
+    def extra_scores(self, gt: GroundTruth, levels: np.ndarray, weighting: str = "area") -> dict[str, float]:
+        """{DEFAULT_LEVEL: score in [0, 1]} of the default level among (L, F) `levels`
+        (`predict`'s of `gt`), by the same protocol as the best level's."""
+        shown = self.segmenter.bind(gt.mesh).level()
+        return {DEFAULT_LEVEL: best_level_score(gt, levels[shown][None], weighting)}

@@ -27,7 +27,8 @@ def summarise(records: Sequence[dict], method: str = "", protocol: str = "geosam
     "miou_over_categories", "failed" / "missing" {uid: reason}, and
     "miou_failures_as_zero" (failed and missing objects counted as 0), and the
     protocol's own headline figure "protocol_miou": the mean over categories for
-    PartField's protocol, the mean over objects otherwise.
+    PartField's protocol, the mean over objects otherwise; "extra" {name: percent}, the
+    records' further figures averaged as "protocol_miou".
     """
     records = sorted(records, key=lambda r: r["uid"])
     scored = {r["uid"]: r["miou"] for r in records if r["status"] == "ok"}
@@ -35,10 +36,18 @@ def summarise(records: Sequence[dict], method: str = "", protocol: str = "geosam
     over_categories, per_category = mean_over_groups(scored, categories)
     everything = [r["miou"] if r["status"] == "ok" else 0.0 for r in records]
     miou = float(np.mean(list(scored.values()))) if scored else float("nan")
+
+    def headline(values: dict[str, float]) -> float:
+        over, _ = mean_over_groups(values, categories)
+        return over if protocol == "partfield" else (float(np.mean(list(values.values()))) if values else float("nan"))
+
+    names = sorted({name for r in records if r["status"] == "ok" for name in r.get("extra", {})})
+    extra = {name: headline({r["uid"]: r["extra"][name] for r in records if name in r.get("extra", {})}) for name in names}
     return {
         "method": method,
         "protocol": protocol,
         "protocol_miou": over_categories if protocol == "partfield" else miou,
+        "extra": extra,
         "miou": miou,
         "objects": len(scored),
         "total": len(records),
@@ -65,6 +74,7 @@ def markdown_table(summary: dict) -> str:
         f"Protocol {summary['protocol']}: **{_fmt(summary['protocol_miou'])}** class-agnostic mIoU (%)"
         + (" (mean over categories)" if summary["protocol"] == "partfield" else " (mean over objects)"),
         "",
+        *(f"{name}: **{_fmt(value)}** (averaged alike)\n" for name, value in summary.get("extra", {}).items()),
         "| category | objects | mIoU (%) |",
         "|---|---:|---:|",
     ]

@@ -46,7 +46,9 @@ class Method(Protocol):
     """Something that labels a ground-truth object's elements (faces or cloud points).
 
     A method reading files of its own per object (stored predictions) also has
-    ``input_files(uid) -> {name: path}``: their digests go into the records."""
+    ``input_files(uid) -> {name: path}``: their digests go into the records. A method
+    may also have ``extra_scores(gt, pred, weighting) -> {name: score in [0, 1]}``:
+    further figures of its prediction (e.g. one of its levels), reported beside mIoU."""
 
     name: str
 
@@ -120,7 +122,8 @@ def shard_of(uids: Sequence[str], shard: tuple[int, int] = (0, 1)) -> list[str]:
 
 def evaluate_object(dataset: Dataset, uid: str, method: Method, weighting: str = "area", protocol: str = "geosam2") -> dict:
     """The result record of one object: uid, status ("ok", "failed", "missing"),
-    miou (percent, ok only), parts, faces, seconds, error."""
+    miou (percent, ok only), extra (the method's `extra_scores` in percent, if it has
+    any), parts, faces, seconds, error."""
     start = time.perf_counter()
     record: dict = {"uid": uid}
     try:
@@ -128,6 +131,8 @@ def evaluate_object(dataset: Dataset, uid: str, method: Method, weighting: str =
         record.update(parts=gt.num_parts, elements=gt.num_elements)
         pred = method.predict(gt)
         record.update(status="ok", miou=100.0 * score(gt, pred, weighting, protocol))
+        if hasattr(method, "extra_scores"):  # further figures of the same prediction, in percent
+            record["extra"] = {name: 100.0 * value for name, value in method.extra_scores(gt, pred, weighting).items()}
     except MissingPrediction as exc:
         record.update(status="missing", error=str(exc))
     except Exception as exc:  # one bad object must not stop a benchmark
