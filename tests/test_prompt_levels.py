@@ -163,3 +163,25 @@ def test_prompt_files_are_checked_before_the_mesh_is_read(tmp_path, capsys):
     argv = ["segment", str(tmp_path / "missing.ply"), "--prompts", str(bad), "--out", str(tmp_path / "out")]
     assert main(argv) == 2
     assert "views are 0 to 11" in capsys.readouterr().err
+
+
+class CountingSegmenter(GeometrySegmenter):
+    """The geometry segmenter, counting the prompts it is asked to segment."""
+
+    prompts_segmented = 0
+
+    def segment(self, views, prompts):
+        CountingSegmenter.prompts_segmented += len(prompts)
+        return super().segment(views, prompts)
+
+
+def test_each_level_is_segmented_once(six_boxes, tmp_path):
+    """A level's prompts are segmented once, for finding their parents and making their
+    parts alike (with GeoSAM2 a second pass would double the network's time)."""
+    path, faces_box, points = six_boxes
+    workspace = Workspace(path, CountingSegmenter(), Settings(resolution=RESOLUTION))
+    levels = read_prompt_levels(_write_levels(tmp_path, points), RESOLUTION, 12)
+    CountingSegmenter.prompts_segmented = 0
+    made = workspace.add_prompt_levels(levels)
+    assert CountingSegmenter.prompts_segmented == sum(len(level.prompts) for level in levels)
+    assert [len(level.parts) for level in made] == [len(objects) for objects in LEVELS.values()]

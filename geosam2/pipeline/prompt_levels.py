@@ -60,7 +60,8 @@ def _add_level(session, level: PromptLevel, above: dict | None) -> LevelParts:
     """Segment `level`'s prompts once, group them by parent (a part of `above`, the
     previous level's {object id: part id}, or None), add each group as children."""
     notes = [f"{level.source}: {sentence}" for sentence in level.ignored]
-    kept, selected = _selections(session, level, notes)
+    kept, selected, masks = _selections(session, level, notes)
+    row = {index: k for k, index in enumerate(kept)}
     groups: dict = {}
     for index, faces in zip(kept, selected):
         obj = level.object_ids[index]
@@ -73,16 +74,18 @@ def _add_level(session, level: PromptLevel, above: dict | None) -> LevelParts:
         groups.setdefault(parent, []).append(index)
     parts = {}
     for parent in sorted(groups, key=lambda p: (p is None, p)):  # children first: a top-level part takes faces from any part
-        parts.update(_add_group(session, level, groups[parent], parent, notes))
+        rows = [row[index] for index in groups[parent]]
+        parts.update(_add_group(session, level, groups[parent], parent, (selected[rows], masks[rows]), notes))
     return LevelParts(level.source, parts, tuple(notes))
 
 
-def _selections(session, level: PromptLevel, notes: list) -> tuple[list, np.ndarray]:
-    """(kept prompt indices, (K, E) bool faces each selects) of `level`, segmented
-    together; prompts the segmenter refuses alone (PromptError) are left out with a note."""
+def _selections(session, level: PromptLevel, notes: list) -> tuple[list, np.ndarray, np.ndarray]:
+    """(kept prompt indices, (K, E) bool faces each selects, (K, V, H, W) bool masks) of
+    `level`, segmented together (`Session.add_parts` takes them as its `selection`);
+    prompts the segmenter refuses alone (PromptError) are left out with a note."""
     kept = list(range(len(level.prompts)))
     try:
-        return kept, session.profile.prompting.select(session, list(level.prompts))[0]
+        return kept, *session.profile.prompting.select(session, list(level.prompts))
     except PromptError:
         pass
     for index in list(kept):
@@ -92,8 +95,8 @@ def _selections(session, level: PromptLevel, notes: list) -> tuple[list, np.ndar
             kept.remove(index)
             notes.append(f"{level.source}: object {level.object_ids[index]} dropped: {exc}")
     if not kept:
-        return kept, np.zeros((0, len(session.labels)), bool)
-    return kept, session.profile.prompting.select(session, [level.prompts[i] for i in kept])[0]
+        return kept, np.zeros((0, len(session.labels)), bool), np.zeros((0, *session.views.face_ids.shape), bool)
+    return kept, *session.profile.prompting.select(session, [level.prompts[i] for i in kept])
 
 
 def _parent(labels: np.ndarray, candidates) -> int | None:
@@ -109,13 +112,14 @@ def _no_face(level: PromptLevel, obj: int, parent: int | None = None) -> str:
     return f"{level.source}: object {obj} selects no face{inside}, no part made"
 
 
-def _add_group(session, level: PromptLevel, indices: list, parent: int | None, notes: list) -> dict:
-    """Add the objects `indices` of `level` as children of `parent` in one step;
-    returns {object id: part id} of those that made a part."""
+def _add_group(session, level: PromptLevel, indices: list, parent: int | None, selection: tuple, notes: list) -> dict:
+    """Add the objects `indices` of `level` as children of `parent` in one step, from
+    their `selection` (`_selections`' faces and masks of those objects); returns
+    {object id: part id} of those that made a part."""
     first_id = session.history.state.next_id
     objects = [level.object_ids[i] for i in indices]
     try:
-        update = session.add_parts([level.prompts[i] for i in indices], parent, [part_name(level, obj) for obj in objects])
+        update = session.add_parts([level.prompts[i] for i in indices], parent, [part_name(level, obj) for obj in objects], selection)
     except PromptError as exc:
         notes.append(f"{level.source}: objects {', '.join(map(str, objects))} made no part: {exc}")
         return {}

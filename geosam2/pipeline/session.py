@@ -184,7 +184,13 @@ class Session:
         """
         return self.add_parts([prompt], parent, None if name is None else [name])
 
-    def add_parts(self, prompts: Sequence[Prompt], parent: int | None = None, names: Sequence[str] | None = None) -> Update:
+    def add_parts(
+        self,
+        prompts: Sequence[Prompt],
+        parent: int | None = None,
+        names: Sequence[str] | None = None,
+        selection: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Update:
         """Add one part per prompt in one operation (one undo step).
 
         The prompts are segmented together and their masks lifted together, so
@@ -192,7 +198,10 @@ class Session:
         the profile's lifting). Without `parent` the new parts take every
         face they select; with `parent`, only the faces the parent owns (children
         of `parent`). Prompts that select no face make no part and are listed in
-        ``Update.skipped``; PromptError when none selects a face.
+        ``Update.skipped``; PromptError when none selects a face. `selection`, when
+        the prompts were already segmented: ((P, E) bool elements each selects,
+        (P, V, H, W) bool masks), as ``profile.prompting.select(session, prompts)``
+        gave them.
         """
         prompts = list(prompts)
         if not prompts:
@@ -201,9 +210,9 @@ class Session:
             raise GeoSAM2Error(f"{len(names)} names for {len(prompts)} prompts: give one name per prompt.")
         if parent is not None:
             self.part(parent)
-        selected, masks = self.profile.prompting.select(self, prompts)
+        selected, masks = self.profile.prompting.select(self, prompts) if selection is None else selection
         if parent is not None:
-            selected &= self.labels == parent
+            selected = selected & (self.labels == parent)
         made = [p for p in range(len(prompts)) if selected[p].any()]
         if not made:
             where = f" inside part {parent}" if parent is not None else ""
